@@ -1,0 +1,1 @@
+"""Pieces every caas process shares: exceptions, states, context, RPC, policy."""

@@ -1,0 +1,74 @@
+"""The one module that holds caas's state machine.
+
+Public values are Magnum's (clients compare against them). Operations are
+caas's own record of requested work, in the ``operations`` table.
+"""
+
+# Cluster and nodegroup statuses (Magnum's vocabulary).
+CREATE_IN_PROGRESS = 'CREATE_IN_PROGRESS'
+CREATE_FAILED = 'CREATE_FAILED'
+CREATE_COMPLETE = 'CREATE_COMPLETE'
+UPDATE_IN_PROGRESS = 'UPDATE_IN_PROGRESS'
+UPDATE_FAILED = 'UPDATE_FAILED'
+UPDATE_COMPLETE = 'UPDATE_COMPLETE'
+DELETE_IN_PROGRESS = 'DELETE_IN_PROGRESS'
+DELETE_FAILED = 'DELETE_FAILED'
+DELETE_COMPLETE = 'DELETE_COMPLETE'
+RESUME_COMPLETE = 'RESUME_COMPLETE'
+RESUME_FAILED = 'RESUME_FAILED'
+RESTORE_COMPLETE = 'RESTORE_COMPLETE'
+ROLLBACK_IN_PROGRESS = 'ROLLBACK_IN_PROGRESS'
+ROLLBACK_FAILED = 'ROLLBACK_FAILED'
+ROLLBACK_COMPLETE = 'ROLLBACK_COMPLETE'
+SNAPSHOT_COMPLETE = 'SNAPSHOT_COMPLETE'
+CHECK_COMPLETE = 'CHECK_COMPLETE'
+ADOPT_COMPLETE = 'ADOPT_COMPLETE'
+
+CLUSTER_STATUSES = (
+    CREATE_IN_PROGRESS, CREATE_FAILED, CREATE_COMPLETE,
+    UPDATE_IN_PROGRESS, UPDATE_FAILED, UPDATE_COMPLETE,
+    DELETE_IN_PROGRESS, DELETE_FAILED, DELETE_COMPLETE,
+    RESUME_COMPLETE, RESUME_FAILED, RESTORE_COMPLETE,
+    ROLLBACK_IN_PROGRESS, ROLLBACK_FAILED, ROLLBACK_COMPLETE,
+    SNAPSHOT_COMPLETE, CHECK_COMPLETE, ADOPT_COMPLETE,
+)
+
+IN_PROGRESS = (CREATE_IN_PROGRESS, UPDATE_IN_PROGRESS, DELETE_IN_PROGRESS,
+               ROLLBACK_IN_PROGRESS)
+
+# Health (Magnum's health_status values).
+HEALTHY = 'HEALTHY'
+UNHEALTHY = 'UNHEALTHY'
+UNKNOWN = 'UNKNOWN'
+
+# Operation kinds: one name per concept, equal to the RPC method name.
+OP_CLUSTER_CREATE = 'cluster_create'
+OP_CLUSTER_UPDATE = 'cluster_update'
+OP_CLUSTER_DELETE = 'cluster_delete'
+OPERATION_KINDS = (OP_CLUSTER_CREATE, OP_CLUSTER_UPDATE, OP_CLUSTER_DELETE)
+
+# Operation states.
+OP_PENDING = 'PENDING'      # recorded, cast sent (or lost), nobody owns it
+OP_RUNNING = 'RUNNING'      # owned by a conductor (owner + epoch)
+OP_SUCCEEDED = 'SUCCEEDED'
+OP_FAILED = 'FAILED'
+OP_UNFINISHED = (OP_PENDING, OP_RUNNING)
+
+# For each operation kind: the status set when it is accepted, on success
+# and on failure.
+TRANSITIONS = {
+    OP_CLUSTER_CREATE: (CREATE_IN_PROGRESS, CREATE_COMPLETE, CREATE_FAILED),
+    OP_CLUSTER_UPDATE: (UPDATE_IN_PROGRESS, UPDATE_COMPLETE, UPDATE_FAILED),
+    OP_CLUSTER_DELETE: (DELETE_IN_PROGRESS, DELETE_COMPLETE, DELETE_FAILED),
+}
+
+# Statuses from which an operation kind may start. A cluster with an
+# operation in progress never matches: the API's compare-and-set also
+# requires that the cluster has no current operation.
+ALLOWED_FROM = {
+    OP_CLUSTER_UPDATE: (CREATE_COMPLETE, UPDATE_COMPLETE, UPDATE_FAILED,
+                        RESUME_COMPLETE, RESTORE_COMPLETE, ROLLBACK_COMPLETE,
+                        SNAPSHOT_COMPLETE, CHECK_COMPLETE, ADOPT_COMPLETE),
+    # Every settled status, failures included, can be deleted.
+    OP_CLUSTER_DELETE: tuple(s for s in CLUSTER_STATUSES if s not in IN_PROGRESS),
+}

@@ -1,0 +1,29 @@
+"""Configuration: every option group of caas, registered on the global CONF.
+
+oslo.messaging registers some of its options only on the global ``cfg.CONF``,
+so caas uses that object everywhere instead of a private ``ConfigOpts``.
+"""
+
+from oslo_config import cfg
+from oslo_log import log
+
+from caas.conf import api
+from caas.conf import cloud
+from caas.conf import conductor
+from caas.conf import database
+from caas.conf import default
+from caas.conf import sim
+
+CONF = cfg.CONF
+
+for _module in (default, api, cloud, conductor, database, sim):
+    _module.register_opts(CONF)
+
+_log_registered = False
+
+
+def register_log_opts():
+    global _log_registered
+    if not _log_registered:
+        log.register_options(CONF)
+        _log_registered = True

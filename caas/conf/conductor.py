@@ -1,0 +1,45 @@
+"""[conductor] options: flow workers, ownership, recovery and watching."""
+
+from oslo_config import cfg
+
+group = cfg.OptGroup('conductor', title='Conductor options')
+
+opts = [
+    cfg.StrOpt('topic', default='caas-conductor',
+               help='RPC topic the conductors consume.'),
+    cfg.IntOpt('workers', default=32, min=1,
+               help='Flows one conductor runs at once.'),
+    cfg.FloatOpt('heartbeat_interval', default=2.0, min=0.1,
+                 help='Seconds between heartbeats into the conductors table.'),
+    cfg.FloatOpt('heartbeat_timeout', default=10.0, min=0.5,
+                 help='A conductor whose last heartbeat is older than this '
+                      'many seconds is dead; its operations are taken over.'),
+    cfg.FloatOpt('unclaimed_timeout', default=10.0, min=0.5,
+                 help='An operation nobody claimed for this many seconds '
+                      '(lost cast) is claimed by the sweeper.'),
+    cfg.FloatOpt('sweep_interval', default=2.0, min=0.1,
+                 help='Seconds between two sweeps for lost or orphaned '
+                      'operations.'),
+    cfg.FloatOpt('health_check_interval', default=30.0, min=1,
+                 help='Seconds between health checks of a settled cluster. '
+                      'Each cluster is checked by exactly one live conductor.'),
+    cfg.FloatOpt('stack_poll_initial', default=0.2, min=0.01,
+                 help='First wait, in seconds, before polling a Heat stack '
+                      'again; the wait doubles up to stack_poll_max.'),
+    cfg.FloatOpt('stack_poll_max', default=3.0, min=0.05,
+                 help='Longest wait between two polls of a Heat stack.'),
+    cfg.IntOpt('default_create_timeout', default=60, min=1,
+               help='Minutes a cluster may take to create when its request '
+                    'names no create_timeout.'),
+    cfg.IntOpt('update_timeout', default=60, min=1,
+               help='Minutes an update or delete may take.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(group)
+    conf.register_opts(opts, group=group)
+
+
+def list_opts():
+    return {group: opts}

@@ -1,0 +1,30 @@
+"""[database] options: the one SQL database that is also the coordination point."""
+
+from oslo_config import cfg
+
+group = cfg.OptGroup('database', title='Database options')
+
+opts = [
+    cfg.StrOpt('connection', secret=True,
+               default='sqlite:////var/lib/caas/caas.sqlite',
+               help='SQLAlchemy URL of the caas database (PostgreSQL or '
+                    'MySQL in production; SQLite for the embedded mode). '
+                    'TaskFlow flow state is kept in the same database.'),
+    cfg.IntOpt('pool_size', default=10, min=1,
+               help='Connections kept open per process (not SQLite).'),
+    cfg.IntOpt('max_overflow', default=20, min=0,
+               help='Connections allowed beyond pool_size (not SQLite).'),
+    cfg.IntOpt('sqlite_busy_timeout', default=30, min=1,
+               help='Seconds SQLite waits for a lock before failing.'),
+    cfg.BoolOpt('connection_debug', default=False,
+                help='Log every SQL statement.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(group)
+    conf.register_opts(opts, group=group)
+
+
+def list_opts():
+    return {group: opts}

@@ -1,0 +1,20 @@
+"""Entry points for oslo-config-generator."""
+
+from caas.conf import api
+from caas.conf import cloud
+from caas.conf import conductor
+from caas.conf import database
+from caas.conf import default
+from caas.conf import sim
+
+
+def list_opts():
+    result = []
+    for module in (default, api, cloud, conductor, database, sim):
+        for group, opts in module.list_opts().items():
+            result.append((group, opts))
+    return result
+
+
+def set_defaults(conf=None):
+    """Nothing library-owned needs a caas-specific default yet."""

@@ -1,0 +1,41 @@
+"""[sim] options of the simulated cloud (caas-cloudsim and caas-all)."""
+
+from oslo_config import cfg
+
+group = cfg.OptGroup('sim', title='Simulated cloud options')
+
+opts = [
+    cfg.HostAddressOpt('host', default='127.0.0.1',
+                       help='Address the simulated cloud listens on.'),
+    cfg.PortOpt('port', default=5999,
+                help='Port of the simulated cloud (Keystone, Nova, Glance '
+                     'and Heat share it under different path prefixes).'),
+    cfg.StrOpt('state_dir',
+               help='Directory where the simulated cloud keeps its state so '
+                    'that it survives a restart. Unset: memory only.'),
+    cfg.FloatOpt('server_boot_delay', default=1.0, min=0,
+                 help='Seconds a server stays in BUILD before ACTIVE.'),
+    cfg.FloatOpt('resource_delay', default=0.05, min=0,
+                 help='Seconds a non-server resource takes to create.'),
+    cfg.FloatOpt('delete_delay', default=0.2, min=0,
+                 help='Seconds a stack takes to delete.'),
+    cfg.FloatOpt('server_failure_rate', default=0.0, min=0, max=1,
+                 help='Probability that a server goes to ERROR (fault '
+                      'injection).'),
+    cfg.FloatOpt('api_error_rate', default=0.0, min=0, max=1,
+                 help='Probability that an API call answers 503 (fault '
+                      'injection; Keystone is spared).'),
+    cfg.FloatOpt('api_latency', default=0.0, min=0,
+                 help='Seconds added to every API call (fault injection).'),
+    cfg.StrOpt('admin_password', default='caas', secret=True,
+               help='Password of the seeded users (admin, caas, demo).'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(group)
+    conf.register_opts(opts, group=group)
+
+
+def list_opts():
+    return {group: opts}

@@ -1,0 +1,286 @@
+"""Queries the API needs: templates, clusters, nodegroups, starting operations.
+
+Functions return detached ORM objects. Every function that starts work on a
+cluster writes the row change and the ``operations`` row in one transaction
+and returns only after it committed; the caller casts afterwards.
+"""
+
+import datetime
+import uuid as uuidlib
+
+import sqlalchemy as sa
+
+from caas.common import exceptions
+from caas.common import states
+from caas.db.sqlalchemy import models
+from caas.db.sqlalchemy.engine import session_scope
+
+SORT_KEYS = {
+    models.ClusterTemplate: ('id', 'uuid', 'name', 'coe', 'created_at',
+                             'updated_at', 'image_id', 'server_type'),
+    models.Cluster: ('id', 'uuid', 'name', 'status', 'node_count',
+                     'master_count', 'created_at', 'updated_at',
+                     'cluster_template_id', 'stack_id', 'create_timeout',
+                     'health_status', 'keypair'),
+    models.NodeGroup: ('id', 'uuid', 'name', 'role', 'node_count',
+                       'created_at', 'updated_at'),
+}
+
+
+def new_uuid():
+    return str(uuidlib.uuid4())
+
+
+def _paginate(session, query, model, limit, marker, sort_key, sort_dir):
+    if sort_key not in SORT_KEYS[model]:
+        raise exceptions.InvalidParameterValue(
+            err='Invalid sort_key %s; valid keys are %s.' % (
+                sort_key, ', '.join(SORT_KEYS[model])))
+    if sort_dir not in ('asc', 'desc'):
+        raise exceptions.InvalidParameterValue(
+            err="Invalid sort_dir %s; use 'asc' or 'desc'." % sort_dir)
+    column = getattr(model, sort_key)
+    order = sa.asc if sort_dir == 'asc' else sa.desc
+    if marker is not None:
+        mrow = session.scalars(
+            sa.select(model).where(model.uuid == marker)).first()
+        if mrow is None:
+            raise exceptions.InvalidParameterValue(
+                err='Marker %s was not found.' % marker)
+        mval = getattr(mrow, sort_key)
+        after = sa.gt if sort_dir == 'asc' else sa.lt
+        if mval is None:
+            # Rows whose sort value is NULL are ordered among themselves by id.
+            cond = sa.and_(column.is_(None), after(model.id, mrow.id))
+        else:
+            cond = sa.or_(after(column, mval),
+                          sa.and_(column == mval, after(model.id, mrow.id)))
+        query = query.where(cond)
+    query = query.order_by(order(column), order(model.id))
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def _project_filter(model, project_id, include_public=False):
+    if project_id is None:
+        return sa.true()
+    cond = model.project_id == project_id
+    if include_public:
+        cond = sa.or_(cond, model.public.is_(True))
+    return cond
+
+
+def _lookup(session, model, ident, project_id, not_found, kind,
+            include_public=False):
+    where = _project_filter(model, project_id, include_public)
+    row = session.scalars(
+        sa.select(model).where(model.uuid == ident, where)).first()
+    if row is not None:
+        return row
+    rows = list(session.scalars(
+        sa.select(model).where(model.name == ident, where).limit(2)))
+    if not rows:
+        raise not_found
+    if len(rows) > 1:
+        raise exceptions.Ambiguous(kind=kind, name=ident)
+    return rows[0]
+
+
+# -- cluster templates ------------------------------------------------------
+
+def create_cluster_template(values):
+    values = dict(values)
+    values.setdefault('uuid', new_uuid())
+    with session_scope() as session:
+        row = models.ClusterTemplate(**values)
+        session.add(row)
+    return row
+
+
+def get_cluster_template(ident, project_id=None):
+    """By UUID or name, within the project's own and public templates."""
+    with session_scope() as session:
+        return _lookup(session, models.ClusterTemplate, ident, project_id,
+                       exceptions.ClusterTemplateNotFound(clustertemplate=ident),
+                       'cluster templates', include_public=True)
+
+
+def list_cluster_templates(project_id=None, limit=None, marker=None,
+                           sort_key='id', sort_dir='asc'):
+    with session_scope() as session:
+        query = sa.select(models.ClusterTemplate).where(_project_filter(
+            models.ClusterTemplate, project_id, include_public=True))
+        return _paginate(session, query, models.ClusterTemplate, limit,
+                         marker, sort_key, sort_dir)
+
+
+def cluster_template_in_use(template_uuid, session=None):
+    def _count(s):
+        return s.scalar(sa.select(sa.func.count()).select_from(
+            models.Cluster).where(
+                models.Cluster.cluster_template_id == template_uuid))
+    if session is not None:
+        return _count(session) > 0
+    with session_scope() as s:
+        return _count(s) > 0
+
+
+def update_cluster_template(template_uuid, values, allowed_in_use=()):
+    """Update; a template used by clusters may only change allowed_in_use."""
+    with session_scope() as session:
+        row = session.scalars(sa.select(models.ClusterTemplate).where(
+            models.ClusterTemplate.uuid == template_uuid)).first()
+        if row is None:
+            raise exceptions.ClusterTemplateNotFound(
+                clustertemplate=template_uuid)
+        changed = [k for k, v in values.items() if getattr(row, k) != v]
+        blocked = [k for k in changed if k not in allowed_in_use]
+        if blocked and cluster_template_in_use(template_uuid, session):
+            raise exceptions.ClusterTemplateReferenced(
+                clustertemplate=template_uuid,
+                message='ClusterTemplate %s is referenced by one or more '
+                        'clusters; only %s can be changed while it is in '
+                        'use (asked to change %s).' % (
+                            template_uuid, ', '.join(sorted(allowed_in_use)),
+                            ', '.join(sorted(blocked))))
+        for key, value in values.items():
+            setattr(row, key, value)
+    return row
+
+
+def destroy_cluster_template(template_uuid):
+    with session_scope() as session:
+        if cluster_template_in_use(template_uuid, session):
+            raise exceptions.ClusterTemplateReferenced(
+                clustertemplate=template_uuid)
+        deleted = session.execute(sa.delete(models.ClusterTemplate).where(
+            models.ClusterTemplate.uuid == template_uuid)).rowcount
+        if not deleted:
+            raise exceptions.ClusterTemplateNotFound(
+                clustertemplate=template_uuid)
+
+
+# -- clusters ---------------------------------------------------------------
+
+def _new_operation(cluster_uuid, kind, params, timeout_minutes, request_id):
+    now = models.utcnow()
+    return models.Operation(
+        id=new_uuid(), cluster_id=cluster_uuid, kind=kind,
+        state=states.OP_PENDING, params=params or {}, epoch=0, claims=0,
+        created_at=now, request_id=request_id,
+        deadline=now + datetime.timedelta(minutes=timeout_minutes))
+
+
+def create_cluster(values, nodegroups, timeout_minutes, request_id=None):
+    """Write cluster, nodegroups and the create operation in one transaction.
+
+    :returns: (cluster, operation)
+    """
+    values = dict(values)
+    values.setdefault('uuid', new_uuid())
+    op = _new_operation(values['uuid'], states.OP_CLUSTER_CREATE, {},
+                        timeout_minutes, request_id)
+    values.update(status=states.CREATE_IN_PROGRESS, operation_id=op.id,
+                  status_reason=None)
+    with session_scope() as session:
+        cluster = models.Cluster(**values)
+        session.add(cluster)
+        session.flush()
+        for ng in nodegroups:
+            ng = dict(ng)
+            ng.setdefault('uuid', new_uuid())
+            ng.update(cluster_id=cluster.uuid, project_id=cluster.project_id,
+                      status=states.CREATE_IN_PROGRESS)
+            session.add(models.NodeGroup(**ng))
+        session.add(op)
+    return cluster, op
+
+
+def get_cluster(ident, project_id=None):
+    with session_scope() as session:
+        return _lookup(session, models.Cluster, ident, project_id,
+                       exceptions.ClusterNotFound(cluster=ident), 'clusters')
+
+
+def get_cluster_by_uuid(cluster_uuid):
+    with session_scope() as session:
+        row = session.scalars(sa.select(models.Cluster).where(
+            models.Cluster.uuid == cluster_uuid)).first()
+        if row is None:
+            raise exceptions.ClusterNotFound(cluster=cluster_uuid)
+        return row
+
+
+def list_clusters(project_id=None, limit=None, marker=None, sort_key='id',
+                  sort_dir='asc'):
+    with session_scope() as session:
+        query = sa.select(models.Cluster).where(
+            _project_filter(models.Cluster, project_id))
+        return _paginate(session, query, models.Cluster, limit, marker,
+                         sort_key, sort_dir)
+
+
+def list_nodegroups(cluster_uuid):
+    with session_scope() as session:
+        return list(session.scalars(sa.select(models.NodeGroup).where(
+            models.NodeGroup.cluster_id == cluster_uuid).order_by(
+                models.NodeGroup.id)))
+
+
+def start_operation(cluster_uuid, kind, params=None, timeout_minutes=60,
+                    request_id=None):
+    """Compare-and-set the cluster into kind's in-progress status.
+
+    Succeeds only if the cluster has no operation in progress and its status
+    allows ``kind``; otherwise raises a 409 that says why.
+
+    :returns: (cluster, operation)
+    """
+    in_progress = states.TRANSITIONS[kind][0]
+    op = _new_operation(cluster_uuid, kind, params, timeout_minutes,
+                        request_id)
+    with session_scope() as session:
+        result = session.execute(
+            sa.update(models.Cluster)
+            .where(models.Cluster.uuid == cluster_uuid,
+                   models.Cluster.operation_id.is_(None),
+                   models.Cluster.status.in_(states.ALLOWED_FROM[kind]))
+            .values(status=in_progress, operation_id=op.id,
+                    status_reason=None, updated_at=models.utcnow()))
+        if result.rowcount != 1:
+            row = session.scalars(sa.select(models.Cluster).where(
+                models.Cluster.uuid == cluster_uuid)).first()
+            if row is None:
+                raise exceptions.ClusterNotFound(cluster=cluster_uuid)
+            if row.operation_id is not None:
+                raise exceptions.OperationInProgress(
+                    cluster=cluster_uuid, status=row.status)
+            raise exceptions.InvalidState(
+                err='Cluster %s is in status %s, from which %s is not '
+                    'allowed.' % (cluster_uuid, row.status,
+                                  kind.replace('cluster_', '')))
+        session.add(op)
+        session.flush()
+        cluster = session.scalars(sa.select(models.Cluster).where(
+            models.Cluster.uuid == cluster_uuid)).one()
+    return cluster, op
+
+
+def get_operation(op_id):
+    with session_scope() as session:
+        row = session.get(models.Operation, op_id)
+        if row is None:
+            raise exceptions.OperationNotFound(operation=op_id)
+        return row
+
+
+def list_operations(cluster_uuid=None, states_in=None):
+    with session_scope() as session:
+        query = sa.select(models.Operation)
+        if cluster_uuid:
+            query = query.where(models.Operation.cluster_id == cluster_uuid)
+        if states_in:
+            query = query.where(models.Operation.state.in_(states_in))
+        return list(session.scalars(query.order_by(
+            models.Operation.created_at)))
