@@ -1,0 +1,63 @@
+"""A driver whose stack creates no servers.
+
+Selected only explicitly (template ``driver: fake``): it lets flows, the
+API and the simulated cloud be exercised in milliseconds.  Its outputs use
+the same keys as the Kubernetes driver, so the base class reads them.
+"""
+
+import copy
+
+from caas.drivers import base
+
+
+def _group(count_param, prefix):
+    return {'type': 'OS::Heat::ResourceGroup',
+            'properties': {
+                'count': {'get_param': count_param},
+                'resource_def': {
+                    'type': 'OS::Heat::Value',
+                    'properties': {'value': '%s.%%index%%' % prefix}}}}
+
+
+TEMPLATE = {
+    'heat_template_version': '2021-04-16',
+    'description': 'caas fake cluster: no servers, addresses made up.',
+    'parameters': {
+        'number_of_masters': {'type': 'number', 'default': 1},
+        'number_of_minions': {'type': 'number', 'default': 1},
+    },
+    'resources': {
+        'masters': _group('number_of_masters', '10.0.0'),
+        'minions': _group('number_of_minions', '10.0.1'),
+    },
+    'outputs': {
+        'api_address': {'value': {'str_replace': {
+            'template': 'https://HOST:6443',
+            'params': {'HOST': {'get_attr': ['masters', 'resource.0.value']}},
+        }}},
+        'kube_masters': {'value': {'get_attr': ['masters', 'value']}},
+        'kube_minions': {'value': {'get_attr': ['minions', 'value']}},
+        'kube_version': {'value': 'v0.0.0-fake'},
+    },
+}
+
+
+class FakeDriver(base.Driver):
+    name = 'fake'
+    provides = []
+    # Fake clusters are for tests: any string label is accepted as is.
+    labels_schema = {'type': 'object',
+                     'additionalProperties': {'type': 'string'}}
+
+    def coe_version(self, labels):
+        return 'v0.0.0-fake'
+
+    def stack_definition(self, cluster, template, nodegroups):
+        self.effective_labels(cluster, template)
+        return {'template': copy.deepcopy(TEMPLATE), 'files': {},
+                'parameters': self.update_parameters(cluster, template,
+                                                     nodegroups)}
+
+    def update_parameters(self, cluster, template, nodegroups):
+        masters, workers = base.node_counts(cluster, nodegroups)
+        return {'number_of_masters': masters, 'number_of_minions': workers}

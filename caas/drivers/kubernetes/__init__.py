@@ -1,0 +1,1 @@
+"""Kubernetes COE drivers (kubeadm on Nova servers) and their templates."""
