@@ -1,0 +1,316 @@
+"""Heat (orchestration v1) HTTP subset: stacks, outputs, resources, events.
+
+The stack engine is ``caas.sim.stacks``; this module only maps HTTP to it
+and renders Heat's bodies and error shapes.
+"""
+
+import re
+
+import yaml
+
+from caas.sim import hot
+from caas.sim import stacks
+from caas.sim import state as st
+from caas.sim import web
+from caas.sim.web import ApiError
+
+PREFIX = '/heat'
+PUBLIC = ('/v1',)
+STACK_NAME = re.compile(r'^[a-zA-Z][a-zA-Z0-9_.-]{0,254}$')
+SUFFIXES = ('outputs', 'resources', 'events', 'template', 'environment',
+            'files')
+EXPLANATIONS = {
+    400: 'The server could not comply with the request since it is either '
+         'malformed or otherwise incorrect.',
+    401: 'This server could not verify that you are authorized to access '
+         'the document you requested.',
+    404: 'The resource could not be found.',
+    409: 'There was a conflict when trying to complete your request.',
+    503: 'The server is currently unavailable.',
+}
+
+
+def error_body(code, message, error_type=None):
+    return {'explanation': EXPLANATIONS.get(code, message), 'code': code,
+            'error': {'message': message, 'traceback': None,
+                      'type': error_type or web.title(code).replace(' ', '')},
+            'title': web.title(code)}
+
+
+def versions(app, req):
+    return web.json_response({'versions': [{
+        'id': 'v1.0', 'status': 'CURRENT',
+        'links': [{'rel': 'self', 'href': req.host_url + '/heat/v1/'}]}]},
+        status=300)
+
+
+def _base(req, project_id):
+    return '%s/heat/v1/%s' % (req.host_url, project_id)
+
+
+def _links(req, stack):
+    return [{'rel': 'self', 'href': '%s/stacks/%s/%s' % (
+        _base(req, stack['project_id']), stack['name'], stack['id'])}]
+
+
+def _time(ts):
+    return st.isotime(ts) if ts else None
+
+
+def _summary(app, req, stack):
+    status, reason = stacks.stack_status(app.cloud, stack)
+    return {'id': stack['id'], 'stack_name': stack['name'],
+            'description': stack['template'].get('description', ''),
+            'stack_status': status, 'stack_status_reason': reason,
+            'creation_time': _time(stack['creation_time']),
+            'updated_time': _time(stack['updated_time']),
+            'deletion_time': None, 'stack_owner': None, 'parent': None,
+            'project': stack['project_id'], 'stack_user_project_id': None,
+            'tags': None, 'links': _links(req, stack)}
+
+
+def _stack_view(app, req, stack, resolve_outputs=True):
+    view = _summary(app, req, stack)
+    params = {k: hot._text(v) for k, v in stack['param_values'].items()}
+    params.update({'OS::stack_name': stack['name'],
+                   'OS::stack_id': stack['id'],
+                   'OS::project_id': stack['project_id']})
+    view.update({'parameters': params, 'timeout_mins':
+                 stack.get('timeout_mins'),
+                 'disable_rollback': stack.get('disable_rollback', True),
+                 'capabilities': [], 'notification_topics': [],
+                 'template_description': view['description']})
+    if resolve_outputs:
+        view['outputs'] = stacks.outputs(app.cloud, stack)
+    return view
+
+
+def _project(req, project_id):
+    token = web.token(req)
+    if token['project_id'] != project_id:
+        raise ApiError(403, 'The project in the URL is not the project of '
+                            'the token.', 'Forbidden')
+    return project_id
+
+
+def _lookup(app, req, project_id, ident):
+    stack = stacks.find_stack(app.cloud, _project(req, project_id), ident)
+    if stack is None:
+        raise ApiError(404, 'The Stack (%s) could not be found.'
+                       % ident.split('/')[0], 'EntityNotFound')
+    return stack
+
+
+def stack_list(app, req, project_id):
+    _project(req, project_id)
+    with app.cloud.lock:
+        views = [_summary(app, req, s)
+                 for s in sorted(app.cloud.data['stacks'].values(),
+                                 key=lambda s: -s['creation_time'])
+                 if s['project_id'] == project_id]
+    views = [v for v in views if v['stack_status']]
+    for key in ('name', 'status', 'id'):
+        wanted = req.GET.getall(key)
+        field = {'name': 'stack_name', 'status': 'stack_status'}.get(key,
+                                                                       key)
+        if wanted:
+            views = [v for v in views if v[field] in wanted or
+                     (key == 'status' and v[field].split('_')[-1] in wanted)]
+    marker = req.GET.get('marker')
+    if marker:
+        ids = [v['id'] for v in views]
+        views = views[ids.index(marker) + 1:] if marker in ids else []
+    if req.GET.get('limit'):
+        views = views[:int(req.GET['limit'])]
+    return web.json_response({'stacks': views})
+
+
+def _environment(body):
+    env = body.get('environment') or {}
+    if isinstance(env, str):
+        env = yaml.safe_load(env) or {}
+    return env
+
+
+def _inputs(body, template):
+    """Parameters and files from a body, with the environment applied."""
+    env = _environment(body)
+    files = dict(body.get('files') or {})
+    for alias, target in ((env.get('resource_registry') or {}).items()):
+        if isinstance(target, str) and target in files:
+            files[alias] = files[target]
+    declared = (template or {}).get('parameters') or {}
+    params = {k: v for k, v in (env.get('parameter_defaults') or {}).items()
+              if k in declared}
+    params.update(env.get('parameters') or {})
+    params.update(body.get('parameters') or {})
+    return params, files, env
+
+
+def _template(body):
+    if body.get('template_url') and not body.get('template'):
+        raise ApiError(400, 'template_url is not supported by the simulated '
+                            'cloud; send the template itself.')
+    template = body.get('template')
+    return None if template is None else hot.parse(template)
+
+
+def stack_create(app, req, project_id):
+    _project(req, project_id)
+    body = web.json_body(req)
+    name = body.get('stack_name') or ''
+    if not STACK_NAME.match(name):
+        raise ApiError(400, 'Invalid stack name %s, must contain only '
+                            'alphanumeric or "_-." characters, must start '
+                            'with alpha and must be 255 characters or less.'
+                       % name, 'StackValidationFailed')
+    token = web.token(req)
+    cloud = app.cloud
+    try:
+        template = _template(body)
+        if template is None:
+            raise hot.HOTError('Need more arguments')
+        params, files, env = _inputs(body, template)
+        with cloud.lock:
+            if stacks.find_stack(cloud, project_id, name) is not None:
+                raise ApiError(409, 'The Stack (%s) already exists.' % name,
+                               'StackExists')
+            stack = stacks.create_stack(
+                cloud, name, project_id, token['user_id'], template, params,
+                files, environment=env,
+                timeout_mins=body.get('timeout_mins'),
+                disable_rollback=body.get('disable_rollback', True))
+            cloud.save()
+    except hot.HOTError as exc:
+        raise ApiError(400, exc.message, exc.error_type)
+    return web.json_response({'stack': {'id': stack['id'],
+                                        'links': _links(req, stack)}},
+                             status=201)
+
+
+def stack_one(app, req, project_id, ident):
+    """/stacks/<name> or /stacks/<name>/<id> (and its sub-resources)."""
+    parts = ident.split('/')
+    if len(parts) >= 2 and parts[1] in SUFFIXES:
+        ident, rest = parts[0], parts[1:]
+    else:
+        ident, rest = '/'.join(parts[:2]), parts[2:]
+    cloud = app.cloud
+    with cloud.lock:
+        stack = _lookup(app, req, project_id, ident)
+        if not rest:
+            return _stack_action(app, req, stack, redirect='/' not in ident)
+        return _sub_resource(app, req, stack, rest)
+
+
+def _stack_action(app, req, stack, redirect):
+    cloud = app.cloud
+    if req.method in ('GET', 'HEAD'):
+        if redirect:
+            location = _links(req, stack)[0]['href']
+            return web.json_response(None, status=302,
+                                     headers={'Location': location})
+        resolve = req.GET.get('resolve_outputs', 'true').lower() != 'false'
+        return web.json_response({'stack': _stack_view(app, req, stack,
+                                                       resolve)})
+    if req.method == 'DELETE':
+        stacks.delete_stack(cloud, stack)
+        cloud.save()
+        return web.json_response(None, status=204)
+    body = web.json_body(req)
+    try:
+        template = _template(body)
+        params, files, env = _inputs(body, template or stack['template'])
+        stacks.update_stack(
+            cloud, stack, template, params, files,
+            existing=req.method == 'PATCH',
+            clear_parameters=body.get('clear_parameters') or (),
+            timeout_mins=body.get('timeout_mins'))
+    except hot.HOTError as exc:
+        raise ApiError(400, exc.message, exc.error_type)
+    cloud.save()
+    return web.json_response(None, status=202)
+
+
+def _resource_view(req, stack, res, status, reason):
+    view = {'resource_name': res['name'],
+            'logical_resource_id': res['name'],
+            'physical_resource_id': res.get('physical_id') or '',
+            'resource_type': res['type'], 'resource_status': status,
+            'resource_status_reason': reason, 'required_by': [],
+            'creation_time': _time(res['started_at']),
+            'updated_time': _time(res['started_at']),
+            'links': [{'rel': 'self', 'href': '%s/stacks/%s/%s/resources/%s'
+                       % (_base(req, stack['project_id']), stack['name'],
+                          stack['id'], res['name'])}]}
+    if stack.get('parent'):
+        view['parent_resource'] = stack['name']
+    return view
+
+
+def _event_views(req, stack, evs):
+    return [{'id': e['id'], 'event_time': _time(e['time']),
+             'resource_name': e['resource_name'],
+             'logical_resource_id': e['resource_name'],
+             'physical_resource_id': e['physical_resource_id'] or '',
+             'resource_status': e['status'],
+             'resource_status_reason': e['reason'],
+             'links': _links(req, stack)} for e in evs]
+
+
+def _sub_resource(app, req, stack, rest):
+    cloud = app.cloud
+    if req.method != 'GET':
+        raise ApiError(405, 'Method %s not allowed' % req.method)
+    kind = rest[0]
+    if kind == 'outputs':
+        outs = stacks.outputs(cloud, stack)
+        if len(rest) == 1:
+            return web.json_response({'outputs': [
+                {'output_key': o['output_key'],
+                 'description': o['description']} for o in outs]})
+        found = [o for o in outs if o['output_key'] == rest[1]]
+        if not found:
+            raise ApiError(404, 'Specified output key %s not found.'
+                           % rest[1], 'NotFound')
+        return web.json_response({'output': found[0]})
+    if kind == 'resources':
+        depth = int(req.GET.get('nested_depth') or 0)
+        rows = stacks.resource_rows(cloud, stack, depth)
+        views = [_resource_view(req, s, r, status, reason)
+                 for s, r, status, reason in rows]
+        if len(rest) == 1:
+            return web.json_response({'resources': views})
+        found = [v for v in views if v['resource_name'] == rest[1] and
+                 not v.get('parent_resource')]
+        if not found:
+            raise ApiError(404, 'The Resource (%s) could not be found.'
+                           % rest[1], 'EntityNotFound')
+        if len(rest) > 2 and rest[2] == 'events':
+            evs = [e for e in stacks.events(cloud, stack)
+                   if e['resource_name'] == rest[1]]
+            return web.json_response({'events': _event_views(req, stack,
+                                                             evs)})
+        res = stack['resources'][rest[1]]
+        view = found[0]
+        view['attributes'] = {}
+        view['properties'] = res['props']
+        return web.json_response({'resource': view})
+    if kind == 'events':
+        evs = stacks.events(cloud, stack)
+        return web.json_response({'events': _event_views(req, stack, evs)})
+    if kind == 'template':
+        return web.json_response(stack['template'])
+    if kind == 'environment':
+        return web.json_response(stack.get('environment') or {})
+    return web.json_response(stack['files'])
+
+
+ROUTES = [
+    ('GET', '', versions),
+    ('GET', '/v1', versions),
+    ('GET', r'/v1/(?P<project_id>[^/]+)/stacks', stack_list),
+    ('POST', r'/v1/(?P<project_id>[^/]+)/stacks', stack_create),
+    ('GET|PUT|PATCH|DELETE', r'/v1/(?P<project_id>[^/]+)/stacks/'
+     r'(?P<ident>.+)', stack_one),
+]

@@ -1,0 +1,313 @@
+"""Stack engine of the simulated Heat: create, update, delete, status.
+
+Applying a template creates or updates every resource at once in
+dependency order (values of attributes are known immediately); statuses,
+events and outputs are then computed on read from the resources' states,
+so nothing runs in the background and a reloaded state carries on.
+Callers hold ``cloud.lock`` and call ``cloud.save()`` after mutations.
+"""
+
+import uuid
+
+from caas.sim import hot
+from caas.sim import resources
+from caas.sim import state as st
+
+
+def _record(cloud, name, project_id, user_id, files, parent=None, **extra):
+    t = st.now()
+    sid = st.new_uuid()
+    stack = {'id': sid, 'name': name, 'project_id': project_id,
+             'user_id': user_id, 'files': dict(files or {}),
+             'parent': parent['id'] if parent else None,
+             'root_id': parent['root_id'] if parent else sid,
+             'template': {}, 'params': {}, 'param_values': {},
+             'resources': {}, 'events': [], 'action': 'CREATE',
+             'started_at': t, 'creation_time': t, 'updated_time': None,
+             'delete_ready_at': None, 'timeout_mins': None,
+             'disable_rollback': True, 'environment': {}}
+    stack.update(extra)
+    return stack
+
+
+def create_stack(cloud, name, project_id, user_id, template, params=None,
+                 files=None, **extra):
+    """Validate and create a top-level stack; HOTError means 400."""
+    template = hot.parse(template)
+    files = files or {}
+    hot.validate(template, files, resources.TYPES)
+    hot.resolve_params(template, params, strict=True)
+    stack = _record(cloud, name, project_id, user_id, files, **extra)
+    cloud.data['stacks'][stack['id']] = stack
+    apply(cloud, stack, template, params, 'CREATE', strict=True)
+    return stack
+
+
+def update_stack(cloud, stack, template=None, params=None, files=None,
+                 existing=False, clear_parameters=(), **extra):
+    """PUT (replace) or PATCH (``existing``: merge) a stack."""
+    if template is None:
+        if not existing:
+            raise hot.HOTError('No template specified')
+        template = stack['template']
+    template = hot.parse(template)
+    merged_files = dict(stack['files']) if existing else {}
+    merged_files.update(files or {})
+    hot.validate(template, merged_files, resources.TYPES)
+    new_params = dict(stack['params']) if existing else {}
+    for key in clear_parameters or ():
+        new_params.pop(key, None)
+    new_params.update(params or {})
+    new_params = {k: v for k, v in new_params.items()
+                  if k in template['parameters'] or k in (params or {})}
+    hot.resolve_params(template, new_params, strict=True)
+    stack['files'] = merged_files
+    stack.update({k: v for k, v in extra.items() if v is not None})
+    apply(cloud, stack, template, new_params, 'UPDATE', strict=True)
+
+
+def nested_stack(cloud, parent, res, template, params):
+    suffix = uuid.uuid4().hex[:12]
+    stack = _record(cloud, '%s-%s-%s' % (parent['name'], res['name'], suffix),
+                    parent['project_id'], parent.get('user_id'),
+                    parent['files'], parent=parent)
+    apply(cloud, stack, template, params, 'CREATE', strict=True)
+    return stack
+
+
+def context(cloud, stack):
+    return hot.Context(
+        stack['param_values'],
+        ref=lambda name: resource_ref(cloud, stack, name),
+        attr=lambda name, attr, path: resource_attr(cloud, stack, name,
+                                                    attr, path),
+        files=stack['files'], stack_name=stack['name'],
+        stack_id=stack['id'], project_id=stack['project_id'])
+
+
+def _event(stack, res_name, physical_id, status, reason, when=None):
+    stack['events'].append({
+        'id': st.new_uuid(), 'time': when or st.now(),
+        'resource_name': res_name, 'physical_resource_id': physical_id,
+        'status': status, 'reason': reason})
+
+
+def apply(cloud, stack, template, params, action, strict=True):
+    """Make the stack's resources match ``template`` and ``params``."""
+    values = hot.resolve_params(template, params, strict)
+    t = st.now()
+    old = stack['resources']
+    stack.update(template=template, params=dict(params or {}),
+                 param_values=values, action=action, started_at=t)
+    if action == 'UPDATE':
+        stack['updated_time'] = t
+    _event(stack, stack['name'], stack['id'], action + '_IN_PROGRESS',
+           'Stack %s started' % action, t)
+    ctx = context(cloud, stack)
+    hot.evaluate_conditions(template, ctx)
+    stack['resources'] = new = {}
+    for name in hot.creation_order(template):
+        definition = template['resources'][name]
+        if 'condition' in definition and \
+                not hot.condition(ctx, definition['condition']):
+            continue
+        rtype = resources.type_of(definition['type'])
+        problem = None
+        try:
+            props = hot.resolve(definition.get('properties') or {}, ctx)
+        except (hot.HOTError, KeyError, IndexError, TypeError,
+                ValueError) as exc:
+            props = {}
+            problem = 'StackValidationFailed: resources.%s: %s' % (
+                name, getattr(exc, 'message', exc))
+        prev = old.pop(name, None)
+        if prev is not None and prev['type'] == definition['type'] and \
+                problem is None and not _broken(cloud, stack, prev):
+            new[name] = prev
+            if prev['props'] != props:
+                prev.update(action='UPDATE', started_at=t)
+                _event(stack, name, prev.get('physical_id'),
+                       'UPDATE_IN_PROGRESS', 'state changed', t)
+                rtype.update(cloud, stack, prev, props)
+            continue
+        if prev is not None:
+            _delete_resource(cloud, stack, prev)
+        res = {'name': name, 'type': definition['type'], 'props': props,
+               'physical_id': None, 'action': 'CREATE', 'started_at': t,
+               'ready_at': t, 'data': {}, 'nested': None,
+               'failed': problem}
+        new[name] = res
+        _event(stack, name, None, 'CREATE_IN_PROGRESS', 'state changed', t)
+        if problem is None:
+            rtype.create(cloud, stack, res)
+    for res in old.values():
+        _delete_resource(cloud, stack, res)
+
+
+def _broken(cloud, stack, res):
+    """A failed resource is replaced on update (a group repairs inside)."""
+    if res.get('failed'):
+        return True
+    rtype = resources.type_of(res['type'])
+    return not isinstance(rtype, resources.NestedStack) and \
+        rtype.state(cloud, stack, res)[0] == 'FAILED'
+
+
+def _delete_resource(cloud, stack, res):
+    _event(stack, res['name'], res.get('physical_id'), 'DELETE_IN_PROGRESS',
+           'state changed')
+    resources.type_of(res['type']).delete(cloud, stack, res)
+
+
+def delete_resources(cloud, stack):
+    for res in stack['resources'].values():
+        resources.type_of(res['type']).delete(cloud, stack, res)
+
+
+def delete_stack(cloud, stack):
+    if stack.get('delete_ready_at') is not None:
+        return
+    delete_resources(cloud, stack)
+    t = st.now()
+    stack.update(action='DELETE', started_at=t,
+                 delete_ready_at=t + cloud.knobs['delete_delay'])
+    _event(stack, stack['name'], stack['id'], 'DELETE_IN_PROGRESS',
+           'Stack DELETE started', t)
+
+
+def resource_ref(cloud, stack, name):
+    res = stack['resources'].get(name)
+    if res is None:
+        return None
+    return resources.type_of(res['type']).ref(cloud, res)
+
+
+def resource_attr(cloud, stack, name, attr, path):
+    res = stack['resources'].get(name)
+    if res is None:
+        return None
+    return resources.type_of(res['type']).attr(cloud, stack, res, attr,
+                                               list(path))
+
+
+def resource_state(cloud, stack, res):
+    return resources.type_of(res['type']).state(cloud, stack, res)
+
+
+def aggregate(cloud, stack):
+    """(IN_PROGRESS|COMPLETE|FAILED, reason, time) over all resources."""
+    when = stack['started_at']
+    pending = False
+    for res in stack['resources'].values():
+        status, reason, reached = resource_state(cloud, stack, res)
+        if status == 'FAILED':
+            return 'FAILED', reason, reached
+        if status == 'IN_PROGRESS':
+            pending = True
+        elif reached is not None:
+            when = max(when, reached)
+    if pending:
+        return 'IN_PROGRESS', '', None
+    return 'COMPLETE', '', when
+
+
+def stack_status(cloud, stack):
+    """(status, reason) of a stack, (None, None) once it is deleted."""
+    return _status(cloud, stack)[:2]
+
+
+def _status(cloud, stack):
+    t = st.now()
+    action = stack['action']
+    if stack.get('delete_ready_at') is not None:
+        if t >= stack['delete_ready_at']:
+            return None, None, None
+        return 'DELETE_IN_PROGRESS', 'Stack DELETE started', None
+    status, reason, when = aggregate(cloud, stack)
+    timeout = stack.get('timeout_mins')
+    if status == 'IN_PROGRESS' and timeout and \
+            t > stack['started_at'] + float(timeout) * 60:
+        when = stack['started_at'] + float(timeout) * 60
+        return action + '_FAILED', '%s timed out' % action.title(), when
+    if status == 'FAILED':
+        return action + '_FAILED', 'Resource %s failed: %s' % (
+            action, reason), max(when or 0, stack['started_at'])
+    if status == 'COMPLETE':
+        return (action + '_COMPLETE',
+                'Stack %s completed successfully' % action, when)
+    return action + '_IN_PROGRESS', 'Stack %s started' % action, None
+
+
+def output_value(cloud, stack, key):
+    definition = stack['template'].get('outputs', {}).get(key)
+    if definition is None:
+        return None
+    return hot.resolve((definition or {}).get('value'),
+                       context(cloud, stack))
+
+
+def outputs(cloud, stack):
+    out = []
+    for key, definition in stack['template'].get('outputs', {}).items():
+        item = {'output_key': key,
+                'description': (definition or {}).get(
+                    'description', 'No description given')}
+        try:
+            item['output_value'] = output_value(cloud, stack, key)
+        except Exception as exc:  # an output must never break a show
+            item['output_value'] = None
+            item['output_error'] = str(exc)
+        out.append(item)
+    return out
+
+
+def events(cloud, stack):
+    """Stored start events plus the completion events reached so far."""
+    evs = list(stack['events'])
+    status, reason, when = _status(cloud, stack)
+    if when is not None and status and not status.endswith('IN_PROGRESS'):
+        evs.append({'id': str(uuid.uuid5(uuid.NAMESPACE_OID, '%s/%s/%s' % (
+            stack['id'], status, stack['started_at']))), 'time': when,
+            'resource_name': stack['name'],
+            'physical_resource_id': stack['id'], 'status': status,
+            'reason': reason})
+    for res in stack['resources'].values():
+        state, reason, when = resource_state(cloud, stack, res)
+        if state == 'IN_PROGRESS' or when is None:
+            continue
+        full = '%s_%s' % (res['action'], state)
+        evs.append({'id': str(uuid.uuid5(uuid.NAMESPACE_OID, '%s/%s/%s/%s' % (
+            stack['id'], res['name'], full, res['started_at']))),
+            'time': when, 'resource_name': res['name'],
+            'physical_resource_id': res.get('physical_id'), 'status': full,
+            'reason': reason or 'state changed'})
+    evs.sort(key=lambda e: e['time'])
+    return evs
+
+
+def resource_rows(cloud, stack, depth=0):
+    """(stack, resource, status, reason) for the resources of a stack."""
+    rows = []
+    for res in stack['resources'].values():
+        state, reason, _when = resource_state(cloud, stack, res)
+        rows.append((stack, res, '%s_%s' % (res['action'], state),
+                     reason or 'state changed'))
+        if depth > 0 and res.get('nested'):
+            rows.extend(resource_rows(cloud, res['nested'], depth - 1))
+    return rows
+
+
+def find_stack(cloud, project_id, ident):
+    """A live stack of the project by id, name or ``name/id``."""
+    if '/' in ident:
+        name, ident = ident.split('/', 1)
+    stack = cloud.data['stacks'].get(ident)
+    candidates = [stack] if stack else [
+        s for s in cloud.data['stacks'].values() if s['name'] == ident]
+    for stack in candidates:
+        if stack['project_id'] != project_id:
+            continue
+        if stack_status(cloud, stack)[0] is None:
+            continue
+        return stack
+    return None
