@@ -1,0 +1,139 @@
+"""The WSGI application: Flask routes wrapped in the middleware stack.
+
+``build_app()`` is the one way to get it (``caas-api``, ``caas-all``, the
+uwsgi entry point in ``caas.api.wsgi`` and the tests all call it). The
+conductor client and the cloud are collaborators passed in, or built
+lazily on first use so that importing or building the app touches neither
+the broker nor the cloud.
+"""
+
+import threading
+
+import flask
+from oslo_log import log as logging
+import webob.exc
+from werkzeug import exceptions as wz_exceptions
+
+from caas.api import errors
+from caas.api import microversions
+from caas.api import middleware
+from caas.api.controllers import root
+from caas.api.controllers import v1
+from caas.common import exceptions
+from caas.conf import CONF
+
+LOG = logging.getLogger(__name__)
+
+
+def _default_find_driver(server_type, os_distro, coe, explicit=None):
+    try:
+        from caas.drivers import find_driver
+    except ImportError:
+        # The drivers package is being written alongside; until it exists
+        # templates are accepted and the conductor picks the driver.
+        LOG.warning('caas.drivers.find_driver is unavailable; not checking '
+                    'the driver for %s/%s/%s.', server_type, os_distro, coe)
+        return None
+    return find_driver(server_type, os_distro, coe, explicit=explicit)
+
+
+class Services:
+    """The app's collaborators; rpcapi and cloud are built on first use."""
+
+    def __init__(self, conf, rpcapi=None, cloud=None, find_driver=None):
+        self.conf = conf
+        self._rpcapi = rpcapi
+        self._cloud = cloud
+        self.find_driver = find_driver or _default_find_driver
+        self._lock = threading.Lock()
+
+    @property
+    def rpcapi(self):
+        if self._rpcapi is None:
+            with self._lock:
+                if self._rpcapi is None:
+                    from caas.conductor import rpcapi
+                    self._rpcapi = rpcapi.ConductorAPI()
+        return self._rpcapi
+
+    @property
+    def cloud(self):
+        if self._cloud is None:
+            with self._lock:
+                if self._cloud is None:
+                    from caas.clients import cloud
+                    self._cloud = cloud.CloudClients()
+        return self._cloud
+
+
+def _error_response(status, message, headers=None):
+    rid = flask.request.environ.get('openstack.request_id')
+    resp = flask.Response(errors.error_json(status, message, rid),
+                          status=status, mimetype='application/json')
+    for key, value in (headers or {}).items():
+        resp.headers[key] = value
+    return resp
+
+
+def _handle_error(exc):
+    if isinstance(exc, exceptions.CaasException):
+        if exc.code >= 500:
+            LOG.warning('%s %s failed: %s', flask.request.method,
+                        flask.request.path, exc)
+        return _error_response(exc.code, str(exc))
+    if isinstance(exc, wz_exceptions.HTTPException):
+        headers = {k: v for k, v in exc.get_headers() if k == 'Allow'}
+        message = exc.description
+        if isinstance(exc, wz_exceptions.NotFound):
+            message = 'The resource %s could not be found.' % (
+                flask.request.path)
+        elif isinstance(exc, wz_exceptions.MethodNotAllowed):
+            message = 'Method %s is not allowed on %s.' % (
+                flask.request.method, flask.request.path)
+        return _error_response(exc.code, message, headers)
+    if isinstance(exc, webob.exc.HTTPException):
+        # The body size limiter raises while the body is read.
+        return _error_response(exc.code, exc.explanation or exc.title)
+    LOG.exception('Unexpected error serving %s %s', flask.request.method,
+                  flask.request.path)
+    return _error_response(500, errors.GENERIC_500)
+
+
+def _negotiate():
+    flask.g.version = None
+    path = flask.request.path
+    if path == '/v1' or path.startswith('/v1/'):
+        flask.g.version = microversions.negotiate(flask.request.headers)
+
+
+def _add_version_headers(resp):
+    for key, value in microversions.response_headers(
+            flask.g.get('version')).items():
+        resp.headers[key] = value
+    return resp
+
+
+def build_flask_app(services):
+    app = flask.Flask('caas.api')
+    app.extensions['caas'] = services
+    app.before_request(_negotiate)
+    app.after_request(_add_version_headers)
+    app.register_error_handler(Exception, _handle_error)
+    root.register(app)
+    v1.register(app)
+    return app
+
+
+def build_app(conf=CONF, rpcapi=None, cloud=None, find_driver=None):
+    """Return the caas API as a WSGI callable, wrapped in its middleware.
+
+    :param conf: the oslo.config ConfigOpts to read ([api], [cloud], ...).
+    :param rpcapi: a ``ConductorAPI``-like object; built lazily if None.
+    :param cloud: an object with find_image/find_flavor/find_keypair/
+        find_network; ``caas.clients.cloud.CloudClients()`` lazily if None.
+    :param find_driver: ``find_driver(server_type, os_distro, coe,
+        explicit=None)``; ``caas.drivers.find_driver`` if None.
+    """
+    services = Services(conf, rpcapi=rpcapi, cloud=cloud,
+                        find_driver=find_driver)
+    return middleware.wrap(build_flask_app(services), conf)

@@ -1,0 +1,1 @@
+"""REST controllers: the version documents and the v1 resources."""

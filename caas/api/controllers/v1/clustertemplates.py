@@ -1,0 +1,178 @@
+"""``/v1/clustertemplates``: create, list, show, JSON-Patch, delete.
+
+A template is checked when written: its image, flavors, keypair and
+networks against the cloud (``[cloud] validate_references``), and the
+(server_type, image os_distro, coe) triple against the drivers. While
+clusters use a template only cosmetic fields may change (409 otherwise).
+"""
+
+import flask
+from oslo_log import log as logging
+
+from caas.api import pagination
+from caas.api import patching
+from caas.api import references
+from caas.api import request
+from caas.api import views
+from caas.api.schemas import clustertemplate as schema
+from caas.api import schemas
+from caas.common import exceptions
+from caas.common import policy
+from caas.db import api as db
+from caas.db.sqlalchemy import models
+
+LOG = logging.getLogger(__name__)
+
+REFERENCE_FIELDS = ('image_id', 'flavor_id', 'master_flavor_id',
+                    'keypair_id', 'external_network_id', 'fixed_network')
+SORT_KEYS = tuple(k for k in db.SORT_KEYS[models.ClusterTemplate]
+                  if k in models.ClusterTemplate.__table__.c)
+
+
+def _target(row):
+    # A public template is readable by everyone: judge the read as if it
+    # were the caller's own.
+    if row.public:
+        return {'project_id': request.context().project_id}
+    return {'project_id': row.project_id}
+
+
+def _default(field, coe):
+    if field == 'network_driver':
+        return schema.NETWORK_DRIVER_DEFAULTS.get(coe)
+    value = schema.DEFAULTS.get(field)
+    return dict(value) if isinstance(value, dict) else value
+
+
+def _check_cloud_and_driver(values, changed_fields):
+    """Validate references among changed_fields; keep cluster_distro right.
+
+    Mutates values['cluster_distro'] when the image was looked up.
+    """
+    services = request.services()
+    if services.conf.cloud.validate_references:
+        found = references.check(
+            services.cloud, values,
+            [f for f in REFERENCE_FIELDS if f in changed_fields])
+        if 'image_id' in found:
+            values['cluster_distro'] = references.image_distro(
+                found['image_id'])
+    if values.get('cluster_distro'):
+        services.find_driver(values['server_type'], values['cluster_distro'],
+                             values['coe'], explicit=values.get('driver'))
+    else:
+        LOG.warning('Template %s: image %s has no known os_distro; the '
+                    'driver is chosen when a cluster is created.',
+                    values.get('uuid') or values.get('name'),
+                    values.get('image_id'))
+
+
+def create():
+    ctx = request.context()
+    policy.authorize(ctx, 'clustertemplate:create')
+    body = schemas.coerce_and_validate(schema.CREATE, request.json_body())
+    if body.get('public'):
+        policy.authorize(ctx, 'clustertemplate:publish')
+    values = {k: v for k, v in body.items() if v is not None}
+    for field in list(schema.DEFAULTS) + ['network_driver']:
+        if values.get(field) is None:
+            values[field] = _default(field, values['coe'])
+    values['uuid'] = db.new_uuid()
+    values['cluster_distro'] = None
+    _check_cloud_and_driver(values, REFERENCE_FIELDS)
+    values.update(project_id=ctx.project_id, user_id=ctx.user_id)
+    row = db.create_cluster_template(values)
+    LOG.info('Created cluster template %s (%s) for project %s', row.uuid,
+             row.name, row.project_id)
+    base = request.base_url()
+    return request.respond(
+        views.cluster_template(row, base), 201,
+        {'Location': '%s/v1/clustertemplates/%s' % (base, row.uuid)})
+
+
+def _list(summary, rule, path):
+    policy.authorize(request.context(), rule)
+    page = pagination.from_args(flask.request.args,
+                                request.services().conf.api.max_limit,
+                                SORT_KEYS)
+    rows = db.list_cluster_templates(
+        project_id=request.project_scope(), limit=page.limit,
+        marker=page.marker, sort_key=page.sort_key, sort_dir=page.sort_dir)
+    base = request.base_url()
+    items = [views.cluster_template(r, base, summary=summary) for r in rows]
+    return request.respond(views.collection(
+        'clustertemplates', items, rows, page, base, path))
+
+
+def get_all():
+    return _list(True, 'clustertemplate:get_all', 'clustertemplates')
+
+
+def detail():
+    return _list(False, 'clustertemplate:detail', 'clustertemplates/detail')
+
+
+def get_one(ident):
+    row = db.get_cluster_template(ident, request.project_scope())
+    policy.authorize(request.context(), 'clustertemplate:get', _target(row))
+    return request.respond(views.cluster_template(row, request.base_url()))
+
+
+def update(ident):
+    ctx = request.context()
+    row = db.get_cluster_template(ident, request.project_scope())
+    policy.authorize(ctx, 'clustertemplate:update',
+                     {'project_id': row.project_id})
+    current = {k: getattr(row, k) for k in schema.PROPERTIES}
+    patched = patching.apply(current, request.json_body(),
+                             allowed=schema.PROPERTIES,
+                             read_only=schema.READ_ONLY)
+    for field in schema.PROPERTIES:
+        if field not in patched:
+            # A removed field goes back to its default.
+            patched[field] = _default(field, patched.get('coe', row.coe))
+    patched = schemas.coerce_and_validate(schema.CREATE, {
+        k: v for k, v in patched.items()
+        if v is not None or k not in ('coe', 'image_id')})
+    changes = {k: v for k, v in patched.items() if getattr(row, k) != v}
+    if not changes:
+        return request.respond(views.cluster_template(row,
+                                                      request.base_url()))
+    if 'public' in changes:
+        policy.authorize(ctx, 'clustertemplate:publish')
+    checked = dict(patched, uuid=row.uuid, cluster_distro=row.cluster_distro)
+    if set(changes) & {'image_id', 'server_type', 'coe', 'driver'} or \
+            set(changes) & set(REFERENCE_FIELDS):
+        _check_cloud_and_driver(checked, changes)
+        if checked['cluster_distro'] != row.cluster_distro:
+            changes['cluster_distro'] = checked['cluster_distro']
+    row = db.update_cluster_template(
+        row.uuid, changes, allowed_in_use=schema.UPDATABLE_IN_USE)
+    LOG.info('Updated cluster template %s: %s', row.uuid,
+             ', '.join(sorted(changes)))
+    return request.respond(views.cluster_template(row, request.base_url()))
+
+
+def delete(ident):
+    row = db.get_cluster_template(ident, request.project_scope())
+    policy.authorize(request.context(), 'clustertemplate:delete',
+                     {'project_id': row.project_id})
+    db.destroy_cluster_template(row.uuid)
+    LOG.info('Deleted cluster template %s', row.uuid)
+    return request.no_content()
+
+
+def register(app):
+    base = '/v1/clustertemplates'
+    app.add_url_rule(base, 'clustertemplates_get_all', get_all,
+                     methods=['GET'], strict_slashes=False)
+    app.add_url_rule(base, 'clustertemplates_create', create,
+                     methods=['POST'], strict_slashes=False)
+    app.add_url_rule(base + '/detail', 'clustertemplates_detail', detail,
+                     methods=['GET'], strict_slashes=False)
+    app.add_url_rule(base + '/<ident>', 'clustertemplates_get_one', get_one,
+                     methods=['GET'], strict_slashes=False)
+    app.add_url_rule(base + '/<ident>', 'clustertemplates_update', update,
+                     methods=['PATCH'], strict_slashes=False)
+    app.add_url_rule(base + '/<ident>', 'clustertemplates_delete', delete,
+                     methods=['DELETE'], strict_slashes=False)

@@ -1,0 +1,72 @@
+"""Error bodies in Magnum's shape, which python-magnumclient parses.
+
+``{"errors": [{"request_id", "code", "status", "title", "detail",
+"links"}]}``. The client shows ``title`` as the exception message, so
+``title`` carries the whole message (Magnum cut it at the first full stop,
+which dropped the useful half); ``detail`` repeats it. ``code`` is
+``client`` for 4xx and ``server`` for 5xx, as in Magnum.
+"""
+
+import json
+
+import webob
+
+GENERIC_500 = ('The server hit an unexpected error and could not complete '
+               'the request. The error was logged with this request ID.')
+
+
+def error_body(status, message, request_id=None):
+    return {'errors': [{
+        'request_id': request_id or '',
+        'code': 'client' if status < 500 else 'server',
+        'status': status,
+        'title': message,
+        'detail': message,
+        'links': [],
+    }]}
+
+
+def error_json(status, message, request_id=None):
+    return json.dumps(error_body(status, message, request_id))
+
+
+class ParsableErrorMiddleware:
+    """Rewrites error responses not already in Magnum's shape.
+
+    The Flask app renders its own errors; this catches what the middleware
+    in front of it answers on its own (keystonemiddleware's 401, the body
+    size limiter's 413) so that every error a client sees parses the same.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        req = webob.Request(environ)
+        resp = req.get_response(self.app, catch_exc_info=True)
+        if resp.status_code >= 400 and not (
+                resp.content_type == 'application/json' and
+                b'"errors"' in resp.body):
+            message = _plain_message(resp)
+            resp.body = error_json(
+                resp.status_code, message,
+                environ.get('openstack.request_id')).encode()
+            resp.content_type = 'application/json'
+            resp.charset = None
+        return resp(environ, start_response)
+
+
+def _plain_message(resp):
+    text = resp.text if resp.body else ''
+    if resp.content_type == 'application/json':
+        try:
+            data = json.loads(text)
+            err = data.get('error') or data
+            text = err.get('message') or err.get('title') or text
+        except (ValueError, AttributeError):
+            pass
+    # webob's plain-text bodies are "<status>\n\n<explanation>  "
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if len(lines) > 1 and lines[0].startswith(str(resp.status_code)):
+        lines = lines[1:]
+    return ' '.join(lines) or resp.status

@@ -1,0 +1,88 @@
+"""The WSGI middleware in front of the Flask app, outermost first.
+
+1. ``ParsableErrorMiddleware`` — every error body in Magnum's shape.
+2. oslo.middleware ``RequestId`` — ``x-openstack-request-id`` on every
+   response and ``openstack.request_id`` in the environ.
+3. oslo.middleware ``HTTPProxyToWSGI`` — honours ``X-Forwarded-*`` when
+   ``[oslo_middleware] enable_proxy_headers_parsing`` is true.
+4. oslo.middleware ``RequestBodySizeLimiter`` — 413 beyond
+   ``[api] max_request_body_size``.
+5. Authentication: keystonemiddleware ``auth_token`` when
+   ``auth_strategy = keystone``, else :class:`NoAuthMiddleware`.
+6. :class:`ContextMiddleware` — the RequestContext in
+   ``environ['caas.context']``.
+
+noauth trusts the caller's headers. A request that names no project is
+the operator poking at the service, so the defaults are admin's:
+``X-Project-Id: admin``, ``X-User-Id: admin`` and ``X-Roles: admin``. A
+request that names a project but no roles is an ordinary ``member``.
+"""
+
+from keystonemiddleware import auth_token
+from oslo_config import cfg
+from oslo_middleware import http_proxy_to_wsgi
+from oslo_middleware import request_id
+from oslo_middleware import sizelimit
+
+from caas.api import errors
+from caas.common import context as caas_context
+
+CONTEXT_KEY = 'caas.context'
+
+NOAUTH_PROJECT = 'admin'
+NOAUTH_USER = 'admin'
+
+
+class NoAuthMiddleware:
+    """Fills in the identity headers keystonemiddleware would have set."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        named_project = environ.get('HTTP_X_PROJECT_ID')
+        environ.setdefault('HTTP_X_PROJECT_ID', NOAUTH_PROJECT)
+        environ.setdefault('HTTP_X_USER_ID', NOAUTH_USER)
+        environ.setdefault('HTTP_X_ROLES',
+                           'member,reader' if named_project else 'admin')
+        environ['HTTP_X_IDENTITY_STATUS'] = 'Confirmed'
+        return self.app(environ, start_response)
+
+
+class ContextMiddleware:
+    """Builds the RequestContext from the (validated) identity headers."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        ctx = caas_context.RequestContext.from_environ(environ)
+        # oslo.context reads X-Roles with spaces kept; normalise.
+        ctx.roles = [r.strip() for r in ctx.roles if r.strip()]
+        ctx.is_admin = 'admin' in ctx.roles
+        environ[CONTEXT_KEY] = ctx
+        return self.app(environ, start_response)
+
+
+def _size_limiter(app, conf):
+    # A private ConfigOpts keeps the limit out of the global [oslo_middleware]
+    # group, which other services in the same process may set differently.
+    limits = cfg.ConfigOpts()
+    limiter = sizelimit.RequestBodySizeLimiter(app, limits)
+    limits.set_override('max_request_body_size',
+                        conf.api.max_request_body_size,
+                        group='oslo_middleware')
+    return limiter
+
+
+def wrap(app, conf):
+    """Wrap the Flask app in the middleware stack described above."""
+    app = ContextMiddleware(app)
+    if conf.auth_strategy == 'keystone':
+        app = auth_token.AuthProtocol(app, {'oslo_config_config': conf})
+    else:
+        app = NoAuthMiddleware(app)
+    app = _size_limiter(app, conf)
+    app = http_proxy_to_wsgi.HTTPProxyToWSGI(app, conf)
+    app = request_id.RequestId(app)
+    return errors.ParsableErrorMiddleware(app)

@@ -1,0 +1,50 @@
+"""JSON-Patch bodies (RFC 6902) applied with ``jsonpatch``.
+
+Only ``add``, ``replace`` and ``remove`` are accepted, and only on the
+paths a resource allows; anything else is a 400 naming the path.
+"""
+
+import jsonpatch
+
+from caas.common import exceptions
+
+OPS = ('add', 'replace', 'remove')
+
+
+def _invalid(err):
+    return exceptions.InvalidParameterValue(err=err)
+
+
+def apply(document, patch, allowed, read_only=()):
+    """Return a patched copy of ``document``.
+
+    :param allowed: top-level fields that may be changed.
+    :param read_only: fields to name as read-only (clearer than unknown).
+    :raises: InvalidParameterValue (400).
+    """
+    if not isinstance(patch, list) or not patch:
+        raise _invalid('Invalid input: a PATCH body must be a non-empty '
+                       'JSON-Patch list of operations.')
+    for op in patch:
+        if not isinstance(op, dict) or not isinstance(op.get('path'), str):
+            raise _invalid('Invalid input: each patch operation must be an '
+                           'object with "op" and "path".')
+        if op.get('op') not in OPS:
+            raise _invalid('Invalid patch operation %r on path %s; use one '
+                           'of %s.' % (op.get('op'), op['path'],
+                                       ', '.join(OPS)))
+        if op['op'] in ('add', 'replace') and 'value' not in op:
+            raise _invalid("Invalid patch operation on path %s: '%s' needs "
+                           "a value." % (op['path'], op['op']))
+        field = op['path'].lstrip('/').split('/', 1)[0]
+        if field in read_only:
+            raise _invalid("Invalid patch path %s: '%s' is read-only." % (
+                op['path'], field))
+        if field not in allowed:
+            raise _invalid("Invalid patch path %s: '%s' cannot be "
+                           "updated." % (op['path'], field))
+    try:
+        return jsonpatch.apply_patch(document, patch)
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException,
+            TypeError, ValueError) as exc:
+        raise _invalid('Invalid patch: %s' % exc)

@@ -1,0 +1,69 @@
+"""What a controller needs from the request it is serving.
+
+The context, the negotiated microversion, the parsed JSON body, the base
+URL for links, and the app's collaborators (rpcapi, cloud, driver finder,
+configuration), all reachable without passing them by hand.
+"""
+
+import json
+
+import flask
+
+from caas.api import middleware
+from caas.common import exceptions
+
+
+def context():
+    return flask.request.environ[middleware.CONTEXT_KEY]
+
+
+def version():
+    return flask.g.version
+
+
+def request_id():
+    return flask.request.environ.get('openstack.request_id')
+
+
+def services():
+    """The ``Services`` the app was built with (see ``caas.api.app``)."""
+    return flask.current_app.extensions['caas']
+
+
+def base_url():
+    public = services().conf.api.public_endpoint
+    if public:
+        return public.rstrip('/')
+    return flask.request.host_url.rstrip('/')
+
+
+def project_scope():
+    """The project lists and lookups are limited to; None for admin."""
+    ctx = context()
+    return None if ctx.is_admin else ctx.project_id
+
+
+def json_body():
+    """The request body as JSON; 400 if it is missing or malformed."""
+    raw = flask.request.get_data(cache=True)
+    if not raw.strip():
+        raise exceptions.InvalidParameterValue(
+            err='Invalid input: the request body is empty; a JSON body is '
+                'required.')
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise exceptions.InvalidParameterValue(
+            err='Malformed JSON in the request body: %s.' % exc)
+
+
+def respond(body, status=200, headers=None):
+    resp = flask.Response(json.dumps(body), status=status,
+                          mimetype='application/json')
+    for key, value in (headers or {}).items():
+        resp.headers[key] = value
+    return resp
+
+
+def no_content(status=204):
+    return flask.Response(status=status)

@@ -1,0 +1,74 @@
+"""Bodies of ``POST /v1/clusters``, the cluster PATCH and ``resize``.
+
+``node_count`` may be 0 from microversion 1.10 on (empty worker
+nodegroups); :func:`create` and :func:`resize` take the minimum.
+"""
+
+import copy
+
+_ref = {'type': ['string', 'null'], 'minLength': 1, 'maxLength': 255}
+
+_CREATE = {
+    'type': 'object',
+    'properties': {
+        'name': {'type': ['string', 'null'], 'minLength': 1,
+                 'maxLength': 242,
+                 'pattern': '^[a-zA-Z][a-zA-Z0-9_.-]*$'},
+        'cluster_template_id': {'type': 'string', 'minLength': 1,
+                                'maxLength': 255},
+        'keypair': _ref,
+        'master_count': {'type': 'integer', 'minimum': 1},
+        'node_count': {'type': 'integer', 'minimum': 1},
+        'create_timeout': {'type': ['integer', 'null'], 'minimum': 0},
+        'discovery_url': {'type': ['string', 'null'], 'maxLength': 255},
+        'labels': {'type': ['object', 'null'],
+                   'additionalProperties': {'type': 'string'}},
+        'master_flavor_id': _ref,
+        'flavor_id': _ref,
+        'docker_volume_size': {'type': ['integer', 'null'], 'minimum': 1},
+        'fixed_network': _ref,
+        'fixed_subnet': _ref,
+        'floating_ip_enabled': {'type': ['boolean', 'null']},
+        'master_lb_enabled': {'type': ['boolean', 'null']},
+    },
+    'required': ['cluster_template_id'],
+    'additionalProperties': False,
+}
+
+_RESIZE = {
+    'type': 'object',
+    'properties': {
+        'node_count': {'type': 'integer', 'minimum': 1},
+        'nodes_to_remove': {'type': 'array', 'items': {'type': 'string'}},
+        'nodegroup': {'type': 'string', 'minLength': 1, 'maxLength': 255},
+    },
+    'required': ['node_count'],
+    'additionalProperties': False,
+}
+
+# The one field a cluster PATCH may change (Magnum 1.x).
+UPDATABLE = ('node_count',)
+
+
+def _with_min_nodes(schema, minimum):
+    schema = copy.deepcopy(schema)
+    schema['properties']['node_count']['minimum'] = minimum
+    return schema
+
+
+def create(min_nodes=1):
+    return _with_min_nodes(_CREATE, min_nodes)
+
+
+def resize(min_nodes=1):
+    return _with_min_nodes(_RESIZE, min_nodes)
+
+
+def update(min_nodes=1):
+    """A cluster after its PATCH, restricted to what may change."""
+    return {
+        'type': 'object',
+        'properties': {'node_count': {'type': 'integer',
+                                      'minimum': min_nodes}},
+        'required': ['node_count'],
+    }

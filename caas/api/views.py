@@ -1,0 +1,83 @@
+"""Rows to Magnum-shaped JSON: full and summary views, links, collections.
+
+Field names are the model's columns (they are Magnum's public names);
+internal columns stay out. Cluster ``node_count``/``master_count`` are the
+sums over the cluster's worker/master nodegroups, which the caller loads
+for a whole page at once (see ``controllers/v1/clusters.py``).
+"""
+
+import datetime
+from urllib import parse
+
+_INTERNAL = {'id', 'operation_id', 'health_checked_at', 'ca_cert'}
+
+CLUSTER_TEMPLATE_SUMMARY = ('uuid', 'name', 'tags', 'hidden', 'links')
+CLUSTER_SUMMARY = ('uuid', 'name', 'cluster_template_id', 'keypair',
+                   'docker_volume_size', 'labels', 'master_flavor_id',
+                   'flavor_id', 'create_timeout', 'node_count', 'status',
+                   'master_count', 'stack_id', 'health_status', 'links')
+NODEGROUP_SUMMARY = ('uuid', 'name', 'flavor_id', 'image_id', 'node_count',
+                     'role', 'is_default', 'status', 'links')
+
+
+def json_value(value):
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.timezone.utc)
+        return value.isoformat()
+    return value
+
+
+def _columns(row):
+    return {key: json_value(val) for key, val in row.as_dict().items()
+            if key not in _INTERNAL}
+
+
+def links(base_url, *parts):
+    path = '/'.join(str(p) for p in parts)
+    return [{'href': '%s/v1/%s' % (base_url, path), 'rel': 'self'},
+            {'href': '%s/%s' % (base_url, path), 'rel': 'bookmark'}]
+
+
+def _pick(full, fields):
+    return {k: full.get(k) for k in fields}
+
+
+def cluster_template(row, base_url, summary=False):
+    data = _columns(row)
+    data['links'] = links(base_url, 'clustertemplates', row.uuid)
+    return _pick(data, CLUSTER_TEMPLATE_SUMMARY) if summary else data
+
+
+def cluster(row, nodegroups, base_url, summary=False):
+    data = _columns(row)
+    data['node_count'] = sum(ng.node_count for ng in nodegroups
+                             if ng.role != 'master')
+    data['master_count'] = sum(ng.node_count for ng in nodegroups
+                               if ng.role == 'master')
+    data['faults'] = ({'cluster': row.status_reason}
+                      if row.status_reason and 'FAILED' in row.status
+                      else {})
+    data['links'] = links(base_url, 'clusters', row.uuid)
+    return _pick(data, CLUSTER_SUMMARY) if summary else data
+
+
+def nodegroup(row, base_url, summary=False):
+    data = _columns(row)
+    data['links'] = links(base_url, 'clusters', row.cluster_id,
+                          'nodegroups', row.uuid)
+    return _pick(data, NODEGROUP_SUMMARY) if summary else data
+
+
+def collection(key, items, rows, page, base_url, path):
+    """``{key: items}`` plus ``next`` when the page came back full."""
+    body = {key: items}
+    if page.limit and len(rows) == page.limit:
+        query = {'limit': page.limit, 'marker': rows[-1].uuid}
+        if page.sort_key != 'id':
+            query['sort_key'] = page.sort_key
+        if page.sort_dir != 'asc':
+            query['sort_dir'] = page.sort_dir
+        body['next'] = '%s/v1/%s?%s' % (base_url, path,
+                                        parse.urlencode(query))
+    return body
