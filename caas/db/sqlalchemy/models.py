@@ -88,6 +88,8 @@ class Cluster(TimestampMixin, Base):
     labels: Mapped[dict] = mapped_column(JSON, default=dict)
     master_flavor_id: Mapped[str | None] = mapped_column(String(255))
     flavor_id: Mapped[str | None] = mapped_column(String(255))
+    node_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    master_count: Mapped[int] = mapped_column(Integer, nullable=False)
     create_timeout: Mapped[int | None] = mapped_column(Integer)
     discovery_url: Mapped[str | None] = mapped_column(String(255))
     stack_id: Mapped[str | None] = mapped_column(String(255))

@@ -73,6 +73,8 @@ def upgrade():
         sa.Column('labels', sa.JSON),
         sa.Column('master_flavor_id', sa.String(255)),
         sa.Column('flavor_id', sa.String(255)),
+        sa.Column('node_count', sa.Integer, nullable=False),
+        sa.Column('master_count', sa.Integer, nullable=False),
         sa.Column('create_timeout', sa.Integer),
         sa.Column('discovery_url', sa.String(255)),
         sa.Column('stack_id', sa.String(255)),

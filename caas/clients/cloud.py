@@ -1,0 +1,138 @@
+"""Keystone session, Heat and Nova clients, and reference look-ups.
+
+Errors from the cloud become ``exceptions.NotFound`` (the thing is not there)
+or ``exceptions.CloudError`` (the cloud failed or could not be reached), so
+callers never see a client library's exception types.
+"""
+
+import threading
+
+from heatclient import client as heat_client
+from heatclient import exc as heat_exc
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import loading  # noqa: F401  (registers plugins)
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity import v3
+from novaclient import client as nova_client
+from novaclient import exceptions as nova_exc
+from oslo_log import log as logging
+
+from caas.common import exceptions
+from caas.conf import CONF
+
+LOG = logging.getLogger(__name__)
+
+NOVA_API_VERSION = '2.1'
+
+
+def make_session(conf=None):
+    conf = conf or CONF.cloud
+    auth = v3.Password(auth_url=conf.auth_url, username=conf.username,
+                       password=conf.password,
+                       project_name=conf.project_name,
+                       user_domain_name=conf.user_domain_name,
+                       project_domain_name=conf.project_domain_name)
+    return ks_session.Session(auth=auth, timeout=conf.timeout)
+
+
+def _translate(what, exc):
+    if isinstance(exc, (nova_exc.NotFound, heat_exc.HTTPNotFound,
+                        ks_exc.NotFound)):
+        return exceptions.NotFound(message='%s was not found.' % what)
+    return exceptions.CloudError(err='%s: %s' % (what, exc))
+
+
+class CloudClients:
+    """Lazily built clients sharing one session (one token) per process."""
+
+    def __init__(self, session=None):
+        self._session = session
+        self._lock = threading.Lock()
+        self._heat = None
+        self._nova = None
+
+    @property
+    def session(self):
+        if self._session is None:
+            with self._lock:
+                if self._session is None:
+                    self._session = make_session()
+        return self._session
+
+    def _endpoint_kwargs(self):
+        return {'region_name': CONF.cloud.region_name,
+                'interface': CONF.cloud.interface}
+
+    @property
+    def heat(self):
+        if self._heat is None:
+            self._heat = heat_client.Client('1', session=self.session,
+                                            **self._endpoint_kwargs())
+        return self._heat
+
+    @property
+    def nova(self):
+        if self._nova is None:
+            kwargs = self._endpoint_kwargs()
+            self._nova = nova_client.Client(
+                NOVA_API_VERSION, session=self.session,
+                region_name=kwargs['region_name'],
+                endpoint_type=kwargs['interface'])
+        return self._nova
+
+    # -- reference look-ups (API validation and driver selection) ----------
+
+    def find_image(self, name_or_id):
+        try:
+            image = self.nova.glance.find_image(name_or_id)
+        except nova_exc.NoUniqueMatch:
+            raise exceptions.InvalidParameterValue(
+                err='More than one image is named %s; use its ID.' % name_or_id)
+        except Exception as exc:
+            raise _translate('Image %s' % name_or_id, exc)
+        info = image.to_dict()
+        return {'id': info.get('id'), 'name': info.get('name'),
+                'os_distro': info.get('os_distro')}
+
+    def find_flavor(self, name_or_id):
+        try:
+            flavor = self.nova.flavors.find(name=name_or_id)
+        except nova_exc.NotFound:
+            try:
+                flavor = self.nova.flavors.get(name_or_id)
+            except Exception as exc:
+                raise _translate('Flavor %s' % name_or_id, exc)
+        except Exception as exc:
+            raise _translate('Flavor %s' % name_or_id, exc)
+        return {'id': flavor.id, 'name': flavor.name}
+
+    def find_keypair(self, name):
+        try:
+            keypair = self.nova.keypairs.get(name)
+        except Exception as exc:
+            raise _translate('Keypair %s' % name, exc)
+        return {'name': keypair.name}
+
+    def find_network(self, name_or_id):
+        """Networks are checked only where the cloud offers a network API."""
+        try:
+            self.session.get_endpoint(service_type='network',
+                                      **self._endpoint_kwargs())
+        except ks_exc.EndpointNotFound:
+            return {'id': name_or_id, 'name': name_or_id}
+        except Exception as exc:
+            raise _translate('Network %s' % name_or_id, exc)
+        try:
+            resp = self.session.get(
+                '/v2.0/networks', endpoint_filter={
+                    'service_type': 'network', **self._endpoint_kwargs()},
+                raise_exc=False)
+        except Exception as exc:
+            raise _translate('Network %s' % name_or_id, exc)
+        if resp.status_code >= 400:
+            raise exceptions.CloudError(
+                err='Network API answered %s' % resp.status_code)
+        for net in resp.json().get('networks', []):
+            if name_or_id in (net.get('id'), net.get('name')):
+                return {'id': net['id'], 'name': net.get('name')}
+        raise exceptions.NotFound(message='Network %s was not found.' % name_or_id)

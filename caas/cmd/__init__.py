@@ -1,0 +1,20 @@
+"""Process entry points: each parses configuration, sets up logging and
+starts one part of the data path (API, conductor, simulated cloud, or all of
+them in one process)."""
+
+import sys
+
+from oslo_log import log as logging
+
+from caas import conf as caas_conf
+from caas.conf import CONF
+
+
+def prepare(argv=None, description=None, cli_opts=(), default_config_files=None):
+    """Parse --config-file and friends; set up oslo.log."""
+    caas_conf.register_log_opts()
+    if cli_opts:
+        CONF.register_cli_opts(cli_opts)
+    CONF(sys.argv[1:] if argv is None else argv, project='caas',
+         prog=description, default_config_files=default_config_files)
+    logging.setup(CONF, 'caas')

@@ -1,0 +1,155 @@
+"""caas-all: the embedded all-in-one.
+
+API, one conductor and the simulated cloud in one process: SQLite under the
+data directory, the in-process ``kombu+memory`` transport, noauth. The
+simulated cloud keeps its state under the data directory too, so a crashed
+and restarted caas-all finds its clusters, stacks and servers again and the
+conductor resumes what was in progress.
+"""
+
+import os
+import signal
+import threading
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from caas import cmd
+from caas.conf import CONF
+
+LOG = logging.getLogger(__name__)
+
+CLI_OPTS = [
+    cfg.StrOpt('bind-host', dest='all_host', default='127.0.0.1',
+               help='Address the API listens on.'),
+    cfg.PortOpt('bind-port', dest='all_port', default=9511,
+                help='Port the API listens on.'),
+    cfg.StrOpt('data-dir', dest='all_data_dir',
+               default=os.path.join(os.path.expanduser('~'), '.local',
+                                    'share', 'caas'),
+               help='Directory for the SQLite database and the simulated '
+                    "cloud's state."),
+    cfg.PortOpt('sim-port', dest='all_sim_port', default=5999,
+                help='Port of the simulated cloud (Keystone, Nova, Glance, '
+                     'Heat).'),
+]
+
+BANNER = """\
+caas is running (embedded all-in-one)
+  API:             %(api)s/v1   (OpenStack-API-Version: container-infra 1.1-%(max)s)
+  simulated cloud: %(auth)s   (users admin, caas, demo; password %(pw)s)
+  data:            %(data)s
+
+python-magnumclient:
+  from magnumclient import client
+  mc = client.Client('1', endpoint_override='%(api)s/v1', auth_token='any')
+  mc.cluster_templates.create(name='k8s', coe='kubernetes', image_id='ubuntu-jammy',
+                              flavor_id='m1.small', keypair_id='default',
+                              external_network_id='public')
+  mc.clusters.create(name='demo', cluster_template_id='k8s', node_count=2)
+
+openstack coe (python-openstackclient + python-magnumclient):
+  export OS_AUTH_TYPE=none OS_ENDPOINT=%(api)s/v1
+  openstack coe cluster template list
+"""
+
+
+def _parse_host_port(argv):
+    """Accept --host/--port as the README documents, as aliases."""
+    out = []
+    for arg in argv:
+        if arg.startswith('--host'):
+            arg = arg.replace('--host', '--bind-host', 1)
+        elif arg.startswith('--port'):
+            arg = arg.replace('--port', '--bind-port', 1)
+        out.append(arg)
+    return out
+
+
+def configure(data_dir, sim_auth_url):
+    os.makedirs(data_dir, exist_ok=True)
+    CONF.set_override('transport_url', 'kombu+memory:////')
+    CONF.set_override('auth_strategy', 'noauth')
+    CONF.set_override('state_path', data_dir)
+    CONF.set_override('connection', 'sqlite:///%s' % os.path.join(
+        data_dir, 'caas.sqlite'), group='database')
+    CONF.set_override('auth_url', sim_auth_url, group='cloud')
+    CONF.set_override('username', 'caas', group='cloud')
+    CONF.set_override('password', CONF.sim.admin_password, group='cloud')
+    CONF.set_override('project_name', 'service', group='cloud')
+
+
+class AllInOne:
+    """The three parts, started and stopped together (also used by tests)."""
+
+    def __init__(self, host, port, data_dir, sim_port=0, sim_knobs=None):
+        self.host, self.port, self.data_dir = host, port, data_dir
+        self.sim_port = sim_port
+        self.sim_knobs = sim_knobs or {}
+        self.sim = self.api_server = self.conductor = None
+
+    @property
+    def api_url(self):
+        return 'http://%s:%d' % (self.host, self.api_server.port)
+
+    def start(self):
+        from caas.api import app as api_app
+        from caas.api import server as api_server
+        from caas.common import rpc
+        from caas.conductor import service
+        from caas.db import migration
+        from caas.db.sqlalchemy import engine
+        from caas.sim import server as sim_server
+
+        knobs = {k: getattr(CONF.sim, k) for k in (
+            'server_boot_delay', 'resource_delay', 'delete_delay',
+            'server_failure_rate', 'api_error_rate', 'api_latency',
+            'admin_password')}
+        knobs.update(self.sim_knobs)
+        self.sim = sim_server.SimServer(
+            host='127.0.0.1', port=self.sim_port,
+            state_dir=os.path.join(self.data_dir, 'cloudsim'),
+            container_infra_url='http://%s:%d/v1' % (self.host, self.port),
+            **knobs)
+        self.sim.start()
+        configure(self.data_dir, self.sim.auth_url)
+        engine.dispose()
+        rpc.cleanup()
+        migration.upgrade()
+        self.conductor = service.ConductorService(
+            host='%s-all' % CONF.host, binary='caas-all')
+        self.conductor.start()
+        self.api_server = api_server.serve(
+            api_app.build_app(), self.host, self.port, CONF.api.threads)
+        return self
+
+    def stop(self):
+        if self.api_server is not None:
+            self.api_server.stop()
+        if self.conductor is not None:
+            self.conductor.stop(graceful_timeout=2)
+        if self.sim is not None:
+            self.sim.stop()
+        from caas.common import rpc
+        rpc.cleanup()
+
+
+def main(argv=None):
+    import sys
+    argv = _parse_host_port(sys.argv[1:] if argv is None else argv)
+    cmd.prepare(argv, cli_opts=CLI_OPTS, default_config_files=[])
+    from caas.api import microversions
+    aio = AllInOne(CONF.all_host, CONF.all_port,
+                   os.path.abspath(CONF.all_data_dir),
+                   sim_port=CONF.all_sim_port).start()
+    print(BANNER % {'api': aio.api_url, 'auth': aio.sim.auth_url,
+                    'pw': CONF.sim.admin_password, 'data': aio.data_dir,
+                    'max': microversions.MAX_VERSION}, flush=True)
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    while not stopping.wait(1):
+        pass
+    LOG.info('Stopping caas-all')
+    aio.stop()
+    return 0

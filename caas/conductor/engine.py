@@ -1,0 +1,206 @@
+"""Running operations as TaskFlow flows persisted in the caas database.
+
+The first claim of an operation builds its flow from the module-level
+factory of its kind and saves the flow detail (one logbook per operation,
+named by the operation id). A later claim - after a takeover, or after this
+conductor restarted - rebuilds the same flow from that detail: tasks that
+finished are not run again; the one that was running runs again.
+
+TaskFlow's own state writes go through ``FencedBackend``, which refuses to
+write once this conductor has lost its claim, so a paused conductor that
+wakes up cannot overwrite the new owner's progress.
+"""
+
+import concurrent.futures
+import threading
+
+import taskflow.engines
+from oslo_log import log as logging
+from taskflow.persistence import base as tf_base
+from taskflow.persistence import models as tf_models
+from taskflow.persistence.backends import impl_sqlalchemy
+
+from caas.common import exceptions
+from caas.common import states
+from caas.conductor import ownership
+from caas.conductor.flows import FACTORIES
+from caas.db import api as db_api
+from caas.db import operations as db_ops
+from caas.db.sqlalchemy import engine as db_engine
+
+LOG = logging.getLogger(__name__)
+
+# After this many claims an operation is failed instead of tried again: a
+# flow that keeps crashing its conductor must not circulate for ever.
+MAX_CLAIMS = 25
+
+
+class _FencedConnection:
+    _WRITES = ('update_atom_details', 'update_flow_details', 'save_logbook')
+
+    def __init__(self, conn, fence):
+        self._conn = conn
+        self._fence = fence
+
+    def __getattr__(self, name):
+        attr = getattr(self._conn, name)
+        if name in self._WRITES:
+            def fenced(*args, **kwargs):
+                self._fence.check()
+                return attr(*args, **kwargs)
+            return fenced
+        return attr
+
+
+class FencedBackend(tf_base.Backend):
+    """A TaskFlow backend whose writes are conditional on a claim."""
+
+    def __init__(self, backend, fence):
+        super().__init__({})
+        self._backend = backend
+        self._fence = fence
+
+    def get_connection(self):
+        return _FencedConnection(self._backend.get_connection(), self._fence)
+
+    def close(self):
+        """The shared backend outlives each flow; nothing to release here."""
+
+
+def make_backend():
+    engine = db_engine.get_engine()
+    return impl_sqlalchemy.SQLAlchemyBackend(
+        {'connection': engine.url.render_as_string(hide_password=False)},
+        engine=engine)
+
+
+class FlowRunner:
+    """Claims operations and runs their flows in a bounded thread pool."""
+
+    def __init__(self, host, clients, workers):
+        self.host = host
+        self.clients = clients
+        self.backend = make_backend()
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix='flow')
+        self._running = {}
+        self._lock = threading.Lock()
+
+    # -- claiming ----------------------------------------------------------
+
+    def claim_and_run(self, operation_id, expect_owner=None,
+                      expect_epoch=None):
+        """Claim by compare-and-set; run the flow if the claim succeeded."""
+        with self._lock:
+            if operation_id in self._running and expect_owner != self.host:
+                return False
+        epoch = db_ops.claim(operation_id, self.host, expect_owner,
+                             expect_epoch)
+        if epoch is None:
+            LOG.debug('Operation %s was claimed by someone else', operation_id)
+            return False
+        op = db_api.get_operation(operation_id)
+        fence = ownership.Fence(operation_id, op.cluster_id, self.host, epoch)
+        LOG.info('Cluster %s: claimed operation %s (%s) at epoch %d%s',
+                 op.cluster_id, operation_id, op.kind, epoch,
+                 ' from %s' % expect_owner if expect_owner else '')
+        with self._lock:
+            self._running[operation_id] = self._pool.submit(self._run, fence)
+        return True
+
+    def running(self):
+        with self._lock:
+            return [k for k, f in self._running.items() if not f.done()]
+
+    def shutdown(self, wait=True, timeout=None):
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if wait:
+            with self._lock:
+                futures = list(self._running.values())
+            concurrent.futures.wait(futures, timeout=timeout)
+
+    # -- running -----------------------------------------------------------
+
+    def _load(self, op, fence):
+        backend = FencedBackend(self.backend, fence)
+        conn = self.backend.get_connection()
+        factory = FACTORIES[op.kind]
+        if op.flow_id:
+            detail = conn.get_flow_details(op.flow_id)
+            engine = taskflow.engines.load_from_detail(
+                detail, backend=backend, engine='serial')
+        else:
+            try:
+                book = conn.get_logbook(op.id)
+            except Exception:
+                book = tf_models.LogBook('operation-%s' % op.id, uuid=op.id)
+            engine = taskflow.engines.load_from_factory(
+                factory, store={'cluster_uuid': op.cluster_id,
+                                'operation_id': op.id},
+                book=book, backend=backend, engine='serial')
+            fence.update(operation_values={
+                'flow_id': engine.storage.flow_uuid})
+        engine.storage.inject({'fence': fence, 'clients': self.clients},
+                              transient=True)
+        return engine
+
+    def _run(self, fence):
+        op_id = fence.operation_id
+        try:
+            op = db_api.get_operation(op_id)
+            if op.claims > MAX_CLAIMS:
+                self._give_up(fence, op)
+                return
+            engine = self._load(op, fence)
+            engine.run()
+            self._forget_flow(op_id)
+        except exceptions.FencedOut:
+            LOG.warning('Cluster %s: lost the claim on operation %s (epoch '
+                        '%d); stopping without acting', fence.cluster_uuid,
+                        op_id, fence.epoch)
+        except Exception as exc:
+            if self._finished(op_id):
+                # The flow failed and its first task's revert recorded it.
+                LOG.info('Cluster %s: operation %s failed: %s',
+                         fence.cluster_uuid, op_id, exc)
+                self._forget_flow(op_id)
+            else:
+                LOG.exception('Cluster %s: operation %s stopped unexpectedly; '
+                              'releasing it so it is resumed',
+                              fence.cluster_uuid, op_id)
+                self._release(fence)
+        finally:
+            with self._lock:
+                self._running.pop(op_id, None)
+
+    def _finished(self, op_id):
+        try:
+            return db_api.get_operation(op_id).state not in states.OP_UNFINISHED
+        except Exception:
+            return False
+
+    def _release(self, fence):
+        try:
+            fence.update(operation_values={'owner': None,
+                                           'state': states.OP_PENDING})
+        except Exception:
+            LOG.exception('Cluster %s: could not release operation %s; it '
+                          'is resumed after this conductor restarts or its '
+                          'heartbeat expires', fence.cluster_uuid,
+                          fence.operation_id)
+
+    def _give_up(self, fence, op):
+        failed = states.TRANSITIONS[op.kind][2]
+        reason = ('caas gave up on this %s after %d attempts; see the '
+                  'conductor logs for operation %s' % (
+                      op.kind.replace('cluster_', ''), op.claims, op.id))
+        LOG.error('Cluster %s: %s', fence.cluster_uuid, reason)
+        fence.finish(False, {'status': failed, 'status_reason': reason},
+                     error=reason)
+
+    def _forget_flow(self, op_id):
+        """Finished flows need no logbook; keep the database small."""
+        try:
+            self.backend.get_connection().destroy_logbook(op_id)
+        except Exception:
+            LOG.debug('No logbook to remove for operation %s', op_id)

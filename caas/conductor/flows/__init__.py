@@ -1,0 +1,17 @@
+"""Flow factories, one module per operation, named like the operation.
+
+Each factory is a module-level function returning an unexecuted flow, so a
+conductor that takes over an operation can rebuild the same flow from the
+name TaskFlow saved with it.
+"""
+
+from caas.common import states
+from caas.conductor.flows import cluster_create
+from caas.conductor.flows import cluster_delete
+from caas.conductor.flows import cluster_update
+
+FACTORIES = {
+    states.OP_CLUSTER_CREATE: cluster_create.get_flow,
+    states.OP_CLUSTER_UPDATE: cluster_update.get_flow,
+    states.OP_CLUSTER_DELETE: cluster_delete.get_flow,
+}

@@ -1,0 +1,18 @@
+"""cluster_create: stack, wait for it, copy its outputs, complete."""
+
+from taskflow.patterns import linear_flow
+
+from caas.common import states
+from caas.conductor.tasks import stack
+from caas.conductor.tasks import status
+
+
+def get_flow():
+    kind = states.OP_CLUSTER_CREATE
+    return linear_flow.Flow(kind).add(
+        status.BeginOperation(kind),
+        stack.CreateStack(),
+        stack.WaitForStack('CREATE'),
+        status.CopyOutputs(),
+        status.CompleteOperation(kind),
+    )

@@ -1,0 +1,113 @@
+"""One conductor process: RPC server, flow runner, heartbeat, sweeper, watcher.
+
+The sweeper is what makes delivery at-least-once: every sweep_interval it
+claims operations whose cast was lost (unclaimed for too long) and those of
+conductors whose heartbeat expired, and resumes their flows here.
+"""
+
+import threading
+import time
+
+import oslo_messaging as messaging
+from oslo_log import log as logging
+
+from caas.clients import cloud
+from caas.common import rpc
+from caas.conductor import engine
+from caas.conductor import health
+from caas.conductor import manager
+from caas.conductor import ownership
+from caas.conf import CONF
+from caas.db import operations as db_ops
+
+LOG = logging.getLogger(__name__)
+
+
+class _Periodic(threading.Thread):
+
+    def __init__(self, name, interval, fn):
+        super().__init__(name=name, daemon=True)
+        self.interval = interval
+        self.fn = fn
+        self.stopped = threading.Event()
+
+    def run(self):
+        while not self.stopped.wait(self.interval):
+            try:
+                self.fn()
+            except Exception:
+                LOG.exception('Periodic task %s failed; it runs again in '
+                              '%.1fs', self.name, self.interval)
+
+
+class ConductorService:
+
+    def __init__(self, host=None, clients=None, binary='caas-conductor'):
+        self.host = host or CONF.host
+        self.binary = binary
+        self.clients = clients or cloud.CloudClients()
+        self.runner = engine.FlowRunner(self.host, self.clients,
+                                        CONF.conductor.workers)
+        self.heartbeat = ownership.Heartbeat(
+            self.host, binary, CONF.conductor.heartbeat_interval)
+        self.rpc_server = None
+        self._periodics = []
+        # Seconds each takeover took from the dead owner's last heartbeat,
+        # for logs and the chaos test.
+        self.takeovers = []
+
+    def start(self):
+        self.heartbeat.start()
+        self._resume_own()
+        target = messaging.Target(topic=CONF.conductor.topic,
+                                  server=self.host)
+        self.rpc_server = rpc.get_server(
+            target, [manager.ConductorManager(self.runner)])
+        self.rpc_server.start()
+        self._periodics = [
+            _Periodic('sweeper', CONF.conductor.sweep_interval, self.sweep),
+            _Periodic('health', max(1.0, CONF.conductor.health_check_interval
+                                    / 10), self.check_health),
+        ]
+        for p in self._periodics:
+            p.start()
+        LOG.info('Conductor %s started on topic %s', self.host,
+                 CONF.conductor.topic)
+
+    def _resume_own(self):
+        """Operations this host owned before it restarted are resumed here."""
+        for op in db_ops.operations_owned_by(self.host):
+            self.runner.claim_and_run(op.id, expect_owner=self.host,
+                                      expect_epoch=op.epoch)
+
+    def sweep(self):
+        claimed = 0
+        for op in db_ops.claimable(CONF.conductor.unclaimed_timeout,
+                                   CONF.conductor.heartbeat_timeout):
+            started = time.monotonic()
+            if self.runner.claim_and_run(op.id, expect_owner=op.owner,
+                                         expect_epoch=op.epoch):
+                claimed += 1
+                LOG.warning('Cluster %s: took over operation %s (%s) from %s '
+                            'in %.3fs', op.cluster_id, op.id, op.kind,
+                            op.owner or 'nobody (lost cast)',
+                            time.monotonic() - started)
+        return claimed
+
+    def check_health(self):
+        return health.run_once(self.host, self.clients,
+                               CONF.conductor.health_check_interval,
+                               CONF.conductor.heartbeat_timeout)
+
+    def stop(self, graceful_timeout=10):
+        for p in self._periodics:
+            p.stopped.set()
+        if self.rpc_server is not None:
+            try:
+                self.rpc_server.stop()
+                self.rpc_server.wait()
+            except Exception:
+                LOG.exception('Stopping the RPC server failed')
+        self.runner.shutdown(wait=True, timeout=graceful_timeout)
+        self.heartbeat.stop()
+        LOG.info('Conductor %s stopped', self.host)

@@ -1,0 +1,211 @@
+"""Tasks on the cluster's Heat stack: create, update, delete, wait.
+
+The stack name is derived from the cluster UUID by the driver, so a task
+that runs again after a crash finds the stack its predecessor created
+instead of making a second one.
+"""
+
+import tenacity
+from heatclient import exc as heat_exc
+from oslo_log import log as logging
+from taskflow import task
+
+from caas.common import exceptions
+from caas.conductor.tasks import common
+from caas.conf import CONF
+from caas.db import api as db_api
+from caas.db.sqlalchemy import models
+
+LOG = logging.getLogger(__name__)
+
+
+class StackFailed(exceptions.CaasException):
+    message = '%(reason)s'
+
+
+class OperationTimedOut(exceptions.CaasException):
+    message = '%(reason)s'
+
+
+class CreateStack(task.Task):
+    default_provides = 'stack_id'
+
+    def execute(self, fence, clients):
+        data = common.load(fence.cluster_uuid)
+        name = data.driver.stack_name(data.cluster)
+        stack = common.find_stack(clients, name)
+        if stack is None:
+            definition = data.driver.stack_definition(
+                data.cluster, data.template, data.nodegroups)
+            fence.check()
+            timeout = data.cluster.get('create_timeout') or \
+                CONF.conductor.default_create_timeout
+            try:
+                created = common.cloud_call(
+                    clients.heat.stacks.create, stack_name=name,
+                    template=definition['template'],
+                    files=definition.get('files') or {},
+                    parameters=definition['parameters'],
+                    timeout_mins=timeout, disable_rollback=True)
+            except heat_exc.HTTPConflict:
+                # A create whose answer was lost (timeout, 5xx after the
+                # fact) already made it: use that one.
+                stack = common.find_stack(clients, name)
+                if stack is None:
+                    raise
+                stack_id = stack.id
+            except heat_exc.HTTPException as exc:
+                raise StackFailed(reason='Heat refused the stack: %s' % exc)
+            else:
+                stack_id = created['stack']['id']
+            LOG.info('Cluster %s: created stack %s (%s)', fence.cluster_uuid,
+                     name, stack_id)
+        else:
+            stack_id = stack.id
+            LOG.info('Cluster %s: stack %s already exists (%s), reusing it',
+                     fence.cluster_uuid, name, stack_id)
+        fence.update(cluster_values={'stack_id': stack_id},
+                     nodegroup_values={'master': {'stack_id': stack_id},
+                                       'worker': {'stack_id': stack_id}})
+        return stack_id
+
+    def revert(self, *args, **kwargs):
+        # A failed stack is kept so the user can inspect it; deleting the
+        # cluster deletes it (no orphans).
+        return None
+
+
+class UpdateStack(task.Task):
+    default_provides = 'stack_id'
+
+    def execute(self, fence, clients, operation_id):
+        data = common.load(fence.cluster_uuid)
+        params = db_api.get_operation(operation_id).params or {}
+        stack_id = data.cluster['stack_id']
+        stack = common.find_stack(clients, stack_id)
+        if stack is None:
+            raise StackFailed(reason='The cluster has no Heat stack %s any '
+                                     'more; it cannot be updated.' % stack_id)
+        if stack.stack_status == 'UPDATE_IN_PROGRESS':
+            LOG.info('Cluster %s: stack update already running',
+                     fence.cluster_uuid)
+            return stack_id
+        nodegroups = [dict(ng) for ng in data.nodegroups]
+        for ng in nodegroups:
+            if ng['role'] == 'worker' and 'node_count' in params:
+                ng['node_count'] = params['node_count']
+        new = data.driver.update_parameters(data.cluster, data.template,
+                                            nodegroups)
+        current = stack.to_dict().get('parameters') or {}
+        if (stack.stack_status == 'UPDATE_COMPLETE' and
+                all(str(current.get(k)) == str(v) for k, v in new.items())):
+            LOG.info('Cluster %s: stack already has %s', fence.cluster_uuid,
+                     new)
+            return stack_id
+        fence.check()
+        try:
+            common.cloud_call(clients.heat.stacks.update, stack_id,
+                              existing=True, parameters=new)
+        except heat_exc.HTTPException as exc:
+            raise StackFailed(reason='Heat refused the update: %s' % exc)
+        LOG.info('Cluster %s: updating stack %s with %s', fence.cluster_uuid,
+                 stack_id, new)
+        return stack_id
+
+
+class WaitForStack(task.Task):
+    """Waits with backoff until the stack settles, or the deadline passes."""
+
+    def __init__(self, action, **kwargs):
+        super().__init__(name='wait-stack-%s' % action.lower(), **kwargs)
+        self.action = action
+
+    def execute(self, fence, clients, stack_id, operation_id):
+        deadline = db_api.get_operation(operation_id).deadline
+        in_progress = '%s_IN_PROGRESS' % self.action
+
+        def past_deadline(_retry_state):
+            return deadline is not None and models.utcnow() >= deadline
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_result(
+                lambda s: s is not None and s.stack_status == in_progress),
+            wait=tenacity.wait_exponential(
+                multiplier=CONF.conductor.stack_poll_initial,
+                max=CONF.conductor.stack_poll_max),
+            stop=past_deadline,
+            retry_error_callback=lambda rs: rs.outcome.result())
+        stack = retrying(common.find_stack, clients, stack_id)
+        if stack is None:
+            raise StackFailed(reason='Heat stack %s disappeared while it was '
+                                     'being %sd.' % (stack_id,
+                                                     self.action.lower()))
+        if stack.stack_status == in_progress:
+            raise OperationTimedOut(
+                reason='Timed out: Heat stack %s was still %s when the '
+                       'deadline (%s UTC) passed.' % (
+                           stack_id, in_progress,
+                           deadline.isoformat(timespec='seconds')))
+        if stack.stack_status != '%s_COMPLETE' % self.action:
+            raise StackFailed(reason='Heat stack %s is %s: %s' % (
+                stack_id, stack.stack_status, stack.stack_status_reason))
+        LOG.info('Cluster %s: stack %s is %s', fence.cluster_uuid, stack_id,
+                 stack.stack_status)
+
+
+class DeleteStack(task.Task):
+    default_provides = 'stack_id'
+
+    def execute(self, fence, clients):
+        data = common.load(fence.cluster_uuid)
+        ident = data.cluster.get('stack_id') or \
+            data.driver.stack_name(data.cluster)
+        stack = common.find_stack(clients, ident)
+        if stack is None:
+            # A create that never got its stack id recorded may still have
+            # made one under the derived name.
+            stack = common.find_stack(clients,
+                                      data.driver.stack_name(data.cluster))
+        if stack is None:
+            LOG.info('Cluster %s: no stack to delete', fence.cluster_uuid)
+            return None
+        if stack.stack_status != 'DELETE_IN_PROGRESS':
+            fence.check()
+            try:
+                common.cloud_call(clients.heat.stacks.delete, stack.id)
+            except heat_exc.HTTPNotFound:
+                return None
+            LOG.info('Cluster %s: deleting stack %s', fence.cluster_uuid,
+                     stack.id)
+        return stack.id
+
+
+class WaitForStackGone(task.Task):
+
+    def execute(self, fence, clients, stack_id, operation_id):
+        if stack_id is None:
+            return
+        deadline = db_api.get_operation(operation_id).deadline
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_result(
+                lambda s: s is not None and
+                s.stack_status == 'DELETE_IN_PROGRESS'),
+            wait=tenacity.wait_exponential(
+                multiplier=CONF.conductor.stack_poll_initial,
+                max=CONF.conductor.stack_poll_max),
+            stop=lambda rs: deadline is not None and
+            models.utcnow() >= deadline,
+            retry_error_callback=lambda rs: rs.outcome.result())
+        stack = retrying(common.find_stack, clients, stack_id)
+        if stack is None:
+            LOG.info('Cluster %s: stack %s is gone', fence.cluster_uuid,
+                     stack_id)
+            return
+        if stack.stack_status == 'DELETE_IN_PROGRESS':
+            raise OperationTimedOut(
+                reason='Timed out waiting for Heat stack %s to be deleted; '
+                       'delete the cluster again to retry.' % stack_id)
+        raise StackFailed(reason='Heat could not delete stack %s (%s): %s; '
+                                 'delete the cluster again to retry.' % (
+                                     stack_id, stack.stack_status,
+                                     stack.stack_status_reason))

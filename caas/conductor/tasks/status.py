@@ -1,0 +1,83 @@
+"""Tasks that open and close an operation on the cluster's record."""
+
+from oslo_log import log as logging
+from taskflow import task
+
+from caas.common import exceptions
+from caas.common import states
+from caas.conductor.tasks import common
+from caas.db import api as db_api
+from caas.db import operations as db_ops
+
+LOG = logging.getLogger(__name__)
+
+
+class BeginOperation(task.Task):
+    """Opens every flow; its revert marks the cluster failed and releases it."""
+
+    def __init__(self, kind, **kwargs):
+        super().__init__(name='begin-%s' % kind, **kwargs)
+        self.kind = kind
+
+    def execute(self, fence):
+        fence.check()
+        LOG.info('Cluster %s: %s started (operation %s, epoch %d)',
+                 fence.cluster_uuid, self.kind, fence.operation_id,
+                 fence.epoch)
+
+    def revert(self, fence, *args, flow_failures=None, **kwargs):
+        failed = states.TRANSITIONS[self.kind][2]
+        reason = common.failure_reason(flow_failures)
+        try:
+            fence.finish(False, {'status': failed, 'status_reason': reason},
+                         error=reason)
+        except exceptions.FencedOut:
+            LOG.warning('Cluster %s: not marking %s, the claim on operation '
+                        '%s was lost', fence.cluster_uuid, failed,
+                        fence.operation_id)
+            return
+        LOG.error('Cluster %s: %s (%s)', fence.cluster_uuid, failed, reason)
+
+
+class CompleteOperation(task.Task):
+    """Ends a create or update: *_COMPLETE, the cluster is free again."""
+
+    def __init__(self, kind, **kwargs):
+        super().__init__(name='complete-%s' % kind, **kwargs)
+        self.kind = kind
+
+    def execute(self, fence):
+        done = states.TRANSITIONS[self.kind][1]
+        fence.finish(True, {'status': done, 'status_reason': None})
+        LOG.info('Cluster %s: %s', fence.cluster_uuid, done)
+
+
+class DeleteClusterRecords(task.Task):
+    """Ends a delete: the cluster and its nodegroups disappear."""
+
+    def execute(self, fence):
+        db_ops.delete_cluster(fence)
+        LOG.info('Cluster %s: deleted', fence.cluster_uuid)
+
+
+class CopyOutputs(task.Task):
+    """Stack outputs (addresses) into the cluster and its nodegroups."""
+
+    def execute(self, fence, clients, stack_id, operation_id):
+        data = common.load(fence.cluster_uuid)
+        stack = common.find_stack(clients, stack_id)
+        if stack is None:
+            raise exceptions.CaasException(
+                message='Heat stack %s disappeared.' % stack_id)
+        outputs = {o['output_key']: o.get('output_value')
+                   for o in (stack.to_dict().get('outputs') or [])}
+        cluster_values = data.driver.cluster_values_from_outputs(outputs)
+        by_role = data.driver.nodegroup_addresses(outputs)
+        ng_values = {role: {'node_addresses': addrs}
+                     for role, addrs in by_role.items()}
+        params = db_api.get_operation(operation_id).params or {}
+        if 'node_count' in params:
+            cluster_values['node_count'] = params['node_count']
+            ng_values.setdefault('worker', {})['node_count'] = \
+                params['node_count']
+        fence.update(cluster_values=cluster_values, nodegroup_values=ng_values)

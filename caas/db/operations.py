@@ -1,0 +1,218 @@
+"""Queries the conductors need: heartbeats, claims and fenced writes.
+
+A claim is a compare-and-set on the operation's (owner, epoch): it succeeds
+for exactly one conductor and increments the epoch. Every later write of the
+claimant runs in a transaction that first re-asserts (owner, epoch) with an
+UPDATE of the operation row; on PostgreSQL that row lock also holds off a
+concurrent claim until the write is committed, so a conductor that lost its
+claim can never write.
+"""
+
+import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from caas.common import exceptions
+from caas.common import states
+from caas.db.sqlalchemy import models
+from caas.db.sqlalchemy.engine import session_scope
+
+Op = models.Operation
+Cluster = models.Cluster
+NodeGroup = models.NodeGroup
+Conductor = models.Conductor
+
+
+def _ago(seconds):
+    return models.utcnow() - datetime.timedelta(seconds=seconds)
+
+
+# -- heartbeats -------------------------------------------------------------
+
+def register_conductor(host, binary):
+    now = models.utcnow()
+    with session_scope() as session:
+        updated = session.execute(
+            sa.update(Conductor).where(Conductor.host == host).values(
+                binary=binary, started_at=now, heartbeat_at=now,
+                updated_at=now)).rowcount
+        if updated:
+            return
+    try:
+        with session_scope() as session:
+            session.add(Conductor(host=host, binary=binary, started_at=now,
+                                  heartbeat_at=now, report_count=0,
+                                  disabled=False))
+    except IntegrityError:
+        register_conductor(host, binary)
+
+
+def heartbeat(host):
+    now = models.utcnow()
+    with session_scope() as session:
+        return session.execute(
+            sa.update(Conductor).where(Conductor.host == host).values(
+                heartbeat_at=now, updated_at=now,
+                report_count=Conductor.report_count + 1)).rowcount == 1
+
+
+def live_conductors(timeout):
+    with session_scope() as session:
+        return list(session.scalars(
+            sa.select(Conductor.host).where(
+                Conductor.heartbeat_at > _ago(timeout),
+                Conductor.disabled.is_not(True)).order_by(Conductor.host)))
+
+
+def list_conductors():
+    with session_scope() as session:
+        return list(session.scalars(sa.select(Conductor).order_by(Conductor.id)))
+
+
+# -- claims -----------------------------------------------------------------
+
+def claim(op_id, owner, expect_owner=None, expect_epoch=None):
+    """Compare-and-set the operation's owner; returns the new epoch or None.
+
+    With no expectation the operation must be unowned (the cast path).
+    """
+    now = models.utcnow()
+    cond = [Op.id == op_id, Op.state.in_(states.OP_UNFINISHED)]
+    cond.append(Op.owner.is_(None) if expect_owner is None
+                else Op.owner == expect_owner)
+    if expect_epoch is not None:
+        cond.append(Op.epoch == expect_epoch)
+    with session_scope() as session:
+        result = session.execute(
+            sa.update(Op).where(*cond).values(
+                owner=owner, epoch=Op.epoch + 1, claims=Op.claims + 1,
+                state=states.OP_RUNNING, claimed_at=now, updated_at=now)
+            .returning(Op.epoch))
+        row = result.first()
+    return row[0] if row else None
+
+
+def claimable(unclaimed_timeout, heartbeat_timeout, limit=100):
+    """Unfinished operations nobody is carrying out.
+
+    Either never claimed for longer than unclaimed_timeout (a lost cast), or
+    owned by a conductor whose heartbeat is older than heartbeat_timeout.
+    """
+    live = sa.select(Conductor.host).where(
+        Conductor.heartbeat_at > _ago(heartbeat_timeout))
+    with session_scope() as session:
+        return list(session.execute(
+            sa.select(Op.id, Op.owner, Op.epoch, Op.kind, Op.cluster_id)
+            .where(sa.or_(
+                sa.and_(Op.state == states.OP_PENDING, Op.owner.is_(None),
+                        Op.created_at < _ago(unclaimed_timeout)),
+                sa.and_(Op.state == states.OP_RUNNING,
+                        Op.owner.is_not(None),
+                        Op.owner.not_in(live))))
+            .order_by(Op.created_at).limit(limit)))
+
+
+def operations_owned_by(owner):
+    with session_scope() as session:
+        return list(session.execute(
+            sa.select(Op.id, Op.epoch).where(
+                Op.owner == owner, Op.state.in_(states.OP_UNFINISHED))))
+
+
+# -- fenced writes ----------------------------------------------------------
+
+def _assert_owner(session, fence):
+    owned = session.execute(
+        sa.update(Op).where(Op.id == fence.operation_id,
+                            Op.owner == fence.owner,
+                            Op.epoch == fence.epoch,
+                            Op.state == states.OP_RUNNING)
+        .values(updated_at=models.utcnow())).rowcount
+    if owned != 1:
+        raise exceptions.FencedOut(operation=fence.operation_id,
+                                   owner=fence.owner, epoch=fence.epoch)
+
+
+def still_owner(fence):
+    with session_scope() as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(Op).where(
+            Op.id == fence.operation_id, Op.owner == fence.owner,
+            Op.epoch == fence.epoch, Op.state == states.OP_RUNNING)) == 1
+
+
+def fenced_update(fence, cluster_values=None, nodegroup_values=None,
+                  operation_values=None):
+    """Write cluster / nodegroup / operation fields only while we own the op.
+
+    :param nodegroup_values: {role: values} applied to the cluster's
+        nodegroups of that role.
+    """
+    now = models.utcnow()
+    with session_scope() as session:
+        _assert_owner(session, fence)
+        cluster_uuid = fence.cluster_uuid
+        if cluster_values:
+            session.execute(sa.update(Cluster).where(
+                Cluster.uuid == cluster_uuid).values(
+                    updated_at=now, **cluster_values))
+        for role, values in (nodegroup_values or {}).items():
+            session.execute(sa.update(NodeGroup).where(
+                NodeGroup.cluster_id == cluster_uuid,
+                NodeGroup.role == role).values(updated_at=now, **values))
+        if operation_values:
+            session.execute(sa.update(Op).where(
+                Op.id == fence.operation_id).values(**operation_values))
+
+
+def finish(fence, succeeded, cluster_values, error=None):
+    """End the operation and release the cluster, in one transaction."""
+    now = models.utcnow()
+    with session_scope() as session:
+        _assert_owner(session, fence)
+        values = dict(cluster_values, operation_id=None, updated_at=now)
+        session.execute(sa.update(Cluster).where(
+            Cluster.uuid == fence.cluster_uuid,
+            Cluster.operation_id == fence.operation_id).values(**values))
+        if 'status' in cluster_values:
+            session.execute(sa.update(NodeGroup).where(
+                NodeGroup.cluster_id == fence.cluster_uuid).values(
+                    status=cluster_values['status'], updated_at=now))
+        session.execute(sa.update(Op).where(Op.id == fence.operation_id).values(
+            state=states.OP_SUCCEEDED if succeeded else states.OP_FAILED,
+            finished_at=now, error=error))
+
+
+def delete_cluster(fence):
+    """Remove the cluster and its nodegroups; the operation succeeds."""
+    now = models.utcnow()
+    with session_scope() as session:
+        _assert_owner(session, fence)
+        session.execute(sa.delete(NodeGroup).where(
+            NodeGroup.cluster_id == fence.cluster_uuid))
+        session.execute(sa.delete(Cluster).where(
+            Cluster.uuid == fence.cluster_uuid))
+        session.execute(sa.update(Op).where(Op.id == fence.operation_id).values(
+            state=states.OP_SUCCEEDED, finished_at=now))
+
+
+# -- steady-state watching --------------------------------------------------
+
+def settled_clusters():
+    with session_scope() as session:
+        return list(session.execute(
+            sa.select(Cluster.uuid, Cluster.stack_id, Cluster.health_checked_at)
+            .where(Cluster.operation_id.is_(None),
+                   Cluster.status.in_((states.CREATE_COMPLETE,
+                                       states.UPDATE_COMPLETE)))))
+
+
+def record_health(cluster_uuid, status, reason):
+    """Write health only while no operation runs on the cluster."""
+    now = models.utcnow()
+    with session_scope() as session:
+        return session.execute(sa.update(Cluster).where(
+            Cluster.uuid == cluster_uuid,
+            Cluster.operation_id.is_(None)).values(
+                health_status=status, health_status_reason=reason,
+                health_checked_at=now)).rowcount == 1

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Private PostgreSQL and RabbitMQ on 127.0.0.1 for the integration tests.
+#
+#   tools/services.sh start    start both (idempotent); prints export lines
+#   tools/services.sh stop     stop both, by PID
+#   tools/services.sh restart-rabbit
+#
+# State lives in $CAAS_SERVICES_DIR (default /tmp/caas-services). Nothing is
+# started by systemd: each server is a child we can stop by PID.
+set -euo pipefail
+
+DIR=${CAAS_SERVICES_DIR:-/tmp/caas-services}
+PG_PORT=${CAAS_PG_PORT:-55432}
+RABBIT_PORT=${CAAS_RABBIT_PORT:-5672}
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+
+export RABBITMQ_NODENAME=rabbit@localhost
+export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+export RABBITMQ_NODE_PORT=$RABBIT_PORT
+export ERL_EPMD_ADDRESS=127.0.0.1
+export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+
+as_postgres() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start_pg() {
+  [ -n "$PG_BIN" ] || { echo "PostgreSQL is not installed" >&2; return 1; }
+  mkdir -p "$DIR"
+  if [ ! -f "$DIR/pg/PG_VERSION" ]; then
+    mkdir -p "$DIR/pg"
+    [ "$(id -u)" = 0 ] && chown postgres "$DIR/pg"
+    as_postgres "$PG_BIN/initdb" -D "$DIR/pg" -U postgres --auth=trust \
+      -E UTF8 >"$DIR/initdb.log" 2>&1
+  fi
+  if ! as_postgres "$PG_BIN/pg_ctl" -D "$DIR/pg" status >/dev/null 2>&1; then
+    as_postgres "$PG_BIN/pg_ctl" -D "$DIR/pg" -l "$DIR/pg/server.log" -w \
+      -o "-p $PG_PORT -k $DIR/pg -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" start >/dev/null
+  fi
+  as_postgres "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc \
+    "SELECT 1 FROM pg_database WHERE datname='caas'" | grep -q 1 ||
+    as_postgres "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres caas
+}
+
+stop_pg() {
+  [ -f "$DIR/pg/postmaster.pid" ] || return 0
+  as_postgres "$PG_BIN/pg_ctl" -D "$DIR/pg" -m fast -w stop >/dev/null || true
+}
+
+start_rabbit() {
+  command -v rabbitmq-server >/dev/null || {
+    echo "rabbitmq-server is not installed (apt-get install -y rabbitmq-server)" >&2; return 1; }
+  if rabbitmq-diagnostics -q -n "$RABBITMQ_NODENAME" ping >/dev/null 2>&1; then
+    return 0
+  fi
+  rabbitmq-server -detached >/dev/null 2>&1
+  for _ in $(seq 1 120); do
+    rabbitmq-diagnostics -q -n "$RABBITMQ_NODENAME" ping >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  rabbitmqctl -q -n "$RABBITMQ_NODENAME" await_startup --timeout 60 >/dev/null
+}
+
+stop_rabbit() {
+  rabbitmqctl -q -n "$RABBITMQ_NODENAME" shutdown >/dev/null 2>&1 || true
+}
+
+case "${1:-}" in
+  start)
+    start_pg
+    start_rabbit
+    echo "export CAAS_TEST_DB_URL=postgresql+psycopg2://postgres@127.0.0.1:$PG_PORT/caas"
+    echo "export CAAS_TEST_TRANSPORT_URL=rabbit://guest:guest@127.0.0.1:$RABBIT_PORT/"
+    ;;
+  stop) stop_rabbit; stop_pg ;;
+  start-rabbit) start_rabbit ;;
+  stop-rabbit) stop_rabbit ;;
+  restart-rabbit) stop_rabbit; start_rabbit ;;
+  *) echo "usage: $0 start|stop|start-rabbit|stop-rabbit|restart-rabbit" >&2; exit 2 ;;
+esac
