@@ -54,6 +54,7 @@ class SimServer(object):
         self._server.daemon_threads = True
         self.port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={'poll_interval': 0.05},
                                         name='cloudsim', daemon=True)
         self._thread.start()
         LOG.info('Simulated cloud listening on %s', self.url)
@@ -67,7 +68,7 @@ class SimServer(object):
         self._server.daemon_threads = True
         self.port = self._server.server_port
         LOG.info('Simulated cloud listening on %s', self.url)
-        self._server.serve_forever()
+        self._server.serve_forever(poll_interval=0.05)
 
     def stop(self):
         server, self._server = self._server, None
