@@ -106,9 +106,9 @@ class KubernetesDriver(base.Driver):
         return tag if tag.startswith('v') else 'v' + tag
 
     def _options(self, cluster, template, labels):
-        fip = base.coerce(_first(cluster.get('floating_ip_enabled'),
-                                 template.get('floating_ip_enabled'),
-                                 default=True), {'type': 'boolean'}) is True
+        fip = bool(base.coerce(_first(cluster.get('floating_ip_enabled'),
+                                      template.get('floating_ip_enabled'),
+                                      default=True), {'type': 'boolean'}))
         network = _first(cluster.get('fixed_network'),
                          template.get('fixed_network'))
         subnet = _first(cluster.get('fixed_subnet'),
