@@ -34,15 +34,15 @@ KNOBS = ('server_boot_delay', 'resource_delay', 'delete_delay',
          'admin_password')
 
 
-def build_server():
+def build_server(conf=CONF):
     """A SimServer from the parsed configuration and command line."""
-    sim = CONF.sim
-    port = CONF.cloudsim_port
+    sim = conf.sim
+    port = conf.cloudsim_port
     return sim_server.SimServer(
-        host=CONF.cloudsim_host or sim.host,
+        host=conf.cloudsim_host or sim.host,
         port=sim.port if port is None else port,
-        state_dir=CONF.cloudsim_state_dir or sim.state_dir,
-        container_infra_url=CONF.cloudsim_container_infra_url,
+        state_dir=conf.cloudsim_state_dir or sim.state_dir,
+        container_infra_url=conf.cloudsim_container_infra_url,
         **{knob: getattr(sim, knob) for knob in KNOBS})
 
 

@@ -297,3 +297,45 @@ def test_api_error_injection_gives_503(cloud, nova):
     assert getattr(err.value, 'code', None) == 503
     assert requests.get(cloud.url + '/sim/faults').json()[
         'api_error_rate'] == 1.0
+
+
+def test_get_by_name_redirects_and_list_filters(heat):
+    stack_id = create_cluster(heat, name='named')
+    assert heat.stacks.get('named').id == stack_id
+    assert [s.id for s in heat.stacks.list(filters={'name': 'named'})] == [
+        stack_id]
+    assert list(heat.stacks.list(filters={'name': 'other'})) == []
+
+
+def test_put_update_replaces_template(heat):
+    stack_id = create_cluster(heat, count=1)
+    wait_for(heat, stack_id, ('CREATE_COMPLETE',))
+    template = {'heat_template_version': '2018-08-31',
+                'resources': {'v': {'type': 'OS::Heat::Value',
+                                    'properties': {'value': 42}}},
+                'outputs': {'v': {'value': {'get_attr': ['v', 'value']}}}}
+    heat.stacks.update(stack_id, template=template, parameters={})
+    stack = wait_for(heat, stack_id, ('UPDATE_COMPLETE',))
+    assert stack.outputs[0]['output_value'] == 42
+
+
+def test_keystone_is_spared_by_error_injection(cloud):
+    requests.post(cloud.url + '/sim/faults', json={'api_error_rate': 1.0})
+    assert make_session(cloud).get_token()
+
+
+def test_cloudsim_command_builds_server_from_options():
+    from oslo_config import cfg
+
+    from caas.cmd import cloudsim
+    from caas.conf import sim as sim_opts
+    conf = cfg.ConfigOpts()
+    sim_opts.register_opts(conf)
+    conf.register_cli_opts(cloudsim.CLI_OPTS)
+    conf(['--port', '0', '--container-infra-url', 'http://c/v1'],
+         default_config_files=[])
+    conf.set_override('server_boot_delay', 0.25, group='sim')
+    srv = cloudsim.build_server(conf)
+    assert srv.port == 0
+    assert srv.cloud.knobs['server_boot_delay'] == 0.25
+    assert srv.app.container_infra_url == 'http://c/v1'
