@@ -135,10 +135,11 @@ def _assert_owner(session, fence):
 
 
 def still_owner(fence):
+    """True while the claim holds, including after we finished the op."""
     with session_scope() as session:
         return session.scalar(sa.select(sa.func.count()).select_from(Op).where(
             Op.id == fence.operation_id, Op.owner == fence.owner,
-            Op.epoch == fence.epoch, Op.state == states.OP_RUNNING)) == 1
+            Op.epoch == fence.epoch)) == 1
 
 
 def fenced_update(fence, cluster_values=None, nodegroup_values=None,

@@ -1,0 +1,80 @@
+"""A simulated cloud and a flow runner for conductor tests."""
+
+import time
+
+import pytest
+
+from caas.clients import cloud
+from caas.common import states
+from caas.conductor import engine
+from caas.db import api as db_api
+from caas.sim.server import SimServer
+
+
+@pytest.fixture
+def sim(conf):
+    srv = SimServer(port=0, server_boot_delay=0.3, resource_delay=0.01,
+                    delete_delay=0.05).start()
+    conf('auth_url', srv.auth_url, group='cloud')
+    conf('username', 'caas', group='cloud')
+    conf('password', 'caas', group='cloud')
+    conf('project_name', 'service', group='cloud')
+    conf('stack_poll_initial', 0.02, group='conductor')
+    conf('stack_poll_max', 0.2, group='conductor')
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def make_runner(db, sim):
+    runners = []
+
+    def _make(host='c1'):
+        r = engine.FlowRunner(host, cloud.CloudClients(), workers=4)
+        runners.append(r)
+        return r
+
+    yield _make
+    for r in runners:
+        r.shutdown(wait=True, timeout=10)
+
+
+def make_cluster(driver='fake', node_count=2, image='ubuntu-jammy',
+                 distro='ubuntu', create_timeout=5):
+    tmpl = db_api.create_cluster_template({
+        'name': 't', 'coe': 'kubernetes', 'image_id': image,
+        'project_id': 'p1', 'server_type': 'vm', 'cluster_distro': distro,
+        'flavor_id': 'm1.small', 'master_flavor_id': 'm1.small',
+        'keypair_id': 'default', 'external_network_id': 'public',
+        'driver': driver, 'labels': {}})
+    return db_api.create_cluster(
+        {'name': 'c', 'project_id': 'p1', 'cluster_template_id': tmpl.uuid,
+         'node_count': node_count, 'master_count': 1, 'keypair': 'default',
+         'flavor_id': 'm1.small', 'master_flavor_id': 'm1.small',
+         'create_timeout': create_timeout, 'labels': {}},
+        [{'name': 'default-master', 'role': 'master', 'node_count': 1,
+          'flavor_id': 'm1.small', 'image_id': image, 'is_default': True},
+         {'name': 'default-worker', 'role': 'worker',
+          'node_count': node_count, 'flavor_id': 'm1.small',
+          'image_id': image, 'is_default': True}],
+        timeout_minutes=create_timeout)
+
+
+def wait_operation(op_id, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        op = db_api.get_operation(op_id)
+        if op.state not in states.OP_UNFINISHED:
+            return op
+        time.sleep(0.05)
+    raise AssertionError('operation %s still %s' % (op_id, op.state))
+
+
+def wait_for(predicate, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError('condition not met in %ss' % timeout)
