@@ -1,0 +1,34 @@
+# The two entry points of the README. Each sets itself up on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.caas-installed
+
+.PHONY: run test unit integration services clean
+
+run: $(STAMP)
+	$(BIN)/caas-all $(ARGS)
+
+test: $(STAMP) services
+	eval "$$(tools/services.sh start)" && $(BIN)/pytest -q -p no:cacheprovider tests $(PYTEST_ARGS)
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit tests/functional $(PYTEST_ARGS)
+
+# RabbitMQ comes from Debian; PostgreSQL is expected on the machine (the
+# integration tests fail under CI, and skip elsewhere, when either is absent).
+services:
+	@command -v rabbitmq-server >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q rabbitmq-server; \
+	  else echo "rabbitmq-server missing: sudo apt-get install rabbitmq-server" >&2; fi; }
+
+$(STAMP): requirements.txt test-requirements.txt setup.cfg
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt -r test-requirements.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+clean:
+	tools/services.sh stop || true
+	rm -rf $(VENV)
