@@ -14,6 +14,7 @@ from oslo_log import log as logging
 import webob.exc
 from werkzeug import exceptions as wz_exceptions
 
+from caas import drivers
 from caas.api import errors
 from caas.api import microversions
 from caas.api import middleware
@@ -25,18 +26,6 @@ from caas.conf import CONF
 LOG = logging.getLogger(__name__)
 
 
-def _default_find_driver(server_type, os_distro, coe, explicit=None):
-    try:
-        from caas.drivers import find_driver
-    except ImportError:
-        # The drivers package is being written alongside; until it exists
-        # templates are accepted and the conductor picks the driver.
-        LOG.warning('caas.drivers.find_driver is unavailable; not checking '
-                    'the driver for %s/%s/%s.', server_type, os_distro, coe)
-        return None
-    return find_driver(server_type, os_distro, coe, explicit=explicit)
-
-
 class Services:
     """The app's collaborators; rpcapi and cloud are built on first use."""
 
@@ -44,7 +33,7 @@ class Services:
         self.conf = conf
         self._rpcapi = rpcapi
         self._cloud = cloud
-        self.find_driver = find_driver or _default_find_driver
+        self.find_driver = find_driver or drivers.find_driver
         self._lock = threading.Lock()
 
     @property

@@ -1,9 +1,8 @@
 """Rows to Magnum-shaped JSON: full and summary views, links, collections.
 
 Field names are the model's columns (they are Magnum's public names);
-internal columns stay out. Cluster ``node_count``/``master_count`` are the
-sums over the cluster's worker/master nodegroups, which the caller loads
-for a whole page at once (see ``controllers/v1/clusters.py``).
+internal columns stay out. Views read only the row they are given, so a
+list costs one query whatever its length.
 """
 
 import datetime
@@ -49,12 +48,8 @@ def cluster_template(row, base_url, summary=False):
     return _pick(data, CLUSTER_TEMPLATE_SUMMARY) if summary else data
 
 
-def cluster(row, nodegroups, base_url, summary=False):
+def cluster(row, base_url, summary=False):
     data = _columns(row)
-    data['node_count'] = sum(ng.node_count for ng in nodegroups
-                             if ng.role != 'master')
-    data['master_count'] = sum(ng.node_count for ng in nodegroups
-                               if ng.role == 'master')
     data['faults'] = ({'cluster': row.status_reason}
                       if row.status_reason and 'FAILED' in row.status
                       else {})

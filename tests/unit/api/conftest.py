@@ -10,6 +10,7 @@ from caas.common import exceptions
 from caas.common import policy
 from caas.conf import CONF
 from caas.db import api as db
+from caas.db import migration
 from caas.db.sqlalchemy import engine
 from caas.db.sqlalchemy import models
 
@@ -118,7 +119,7 @@ def database(tmp_path):
     CONF.set_override('connection', 'sqlite:///%s/t.sqlite' % tmp_path,
                       group='database')
     engine.dispose()
-    models.Base.metadata.create_all(engine.get_engine())
+    migration.upgrade()
     yield
     engine.dispose()
     CONF.clear_override('connection', group='database')

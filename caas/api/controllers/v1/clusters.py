@@ -12,6 +12,7 @@ import flask
 from oslo_log import log as logging
 import sqlalchemy as sa
 
+from caas.api import listing
 from caas.api import microversions
 from caas.api import pagination
 from caas.api import patching
@@ -100,8 +101,8 @@ def create():
             values[field] = getattr(template, template_field)
     if not values.get('master_flavor_id'):
         values['master_flavor_id'] = values.get('flavor_id')
-    master_count = values.pop('master_count', 1)
-    node_count = values.pop('node_count', 1)
+    master_count = values.setdefault('master_count', 1)
+    node_count = values.setdefault('node_count', 1)
     if master_count > 1 and not values.get('master_lb_enabled'):
         raise exceptions.InvalidParameterValue(
             err='Invalid value for field/attribute master_count: %d. More '
@@ -144,13 +145,9 @@ def _list(summary, rule, path):
     page = pagination.from_args(flask.request.args,
                                 request.services().conf.api.max_limit,
                                 SORT_KEYS)
-    rows = db.list_clusters(project_id=request.project_scope(),
-                            limit=page.limit, marker=page.marker,
-                            sort_key=page.sort_key, sort_dir=page.sort_dir)
-    groups = nodegroups_by_cluster([r.uuid for r in rows])
+    rows = listing.clusters(page, request.project_scope())
     base = request.base_url()
-    items = [views.cluster(r, groups[r.uuid], base, summary=summary)
-             for r in rows]
+    items = [views.cluster(r, base, summary=summary) for r in rows]
     return request.respond(views.collection('clusters', items, rows, page,
                                             base, path))
 
@@ -171,9 +168,7 @@ def _get(ident, rule):
 
 def get_one(ident):
     row = _get(ident, 'cluster:get')
-    groups = nodegroups_by_cluster([row.uuid])
-    return request.respond(views.cluster(row, groups[row.uuid],
-                                         request.base_url()))
+    return request.respond(views.cluster(row, request.base_url()))
 
 
 def _default_worker(cluster_uuid):
@@ -202,7 +197,7 @@ def _start_update(row, params):
 def update(ident):
     row = _get(ident, 'cluster:update')
     worker = _default_worker(row.uuid)
-    patched = patching.apply({'node_count': worker.node_count},
+    patched = patching.apply({'node_count': row.node_count},
                              request.json_body(), allowed=schema.UPDATABLE)
     patched = schemas.coerce_and_validate(schema.update(_min_nodes()),
                                           patched)

@@ -9,6 +9,7 @@ clusters use a template only cosmetic fields may change (409 otherwise).
 import flask
 from oslo_log import log as logging
 
+from caas.api import listing
 from caas.api import pagination
 from caas.api import patching
 from caas.api import references
@@ -95,9 +96,7 @@ def _list(summary, rule, path):
     page = pagination.from_args(flask.request.args,
                                 request.services().conf.api.max_limit,
                                 SORT_KEYS)
-    rows = db.list_cluster_templates(
-        project_id=request.project_scope(), limit=page.limit,
-        marker=page.marker, sort_key=page.sort_key, sort_dir=page.sort_dir)
+    rows = listing.cluster_templates(page, request.project_scope())
     base = request.base_url()
     items = [views.cluster_template(r, base, summary=summary) for r in rows]
     return request.respond(views.collection(

@@ -1,0 +1,66 @@
+"""Error bodies: Magnum's shape, parsed by python-magnumclient."""
+
+from magnumclient.common import httpclient
+
+from caas.conf import CONF
+
+
+def test_unknown_url_is_404_in_magnum_shape(api):
+    resp = api.get('/v1/nothing-here')
+    assert resp.status_code == 404
+    err = resp.json_body['errors'][0]
+    assert err['status'] == 404
+    assert err['code'] == 'client'
+    assert err['links'] == []
+    assert err['request_id'] == resp.headers['x-openstack-request-id']
+
+
+def test_wrong_method_is_405_with_allow(api):
+    resp = api.request('PUT', '/v1/clusters')
+    assert resp.status_code == 405
+    assert 'GET' in resp.headers['Allow']
+    assert resp.json_body['errors'][0]['status'] == 405
+
+
+def test_malformed_json_is_400(api):
+    resp = api.post('/v1/clusters', raw='{"name": ',
+                    headers={'Content-Type': 'application/json'})
+    assert resp.status_code == 400
+    assert 'Malformed JSON' in resp.json_body['errors'][0]['title']
+
+
+def test_body_over_limit_is_413(api):
+    big = '{"name": "%s"}' % ('x' * (CONF.api.max_request_body_size + 1))
+    resp = api.post('/v1/clustertemplates', raw=big,
+                    headers={'Content-Type': 'application/json'})
+    assert resp.status_code == 413
+    assert resp.json_body['errors'][0]['status'] == 413
+
+
+def test_unexpected_exception_is_generic_500(api, monkeypatch):
+    from caas.api import listing
+
+    def boom(*args, **kwargs):
+        raise RuntimeError('secret internals')
+    monkeypatch.setattr(listing, 'clusters', boom)
+    resp = api.get('/v1/clusters')
+    assert resp.status_code == 500
+    title = resp.json_body['errors'][0]['title']
+    assert 'secret' not in title and 'Traceback' not in title
+    assert resp.json_body['errors'][0]['code'] == 'server'
+
+
+class _Resp:
+    def __init__(self, resp):
+        self.headers = resp.headers
+        self._body = resp.json_body
+
+    def json(self):
+        return self._body
+
+
+def test_magnumclient_extracts_the_whole_message(api):
+    resp = api.get('/v1/clusters/missing')
+    parsed = httpclient._extract_error_json(resp.data, _Resp(resp))
+    assert parsed['faultstring'] == 'Cluster missing could not be found.'
+    assert parsed['debuginfo'] == 'Cluster missing could not be found.'
