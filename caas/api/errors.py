@@ -9,7 +9,10 @@ which dropped the useful half); ``detail`` repeats it. ``code`` is
 
 import json
 
+from oslo_log import log as logging
 import webob
+
+LOG = logging.getLogger(__name__)
 
 GENERIC_500 = ('The server hit an unexpected error and could not complete '
                'the request. The error was logged with this request ID.')
@@ -43,7 +46,18 @@ class ParsableErrorMiddleware:
 
     def __call__(self, environ, start_response):
         req = webob.Request(environ)
-        resp = req.get_response(self.app, catch_exc_info=True)
+        try:
+            resp = req.get_response(self.app, catch_exc_info=True)
+        except Exception:
+            # A middleware failed (the Flask app catches its own errors).
+            LOG.exception('Unexpected error serving %s %s', req.method,
+                          req.path)
+            resp = webob.Response(status=500)
+            resp.body = error_json(
+                500, GENERIC_500, environ.get('openstack.request_id')).encode()
+            resp.content_type = 'application/json'
+            resp.charset = None
+            return resp(environ, start_response)
         if resp.status_code >= 400 and not (
                 resp.content_type == 'application/json' and
                 b'"errors"' in resp.body):

@@ -1,0 +1,68 @@
+"""The built-in WSGI server (waitress), stoppable for caas-all and tests.
+
+Production deployments may run ``caas.api.wsgi:init_application`` under
+uwsgi or mod_wsgi instead; ``caas-api`` uses this server.
+"""
+
+import threading
+
+from oslo_log import log as logging
+import waitress.server
+
+LOG = logging.getLogger(__name__)
+
+
+class Server:
+    """A waitress server running in a background thread.
+
+    ``port`` is the bound port (useful when asked for port 0).
+    """
+
+    def __init__(self, app, host, port, threads):
+        self._server = waitress.server.create_server(
+            app, host=host, port=port, threads=threads,
+            clear_untrusted_proxy_headers=True, ident='caas-api')
+        self.host = self._server.effective_host
+        self.port = int(self._server.effective_port)
+        self._thread = threading.Thread(target=self._server.run,
+                                        name='caas-api', daemon=True)
+
+    @property
+    def url(self):
+        return 'http://%s:%d' % (self.host, self.port)
+
+    def start(self):
+        self._thread.start()
+        LOG.info('caas-api listening on %s', self.url)
+        return self
+
+    def stop(self, timeout=5):
+        """Close the listener and open connections; stop the workers."""
+        # Closing every dispatcher empties waitress's socket map, which ends
+        # its loop; then the worker threads are told to finish.
+        for channel in list(self._server._map.values()):
+            try:
+                channel.close()
+            except OSError:
+                pass
+        self._server.task_dispatcher.shutdown(timeout=timeout)
+        self._thread.join(timeout)
+        LOG.info('caas-api on %s stopped', self.url)
+
+    def wait(self):
+        self._thread.join()
+
+
+def serve(app, host, port, threads=8):
+    """Start serving ``app`` in the background; returns a started Server."""
+    return Server(app, host, port, threads).start()
+
+
+def serve_forever(app, host, port, threads=8):
+    """Serve in the foreground until interrupted (the caas-api command)."""
+    server = Server(app, host, port, threads)
+    LOG.info('caas-api listening on %s', server.url)
+    try:
+        server._server.run()
+    finally:
+        server._server.task_dispatcher.shutdown()
