@@ -21,6 +21,9 @@ from caas.conf import CONF
 
 RPC_API_VERSION = '1.1'
 
+# Reconnection attempts of one cast before it gives up.
+CAST_RETRIES = 1
+
 
 class ConductorAPI:
     """Casts to the conductors' topic.
@@ -46,7 +49,9 @@ class ConductorAPI:
             rpc_schemas.validate(method, kwargs)
         except Exception as exc:
             raise exceptions.RPCSchemaError(method=method, err=exc)
-        cctxt = self.client.prepare(version=version)
+        # A bounded retry: if the broker is down the API still answers (the
+        # operation is recorded; the sweeper re-drives it).
+        cctxt = self.client.prepare(version=version, retry=CAST_RETRIES)
         cctxt.cast(context, method, **kwargs)
 
     def cluster_create(self, context, cluster_uuid, operation_id,
