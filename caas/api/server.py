@@ -38,16 +38,22 @@ class Server:
 
     def stop(self, timeout=5):
         """Close the listener and open connections; stop the workers."""
-        # Closing every dispatcher empties waitress's socket map, which ends
-        # its loop; then the worker threads are told to finish.
+        # The loop thread itself closes every dispatcher (closing them from
+        # here would race its select()); an empty socket map ends the loop.
+        if self._thread.is_alive():
+            self._server.trigger.pull_trigger(self._close_all)
+        else:
+            self._close_all()
+        self._server.task_dispatcher.shutdown(timeout=timeout)
+        self._thread.join(timeout)
+        LOG.info('caas-api on %s stopped', self.url)
+
+    def _close_all(self):
         for channel in list(self._server._map.values()):
             try:
                 channel.close()
             except OSError:
                 pass
-        self._server.task_dispatcher.shutdown(timeout=timeout)
-        self._thread.join(timeout)
-        LOG.info('caas-api on %s stopped', self.url)
 
     def wait(self):
         self._thread.join()
