@@ -17,7 +17,6 @@ from caas.api import request
 from caas.api import views
 from caas.api.schemas import clustertemplate as schema
 from caas.api import schemas
-from caas.common import exceptions
 from caas.common import policy
 from caas.db import api as db
 from caas.db.sqlalchemy import models
