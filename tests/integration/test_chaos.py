@@ -1,0 +1,149 @@
+"""Chaos: 3 conductors, 30 clusters, kill -9 conductors, restart RabbitMQ.
+
+Bounded and self-stopping. At the end every cluster is CREATE_COMPLETE, the
+simulated cloud holds exactly one stack per cluster, no operation is left
+unfinished, and after deleting everything the cloud is empty. Prints how long
+each takeover took (kill -9 to the next claim of each operation the killed
+conductor owned).
+"""
+
+import concurrent.futures
+import os
+import random
+import statistics
+import threading
+import time
+
+import pytest
+
+from tests.integration import conftest
+from tests.integration import helpers
+
+pytestmark = pytest.mark.integration
+
+CLUSTERS = 30
+CONDUCTORS = 3
+
+
+class TakeoverClock:
+    """Measures, for each kill, how long until its operations are re-claimed."""
+
+    def __init__(self, db_url):
+        self.db_url = db_url
+        self.times = []
+        self.threads = []
+
+    def killed(self, host, owned):
+        started = time.monotonic()
+        pending = {op['id']: op['epoch'] for op in owned}
+
+        def watch():
+            deadline = started + 60
+            while pending and time.monotonic() < deadline:
+                for op in helpers.operations(self.db_url):
+                    if op['id'] in pending and (
+                            op['epoch'] > pending[op['id']] or
+                            op['state'] in ('SUCCEEDED', 'FAILED')):
+                        del pending[op['id']]
+                        self.times.append(time.monotonic() - started)
+                time.sleep(0.1)
+            assert not pending, 'operations never taken over: %s' % pending
+
+        t = threading.Thread(target=watch, daemon=True)
+        t.start()
+        self.threads.append(t)
+
+    def join(self):
+        for t in self.threads:
+            t.join(timeout=90)
+
+
+def test_chaos(deploy):
+    seed = int(os.environ.get('CAAS_CHAOS_SEED', time.time()))
+    rng = random.Random(seed)
+    print('\nchaos seed %d' % seed)
+    dep = deploy(conductors=CONDUCTORS, boot_delay=3)
+    mc = helpers.magnum(dep.api_url)
+    tmpl = helpers.make_template(mc)
+    clock = TakeoverClock(dep.db_url)
+    uuids = []
+    lock = threading.Lock()
+
+    def create(i):
+        c = helpers.magnum(dep.api_url).clusters.create(
+            name='chaos-%02d' % i, cluster_template_id=tmpl.uuid,
+            master_count=1, node_count=1 + i % 2)
+        with lock:
+            uuids.append(c.uuid)
+
+    def kill_one(restart_after):
+        alive = [i for i in range(CONDUCTORS)
+                 if dep.alive(dep.conductor_name(i))]
+        i = rng.choice(alive)
+        name = dep.conductor_name(i)
+        owned = [op for op in helpers.operations(dep.db_url)
+                 if op['owner'] == name and op['state'] == 'RUNNING']
+        dep.kill(name)
+        clock.killed(name, owned)
+        print('killed %s owning %d running operations; restart in %.1fs'
+              % (name, len(owned), restart_after))
+
+        def restart():
+            time.sleep(restart_after)
+            dep.start_conductor(i)
+        threading.Thread(target=restart, daemon=True).start()
+
+    kills = 0
+    with concurrent.futures.ThreadPoolExecutor(10) as pool:
+        first = [pool.submit(create, i) for i in range(CLUSTERS // 2)]
+        time.sleep(rng.uniform(1.0, 2.5))
+        kill_one(restart_after=6)    # past the heartbeat timeout: others act
+        kills += 1
+        for f in first:
+            f.result()
+        # RabbitMQ goes away while the second half is requested.
+        conftest.rabbit('stop-rabbit')
+        second = [pool.submit(create, i)
+                  for i in range(CLUSTERS // 2, CLUSTERS)]
+        time.sleep(1)
+        conftest.rabbit('start-rabbit')
+        print('RabbitMQ restarted')
+        for f in second:
+            f.result()
+        for restart_after in (1.0, 6, 8):
+            time.sleep(rng.uniform(1.0, 3.0))
+            kill_one(restart_after)
+            kills += 1
+
+    assert len(uuids) == CLUSTERS
+    for uuid in uuids:
+        helpers.wait_status(mc, uuid, 'CREATE_COMPLETE', timeout=240)
+    clock.join()
+
+    ops = helpers.operations(dep.db_url)
+    assert [op for op in ops if op['state'] in ('PENDING', 'RUNNING')] == []
+    stacks = dep.sim_state()['stacks']
+    assert sorted(s['name'] for s in stacks) == sorted(
+        'caas-%s' % u for u in uuids)
+    assert {s['status'] for s in stacks} == {'CREATE_COMPLETE'}
+
+    times = sorted(clock.times)
+    print('kills survived: %d; operations taken over: %d' % (kills,
+                                                             len(times)))
+    if times:
+        print('takeover seconds: min %.1f median %.1f max %.1f' % (
+            times[0], statistics.median(times), times[-1]))
+    print('claims per operation: max %d' % max(op['claims'] for op in ops))
+
+    with concurrent.futures.ThreadPoolExecutor(10) as pool:
+        list(pool.map(lambda u: helpers.magnum(dep.api_url).clusters.delete(u),
+                      uuids))
+    for uuid in uuids:
+        helpers.wait_status(mc, uuid, 'gone', timeout=120)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        counts = dep.sim_state()['counts']
+        if counts['stacks'] == 0 and counts['servers'] == 0:
+            break
+        time.sleep(0.5)
+    assert counts['stacks'] == 0 and counts['servers'] == 0, counts
