@@ -6,6 +6,7 @@ and returns only after it committed; the caller casts afterwards.
 """
 
 import datetime
+import operator
 import uuid as uuidlib
 
 import sqlalchemy as sa
@@ -31,7 +32,10 @@ def new_uuid():
     return str(uuidlib.uuid4())
 
 
-def _paginate(session, query, model, limit, marker, sort_key, sort_dir):
+def _paginate(session, query, model, limit, marker, sort_key, sort_dir,
+              visible=None):
+    """Keyset pagination: order by the sort key then id; a marker continues
+    after its row (which must itself be visible)."""
     if sort_key not in SORT_KEYS[model]:
         raise exceptions.InvalidParameterValue(
             err='Invalid sort_key %s; valid keys are %s.' % (
@@ -41,14 +45,16 @@ def _paginate(session, query, model, limit, marker, sort_key, sort_dir):
             err="Invalid sort_dir %s; use 'asc' or 'desc'." % sort_dir)
     column = getattr(model, sort_key)
     order = sa.asc if sort_dir == 'asc' else sa.desc
+    after = operator.gt if sort_dir == 'asc' else operator.lt
+    if visible is None:
+        visible = sa.true()
     if marker is not None:
         mrow = session.scalars(
-            sa.select(model).where(model.uuid == marker)).first()
+            sa.select(model).where(model.uuid == marker, visible)).first()
         if mrow is None:
             raise exceptions.InvalidParameterValue(
-                err='Marker %s was not found.' % marker)
+                err='Invalid value for marker: %s was not found.' % marker)
         mval = getattr(mrow, sort_key)
-        after = sa.gt if sort_dir == 'asc' else sa.lt
         if mval is None:
             # Rows whose sort value is NULL are ordered among themselves by id.
             cond = sa.and_(column.is_(None), after(model.id, mrow.id))
@@ -109,10 +115,11 @@ def get_cluster_template(ident, project_id=None):
 def list_cluster_templates(project_id=None, limit=None, marker=None,
                            sort_key='id', sort_dir='asc'):
     with session_scope() as session:
-        query = sa.select(models.ClusterTemplate).where(_project_filter(
-            models.ClusterTemplate, project_id, include_public=True))
+        visible = _project_filter(models.ClusterTemplate, project_id,
+                                  include_public=True)
+        query = sa.select(models.ClusterTemplate).where(visible)
         return _paginate(session, query, models.ClusterTemplate, limit,
-                         marker, sort_key, sort_dir)
+                         marker, sort_key, sort_dir, visible)
 
 
 def cluster_template_in_use(template_uuid, session=None):
@@ -215,10 +222,10 @@ def get_cluster_by_uuid(cluster_uuid):
 def list_clusters(project_id=None, limit=None, marker=None, sort_key='id',
                   sort_dir='asc'):
     with session_scope() as session:
-        query = sa.select(models.Cluster).where(
-            _project_filter(models.Cluster, project_id))
+        visible = _project_filter(models.Cluster, project_id)
+        query = sa.select(models.Cluster).where(visible)
         return _paginate(session, query, models.Cluster, limit, marker,
-                         sort_key, sort_dir)
+                         sort_key, sort_dir, visible)
 
 
 def list_nodegroups(cluster_uuid):

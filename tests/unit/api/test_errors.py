@@ -38,11 +38,11 @@ def test_body_over_limit_is_413(api):
 
 
 def test_unexpected_exception_is_generic_500(api, monkeypatch):
-    from caas.api import listing
+    from caas.db import api as db_api
 
     def boom(*args, **kwargs):
         raise RuntimeError('secret internals')
-    monkeypatch.setattr(listing, 'clusters', boom)
+    monkeypatch.setattr(db_api, 'list_clusters', boom)
     resp = api.get('/v1/clusters')
     assert resp.status_code == 500
     title = resp.json_body['errors'][0]['title']

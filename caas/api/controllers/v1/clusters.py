@@ -12,7 +12,6 @@ import flask
 from oslo_log import log as logging
 import sqlalchemy as sa
 
-from caas.api import listing
 from caas.api import microversions
 from caas.api import pagination
 from caas.api import patching
@@ -145,7 +144,8 @@ def _list(summary, rule, path):
     page = pagination.from_args(flask.request.args,
                                 request.services().conf.api.max_limit,
                                 SORT_KEYS)
-    rows = listing.clusters(page, request.project_scope())
+    rows = db.list_clusters(request.project_scope(), page.limit, page.marker,
+                            page.sort_key, page.sort_dir)
     base = request.base_url()
     items = [views.cluster(r, base, summary=summary) for r in rows]
     return request.respond(views.collection('clusters', items, rows, page,

@@ -9,7 +9,6 @@ clusters use a template only cosmetic fields may change (409 otherwise).
 import flask
 from oslo_log import log as logging
 
-from caas.api import listing
 from caas.api import pagination
 from caas.api import patching
 from caas.api import references
@@ -95,7 +94,9 @@ def _list(summary, rule, path):
     page = pagination.from_args(flask.request.args,
                                 request.services().conf.api.max_limit,
                                 SORT_KEYS)
-    rows = listing.cluster_templates(page, request.project_scope())
+    rows = db.list_cluster_templates(request.project_scope(), page.limit,
+                                     page.marker, page.sort_key,
+                                     page.sort_dir)
     base = request.base_url()
     items = [views.cluster_template(r, base, summary=summary) for r in rows]
     return request.respond(views.collection(
