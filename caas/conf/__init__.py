@@ -6,6 +6,7 @@ so caas uses that object everywhere instead of a private ``ConfigOpts``.
 
 from oslo_config import cfg
 from oslo_log import log
+from oslo_messaging import opts as messaging_opts
 
 from caas.conf import api
 from caas.conf import cloud
@@ -18,6 +19,12 @@ CONF = cfg.CONF
 
 for _module in (default, api, cloud, conductor, database, sim):
     _module.register_opts(CONF)
+
+# transport_url and friends, so they can be read and overridden before the
+# first transport exists (oslo.messaging registers them lazily).
+for _group, _opts in messaging_opts.list_opts():
+    if _group in (None, 'DEFAULT'):
+        CONF.register_opts(_opts)
 
 _log_registered = False
 
