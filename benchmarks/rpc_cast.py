@@ -1,0 +1,152 @@
+"""Cast latency of the conductor RPC API over oslo.messaging.
+
+Uses caas's own ConductorAPI client (schema check included) and a trivial
+server endpoint on a private topic, over the in-process ``kombu+memory:////``
+transport and, when ``CAAS_TEST_TRANSPORT_URL`` is set (RabbitMQ from
+``tools/services.sh start``), over RabbitMQ on 127.0.0.1:
+
+* cast:  time the ``cluster_create`` cast call takes to return;
+* one-by-one: send, wait for the endpoint to receive it, repeat
+  (end-to-end latency of one message);
+* burst: send N without waiting, time until the last one is received.
+
+    .venv/bin/python benchmarks/rpc_cast.py [--casts 1000]
+    eval "$(tools/services.sh start)"; .venv/bin/python benchmarks/rpc_cast.py
+
+Prints figures; asserts nothing about time.
+"""
+
+import argparse
+import os
+import sys
+import threading
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+
+
+class Endpoint:
+    """Receives cluster_create and notes when each message arrived."""
+
+    def __init__(self):
+        import oslo_messaging as messaging
+        self.target = messaging.Target(version='1.1')
+        self.received = {}
+        self._pending = set()
+        self._cond = threading.Condition()
+
+    def cluster_create(self, context, cluster_uuid, operation_id,
+                       request_id=None):
+        now = time.perf_counter()
+        with self._cond:
+            self.received[cluster_uuid] = now
+            self._pending.discard(cluster_uuid)
+            if not self._pending:
+                self._cond.notify_all()
+
+    def expect(self, uuids):
+        """Call before sending: the next wait() ends when all have come."""
+        with self._cond:
+            self._pending = set(uuids) - set(self.received)
+
+    def wait(self, timeout):
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._pending, timeout)
+
+
+def run_transport(name, url, casts, timeout):
+    import oslo_messaging as messaging
+    from caas.common import context
+    from caas.common import rpc
+    from caas.conductor import rpcapi
+    from caas.conf import CONF
+
+    CONF.set_override('transport_url', url)
+    rpc.cleanup()
+    # One fixed topic, so that runs against a shared broker reuse its queues
+    # instead of leaving one set per run; messages left by an interrupted
+    # run are ignored because only this run's UUIDs are waited for.
+    topic = 'caas-bench-rpc'
+    endpoint = Endpoint()
+    server = rpc.get_server(messaging.Target(topic=topic, server='bench'),
+                            [endpoint])
+    server.start()
+    try:
+        client = rpcapi.ConductorAPI(topic=topic)
+        ctx = context.get_admin_context()
+        deadline = harness.Deadline(timeout)
+
+        # Warm up: the first cast declares queues and opens connections.
+        cid = str(uuid.uuid4())
+        endpoint.expect([cid])
+        client.cluster_create(ctx, cluster_uuid=cid,
+                              operation_id=str(uuid.uuid4()))
+        endpoint.wait(30)
+
+        cast_times, e2e = [], []
+        for _ in range(casts):
+            if deadline.passed():
+                break
+            cid = str(uuid.uuid4())
+            endpoint.expect([cid])
+            start = time.perf_counter()
+            client.cluster_create(ctx, cluster_uuid=cid,
+                                  operation_id=str(uuid.uuid4()))
+            cast_times.append(time.perf_counter() - start)
+            if not endpoint.wait(max(0.1, deadline.left())):
+                break
+            e2e.append(endpoint.received[cid] - start)
+        print('%s cast call:      %s' % (name, harness.summary(
+            cast_times, 'ms', 1000)))
+        print('%s one-by-one e2e: %s' % (name, harness.summary(
+            e2e, 'ms', 1000)))
+
+        deadline = harness.Deadline(timeout)
+        sent = [str(uuid.uuid4()) for _ in range(casts)]
+        endpoint.expect(sent)
+        start = time.perf_counter()
+        for i, cid in enumerate(sent):
+            if deadline.passed():
+                endpoint.expect(sent[:i])
+                sent = sent[:i]
+                break
+            client.cluster_create(ctx, cluster_uuid=cid,
+                                  operation_id=str(uuid.uuid4()))
+        send_wall = time.perf_counter() - start
+        endpoint.wait(max(0.1, deadline.left()))
+        wall = time.perf_counter() - start
+        got = sum(1 for u in sent if u in endpoint.received)
+        print('%s burst: %d sent in %.2f s, %d received in %.2f s = %.0f '
+              'msg/s' % (name, len(sent), send_wall, got, wall, got / wall))
+    finally:
+        server.stop()
+        server.wait()
+        rpc.cleanup()
+        CONF.clear_override('transport_url')
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--casts', type=int, default=1000)
+    parser.add_argument('--timeout', type=float, default=120.0,
+                        help='Bound on each phase, seconds.')
+    args = parser.parse_args(argv)
+    harness.init_config()
+
+    transports = [('memory', 'kombu+memory:////')]
+    rabbit = os.environ.get('CAAS_TEST_TRANSPORT_URL')
+    if rabbit:
+        transports.append(('rabbit', rabbit))
+    else:
+        print('CAAS_TEST_TRANSPORT_URL unset: RabbitMQ skipped '
+              '(eval "$(tools/services.sh start)" first)')
+    for name, url in transports:
+        run_transport(name, url, args.casts, args.timeout)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
