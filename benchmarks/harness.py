@@ -33,19 +33,9 @@ def init_config():
     from caas import conf
     from caas.conf import CONF
     conf.register_log_opts()
-    _register_messaging_opts(CONF)
     CONF([], project='caas', default_config_files=[])
     return CONF
 
-
-def _register_messaging_opts(conf):
-    # oslo.messaging registers transport_url only when a transport is first
-    # built, but AllInOne.start() overrides it before that; registering the
-    # library's own list (equal options register twice without complaint)
-    # makes the override possible either way.
-    from oslo_messaging import opts as messaging_opts
-    for group, group_opts in messaging_opts.list_opts():
-        conf.register_opts(group_opts, group=group)
 
 
 @contextlib.contextmanager
