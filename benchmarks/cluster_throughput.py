@@ -103,7 +103,8 @@ def main(argv=None):
 
     with harness.all_in_one(server_boot_delay=args.boot_delay) as aio:
         from caas.db.sqlalchemy import engine
-        counter = harness.StatementCounter(engine.get_engine())
+        counter = harness.StatementCounter(
+            [engine.get_engine(), engine.get_engine(readonly=True)])
         mc = harness.magnum(aio.api_url)
         template = harness.make_template(mc).uuid
         print('caas-all at %s; %d clusters (1 master, 1 node), server boot '

@@ -70,15 +70,16 @@ class StatementCounter:
     """Counts SQL statements run by the API's worker threads (waitress-N),
     so that the conductor's heartbeats and sweeps are not counted."""
 
-    def __init__(self, engine, thread_prefix='waitress'):
+    def __init__(self, engines, thread_prefix='waitress'):
         from sqlalchemy import event
         self._event = event
-        self._engine = engine
+        self._engines = set(engines)
         self._prefix = thread_prefix
         self._lock = threading.Lock()
         self.count = 0
         self.statements = []
-        event.listen(engine, 'before_cursor_execute', self._on_execute)
+        for engine in self._engines:
+            event.listen(engine, 'before_cursor_execute', self._on_execute)
 
     def _on_execute(self, _conn, _cursor, statement, *_args):
         if threading.current_thread().name.startswith(self._prefix):
@@ -92,8 +93,9 @@ class StatementCounter:
             self.statements = []
 
     def close(self):
-        self._event.remove(self._engine, 'before_cursor_execute',
-                           self._on_execute)
+        for engine in self._engines:
+            self._event.remove(engine, 'before_cursor_execute',
+                               self._on_execute)
 
 
 def percentile(values, pct):

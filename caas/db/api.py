@@ -106,7 +106,7 @@ def create_cluster_template(values):
 
 def get_cluster_template(ident, project_id=None):
     """By UUID or name, within the project's own and public templates."""
-    with session_scope() as session:
+    with session_scope(readonly=True) as session:
         return _lookup(session, models.ClusterTemplate, ident, project_id,
                        exceptions.ClusterTemplateNotFound(clustertemplate=ident),
                        'cluster templates', include_public=True)
@@ -114,7 +114,7 @@ def get_cluster_template(ident, project_id=None):
 
 def list_cluster_templates(project_id=None, limit=None, marker=None,
                            sort_key='id', sort_dir='asc'):
-    with session_scope() as session:
+    with session_scope(readonly=True) as session:
         visible = _project_filter(models.ClusterTemplate, project_id,
                                   include_public=True)
         query = sa.select(models.ClusterTemplate).where(visible)
@@ -129,7 +129,7 @@ def cluster_template_in_use(template_uuid, session=None):
                 models.Cluster.cluster_template_id == template_uuid))
     if session is not None:
         return _count(session) > 0
-    with session_scope() as s:
+    with session_scope(readonly=True) as s:
         return _count(s) > 0
 
 
@@ -205,13 +205,13 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None):
 
 
 def get_cluster(ident, project_id=None):
-    with session_scope() as session:
+    with session_scope(readonly=True) as session:
         return _lookup(session, models.Cluster, ident, project_id,
                        exceptions.ClusterNotFound(cluster=ident), 'clusters')
 
 
 def get_cluster_by_uuid(cluster_uuid):
-    with session_scope() as session:
+    with session_scope(readonly=True) as session:
         row = session.scalars(sa.select(models.Cluster).where(
             models.Cluster.uuid == cluster_uuid)).first()
         if row is None:
@@ -221,7 +221,7 @@ def get_cluster_by_uuid(cluster_uuid):
 
 def list_clusters(project_id=None, limit=None, marker=None, sort_key='id',
                   sort_dir='asc'):
-    with session_scope() as session:
+    with session_scope(readonly=True) as session:
         visible = _project_filter(models.Cluster, project_id)
         query = sa.select(models.Cluster).where(visible)
         return _paginate(session, query, models.Cluster, limit, marker,
@@ -229,7 +229,7 @@ def list_clusters(project_id=None, limit=None, marker=None, sort_key='id',
 
 
 def list_nodegroups(cluster_uuid):
-    with session_scope() as session:
+    with session_scope(readonly=True) as session:
         return list(session.scalars(sa.select(models.NodeGroup).where(
             models.NodeGroup.cluster_id == cluster_uuid).order_by(
                 models.NodeGroup.id)))
@@ -275,7 +275,7 @@ def start_operation(cluster_uuid, kind, params=None, timeout_minutes=60,
 
 
 def get_operation(op_id):
-    with session_scope() as session:
+    with session_scope(readonly=True) as session:
         row = session.get(models.Operation, op_id)
         if row is None:
             raise exceptions.OperationNotFound(operation=op_id)
@@ -283,7 +283,7 @@ def get_operation(op_id):
 
 
 def list_operations(cluster_uuid=None, states_in=None):
-    with session_scope() as session:
+    with session_scope(readonly=True) as session:
         query = sa.select(models.Operation)
         if cluster_uuid:
             query = query.where(models.Operation.cluster_id == cluster_uuid)

@@ -58,7 +58,7 @@ def heartbeat(host):
 
 
 def live_conductors(timeout):
-    with session_scope() as session:
+    with session_scope(readonly=True) as session:
         return list(session.scalars(
             sa.select(Conductor.host).where(
                 Conductor.heartbeat_at > _ago(timeout),
@@ -66,7 +66,7 @@ def live_conductors(timeout):
 
 
 def list_conductors():
-    with session_scope() as session:
+    with session_scope(readonly=True) as session:
         return list(session.scalars(sa.select(Conductor).order_by(Conductor.id)))
 
 
@@ -101,7 +101,7 @@ def claimable(unclaimed_timeout, heartbeat_timeout, limit=100):
     """
     live = sa.select(Conductor.host).where(
         Conductor.heartbeat_at > _ago(heartbeat_timeout))
-    with session_scope() as session:
+    with session_scope(readonly=True) as session:
         return list(session.execute(
             sa.select(Op.id, Op.owner, Op.epoch, Op.kind, Op.cluster_id)
             .where(sa.or_(
@@ -114,7 +114,7 @@ def claimable(unclaimed_timeout, heartbeat_timeout, limit=100):
 
 
 def operations_owned_by(owner):
-    with session_scope() as session:
+    with session_scope(readonly=True) as session:
         return list(session.execute(
             sa.select(Op.id, Op.epoch).where(
                 Op.owner == owner, Op.state.in_(states.OP_UNFINISHED))))
@@ -136,7 +136,7 @@ def _assert_owner(session, fence):
 
 def still_owner(fence):
     """True while the claim holds, including after we finished the op."""
-    with session_scope() as session:
+    with session_scope(readonly=True) as session:
         return session.scalar(sa.select(sa.func.count()).select_from(Op).where(
             Op.id == fence.operation_id, Op.owner == fence.owner,
             Op.epoch == fence.epoch)) == 1
@@ -200,7 +200,7 @@ def delete_cluster(fence):
 # -- steady-state watching --------------------------------------------------
 
 def settled_clusters():
-    with session_scope() as session:
+    with session_scope(readonly=True) as session:
         return list(session.execute(
             sa.select(Cluster.uuid, Cluster.stack_id, Cluster.health_checked_at)
             .where(Cluster.operation_id.is_(None),

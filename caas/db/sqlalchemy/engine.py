@@ -10,11 +10,11 @@ from sqlalchemy import orm
 from caas.conf import CONF
 
 _lock = threading.Lock()
-_engine = None
-_sessionmaker = None
+_engines = {}
+_sessionmakers = {}
 
 
-def _configure_sqlite(engine):
+def _configure_sqlite(engine, readonly):
     timeout_ms = int(CONF.database.sqlite_busy_timeout * 1000)
 
     @event.listens_for(engine, 'connect')
@@ -32,10 +32,15 @@ def _configure_sqlite(engine):
 
     @event.listens_for(engine, 'begin')
     def _on_begin(conn):
-        conn.exec_driver_sql('BEGIN IMMEDIATE')
+        # Readers need no lock in WAL mode; writers take it up front.
+        conn.exec_driver_sql('BEGIN' if readonly else 'BEGIN IMMEDIATE')
 
 
-def create_engine(url=None):
+def _is_sqlite(url):
+    return sa.engine.make_url(url).get_backend_name() == 'sqlite'
+
+
+def create_engine(url=None, readonly=False):
     url = url or CONF.database.connection
     kwargs = {'echo': CONF.database.connection_debug, 'future': True}
     parsed = sa.engine.make_url(url)
@@ -52,36 +57,44 @@ def create_engine(url=None):
         kwargs['isolation_level'] = 'READ COMMITTED'
     engine = sa.create_engine(url, **kwargs)
     if parsed.get_backend_name() == 'sqlite':
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, readonly)
     return engine
 
 
-def get_engine():
-    global _engine, _sessionmaker
-    if _engine is None:
+def get_engine(readonly=False):
+    """The process's engine; on SQLite a separate one for read-only work."""
+    readonly = readonly and _is_sqlite(CONF.database.connection)
+    engine = _engines.get(readonly)
+    if engine is None:
         with _lock:
-            if _engine is None:
-                _engine = create_engine()
-                _sessionmaker = orm.sessionmaker(
-                    bind=_engine, expire_on_commit=False)
-    return _engine
+            engine = _engines.get(readonly)
+            if engine is None:
+                engine = create_engine(readonly=readonly)
+                _sessionmakers[readonly] = orm.sessionmaker(
+                    bind=engine, expire_on_commit=False)
+                _engines[readonly] = engine
+    return engine
 
 
 def dispose():
-    """Forget the engine (tests, or after the connection URL changed)."""
-    global _engine, _sessionmaker
+    """Forget the engines (tests, or after the connection URL changed)."""
     with _lock:
-        if _engine is not None:
-            _engine.dispose()
-        _engine = None
-        _sessionmaker = None
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+        _sessionmakers.clear()
 
 
 @contextlib.contextmanager
-def session_scope():
-    """One transaction: commit on success, roll back on any error."""
-    get_engine()
-    session = _sessionmaker()
+def session_scope(readonly=False):
+    """One transaction: commit on success, roll back on any error.
+
+    ``readonly`` transactions must not write; on SQLite they skip the
+    write lock so status reads do not queue behind the conductors' writes.
+    """
+    readonly = readonly and _is_sqlite(CONF.database.connection)
+    get_engine(readonly)
+    session = _sessionmakers[readonly]()
     try:
         with session.begin():
             yield session

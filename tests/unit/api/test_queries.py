@@ -15,12 +15,15 @@ def count_statements():
     def before(conn, cursor, statement, parameters, context, executemany):
         if not statement.startswith(('PRAGMA', 'BEGIN')):
             statements.append(statement)
-    eng = engine.get_engine()
-    event.listen(eng, 'before_cursor_execute', before)
+    # Reads and writes use separate engines on SQLite.
+    engines = {engine.get_engine(), engine.get_engine(readonly=True)}
+    for eng in engines:
+        event.listen(eng, 'before_cursor_execute', before)
     try:
         yield statements
     finally:
-        event.remove(eng, 'before_cursor_execute', before)
+        for eng in engines:
+            event.remove(eng, 'before_cursor_execute', before)
 
 
 def test_show_cluster_is_a_constant_few_statements(api, make_cluster):
@@ -28,7 +31,7 @@ def test_show_cluster_is_a_constant_few_statements(api, make_cluster):
     with count_statements() as stmts:
         assert api.get('/v1/clusters/%s' % uuid,
                        headers=PROJECT_A).status_code == 200
-    assert len(stmts) <= 2, stmts
+    assert 1 <= len(stmts) <= 2, stmts
 
 
 def test_list_does_not_grow_with_clusters(api, make_cluster):

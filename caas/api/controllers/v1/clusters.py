@@ -10,7 +10,6 @@ conductors' sweeper re-drives it, so the 202 stays true.
 
 import flask
 from oslo_log import log as logging
-import sqlalchemy as sa
 
 from caas.api import microversions
 from caas.api import pagination
@@ -24,13 +23,11 @@ from caas.common import exceptions
 from caas.common import policy
 from caas.common import states
 from caas.db import api as db
-from caas.db.sqlalchemy import engine
 from caas.db.sqlalchemy import models
 
 LOG = logging.getLogger(__name__)
 
-SORT_KEYS = tuple(k for k in db.SORT_KEYS[models.Cluster]
-                  if k in models.Cluster.__table__.c)
+SORT_KEYS = db.SORT_KEYS[models.Cluster]
 
 # Cluster fields that fall back to the template's value when not given.
 FROM_TEMPLATE = {
@@ -44,20 +41,6 @@ FROM_TEMPLATE = {
     'floating_ip_enabled': 'floating_ip_enabled',
     'master_lb_enabled': 'master_lb_enabled',
 }
-
-
-def nodegroups_by_cluster(cluster_uuids):
-    """All nodegroups of the given clusters in one query."""
-    result = {uuid: [] for uuid in cluster_uuids}
-    if not cluster_uuids:
-        return result
-    with engine.session_scope() as session:
-        rows = session.scalars(sa.select(models.NodeGroup).where(
-            models.NodeGroup.cluster_id.in_(list(cluster_uuids))).order_by(
-                models.NodeGroup.id))
-        for row in rows:
-            result[row.cluster_id].append(row)
-    return result
 
 
 def _min_nodes():
@@ -172,7 +155,7 @@ def get_one(ident):
 
 
 def _default_worker(cluster_uuid):
-    groups = nodegroups_by_cluster([cluster_uuid])[cluster_uuid]
+    groups = db.list_nodegroups(cluster_uuid)
     workers = [ng for ng in groups if ng.role != 'master']
     for ng in workers:
         if ng.is_default:
@@ -233,7 +216,7 @@ def resize(ident):
 
 def find_nodegroup(cluster_uuid, ident):
     """A cluster's nodegroup by UUID or name (ambiguous name: 409)."""
-    groups = nodegroups_by_cluster([cluster_uuid])[cluster_uuid]
+    groups = db.list_nodegroups(cluster_uuid)
     for ng in groups:
         if ng.uuid == ident:
             return ng

@@ -24,8 +24,7 @@ LOG = logging.getLogger(__name__)
 
 REFERENCE_FIELDS = ('image_id', 'flavor_id', 'master_flavor_id',
                     'keypair_id', 'external_network_id', 'fixed_network')
-SORT_KEYS = tuple(k for k in db.SORT_KEYS[models.ClusterTemplate]
-                  if k in models.ClusterTemplate.__table__.c)
+SORT_KEYS = db.SORT_KEYS[models.ClusterTemplate]
 
 
 def _target(row):

@@ -5,19 +5,12 @@ A conductor is ``up`` while its last heartbeat is newer than
 operations are taken over.
 """
 
-import sqlalchemy as sa
 
 from caas.api import request
 from caas.api import views
 from caas.common import policy
-from caas.db.sqlalchemy import engine
+from caas.db import operations as db_ops
 from caas.db.sqlalchemy import models
-
-
-def list_conductors():
-    with engine.session_scope() as session:
-        return list(session.scalars(sa.select(models.Conductor).order_by(
-            models.Conductor.id)))
 
 
 def _view(row, now, timeout):
@@ -41,7 +34,7 @@ def get_all():
     timeout = request.services().conf.conductor.heartbeat_timeout
     now = models.utcnow()
     return request.respond({'mservices': [
-        _view(row, now, timeout) for row in list_conductors()]})
+        _view(row, now, timeout) for row in db_ops.list_conductors()]})
 
 
 def register(app):

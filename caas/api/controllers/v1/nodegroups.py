@@ -21,7 +21,7 @@ def _cluster(ident, rule):
 
 def get_all(ident):
     cluster = _cluster(ident, 'nodegroup:get_all')
-    groups = clusters.nodegroups_by_cluster([cluster.uuid])[cluster.uuid]
+    groups = db.list_nodegroups(cluster.uuid)
     base = request.base_url()
     return request.respond({'nodegroups': [
         views.nodegroup(ng, base, summary=True) for ng in groups]})
