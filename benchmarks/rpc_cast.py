@@ -1,7 +1,7 @@
 """Cast latency of the conductor RPC API over oslo.messaging.
 
 Uses caas's own ConductorAPI client (schema check included) and a trivial
-server endpoint on a private topic, over the in-process ``kombu+memory:////``
+server endpoint on a private topic, over caas-all's in-process transport (and plain ``kombu+memory:////``)
 transport and, when ``CAAS_TEST_TRANSPORT_URL`` is set (RabbitMQ from
 ``tools/services.sh start``), over RabbitMQ on 127.0.0.1:
 
@@ -136,7 +136,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     harness.init_config()
 
-    transports = [('memory', 'kombu+memory:////')]
+    from caas.common import rpc
+    transports = [('memory (caas-all)', rpc.IN_PROCESS_TRANSPORT_URL),
+                  ('kombu+memory, busy-polling', 'kombu+memory:////')]
     rabbit = os.environ.get('CAAS_TEST_TRANSPORT_URL')
     if rabbit:
         transports.append(('rabbit', rabbit))

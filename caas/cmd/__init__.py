@@ -18,3 +18,21 @@ def prepare(argv=None, description=None, cli_opts=(), default_config_files=None)
     CONF(sys.argv[1:] if argv is None else argv, project='caas',
          prog=description, default_config_files=default_config_files)
     logging.setup(CONF, 'caas')
+
+
+def wait_for_stop_signal(name):
+    """Block until SIGTERM or SIGINT; the caller then stops cleanly."""
+    import signal
+    import threading
+
+    log = logging.getLogger(__name__)
+    stopping = threading.Event()
+
+    def _stop(signum, _frame):
+        log.info('Signal %d received, stopping %s', signum, name)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    while not stopping.wait(0.5):
+        pass

@@ -8,13 +8,12 @@ conductor resumes what was in progress.
 """
 
 import os
-import signal
-import threading
 
 from oslo_config import cfg
 from oslo_log import log as logging
 
 from caas import cmd
+from caas.common import rpc
 from caas.conf import CONF
 
 LOG = logging.getLogger(__name__)
@@ -68,7 +67,7 @@ def _parse_host_port(argv):
 
 def configure(data_dir, sim_auth_url):
     os.makedirs(data_dir, exist_ok=True)
-    CONF.set_override('transport_url', 'kombu+memory:////')
+    CONF.set_override('transport_url', rpc.IN_PROCESS_TRANSPORT_URL)
     CONF.set_override('auth_strategy', 'noauth')
     CONF.set_override('state_path', data_dir)
     CONF.set_override('connection', 'sqlite:///%s' % os.path.join(
@@ -95,7 +94,6 @@ class AllInOne:
     def start(self):
         from caas.api import app as api_app
         from caas.api import server as api_server
-        from caas.common import rpc
         from caas.conductor import service
         from caas.db import migration
         from caas.db.sqlalchemy import engine
@@ -130,7 +128,6 @@ class AllInOne:
             self.conductor.stop(graceful_timeout=2)
         if self.sim is not None:
             self.sim.stop()
-        from caas.common import rpc
         rpc.cleanup()
 
 
@@ -145,11 +142,6 @@ def main(argv=None):
     print(BANNER % {'api': aio.api_url, 'auth': aio.sim.auth_url,
                     'pw': CONF.sim.admin_password, 'data': aio.data_dir,
                     'max': microversions.MAX_VERSION}, flush=True)
-    stopping = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stopping.set())
-    while not stopping.wait(1):
-        pass
-    LOG.info('Stopping caas-all')
+    cmd.wait_for_stop_signal('caas-all')
     aio.stop()
     return 0

@@ -6,9 +6,6 @@ command-line flags below override them.  SIGTERM and SIGINT stop it
 cleanly (the state is saved on every change anyway).
 """
 
-import signal
-import threading
-
 from oslo_config import cfg
 from oslo_log import log as logging
 
@@ -49,20 +46,11 @@ def build_server(conf=CONF):
 def main(argv=None):
     cmd.prepare(argv, description='caas-cloudsim', cli_opts=CLI_OPTS)
     srv = build_server()
-    stopping = threading.Event()
-
-    def _stop(signum, frame):
-        LOG.info('Signal %d received, stopping the simulated cloud', signum)
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
     srv.start()
     LOG.info('Simulated cloud state directory: %s',
              srv.cloud.state_dir or '(memory only)')
     print('caas-cloudsim: auth URL %s' % srv.auth_url, flush=True)
-    while not stopping.wait(0.5):
-        pass
+    cmd.wait_for_stop_signal('the simulated cloud')
     srv.stop()
     LOG.info('Simulated cloud stopped')
     return 0

@@ -56,7 +56,7 @@ def wait_http(url, timeout=30):
 class Deployment:
 
     def __init__(self, workdir, db_url, transport_url, conductors=2,
-                 boot_delay=1.0, conductor_opts=None):
+                 boot_delay=1.0, conductor_opts=None, auth_strategy='noauth'):
         self.workdir = str(workdir)
         self.db_url = db_url
         self.transport_url = transport_url
@@ -71,6 +71,7 @@ class Deployment:
             'stack_poll_initial': 0.1, 'stack_poll_max': 1,
             'health_check_interval': 5}
         self.conductor_opts.update(conductor_opts or {})
+        self.auth_strategy = auth_strategy
         self.procs = {}
         self.conf = os.path.join(self.workdir, 'caas.conf')
 
@@ -86,7 +87,7 @@ class Deployment:
         lines = [
             '[DEFAULT]',
             'transport_url = %s' % self.transport_url,
-            'auth_strategy = noauth',
+            'auth_strategy = %s' % self.auth_strategy,
             'debug = true',
             '[database]',
             'connection = %s' % self.db_url,
@@ -105,6 +106,15 @@ class Deployment:
             'server_boot_delay = %s' % self.boot_delay,
             'resource_delay = 0.05',
             'delete_delay = 0.3',
+            '[keystone_authtoken]',
+            'www_authenticate_uri = %s/identity/v3' % self.sim_url,
+            'auth_url = %s/identity/v3' % self.sim_url,
+            'auth_type = password',
+            'username = caas',
+            'password = caas',
+            'project_name = service',
+            'user_domain_name = Default',
+            'project_domain_name = Default',
             '[conductor]',
             'topic = %s' % self.topic,
         ] + ['%s = %s' % kv for kv in self.conductor_opts.items()]

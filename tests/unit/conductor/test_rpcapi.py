@@ -71,7 +71,7 @@ class _Runner:
 
 @pytest.fixture
 def memory_rpc(conf):
-    conf('transport_url', 'kombu+memory:////')
+    conf('transport_url', rpc.IN_PROCESS_TRANSPORT_URL)
     rpc.cleanup()
     runner = _Runner()
     server = rpc.get_server(
