@@ -8,6 +8,7 @@ name, type, props, physical_id, action, started_at, ready_at, data, nested,
 failed (a reason when the resource failed outright).
 """
 
+import abc
 import string
 
 from caas.sim import hot
@@ -304,12 +305,12 @@ class Server(Resource):
         return hot._dig(values.get(name), path)
 
 
-class NestedStack(Resource):
+class NestedStack(Resource, abc.ABC):
     """Base of ResourceGroup and provider templates: a nested stack."""
 
+    @abc.abstractmethod
     def nested_definition(self, cloud, stack, res):
         """(template, params) of the nested stack for ``res``."""
-        raise NotImplementedError
 
     def create(self, cloud, stack, res):
         from caas.sim import stacks

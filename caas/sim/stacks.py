@@ -124,7 +124,9 @@ def apply(cloud, stack, template, params, action, strict=True):
         if prev is not None and prev['type'] == definition['type'] and \
                 problem is None and not _broken(cloud, stack, prev):
             new[name] = prev
-            if prev['props'] != props:
+            # Like Heat, an update reaches into a failed nested stack and
+            # replaces what failed there, even if its properties are equal.
+            if prev['props'] != props or _nested_failed(cloud, stack, prev):
                 prev.update(action='UPDATE', started_at=t)
                 _event(stack, name, prev.get('physical_id'),
                        'UPDATE_IN_PROGRESS', 'state changed', t)
@@ -150,6 +152,12 @@ def _broken(cloud, stack, res):
         return True
     rtype = resources.type_of(res['type'])
     return not isinstance(rtype, resources.NestedStack) and \
+        rtype.state(cloud, stack, res)[0] == 'FAILED'
+
+
+def _nested_failed(cloud, stack, res):
+    rtype = resources.type_of(res['type'])
+    return isinstance(rtype, resources.NestedStack) and \
         rtype.state(cloud, stack, res)[0] == 'FAILED'
 
 

@@ -137,3 +137,28 @@ def test_create_timeout_fails_the_cluster(make_runner, sim):
     row = db_api.get_cluster(cluster.uuid)
     assert row.status == states.CREATE_FAILED
     assert 'Timed out' in row.status_reason
+
+
+def test_a_failed_update_can_be_retried(make_runner, sim):
+    runner = make_runner()
+    cluster, op = make_cluster(driver=None, node_count=1)
+    runner.claim_and_run(op.id)
+    assert wait_operation(op.id).state == states.OP_SUCCEEDED
+
+    sim.cloud.knobs['server_failure_rate'] = 1.0
+    _, op = db_api.start_operation(cluster.uuid, 'cluster_update',
+                                   {'node_count': 2})
+    runner.claim_and_run(op.id)
+    assert wait_operation(op.id).state == states.OP_FAILED
+    row = db_api.get_cluster(cluster.uuid)
+    assert row.status == states.UPDATE_FAILED
+    assert row.status_reason and row.operation_id is None
+
+    sim.cloud.knobs['server_failure_rate'] = 0.0
+    _, op = db_api.start_operation(cluster.uuid, 'cluster_update',
+                                   {'node_count': 2})
+    runner.claim_and_run(op.id)
+    assert wait_operation(op.id).state == states.OP_SUCCEEDED
+    row = db_api.get_cluster(cluster.uuid)
+    assert row.status == states.UPDATE_COMPLETE
+    assert len(row.node_addresses) == 2
