@@ -14,9 +14,9 @@ def main(argv=None):
     from caas.api import server
     LOG.info('Starting caas-api on %s:%s (auth_strategy=%s)', CONF.api.host,
              CONF.api.port, CONF.auth_strategy)
-    try:
-        server.serve_forever(api_app.build_app(CONF), CONF.api.host,
-                             CONF.api.port, CONF.api.threads)
-    except KeyboardInterrupt:
-        LOG.info('caas-api interrupted')
+    httpd = server.serve(api_app.build_app(CONF), CONF.api.host,
+                         CONF.api.port, CONF.api.threads)
+    cmd.wait_for_stop_signal('caas-api')
+    httpd.stop()
+    LOG.info('caas-api stopped')
     return 0

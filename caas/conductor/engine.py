@@ -112,6 +112,14 @@ class FlowRunner:
         with self._lock:
             return [k for k, f in self._running.items() if not f.done()]
 
+    def release_all(self):
+        """Hand back every unfinished operation this host owns."""
+        released = 0
+        for op in db_ops.operations_owned_by(self.host):
+            if db_ops.release(op.id, self.host, op.epoch):
+                released += 1
+        return released
+
     def shutdown(self, wait=True, timeout=None):
         self._pool.shutdown(wait=False, cancel_futures=True)
         if wait:
@@ -159,7 +167,11 @@ class FlowRunner:
                         '%d); stopping without acting', fence.cluster_uuid,
                         op_id, fence.epoch)
         except Exception as exc:
-            if self._finished(op_id):
+            if not self._owned(fence):
+                LOG.warning('Cluster %s: operation %s stopped here after its '
+                            'claim (epoch %d) was lost: %s',
+                            fence.cluster_uuid, op_id, fence.epoch, exc)
+            elif self._finished(op_id):
                 # The flow failed and its first task's revert recorded it.
                 LOG.info('Cluster %s: operation %s failed: %s',
                          fence.cluster_uuid, op_id, exc)
@@ -173,6 +185,15 @@ class FlowRunner:
             with self._lock:
                 self._running.pop(op_id, None)
 
+    @staticmethod
+    def _owned(fence):
+        try:
+            return db_ops.still_owner(fence)
+        except Exception:
+            LOG.exception('Cluster %s: cannot read operation %s',
+                          fence.cluster_uuid, fence.operation_id)
+            return True
+
     def _finished(self, op_id):
         try:
             return db_api.get_operation(op_id).state not in states.OP_UNFINISHED
@@ -181,8 +202,7 @@ class FlowRunner:
 
     def _release(self, fence):
         try:
-            fence.update(operation_values={'owner': None,
-                                           'state': states.OP_PENDING})
+            db_ops.release(fence.operation_id, fence.owner, fence.epoch)
         except Exception:
             LOG.exception('Cluster %s: could not release operation %s; it '
                           'is resumed after this conductor restarts or its '

@@ -52,9 +52,6 @@ class ConductorService:
             self.host, binary, CONF.conductor.heartbeat_interval)
         self.rpc_server = None
         self._periodics = []
-        # Seconds each takeover took from the dead owner's last heartbeat,
-        # for logs and the chaos test.
-        self.takeovers = []
 
     def start(self):
         self.heartbeat.start()
@@ -100,6 +97,13 @@ class ConductorService:
                                CONF.conductor.heartbeat_timeout)
 
     def stop(self, graceful_timeout=10):
+        """Stop taking work and hand what is running to the other conductors.
+
+        Flows can last as long as a Heat stack takes, so they are not waited
+        for: releasing their operations fences this process's flows out (they
+        stop at their next claim check) and lets the next sweep of any
+        conductor resume them, without waiting for the heartbeat to expire.
+        """
         for p in self._periodics:
             p.stopped.set()
         if self.rpc_server is not None:
@@ -108,6 +112,15 @@ class ConductorService:
                 self.rpc_server.wait()
             except Exception:
                 LOG.exception('Stopping the RPC server failed')
+        try:
+            released = self.runner.release_all()
+        except Exception:
+            LOG.exception('Could not release the operations of %s; they are '
+                          'taken over when its heartbeat expires', self.host)
+            released = 0
+        if released:
+            LOG.info('Conductor %s released %d unfinished operations',
+                     self.host, released)
         self.runner.shutdown(wait=True, timeout=graceful_timeout)
         self.heartbeat.stop()
         LOG.info('Conductor %s stopped', self.host)

@@ -113,6 +113,20 @@ def claimable(unclaimed_timeout, heartbeat_timeout, limit=100):
             .order_by(Op.created_at).limit(limit)))
 
 
+def release(op_id, owner, epoch):
+    """Give an operation back (PENDING, no owner) if we still own it.
+
+    The epoch stays; the next claim increments it, and the old owner's fence
+    (owner, epoch) no longer matches from this moment on.
+    """
+    with session_scope() as session:
+        return session.execute(sa.update(Op).where(
+            Op.id == op_id, Op.owner == owner, Op.epoch == epoch,
+            Op.state == states.OP_RUNNING).values(
+                owner=None, state=states.OP_PENDING,
+                updated_at=models.utcnow())).rowcount == 1
+
+
 def operations_owned_by(owner):
     with session_scope(readonly=True) as session:
         return list(session.execute(

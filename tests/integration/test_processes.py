@@ -91,3 +91,29 @@ def test_api_answers_with_magnum_errors(deploy):
     resp = requests.get(dep.api_url + '/v1/clusters/nope', timeout=10)
     assert resp.status_code == 404
     assert 'nope' in resp.json()['errors'][0]['detail']
+
+
+def test_a_stopped_conductor_hands_its_work_over_at_once(deploy):
+    # A heartbeat timeout far longer than the test: only the release on
+    # SIGTERM can explain a takeover.
+    dep = deploy(conductors=2, boot_delay=4,
+                 conductor_opts={'heartbeat_timeout': 300})
+    mc = helpers.magnum(dep.api_url)
+    tmpl = helpers.make_template(mc)
+    cluster = mc.clusters.create(name='c1', cluster_template_id=tmpl.uuid,
+                                 node_count=1)
+    deadline = time.monotonic() + 30
+    owner = None
+    while owner is None and time.monotonic() < deadline:
+        ops = helpers.operations(dep.db_url)
+        owner = ops[0]['owner'] if ops else None
+        time.sleep(0.1)
+    assert owner
+    dep.stop(owner)        # SIGTERM: a graceful stop
+    assert helpers.operations(dep.db_url)[0]['owner'] != owner
+    done = helpers.wait_status(mc, cluster.uuid, 'CREATE_COMPLETE',
+                               timeout=60)
+    ops = helpers.operations(dep.db_url)
+    assert ops[0]['owner'] not in (owner, None)
+    assert dep.sim_state()['counts']['stacks'] == 1
+    assert done.status == 'CREATE_COMPLETE'

@@ -64,6 +64,12 @@ def find_stack(clients, name_or_id):
     return stack
 
 
+def poll_stack(fence, clients, name_or_id):
+    """One poll of a stack being waited for; a lost claim ends the wait."""
+    fence.check()
+    return find_stack(clients, name_or_id)
+
+
 def failure_reason(flow_failures):
     """One line a user can act on, from the failures TaskFlow collected."""
     if not flow_failures:

@@ -135,7 +135,7 @@ class WaitForStack(task.Task):
                 max=CONF.conductor.stack_poll_max),
             stop=past_deadline,
             retry_error_callback=lambda rs: rs.outcome.result())
-        stack = retrying(common.find_stack, clients, stack_id)
+        stack = retrying(common.poll_stack, fence, clients, stack_id)
         if stack is None:
             raise StackFailed(reason='Heat stack %s disappeared while it was '
                                      'being %sd.' % (stack_id,
@@ -196,7 +196,7 @@ class WaitForStackGone(task.Task):
             stop=lambda rs: deadline is not None and
             models.utcnow() >= deadline,
             retry_error_callback=lambda rs: rs.outcome.result())
-        stack = retrying(common.find_stack, clients, stack_id)
+        stack = retrying(common.poll_stack, fence, clients, stack_id)
         if stack is None:
             LOG.info('Cluster %s: stack %s is gone', fence.cluster_uuid,
                      stack_id)

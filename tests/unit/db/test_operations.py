@@ -105,3 +105,20 @@ def test_sweeper_finds_lost_casts_and_dead_owners_only(db):
 def test_a_fresh_unclaimed_operation_is_left_to_its_cast(db):
     _cluster(db)
     assert db_ops.claimable(10, 10) == []
+
+
+def test_a_released_operation_is_fenced_and_claimable_again(db):
+    cluster, op = _cluster(db)
+    epoch = db_ops.claim(op.id, 'a')
+    fence = Fence(op.id, cluster.uuid, 'a', epoch)
+    assert db_ops.release(op.id, 'a', epoch)
+    assert not db_ops.still_owner(fence)
+    with pytest.raises(exceptions.FencedOut):
+        fence.update(cluster_values={'stack_id': 'late'})
+    old = models.utcnow() - datetime.timedelta(seconds=60)
+    with db.begin() as conn:
+        conn.execute(sa.update(models.Operation).values(created_at=old))
+    assert [row.id for row in db_ops.claimable(10, 10)] == [op.id]
+    assert db_ops.claim(op.id, 'b') == epoch + 1
+    # Only the owner at that epoch can release.
+    assert not db_ops.release(op.id, 'a', epoch)
