@@ -53,15 +53,19 @@ class _FencedConnection:
 
 
 class FencedBackend(tf_base.Backend):
-    """A TaskFlow backend whose writes are conditional on a claim."""
+    """A TaskFlow backend whose writes are conditional on a claim.
 
-    def __init__(self, backend, fence):
+    It hands out one shared TaskFlow connection (stateless apart from its
+    table metadata, which is costly to build on every call).
+    """
+
+    def __init__(self, connection, fence):
         super().__init__({})
-        self._backend = backend
+        self._connection = connection
         self._fence = fence
 
     def get_connection(self):
-        return _FencedConnection(self._backend.get_connection(), self._fence)
+        return _FencedConnection(self._connection, self._fence)
 
     def close(self):
         """The shared backend outlives each flow; nothing to release here."""
@@ -81,6 +85,7 @@ class FlowRunner:
         self.host = host
         self.clients = clients
         self.backend = make_backend()
+        self.persistence = self.backend.get_connection()
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix='flow')
         self._running = {}
@@ -130,8 +135,8 @@ class FlowRunner:
     # -- running -----------------------------------------------------------
 
     def _load(self, op, fence):
-        backend = FencedBackend(self.backend, fence)
-        conn = self.backend.get_connection()
+        backend = FencedBackend(self.persistence, fence)
+        conn = self.persistence
         factory = FACTORIES[op.kind]
         if op.flow_id:
             detail = conn.get_flow_details(op.flow_id)
@@ -221,6 +226,6 @@ class FlowRunner:
     def _forget_flow(self, op_id):
         """Finished flows need no logbook; keep the database small."""
         try:
-            self.backend.get_connection().destroy_logbook(op_id)
+            self.persistence.destroy_logbook(op_id)
         except Exception:
             LOG.debug('No logbook to remove for operation %s', op_id)
