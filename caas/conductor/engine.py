@@ -97,7 +97,9 @@ class FlowRunner:
                       expect_epoch=None):
         """Claim by compare-and-set; run the flow if the claim succeeded."""
         with self._lock:
-            if operation_id in self._running and expect_owner != self.host:
+            if operation_id in self._running:
+                # Already running here (a duplicate cast, or a sweep that
+                # raced our own claim): one flow per operation per process.
                 return False
         epoch = db_ops.claim(operation_id, self.host, expect_owner,
                              expect_epoch)

@@ -15,6 +15,3 @@ def list_opts():
             result.append((group, opts))
     return result
 
-
-def set_defaults(conf=None):
-    """Nothing library-owned needs a caas-specific default yet."""
