@@ -50,3 +50,14 @@ def operations(db_url):
                 'FROM operations'))]
     finally:
         engine.dispose()
+
+
+def wait_owner(db_url, timeout=30):
+    """The conductor that claimed the (only) operation."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ops = operations(db_url)
+        if ops and ops[0]['owner']:
+            return ops[0]['owner']
+        time.sleep(0.1)
+    raise AssertionError('no conductor claimed the operation in %ss' % timeout)

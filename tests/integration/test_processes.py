@@ -46,13 +46,7 @@ def test_killed_conductor_is_taken_over(deploy):
     tmpl = helpers.make_template(mc)
     cluster = mc.clusters.create(name='c1', cluster_template_id=tmpl.uuid,
                                  node_count=1)
-    deadline = time.monotonic() + 30
-    owner = None
-    while owner is None and time.monotonic() < deadline:
-        ops = helpers.operations(dep.db_url)
-        owner = ops[0]['owner'] if ops else None
-        time.sleep(0.1)
-    assert owner, 'no conductor claimed the operation'
+    owner = helpers.wait_owner(dep.db_url)
     killed_at = time.monotonic()
     dep.kill(owner)
     new_owner = owner
@@ -102,13 +96,7 @@ def test_a_stopped_conductor_hands_its_work_over_at_once(deploy):
     tmpl = helpers.make_template(mc)
     cluster = mc.clusters.create(name='c1', cluster_template_id=tmpl.uuid,
                                  node_count=1)
-    deadline = time.monotonic() + 30
-    owner = None
-    while owner is None and time.monotonic() < deadline:
-        ops = helpers.operations(dep.db_url)
-        owner = ops[0]['owner'] if ops else None
-        time.sleep(0.1)
-    assert owner
+    owner = helpers.wait_owner(dep.db_url)
     dep.stop(owner)        # SIGTERM: a graceful stop
     assert helpers.operations(dep.db_url)[0]['owner'] != owner
     done = helpers.wait_status(mc, cluster.uuid, 'CREATE_COMPLETE',
