@@ -2,8 +2,10 @@
 
 Clusters are divided among the live conductors by rendezvous hashing on
 (conductor host, cluster UUID): every conductor computes the same owner for
-a cluster from the same heartbeat table, so exactly one checks it, and when a
-conductor joins or dies only its share moves.
+a cluster from the same set of live conductors, so exactly one checks it, and
+when a conductor joins or dies only its share moves. (For the seconds in
+which two conductors disagree about who is alive, a cluster may be checked
+twice or skipped once; checks are read-only apart from the health fields.)
 """
 
 import hashlib
@@ -27,10 +29,8 @@ def watcher_of(cluster_uuid, live_hosts):
     return max(live_hosts, key=score) if live_hosts else None
 
 
-def my_clusters(host, heartbeat_timeout):
-    live = db_ops.live_conductors(heartbeat_timeout)
-    if host not in live:
-        live.append(host)
+def my_clusters(host, live_hosts):
+    live = sorted(set(live_hosts) | {host})
     return [row for row in db_ops.settled_clusters()
             if watcher_of(row.uuid, live) == host]
 
@@ -57,11 +57,14 @@ def check_cluster(clients, cluster_uuid, stack_id):
     return status
 
 
-def run_once(host, clients, interval, heartbeat_timeout):
-    """Check this conductor's share of clusters that are due; count them."""
+def run_once(host, clients, interval, live_hosts):
+    """Check this conductor's share of clusters that are due; count them.
+
+    :param live_hosts: the conductors this one sees alive.
+    """
     now = models.utcnow()
     checked = 0
-    for row in my_clusters(host, heartbeat_timeout):
+    for row in my_clusters(host, live_hosts):
         due = row.health_checked_at is None or \
             (now - row.health_checked_at).total_seconds() >= interval
         if due:

@@ -1,6 +1,11 @@
 """Who carries out an operation: heartbeats, claims and fencing.
 
-A conductor proves it is alive by heartbeating into the ``conductors`` table.
+A conductor proves it is alive by heartbeating into the ``conductors`` table:
+each heartbeat increments its ``report_count``. Another conductor declares it
+dead when that count has not moved for ``heartbeat_timeout`` seconds of the
+*observer's own* monotonic clock (``LivenessObserver``), so no two hosts'
+clocks are ever compared and clock skew cannot make a live conductor look
+dead.
 It owns an operation after a successful compare-and-set claim, which also
 increments the operation's epoch. The (owner, epoch) pair is the fencing
 token: every side effect and every state write checks it first, so a
@@ -10,6 +15,7 @@ even if it wakes up in the middle of a flow.
 
 import dataclasses
 import threading
+import time
 
 from oslo_log import log as logging
 
@@ -41,6 +47,72 @@ class Fence:
 
     def finish(self, succeeded, cluster_values, error=None):
         db_ops.finish(self, succeeded, cluster_values, error)
+
+
+class LivenessObserver:
+    """Decides, from what this conductor has seen, who is dead and which
+    unowned operations were left unclaimed too long.
+
+    :param clock: a monotonic clock (injectable for tests).
+    """
+
+    def __init__(self, me, heartbeat_timeout, unclaimed_timeout,
+                 clock=time.monotonic):
+        self.me = me
+        self.heartbeat_timeout = heartbeat_timeout
+        self.unclaimed_timeout = unclaimed_timeout
+        self.clock = clock
+        self._hosts = {}      # host -> (report_count, when it last changed)
+        self._unowned = {}    # operation id -> when first seen unowned
+        # The sweeper and the health watcher observe from two threads.
+        self._lock = threading.Lock()
+
+    def observe_hosts(self, reports):
+        """Record {host: report_count}; return the hosts that are dead.
+
+        A host that owns work but has no row at all is observed with a
+        count of None, so it too is dead after the timeout.
+        """
+        with self._lock:
+            now = self.clock()
+            for host, count in reports.items():
+                seen = self._hosts.get(host)
+                if seen is None or seen[0] != count:
+                    self._hosts[host] = (count, now)
+            return {host for host, (_, since) in self._hosts.items()
+                    if host != self.me and
+                    now - since >= self.heartbeat_timeout}
+
+    def live(self):
+        """Hosts whose heartbeats are still moving, this one included."""
+        with self._lock:
+            now = self.clock()
+            hosts = {host for host, (_, since) in self._hosts.items()
+                     if now - since < self.heartbeat_timeout}
+        hosts.add(self.me)
+        return sorted(hosts)
+
+    def orphans(self, operations, reports):
+        """The unfinished operations this conductor should claim now."""
+        reports = dict(reports)
+        for op in operations:
+            if op.owner is not None and op.owner not in reports:
+                reports[op.owner] = None
+        dead = self.observe_hosts(reports)
+        now = self.clock()
+        unowned_now = set()
+        result = []
+        for op in operations:
+            if op.owner is None:
+                unowned_now.add(op.id)
+                first = self._unowned.setdefault(op.id, now)
+                if now - first >= self.unclaimed_timeout:
+                    result.append(op)
+            elif op.owner in dead:
+                result.append(op)
+        for op_id in set(self._unowned) - unowned_now:
+            del self._unowned[op_id]
+        return result
 
 
 class Heartbeat:

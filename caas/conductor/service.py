@@ -49,6 +49,9 @@ class ConductorService:
                                         CONF.conductor.workers)
         self.heartbeat = ownership.Heartbeat(
             self.host, binary, CONF.conductor.heartbeat_interval)
+        self.liveness = ownership.LivenessObserver(
+            self.host, CONF.conductor.heartbeat_timeout,
+            CONF.conductor.unclaimed_timeout)
         self.rpc_server = None
         self._periodics = []
 
@@ -78,8 +81,9 @@ class ConductorService:
 
     def sweep(self):
         claimed = 0
-        for op in db_ops.claimable(CONF.conductor.unclaimed_timeout,
-                                   CONF.conductor.heartbeat_timeout):
+        orphans = self.liveness.orphans(db_ops.unfinished_operations(),
+                                        db_ops.conductor_reports())
+        for op in orphans:
             if self.runner.claim_and_run(op.id, expect_owner=op.owner,
                                          expect_epoch=op.epoch):
                 claimed += 1
@@ -89,9 +93,10 @@ class ConductorService:
         return claimed
 
     def check_health(self):
+        self.liveness.observe_hosts(db_ops.conductor_reports())
         return health.run_once(self.host, self.clients,
                                CONF.conductor.health_check_interval,
-                               CONF.conductor.heartbeat_timeout)
+                               self.liveness.live())
 
     def stop(self, graceful_timeout=10):
         """Stop taking work and hand what is running to the other conductors.

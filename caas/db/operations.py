@@ -8,8 +8,6 @@ concurrent claim until the write is committed, so a conductor that lost its
 claim can never write.
 """
 
-import datetime
-
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
@@ -23,10 +21,6 @@ Op = models.Operation
 Cluster = models.Cluster
 NodeGroup = models.NodeGroup
 Conductor = models.Conductor
-
-
-def _ago(seconds):
-    return models.utcnow() - datetime.timedelta(seconds=seconds)
 
 
 # -- heartbeats -------------------------------------------------------------
@@ -58,12 +52,12 @@ def heartbeat(host):
                 report_count=Conductor.report_count + 1)).rowcount == 1
 
 
-def live_conductors(timeout):
+def conductor_reports():
+    """{host: report_count} of every enabled conductor."""
     with session_scope(readonly=True) as session:
-        return list(session.scalars(
-            sa.select(Conductor.host).where(
-                Conductor.heartbeat_at > _ago(timeout),
-                Conductor.disabled.is_not(True)).order_by(Conductor.host)))
+        return dict(session.execute(
+            sa.select(Conductor.host, Conductor.report_count).where(
+                Conductor.disabled.is_not(True))).all())
 
 
 def list_conductors():
@@ -94,23 +88,13 @@ def claim(op_id, owner, expect_owner=None, expect_epoch=None):
     return row[0] if row else None
 
 
-def claimable(unclaimed_timeout, heartbeat_timeout, limit=100):
-    """Unfinished operations nobody is carrying out.
-
-    Either never claimed for longer than unclaimed_timeout (a lost cast), or
-    owned by a conductor whose heartbeat is older than heartbeat_timeout.
-    """
-    live = sa.select(Conductor.host).where(
-        Conductor.heartbeat_at > _ago(heartbeat_timeout))
+def unfinished_operations(limit=1000):
+    """Operations not yet SUCCEEDED or FAILED, oldest first."""
     with session_scope(readonly=True) as session:
         return list(session.execute(
-            sa.select(Op.id, Op.owner, Op.epoch, Op.kind, Op.cluster_id)
-            .where(sa.or_(
-                sa.and_(Op.state == states.OP_PENDING, Op.owner.is_(None),
-                        Op.created_at < _ago(unclaimed_timeout)),
-                sa.and_(Op.state == states.OP_RUNNING,
-                        Op.owner.is_not(None),
-                        Op.owner.not_in(live))))
+            sa.select(Op.id, Op.owner, Op.epoch, Op.kind, Op.cluster_id,
+                      Op.state)
+            .where(Op.state.in_(states.OP_UNFINISHED))
             .order_by(Op.created_at).limit(limit)))
 
 

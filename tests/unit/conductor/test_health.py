@@ -41,9 +41,7 @@ def test_the_live_conductors_split_the_settled_clusters(make_runner, sim):
         made.append((cluster.uuid, op.id))
     for _, op_id in made:
         wait_operation(op_id)
-    for host in ('h1', 'h2'):
-        db_ops.register_conductor(host, 'caas-conductor')
-    mine = {h: {r.uuid for r in health.my_clusters(h, 10)}
+    mine = {h: {r.uuid for r in health.my_clusters(h, ['h1', 'h2'])}
             for h in ('h1', 'h2')}
     assert mine['h1'].isdisjoint(mine['h2'])
     assert mine['h1'] | mine['h2'] == {u for u, _ in made}
@@ -55,13 +53,13 @@ def test_a_deleted_stack_makes_the_cluster_unhealthy(make_runner, sim):
     runner.claim_and_run(op.id)
     wait_operation(op.id)
     clients = cloud.CloudClients()
-    assert health.run_once('c1', clients, 0, 10) == 1
+    assert health.run_once('c1', clients, 0, ['c1']) == 1
     assert db_api.get_cluster(cluster.uuid).health_status == states.HEALTHY
     stack_id = db_api.get_cluster(cluster.uuid).stack_id
     clients.heat.stacks.delete(stack_id)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        health.run_once('c1', clients, 0, 10)
+        health.run_once('c1', clients, 0, ['c1'])
         row = db_api.get_cluster(cluster.uuid)
         if row.health_status == states.UNHEALTHY:
             break
@@ -78,5 +76,5 @@ def test_health_is_not_written_while_an_operation_runs(db, make_runner, sim):
     db_api.start_operation(cluster.uuid, states.OP_CLUSTER_UPDATE,
                            {'node_count': 1})
     assert not db_ops.record_health(cluster.uuid, states.UNHEALTHY, {})
-    assert health.run_once('c1', cloud.CloudClients(), 0, 10) == 0
+    assert health.run_once('c1', cloud.CloudClients(), 0, ['c1']) == 0
 

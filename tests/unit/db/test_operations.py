@@ -1,16 +1,12 @@
 """Claims and fenced writes in the database."""
 
-import datetime
-
 import pytest
-import sqlalchemy as sa
 
 from caas.common import exceptions
 from caas.common import states
 from caas.conductor.ownership import Fence
 from caas.db import api as db_api
 from caas.db import operations as db_ops
-from caas.db.sqlalchemy import models
 
 
 def _cluster(db):
@@ -85,26 +81,19 @@ def test_update_is_refused_from_create_failed_but_delete_is_not(db):
     db_api.start_operation(cluster.uuid, states.OP_CLUSTER_DELETE)
 
 
-def test_sweeper_finds_lost_casts_and_dead_owners_only(db):
+def test_unfinished_operations_and_reports_feed_the_sweeper(db):
     _, lost = _cluster(db)
-    _, live_owned = _cluster(db)
-    _, dead_owned = _cluster(db)
-    db_ops.register_conductor('live', 'caas-conductor')
-    db_ops.register_conductor('dead', 'caas-conductor')
-    db_ops.claim(live_owned.id, 'live')
-    db_ops.claim(dead_owned.id, 'dead')
-    old = models.utcnow() - datetime.timedelta(seconds=60)
-    with db.begin() as conn:
-        conn.execute(sa.update(models.Operation).values(created_at=old))
-        conn.execute(sa.update(models.Conductor).where(
-            models.Conductor.host == 'dead').values(heartbeat_at=old))
-    found = {row.id for row in db_ops.claimable(10, 10)}
-    assert found == {lost.id, dead_owned.id}
-
-
-def test_a_fresh_unclaimed_operation_is_left_to_its_cast(db):
-    _cluster(db)
-    assert db_ops.claimable(10, 10) == []
+    _, owned = _cluster(db)
+    _, done = _cluster(db)
+    db_ops.register_conductor('a', 'caas-conductor')
+    db_ops.claim(owned.id, 'a')
+    fence = Fence(done.id, done.cluster_id, 'a', db_ops.claim(done.id, 'a'))
+    fence.finish(True, {'status': states.CREATE_COMPLETE})
+    ops = {row.id: row for row in db_ops.unfinished_operations()}
+    assert set(ops) == {lost.id, owned.id}
+    assert ops[owned.id].owner == 'a' and ops[lost.id].owner is None
+    db_ops.heartbeat('a')
+    assert db_ops.conductor_reports() == {'a': 1}
 
 
 def test_a_released_operation_is_fenced_and_claimable_again(db):
@@ -115,10 +104,8 @@ def test_a_released_operation_is_fenced_and_claimable_again(db):
     assert not db_ops.still_owner(fence)
     with pytest.raises(exceptions.FencedOut):
         fence.update(cluster_values={'stack_id': 'late'})
-    old = models.utcnow() - datetime.timedelta(seconds=60)
-    with db.begin() as conn:
-        conn.execute(sa.update(models.Operation).values(created_at=old))
-    assert [row.id for row in db_ops.claimable(10, 10)] == [op.id]
+    row = db_ops.unfinished_operations()[0]
+    assert (row.id, row.owner, row.state) == (op.id, None, states.OP_PENDING)
     assert db_ops.claim(op.id, 'b') == epoch + 1
     # Only the owner at that epoch can release.
     assert not db_ops.release(op.id, 'a', epoch)
