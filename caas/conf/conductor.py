@@ -12,8 +12,11 @@ opts = [
     cfg.FloatOpt('heartbeat_interval', default=2.0, min=0.1,
                  help='Seconds between heartbeats into the conductors table.'),
     cfg.FloatOpt('heartbeat_timeout', default=10.0, min=0.5,
-                 help='A conductor whose last heartbeat is older than this '
-                      'many seconds is dead; its operations are taken over.'),
+                 help='A conductor whose heartbeat count has not moved for '
+                      'this many seconds, as timed by the conductor watching '
+                      'it, is dead; its operations are taken over. No two '
+                      "hosts' clocks are compared. /v1/mservices reports "
+                      'a conductor down after the same time.'),
     cfg.FloatOpt('unclaimed_timeout', default=10.0, min=0.5,
                  help='An operation nobody claimed for this many seconds '
                       '(lost cast) is claimed by the sweeper.'),
