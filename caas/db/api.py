@@ -113,10 +113,20 @@ def get_cluster_template(ident, project_id=None):
 
 
 def list_cluster_templates(project_id=None, limit=None, marker=None,
-                           sort_key='id', sort_dir='asc'):
+                           sort_key='id', sort_dir='asc', show_hidden=None):
+    """Templates of the project and public ones (all for project None).
+
+    Hidden templates are listed only for admins (project None) unless
+    ``show_hidden`` says otherwise; they can still be shown by UUID or name.
+    """
+    if show_hidden is None:
+        show_hidden = project_id is None
     with session_scope(readonly=True) as session:
         visible = _project_filter(models.ClusterTemplate, project_id,
                                   include_public=True)
+        if not show_hidden:
+            visible = sa.and_(visible,
+                              models.ClusterTemplate.hidden.is_not(True))
         query = sa.select(models.ClusterTemplate).where(visible)
         return _paginate(session, query, models.ClusterTemplate, limit,
                          marker, sort_key, sort_dir, visible)

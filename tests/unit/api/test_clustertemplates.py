@@ -225,3 +225,19 @@ def test_other_project_cannot_delete(api, template):
     resp = api.delete('/v1/clustertemplates/%s' % template['uuid'],
                       headers=PROJECT_B)
     assert resp.status_code == 404
+
+
+def test_hidden_templates_are_listed_for_admins_only(api):
+    resp = api.post('/v1/clustertemplates',
+                    template_body(name='old', hidden=True), headers=PROJECT_A)
+    assert resp.status_code == 201, resp.json_body
+    uuid = resp.json_body['uuid']
+    listed = api.get('/v1/clustertemplates',
+                     headers=PROJECT_A).json_body['clustertemplates']
+    assert uuid not in [t['uuid'] for t in listed]
+    # Still usable by name or UUID, as in Magnum.
+    assert api.get('/v1/clustertemplates/old',
+                   headers=PROJECT_A).status_code == 200
+    listed = api.get('/v1/clustertemplates',
+                     headers=ADMIN).json_body['clustertemplates']
+    assert uuid in [t['uuid'] for t in listed]
