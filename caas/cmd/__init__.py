@@ -13,6 +13,8 @@ from caas.conf import CONF
 def prepare(argv=None, description=None, cli_opts=(), default_config_files=None):
     """Parse --config-file and friends; set up oslo.log."""
     caas_conf.register_log_opts()
+    logging.set_defaults(default_log_levels=logging.get_default_log_levels() + [
+        'alembic=WARN', 'kombu.connection=ERROR'])
     if cli_opts:
         CONF.register_cli_opts(cli_opts)
     CONF(sys.argv[1:] if argv is None else argv, project='caas',

@@ -8,6 +8,7 @@ conductor resumes what was in progress.
 """
 
 import os
+import sys
 
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -132,13 +133,20 @@ class AllInOne:
 
 
 def main(argv=None):
-    import sys
     argv = _parse_host_port(sys.argv[1:] if argv is None else argv)
     cmd.prepare(argv, cli_opts=CLI_OPTS, default_config_files=[])
     from caas.api import microversions
     aio = AllInOne(CONF.all_host, CONF.all_port,
                    os.path.abspath(CONF.all_data_dir),
-                   sim_port=CONF.all_sim_port).start()
+                   sim_port=CONF.all_sim_port)
+    try:
+        aio.start()
+    except OSError as exc:
+        aio.stop()
+        print('caas-all: cannot listen (%s). Is another caas-all running? '
+              'Choose other ports with --port and --sim-port.' % exc,
+              file=sys.stderr)
+        return 1
     print(BANNER % {'api': aio.api_url, 'auth': aio.sim.auth_url,
                     'pw': CONF.sim.admin_password, 'data': aio.data_dir,
                     'max': microversions.MAX_VERSION}, flush=True)
