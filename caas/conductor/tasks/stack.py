@@ -5,10 +5,13 @@ that runs again after a crash finds the stack its predecessor created
 instead of making a second one.
 """
 
+import datetime
+
 import tenacity
 from heatclient import exc as heat_exc
 from oslo_log import log as logging
 from taskflow import task
+from taskflow.types import failure
 
 from caas.common import exceptions
 from caas.conductor.tasks import common
@@ -112,6 +115,38 @@ class UpdateStack(task.Task):
                  stack_id, new)
         return stack_id
 
+    def revert(self, fence, clients, operation_id, result, *args, **kwargs):
+        """With ``rollback`` asked for (microversion 1.3), put the stack
+        back to the node counts still recorded for the cluster."""
+        params = db_api.get_operation(operation_id).params or {}
+        if not params.get('rollback') or \
+                isinstance(result, failure.Failure):
+            return
+        try:
+            data = common.load(fence.cluster_uuid)
+            old = data.driver.update_parameters(data.cluster, data.template,
+                                                data.nodegroups)
+            fence.check()
+            LOG.warning('Cluster %s: rolling stack %s back to %s',
+                        fence.cluster_uuid, result, old)
+            common.cloud_call(clients.heat.stacks.update, result,
+                              existing=True, parameters=old)
+            deadline = models.utcnow() + datetime.timedelta(
+                minutes=CONF.conductor.update_timeout)
+            wait_for_stack(fence, clients, result, 'UPDATE', deadline)
+            outcome = {'rolled_back': True}
+        except exceptions.FencedOut:
+            return
+        except Exception as exc:
+            LOG.error('Cluster %s: rollback of stack %s failed: %s',
+                      fence.cluster_uuid, result, exc)
+            outcome = {'rolled_back': False, 'rollback_error': str(exc)}
+        try:
+            fence.update(operation_values={'params': dict(params, **outcome)})
+        except exceptions.FencedOut:
+            LOG.warning('Cluster %s: claim lost after the rollback',
+                        fence.cluster_uuid)
+
 
 class WaitForStack(task.Task):
     """Waits with backoff until the stack settles, or the deadline passes."""
@@ -122,35 +157,47 @@ class WaitForStack(task.Task):
 
     def execute(self, fence, clients, stack_id, operation_id):
         deadline = db_api.get_operation(operation_id).deadline
-        in_progress = '%s_IN_PROGRESS' % self.action
+        wait_for_stack(fence, clients, stack_id, self.action, deadline)
 
-        def past_deadline(_retry_state):
-            return deadline is not None and models.utcnow() >= deadline
 
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_result(
-                lambda s: s is not None and s.stack_status == in_progress),
-            wait=tenacity.wait_exponential(
-                multiplier=CONF.conductor.stack_poll_initial,
-                max=CONF.conductor.stack_poll_max),
-            stop=past_deadline,
-            retry_error_callback=lambda rs: rs.outcome.result())
-        stack = retrying(common.poll_stack, fence, clients, stack_id)
-        if stack is None:
-            raise StackFailed(reason='Heat stack %s disappeared while it was '
-                                     'being %sd.' % (stack_id,
-                                                     self.action.lower()))
-        if stack.stack_status == in_progress:
-            raise OperationTimedOut(
-                reason='Timed out: Heat stack %s was still %s when the '
-                       'deadline (%s UTC) passed.' % (
-                           stack_id, in_progress,
-                           deadline.isoformat(timespec='seconds')))
-        if stack.stack_status != '%s_COMPLETE' % self.action:
-            raise StackFailed(reason='Heat stack %s is %s: %s' % (
-                stack_id, stack.stack_status, stack.stack_status_reason))
-        LOG.info('Cluster %s: stack %s is %s', fence.cluster_uuid, stack_id,
-                 stack.stack_status)
+def _poll_while(fence, clients, stack_id, in_progress, deadline):
+    """Poll with exponential backoff while the stack is ``in_progress``;
+    the last stack seen (None once it is gone)."""
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_result(
+            lambda s: s is not None and s.stack_status == in_progress),
+        wait=tenacity.wait_exponential(
+            multiplier=CONF.conductor.stack_poll_initial,
+            max=CONF.conductor.stack_poll_max),
+        stop=lambda _rs: deadline is not None and
+        models.utcnow() >= deadline,
+        retry_error_callback=lambda rs: rs.outcome.result())
+    return retrying(common.poll_stack, fence, clients, stack_id)
+
+
+def wait_for_stack(fence, clients, stack_id, action, deadline):
+    """Poll with backoff until the stack leaves ACTION_IN_PROGRESS.
+
+    :returns: the stack, ACTION_COMPLETE.
+    :raises: StackFailed, OperationTimedOut, FencedOut
+    """
+    in_progress = '%s_IN_PROGRESS' % action
+    stack = _poll_while(fence, clients, stack_id, in_progress, deadline)
+    if stack is None:
+        raise StackFailed(reason='Heat stack %s disappeared while it was '
+                                 'being %sd.' % (stack_id, action.lower()))
+    if stack.stack_status == in_progress:
+        raise OperationTimedOut(
+            reason='Timed out: Heat stack %s was still %s when the '
+                   'deadline (%s UTC) passed.' % (
+                       stack_id, in_progress,
+                       deadline.isoformat(timespec='seconds')))
+    if stack.stack_status != '%s_COMPLETE' % action:
+        raise StackFailed(reason='Heat stack %s is %s: %s' % (
+            stack_id, stack.stack_status, stack.stack_status_reason))
+    LOG.info('Cluster %s: stack %s is %s', fence.cluster_uuid, stack_id,
+             stack.stack_status)
+    return stack
 
 
 class DeleteStack(task.Task):
@@ -186,17 +233,8 @@ class WaitForStackGone(task.Task):
         if stack_id is None:
             return
         deadline = db_api.get_operation(operation_id).deadline
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_result(
-                lambda s: s is not None and
-                s.stack_status == 'DELETE_IN_PROGRESS'),
-            wait=tenacity.wait_exponential(
-                multiplier=CONF.conductor.stack_poll_initial,
-                max=CONF.conductor.stack_poll_max),
-            stop=lambda rs: deadline is not None and
-            models.utcnow() >= deadline,
-            retry_error_callback=lambda rs: rs.outcome.result())
-        stack = retrying(common.poll_stack, fence, clients, stack_id)
+        stack = _poll_while(fence, clients, stack_id, 'DELETE_IN_PROGRESS',
+                            deadline)
         if stack is None:
             LOG.info('Cluster %s: stack %s is gone', fence.cluster_uuid,
                      stack_id)

@@ -29,6 +29,17 @@ class BeginOperation(task.Task):
         failed = states.TRANSITIONS[self.kind][2]
         reason = common.failure_reason(flow_failures)
         try:
+            params = db_api.get_operation(fence.operation_id).params or {}
+        except Exception:
+            params = {}
+        if params.get('rolled_back') is True:
+            failed = states.ROLLBACK_COMPLETE
+            reason += '; rolled back to the previous node count'
+        elif params.get('rolled_back') is False:
+            failed = states.ROLLBACK_FAILED
+            reason += '; the rollback failed too: %s' % params.get(
+                'rollback_error')
+        try:
             fence.finish(False, {'status': failed, 'status_reason': reason},
                          error=reason)
         except exceptions.FencedOut:

@@ -162,3 +162,33 @@ def test_a_failed_update_can_be_retried(make_runner, sim):
     row = db_api.get_cluster(cluster.uuid)
     assert row.status == states.UPDATE_COMPLETE
     assert len(row.node_addresses) == 2
+
+
+def test_a_failed_update_with_rollback_restores_the_node_count(make_runner,
+                                                                sim):
+    runner = make_runner()
+    cluster, op = make_cluster(driver=None, node_count=1)
+    runner.claim_and_run(op.id)
+    assert wait_operation(op.id).state == states.OP_SUCCEEDED
+    before = db_api.get_cluster(cluster.uuid).node_addresses
+
+    sim.cloud.knobs['server_failure_rate'] = 1.0
+    _, op = db_api.start_operation(cluster.uuid, 'cluster_update',
+                                   {'node_count': 2, 'rollback': True})
+    runner.claim_and_run(op.id)
+    assert wait_operation(op.id).state == states.OP_FAILED
+    row = db_api.get_cluster(cluster.uuid)
+    assert row.status == states.ROLLBACK_COMPLETE, row.status_reason
+    assert 'rolled back' in row.status_reason
+    assert row.node_count == 1 and row.node_addresses == before
+    stack = sim.cloud.summary()['stacks'][0]
+    assert stack['status'] == 'UPDATE_COMPLETE'
+    servers = [s for s in sim.cloud.summary()['servers']
+               if s['status'] != 'ERROR']
+    assert len(servers) == 2      # one master, one worker: as before
+    # The cluster can be updated again from ROLLBACK_COMPLETE.
+    sim.cloud.knobs['server_failure_rate'] = 0.0
+    _, op = db_api.start_operation(cluster.uuid, 'cluster_update',
+                                   {'node_count': 2})
+    runner.claim_and_run(op.id)
+    assert wait_operation(op.id).state == states.OP_SUCCEEDED
