@@ -91,3 +91,17 @@ def test_unknown_cluster_is_a_404(aio, mc):
     with pytest.raises(mc_exc.NotFound) as err:
         mc.clusters.get('ghost')
     assert 'ghost' in str(err.value)
+
+
+def test_update_with_rollback_through_magnumclient(aio, mc):
+    make_template(mc)
+    cluster = mc.clusters.create(name='rb', cluster_template_id='k8s',
+                                 node_count=1)
+    wait_status(mc, cluster.uuid, 'CREATE_COMPLETE', timeout=60, poll=0.1)
+    aio.sim.cloud.knobs['server_failure_rate'] = 1.0
+    mc.clusters.update(cluster.uuid, [{'op': 'replace', 'path': '/node_count',
+                                       'value': 2}], rollback=True)
+    done = wait_status(mc, cluster.uuid, 'ROLLBACK_COMPLETE', timeout=60,
+                       poll=0.1)
+    assert done.node_count == 1
+    assert 'rolled back' in done.status_reason
