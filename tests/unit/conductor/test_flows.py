@@ -192,3 +192,18 @@ def test_a_failed_update_with_rollback_restores_the_node_count(make_runner,
                                    {'node_count': 2})
     runner.claim_and_run(op.id)
     assert wait_operation(op.id).state == states.OP_SUCCEEDED
+
+
+def test_flows_ride_out_a_flaky_cloud(make_runner, sim):
+    # Three in ten Heat calls answer 503: every call is retried with backoff.
+    sim.cloud.knobs['api_error_rate'] = 0.3
+    runner = make_runner()
+    cluster, op = make_cluster(driver=None)
+    runner.claim_and_run(op.id)
+    assert wait_operation(op.id, timeout=60).state == states.OP_SUCCEEDED
+    assert db_api.get_cluster(cluster.uuid).status == states.CREATE_COMPLETE
+    _, op = db_api.start_operation(cluster.uuid, 'cluster_delete')
+    runner.claim_and_run(op.id)
+    assert wait_operation(op.id, timeout=60).state == states.OP_SUCCEEDED
+    sim.cloud.knobs['api_error_rate'] = 0.0
+    assert sim.cloud.summary()['counts']['stacks'] == 0
