@@ -118,8 +118,18 @@ class Driver(abc.ABC):
         """``{'template': dict, 'files': {name: text}, 'parameters': {}}``."""
 
     @abc.abstractmethod
-    def update_parameters(self, cluster, template, nodegroups):
-        """Parameters for a PATCH (existing=True) update of node counts."""
+    def update_parameters(self, cluster, template, nodegroups, remove=()):
+        """Parameters for a PATCH (existing=True) update of node counts.
+
+        :param remove: worker group members (names from ``worker_members``)
+            to remove first, for a resize with ``nodes_to_remove``.
+        """
+
+    def worker_members(self, outputs):
+        """``{server_id: group member name}`` of the workers, from the stack
+        outputs; empty when the driver cannot remove chosen nodes."""
+        members = outputs.get('kube_minion_servers') or {}
+        return {server: name for name, server in members.items() if server}
 
     # outputs --------------------------------------------------------------
     def nodegroup_addresses(self, outputs):

@@ -369,15 +369,39 @@ class ResourceGroup(NestedStack):
         count = int(props.get('count', 1))
         rdef = props.get('resource_def') or {}
         index_var = props.get('index_var') or '%index%'
+        removed = self._removed(cloud, res)
+        names = []
+        i = 0
+        while len(names) < count:
+            if str(i) not in removed:
+                names.append(str(i))
+            i += 1
         resources = {}
-        for i in range(count):
-            member = hot._substitute(rdef, {index_var: str(i)})
+        for name in names:
+            member = hot._substitute(rdef, {index_var: name})
             member = {k: v for k, v in member.items()
                       if k in ('type', 'properties', 'metadata')}
-            resources[str(i)] = member
+            resources[name] = member
         return {'heat_template_version': '2015-04-30',
                 'parameters': {}, 'resources': resources,
                 'outputs': {}, 'conditions': {}}, {}
+
+    def _removed(self, cloud, res):
+        """Member names removal_policies asked to remove, like Heat: by
+        name or reference; a removed name is never used again."""
+        removed = set(res['data'].get('removed', []))
+        nested = res.get('nested')
+        current = list(nested['resources']) if nested else []
+        for policy in res['props'].get('removal_policies') or []:
+            wanted = policy.get('resource_list') or []
+            if isinstance(wanted, str):
+                wanted = [w for w in wanted.split(',') if w]
+            for item in map(str, wanted):
+                for name in current:
+                    if item in (name, self.ref_of(cloud, res, name)):
+                        removed.add(name)
+        res['data']['removed'] = sorted(removed, key=int)
+        return removed
 
     def _members(self, res):
         nested = res.get('nested') or {'resources': {}}

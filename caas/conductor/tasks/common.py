@@ -64,6 +64,12 @@ def find_stack(clients, name_or_id):
     return stack
 
 
+def stack_outputs(stack):
+    """{output_key: output_value} of a stack from Heat."""
+    return {o['output_key']: o.get('output_value')
+            for o in (stack.to_dict().get('outputs') or [])}
+
+
 def poll_stack(fence, clients, name_or_id):
     """One poll of a stack being waited for; a lost claim ends the wait."""
     fence.check()

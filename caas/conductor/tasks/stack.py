@@ -9,6 +9,7 @@ import datetime
 
 import tenacity
 from heatclient import exc as heat_exc
+from novaclient import exceptions as nova_exc
 from oslo_log import log as logging
 from taskflow import task
 from taskflow.types import failure
@@ -97,8 +98,10 @@ class UpdateStack(task.Task):
         for ng in nodegroups:
             if ng['role'] == 'worker' and 'node_count' in params:
                 ng['node_count'] = params['node_count']
+        remove = _members_to_remove(fence, clients, data.driver, stack,
+                                    params.get('nodes_to_remove') or [])
         new = data.driver.update_parameters(data.cluster, data.template,
-                                            nodegroups)
+                                            nodegroups, remove=remove)
         current = stack.to_dict().get('parameters') or {}
         if (stack.stack_status == 'UPDATE_COMPLETE' and
                 all(str(current.get(k)) == str(v) for k, v in new.items())):
@@ -146,6 +149,45 @@ class UpdateStack(task.Task):
         except exceptions.FencedOut:
             LOG.warning('Cluster %s: claim lost after the rollback',
                         fence.cluster_uuid)
+
+
+def _members_to_remove(fence, clients, driver, stack, nodes):
+    """Worker group members of the servers named in ``nodes_to_remove``.
+
+    A node that no longer exists was removed by an earlier run of this
+    task; a server that exists but is not one of this cluster's workers
+    fails the update.
+    """
+    if not nodes:
+        return []
+    outputs = common.stack_outputs(stack)
+    members = driver.worker_members(outputs)
+    remove = []
+    for node in nodes:
+        server_id = node if node in members else _find_server(clients, node)
+        if server_id is None:
+            LOG.info('Cluster %s: node %s is already gone',
+                     fence.cluster_uuid, node)
+        elif server_id in members:
+            remove.append(members[server_id])
+        else:
+            raise StackFailed(reason='Node %s is not a worker of this '
+                                     'cluster; nodes_to_remove takes the '
+                                     "IDs or names of the cluster's worker "
+                                     'servers.' % node)
+    return remove
+
+
+def _find_server(clients, name_or_id):
+    try:
+        return common.cloud_call(clients.nova.servers.get, name_or_id).id
+    except nova_exc.NotFound:
+        pass
+    try:
+        return common.cloud_call(clients.nova.servers.find,
+                                 name=name_or_id).id
+    except (nova_exc.NotFound, nova_exc.NoUniqueMatch):
+        return None
 
 
 class WaitForStack(task.Task):

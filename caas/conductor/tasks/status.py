@@ -80,8 +80,7 @@ class CopyOutputs(task.Task):
         if stack is None:
             raise exceptions.CaasException(
                 message='Heat stack %s disappeared.' % stack_id)
-        outputs = {o['output_key']: o.get('output_value')
-                   for o in (stack.to_dict().get('outputs') or [])}
+        outputs = common.stack_outputs(stack)
         cluster_values = data.driver.cluster_values_from_outputs(outputs)
         by_role = data.driver.nodegroup_addresses(outputs)
         ng_values = {role: {'node_addresses': addrs}

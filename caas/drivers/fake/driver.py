@@ -58,6 +58,6 @@ class FakeDriver(base.Driver):
                 'parameters': self.update_parameters(cluster, template,
                                                      nodegroups)}
 
-    def update_parameters(self, cluster, template, nodegroups):
+    def update_parameters(self, cluster, template, nodegroups, remove=()):
         masters, workers = base.node_counts(cluster, nodegroups)
         return {'number_of_masters': masters, 'number_of_minions': workers}

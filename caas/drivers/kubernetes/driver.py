@@ -187,9 +187,10 @@ class KubernetesDriver(base.Driver):
             name: yaml.safe_dump(body, sort_keys=False)
             for name, body in files.items()}, 'parameters': params}
 
-    def update_parameters(self, cluster, template, nodegroups):
+    def update_parameters(self, cluster, template, nodegroups, remove=()):
         masters, workers = base.node_counts(cluster, nodegroups)
-        return {'number_of_masters': masters, 'number_of_minions': workers}
+        return {'number_of_masters': masters, 'number_of_minions': workers,
+                'minions_to_remove': ','.join(remove)}
 
 
 class UbuntuKubernetesDriver(KubernetesDriver):

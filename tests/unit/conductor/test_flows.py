@@ -207,3 +207,39 @@ def test_flows_ride_out_a_flaky_cloud(make_runner, sim):
     assert wait_operation(op.id, timeout=60).state == states.OP_SUCCEEDED
     sim.cloud.knobs['api_error_rate'] = 0.0
     assert sim.cloud.summary()['counts']['stacks'] == 0
+
+
+def test_resize_removes_the_chosen_workers(make_runner, sim):
+    from caas.clients import cloud
+    runner = make_runner()
+    cluster, op = make_cluster(driver=None, node_count=3)
+    runner.claim_and_run(op.id)
+    assert wait_operation(op.id).state == states.OP_SUCCEEDED
+    nova = cloud.CloudClients().nova
+    workers = sorted((s for s in nova.servers.list() if '-minion-' in s.name),
+                     key=lambda s: s.name)
+    assert len(workers) == 3
+    doomed = workers[1]
+
+    _, op = db_api.start_operation(
+        cluster.uuid, 'cluster_update',
+        {'node_count': 2, 'nodes_to_remove': [doomed.id]})
+    runner.claim_and_run(op.id)
+    assert wait_operation(op.id).state == states.OP_SUCCEEDED, \
+        db_api.get_cluster(cluster.uuid).status_reason
+    left = {s.id for s in nova.servers.list() if '-minion-' in s.name and
+            getattr(s, 'OS-EXT-STS:task_state', None) != 'deleting'}
+    assert left == {workers[0].id, workers[2].id}
+    row = db_api.get_cluster(cluster.uuid)
+    assert row.node_count == 2 and len(row.node_addresses) == 2
+
+    # A server that is not one of the cluster's workers is refused.
+    masters = [s for s in nova.servers.list() if '-master-' in s.name]
+    _, op = db_api.start_operation(
+        cluster.uuid, 'cluster_update',
+        {'node_count': 1, 'nodes_to_remove': [masters[0].name]})
+    runner.claim_and_run(op.id)
+    assert wait_operation(op.id).state == states.OP_FAILED
+    row = db_api.get_cluster(cluster.uuid)
+    assert row.status == states.UPDATE_FAILED
+    assert 'not a worker' in row.status_reason

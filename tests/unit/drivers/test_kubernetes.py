@@ -183,7 +183,23 @@ def test_update_parameters_apply_node_counts():
         cluster(), template(),
         [{'role': 'master', 'node_count': 1},
          {'role': 'worker', 'node_count': 3}])
-    assert params == {'number_of_masters': 1, 'number_of_minions': 3}
+    assert params == {'number_of_masters': 1, 'number_of_minions': 3,
+                      'minions_to_remove': ''}
+
+
+def test_update_parameters_name_the_workers_to_remove():
+    params = k8s.UbuntuKubernetesDriver().update_parameters(
+        cluster(), template(),
+        [{'role': 'master', 'node_count': 1},
+         {'role': 'worker', 'node_count': 1}], remove=['0', '2'])
+    assert params['minions_to_remove'] == '0,2'
+
+
+def test_worker_members_map_server_ids_to_group_members():
+    driver = k8s.UbuntuKubernetesDriver()
+    outputs = {'kube_minion_servers': {'0': 'srv-a', '1': 'srv-b', '2': None}}
+    assert driver.worker_members(outputs) == {'srv-a': '0', 'srv-b': '1'}
+    assert driver.worker_members({}) == {}
 
 
 def test_stack_name_depends_on_the_uuid_only():
