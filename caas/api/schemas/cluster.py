@@ -8,6 +8,13 @@ import copy
 
 _ref = {'type': ['string', 'null'], 'minLength': 1, 'maxLength': 255}
 
+# Upper bounds keep every number inside what the database stores and what
+# a cloud could build; they are far above any real cluster.
+MAX_NODES = 10000
+MAX_MASTERS = 99
+MAX_CREATE_TIMEOUT = 10080      # minutes: one week
+MAX_VOLUME_GB = 65536
+
 _CREATE = {
     'type': 'object',
     'properties': {
@@ -17,15 +24,19 @@ _CREATE = {
         'cluster_template_id': {'type': 'string', 'minLength': 1,
                                 'maxLength': 255},
         'keypair': _ref,
-        'master_count': {'type': 'integer', 'minimum': 1},
-        'node_count': {'type': 'integer', 'minimum': 1},
-        'create_timeout': {'type': ['integer', 'null'], 'minimum': 0},
+        'master_count': {'type': 'integer', 'minimum': 1,
+                         'maximum': MAX_MASTERS},
+        'node_count': {'type': 'integer', 'minimum': 1,
+                       'maximum': MAX_NODES},
+        'create_timeout': {'type': ['integer', 'null'], 'minimum': 0,
+                           'maximum': MAX_CREATE_TIMEOUT},
         'discovery_url': {'type': ['string', 'null'], 'maxLength': 255},
         'labels': {'type': ['object', 'null'],
                    'additionalProperties': {'type': 'string'}},
         'master_flavor_id': _ref,
         'flavor_id': _ref,
-        'docker_volume_size': {'type': ['integer', 'null'], 'minimum': 1},
+        'docker_volume_size': {'type': ['integer', 'null'], 'minimum': 1,
+                               'maximum': MAX_VOLUME_GB},
         'fixed_network': _ref,
         'fixed_subnet': _ref,
         'floating_ip_enabled': {'type': ['boolean', 'null']},
@@ -38,7 +49,8 @@ _CREATE = {
 _RESIZE = {
     'type': 'object',
     'properties': {
-        'node_count': {'type': 'integer', 'minimum': 1},
+        'node_count': {'type': 'integer', 'minimum': 1,
+                       'maximum': MAX_NODES},
         'nodes_to_remove': {'type': 'array', 'items': {'type': 'string'}},
         'nodegroup': {'type': 'string', 'minLength': 1, 'maxLength': 255},
     },
@@ -69,6 +81,7 @@ def update(min_nodes=1):
     return {
         'type': 'object',
         'properties': {'node_count': {'type': 'integer',
-                                      'minimum': min_nodes}},
+                                      'minimum': min_nodes,
+                                      'maximum': MAX_NODES}},
         'required': ['node_count'],
     }

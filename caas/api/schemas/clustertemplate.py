@@ -1,5 +1,7 @@
 """Body of ``POST /v1/clustertemplates`` (and a template after a PATCH)."""
 
+from caas.api.schemas import cluster
+
 COES = ('kubernetes', 'swarm', 'swarm-mode', 'mesos', 'dcos')
 
 _name = {'type': ['string', 'null'], 'maxLength': 255}
@@ -22,7 +24,8 @@ PROPERTIES = {
     'dns_nameserver': _text,
     'apiserver_port': {'type': ['integer', 'null'], 'minimum': 1024,
                        'maximum': 65535},
-    'docker_volume_size': {'type': ['integer', 'null'], 'minimum': 1},
+    'docker_volume_size': {'type': ['integer', 'null'], 'minimum': 1,
+                           'maximum': cluster.MAX_VOLUME_GB},
     'docker_storage_driver': {'type': ['string', 'null'],
                               'enum': ['devicemapper', 'overlay', 'overlay2',
                                        None]},
