@@ -41,7 +41,11 @@ class Server:
         # The loop thread itself closes every dispatcher (closing them from
         # here would race its select()); an empty socket map ends the loop.
         if self._thread.is_alive():
-            self._server.trigger.pull_trigger(self._close_all)
+            try:
+                self._server.trigger.pull_trigger(self._close_all)
+            except OSError:
+                # The loop closed its trigger already: it is shutting down.
+                pass
         else:
             self._close_all()
         self._server.task_dispatcher.shutdown(timeout=timeout)

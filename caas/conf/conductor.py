@@ -31,6 +31,10 @@ opts = [
                       'again; the wait doubles up to stack_poll_max.'),
     cfg.FloatOpt('stack_poll_max', default=3.0, min=0.05,
                  help='Longest wait between two polls of a Heat stack.'),
+    cfg.FloatOpt('cloud_retry_timeout', default=120.0, min=1,
+                 help='Seconds a cloud call keeps being retried, with '
+                      'backoff, while the cloud answers 5xx or cannot be '
+                      'reached, before the task fails.'),
     cfg.IntOpt('default_create_timeout', default=60, min=1,
                help='Minutes a cluster may take to create when its request '
                     'names no create_timeout.'),

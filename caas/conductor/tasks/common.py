@@ -8,6 +8,7 @@ from keystoneauth1 import exceptions as ks_exc
 from oslo_log import log as logging
 
 from caas import drivers
+from caas.conf import CONF
 from caas.db import api as db_api
 
 LOG = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def cloud_call(fn, *args, **kwargs):
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception(_transient),
         wait=tenacity.wait_exponential(multiplier=0.2, max=3),
-        stop=tenacity.stop_after_attempt(8),
+        stop=tenacity.stop_after_delay(CONF.conductor.cloud_retry_timeout),
         before_sleep=lambda rs: LOG.warning(
             'Cloud call %s failed (%s); retrying', getattr(fn, '__name__', fn),
             rs.outcome.exception()),
