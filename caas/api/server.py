@@ -67,12 +67,3 @@ def serve(app, host, port, threads=8):
     """Start serving ``app`` in the background; returns a started Server."""
     return Server(app, host, port, threads).start()
 
-
-def serve_forever(app, host, port, threads=8):
-    """Serve in the foreground until interrupted (the caas-api command)."""
-    server = Server(app, host, port, threads)
-    LOG.info('caas-api listening on %s', server.url)
-    try:
-        server._server.run()
-    finally:
-        server._server.task_dispatcher.shutdown()
