@@ -60,16 +60,6 @@ class SimServer(object):
         LOG.info('Simulated cloud listening on %s', self.url)
         return self
 
-    def serve_forever(self):
-        """Serve in the calling thread until ``stop`` (used by the CLI)."""
-        self._server = serving.make_server(
-            self.host, self.port, self.app, threaded=True,
-            request_handler=_Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_port
-        LOG.info('Simulated cloud listening on %s', self.url)
-        self._server.serve_forever(poll_interval=0.05)
-
     def stop(self):
         server, self._server = self._server, None
         if server is None:
