@@ -13,34 +13,8 @@ import copy
 
 import jsonschema
 
+from caas.common import coercion
 from caas.common import exceptions
-
-_TRUE = ('true', 'yes', 'on', '1')
-_FALSE = ('false', 'no', 'off', '0')
-
-
-def coerce(value, schema):
-    """A label string turned into the JSON type its schema declares.
-
-    Magnum sends every label as a string ("true", "3"); values that do not
-    convert are left alone so that the schema reports them.
-    """
-    if not isinstance(value, str):
-        return value
-    kind = schema.get('type')
-    text = value.strip()
-    if kind == 'boolean':
-        if text.lower() in _TRUE:
-            return True
-        if text.lower() in _FALSE:
-            return False
-    elif kind == 'integer':
-        try:
-            return int(text)
-        except ValueError:
-            return value
-    return value
-
 
 def _describe(error):
     """One readable sentence for a jsonschema error on a labels dict."""
@@ -85,7 +59,7 @@ class Driver(abc.ABC):
         coerced = {}
         for key, value in labels.items():
             schema = props.get(key, extra if isinstance(extra, dict) else {})
-            coerced[key] = coerce(value, schema)
+            coerced[key] = coercion.from_string(value, schema)
         validator = jsonschema.Draft7Validator(self.labels_schema)
         errors = sorted(validator.iter_errors(coerced),
                         key=lambda e: list(e.absolute_path))

@@ -6,47 +6,12 @@ labels as the ``repr`` of a dict), then validated. A failure is a 400
 whose message names the field and the value.
 """
 
-import ast
 import json
 
 import jsonschema
 
+from caas.common import coercion
 from caas.common import exceptions
-
-_TRUE = ('true', '1', 'yes', 'on', 't', 'y')
-_FALSE = ('false', '0', 'no', 'off', 'f', 'n')
-
-
-def _types(prop):
-    kind = prop.get('type')
-    return set(kind) if isinstance(kind, list) else {kind}
-
-
-def _coerce_value(prop, value):
-    kinds = _types(prop)
-    if not isinstance(value, str):
-        return value
-    if 'boolean' in kinds:
-        if value.strip().lower() in _TRUE:
-            return True
-        if value.strip().lower() in _FALSE:
-            return False
-    if 'integer' in kinds and 'string' not in kinds:
-        try:
-            return int(value.strip())
-        except ValueError:
-            return value
-    if 'object' in kinds and 'string' not in kinds:
-        for loader in (json.loads, ast.literal_eval):
-            try:
-                parsed = loader(value)
-            except (ValueError, SyntaxError):
-                continue
-            if isinstance(parsed, dict):
-                return parsed
-    if 'null' in kinds and value == '' and 'string' not in kinds:
-        return None
-    return value
 
 
 def coerce(schema, body):
@@ -54,7 +19,7 @@ def coerce(schema, body):
     if not isinstance(body, dict):
         return body
     props = schema.get('properties', {})
-    return {key: (_coerce_value(props[key], val) if key in props else val)
+    return {key: (coercion.from_string(val, props[key]) if key in props else val)
             for key, val in body.items()}
 
 

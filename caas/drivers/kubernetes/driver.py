@@ -7,6 +7,7 @@ script) and the flavour of the user data (``template.user_data``).
 
 import yaml
 
+from caas.common import coercion
 from caas.common import exceptions
 from caas.drivers import base
 from caas.drivers.kubernetes import template as k8s_template
@@ -106,7 +107,7 @@ class KubernetesDriver(base.Driver):
         return tag if tag.startswith('v') else 'v' + tag
 
     def _options(self, cluster, template, labels):
-        fip = bool(base.coerce(_first(cluster.get('floating_ip_enabled'),
+        fip = bool(coercion.from_string(_first(cluster.get('floating_ip_enabled'),
                                       template.get('floating_ip_enabled'),
                                       default=True), {'type': 'boolean'}))
         network = _first(cluster.get('fixed_network'),
