@@ -105,3 +105,22 @@ def test_update_with_rollback_through_magnumclient(aio, mc):
                        poll=0.1)
     assert done.node_count == 1
     assert 'rolled back' in done.status_reason
+
+
+def test_labels_the_driver_does_not_know_are_a_400(aio, mc):
+    with pytest.raises(mc_exc.BadRequest) as err:
+        mc.cluster_templates.create(
+            name='bad', coe='kubernetes', image_id='ubuntu-jammy',
+            flavor_id='m1.small', keypair_id='default',
+            external_network_id='public', labels={'kube_tagg': 'v1.30.1'})
+    assert 'kube_tagg' in str(err.value)
+    make_template(mc)
+    with pytest.raises(mc_exc.BadRequest) as err:
+        mc.clusters.create(name='c', cluster_template_id='k8s',
+                           labels={'kube_tag': 'latest'})
+    assert 'kube_tag' in str(err.value)
+    assert mc.clusters.list() == []
+    # A label the driver knows, with a value it accepts, is fine.
+    cluster = mc.clusters.create(name='c', cluster_template_id='k8s',
+                                 labels={'kube_tag': 'v1.30.1'})
+    wait_status(mc, cluster.uuid, 'CREATE_COMPLETE', timeout=60, poll=0.1)

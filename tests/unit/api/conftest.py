@@ -13,6 +13,7 @@ from caas.db import api as db
 from caas.db import migration
 from caas.db.sqlalchemy import engine
 from caas.db.sqlalchemy import models
+from caas.drivers.fake import driver as fake_driver
 
 
 class FakeCloud:
@@ -146,7 +147,7 @@ def drivers():
                                                     'ubuntu'):
             raise exceptions.DriverNotFound(server_type=server_type,
                                             os=os_distro, coe=coe)
-        return 'fake'
+        return fake_driver.FakeDriver()
     find_driver.calls = calls
     return find_driver
 

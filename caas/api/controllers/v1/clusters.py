@@ -95,6 +95,15 @@ def create():
         references.check(services.cloud, values,
                          ('keypair', 'flavor_id', 'master_flavor_id',
                           'fixed_network'))
+    if template.cluster_distro:
+        # Cluster labels override the template's; the driver says which
+        # labels it understands (a bad one is a 400 now, not a failed
+        # create later).
+        driver = services.find_driver(
+            template.server_type, template.cluster_distro, template.coe,
+            explicit=template.driver)
+        driver.validate_labels(dict(template.labels or {},
+                                    **(values.get('labels') or {})))
     values['uuid'] = db.new_uuid()
     values.setdefault('name', 'cluster-%s' % values['uuid'][:8])
     values.update(cluster_template_id=template.uuid,

@@ -56,8 +56,10 @@ def _check_cloud_and_driver(values, changed_fields):
             values['cluster_distro'] = references.image_distro(
                 found['image_id'])
     if values.get('cluster_distro'):
-        services.find_driver(values['server_type'], values['cluster_distro'],
-                             values['coe'], explicit=values.get('driver'))
+        driver = services.find_driver(
+            values['server_type'], values['cluster_distro'], values['coe'],
+            explicit=values.get('driver'))
+        driver.validate_labels(values.get('labels'))
     else:
         LOG.warning('Template %s: image %s has no known os_distro; the '
                     'driver is chosen when a cluster is created.',
@@ -139,8 +141,8 @@ def update(ident):
     if 'public' in changes:
         policy.authorize(ctx, 'clustertemplate:publish')
     checked = dict(patched, uuid=row.uuid, cluster_distro=row.cluster_distro)
-    if set(changes) & {'image_id', 'server_type', 'coe', 'driver'} or \
-            set(changes) & set(REFERENCE_FIELDS):
+    if set(changes) & {'image_id', 'server_type', 'coe', 'driver',
+                       'labels'} or set(changes) & set(REFERENCE_FIELDS):
         _check_cloud_and_driver(checked, changes)
         if checked['cluster_distro'] != row.cluster_distro:
             changes['cluster_distro'] = checked['cluster_distro']
