@@ -2,6 +2,10 @@
 
 import collections
 
+import flask
+
+from caas.api import request
+from caas.api import views
 from caas.common import exceptions
 
 Page = collections.namedtuple('Page', 'marker limit sort_key sort_dir')
@@ -37,3 +41,20 @@ def from_args(args, max_limit, sort_keys):
             err="Invalid value for sort_dir: %s. Use 'asc' or 'desc'." %
                 sort_dir)
     return Page(args.get('marker') or None, limit, sort_key, sort_dir)
+
+
+def list_response(key, path, lister, view, sort_keys, summary):
+    """One page of a collection as the response body Magnum sends.
+
+    :param lister: ``lister(project_id, limit, marker, sort_key, sort_dir)``
+        from ``caas.db.api``.
+    :param view: ``view(row, base_url, summary=...)`` from ``views``.
+    """
+    page = from_args(flask.request.args,
+                     request.services().conf.api.max_limit, sort_keys)
+    rows = lister(request.project_scope(), page.limit, page.marker,
+                  page.sort_key, page.sort_dir)
+    base = request.base_url()
+    items = [view(row, base, summary=summary) for row in rows]
+    return request.respond(views.collection(key, items, rows, page, base,
+                                            path))

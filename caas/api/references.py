@@ -26,13 +26,17 @@ def check(cloud, values, fields):
     :raises: InvalidParameterValue (400), CloudError (503)
     """
     found = {}
+    asked = {}      # (finder, value) -> answer: flavor_id and
+                    # master_flavor_id are often the same flavor
     for field in fields:
         value = values.get(field)
         if not value:
             continue
-        finder = getattr(cloud, _FINDERS[field])
+        key = (_FINDERS[field], value)
         try:
-            found[field] = finder(value)
+            if key not in asked:
+                asked[key] = getattr(cloud, key[0])(value)
+            found[field] = asked[key]
         except exceptions.NotFound:
             raise exceptions.InvalidParameterValue(
                 err='Invalid value for field/attribute %s: %s was not found '

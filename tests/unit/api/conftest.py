@@ -29,8 +29,10 @@ class FakeCloud:
         self.keypairs = {'default': {'name': 'default'}}
         self.networks = {'public': {'id': 'net-1', 'name': 'public'}}
         self.fail = False
+        self.lookups = []
 
     def _find(self, table, key):
+        self.lookups.append(key)
         if self.fail:
             raise exceptions.CloudError(err='connection refused')
         for item in table.values():

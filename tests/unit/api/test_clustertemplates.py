@@ -241,3 +241,12 @@ def test_hidden_templates_are_listed_for_admins_only(api):
     listed = api.get('/v1/clustertemplates',
                      headers=ADMIN).json_body['clustertemplates']
     assert uuid in [t['uuid'] for t in listed]
+
+
+def test_a_flavor_named_twice_is_looked_up_once(api, cloud):
+    resp = api.post('/v1/clustertemplates',
+                    template_body(flavor_id='m1.small',
+                                  master_flavor_id='m1.small'),
+                    headers=PROJECT_A)
+    assert resp.status_code == 201
+    assert cloud.lookups.count('m1.small') == 1

@@ -133,15 +133,8 @@ def create():
 
 def _list(summary, rule, path):
     policy.authorize(request.context(), rule)
-    page = pagination.from_args(flask.request.args,
-                                request.services().conf.api.max_limit,
-                                SORT_KEYS)
-    rows = db.list_clusters(request.project_scope(), page.limit, page.marker,
-                            page.sort_key, page.sort_dir)
-    base = request.base_url()
-    items = [views.cluster(r, base, summary=summary) for r in rows]
-    return request.respond(views.collection('clusters', items, rows, page,
-                                            base, path))
+    return pagination.list_response('clusters', path, db.list_clusters, views.cluster,
+                                    SORT_KEYS, summary)
 
 
 def get_all():

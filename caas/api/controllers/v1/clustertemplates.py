@@ -6,7 +6,6 @@ networks against the cloud (``[cloud] validate_references``), and the
 clusters use a template only cosmetic fields may change (409 otherwise).
 """
 
-import flask
 from oslo_log import log as logging
 
 from caas.api import pagination
@@ -92,16 +91,8 @@ def create():
 
 def _list(summary, rule, path):
     policy.authorize(request.context(), rule)
-    page = pagination.from_args(flask.request.args,
-                                request.services().conf.api.max_limit,
-                                SORT_KEYS)
-    rows = db.list_cluster_templates(request.project_scope(), page.limit,
-                                     page.marker, page.sort_key,
-                                     page.sort_dir)
-    base = request.base_url()
-    items = [views.cluster_template(r, base, summary=summary) for r in rows]
-    return request.respond(views.collection(
-        'clustertemplates', items, rows, page, base, path))
+    return pagination.list_response('clustertemplates', path, db.list_cluster_templates, views.cluster_template,
+                                    SORT_KEYS, summary)
 
 
 def get_all():
