@@ -14,8 +14,9 @@ wakes up cannot overwrite the new owner's progress.
 import concurrent.futures
 import threading
 
-import taskflow.engines
 from oslo_log import log as logging
+import taskflow.engines
+from taskflow import exceptions as tf_exc
 from taskflow.persistence import base as tf_base
 from taskflow.persistence import models as tf_models
 from taskflow.persistence.backends import impl_sqlalchemy
@@ -146,8 +147,10 @@ class FlowRunner:
                 detail, backend=backend, engine='serial')
         else:
             try:
+                # A claim that died between saving the book and recording
+                # the flow id left a book behind: reuse it.
                 book = conn.get_logbook(op.id)
-            except Exception:
+            except tf_exc.NotFound:
                 book = tf_models.LogBook('operation-%s' % op.id, uuid=op.id)
             engine = taskflow.engines.load_from_factory(
                 factory, store={'cluster_uuid': op.cluster_id,
