@@ -11,14 +11,30 @@ set -euo pipefail
 
 DIR=${CAAS_SERVICES_DIR:-/tmp/caas-services}
 PG_PORT=${CAAS_PG_PORT:-55432}
-RABBIT_PORT=${CAAS_RABBIT_PORT:-5672}
+RABBIT_PORT=${CAAS_RABBIT_PORT:-55672}
+RABBIT_DIST_PORT=${CAAS_RABBIT_DIST_PORT:-$((RABBIT_PORT + 1))}
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 
-export RABBITMQ_NODENAME=rabbit@localhost
+# A node of our own: its own name, ports, data, logs, plugins and config, so
+# a broker that is already on this machine (Debian's, another checkout's) is
+# never stopped, reused or read.
+RDIR=$DIR/rabbit
+export RABBITMQ_NODENAME=caas-$RABBIT_PORT@localhost
 export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
 export RABBITMQ_NODE_PORT=$RABBIT_PORT
+export RABBITMQ_DIST_PORT=$RABBIT_DIST_PORT
+export RABBITMQ_MNESIA_BASE=$RDIR/mnesia
+export RABBITMQ_LOG_BASE=$RDIR/log
+export RABBITMQ_PID_FILE=$RDIR/rabbit.pid
+export RABBITMQ_ENABLED_PLUGINS_FILE=$RDIR/enabled_plugins
+export RABBITMQ_CONFIG_FILE=$RDIR/rabbitmq
+export RABBITMQ_ADVANCED_CONFIG_FILE=$RDIR/advanced.config
 export ERL_EPMD_ADDRESS=127.0.0.1
 export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+
+port_busy() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
 
 as_postgres() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -34,6 +50,10 @@ start_pg() {
       -E UTF8 >"$DIR/initdb.log" 2>&1
   fi
   if ! as_postgres "$PG_BIN/pg_ctl" -D "$DIR/pg" status >/dev/null 2>&1; then
+    if port_busy "$PG_PORT"; then
+      echo "port $PG_PORT is taken by a server we did not start; set CAAS_PG_PORT" >&2
+      return 1
+    fi
     as_postgres "$PG_BIN/pg_ctl" -D "$DIR/pg" -l "$DIR/pg/server.log" -w \
       -o "-p $PG_PORT -k $DIR/pg -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" start >/dev/null
   fi
@@ -53,6 +73,17 @@ start_rabbit() {
   if rabbitmq-diagnostics -q -n "$RABBITMQ_NODENAME" ping >/dev/null 2>&1; then
     return 0
   fi
+  for port in "$RABBIT_PORT" "$RABBIT_DIST_PORT"; do
+    if port_busy "$port"; then
+      echo "port $port is taken by a server we did not start; set CAAS_RABBIT_PORT" >&2
+      return 1
+    fi
+  done
+  mkdir -p "$RDIR/mnesia" "$RDIR/log"
+  [ -f "$RDIR/enabled_plugins" ] || echo '[].' >"$RDIR/enabled_plugins"
+  [ -f "$RDIR/rabbitmq.conf" ] || : >"$RDIR/rabbitmq.conf"
+  [ -f "$RDIR/advanced.config" ] || echo '[].' >"$RDIR/advanced.config"
+  [ "$(id -u)" = 0 ] && id rabbitmq >/dev/null 2>&1 && chown -R rabbitmq "$RDIR"
   rabbitmq-server -detached >/dev/null 2>&1
   for _ in $(seq 1 120); do
     rabbitmq-diagnostics -q -n "$RABBITMQ_NODENAME" ping >/dev/null 2>&1 && break
