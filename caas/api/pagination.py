@@ -7,6 +7,7 @@ import flask
 from caas.api import request
 from caas.api import views
 from caas.common import exceptions
+from caas.db import api as db
 
 Page = collections.namedtuple('Page', 'marker limit sort_key sort_dir')
 
@@ -43,18 +44,21 @@ def from_args(args, max_limit, sort_keys):
     return Page(args.get('marker') or None, limit, sort_key, sort_dir)
 
 
-def list_response(key, path, lister, view, sort_keys, summary):
+def list_response(key, path, lister, view, sort_keys, summary, scope,
+                  **filters):
     """One page of a collection as the response body Magnum sends.
 
-    :param lister: ``lister(project_id, limit, marker, sort_key, sort_dir)``
-        from ``caas.db.api``.
+    :param lister: ``lister(scope=, limit=, marker=, sort_key=, sort_dir=,
+        **filters)`` from ``caas.db.api``.
     :param view: ``view(row, base_url, summary=...)`` from ``views``.
+    :param scope: from ``caas.api.scope.for_list``.
     """
     page = from_args(flask.request.args,
                      request.services().conf.api.max_limit, sort_keys)
-    rows = lister(request.project_scope(), page.limit, page.marker,
-                  page.sort_key, page.sort_dir)
+    rows = lister(scope=scope, limit=page.limit, marker=page.marker,
+                  sort_key=page.sort_key, sort_dir=page.sort_dir, **filters)
     base = request.base_url()
     items = [view(row, base, summary=summary) for row in rows]
+    extra = {} if scope is not db.ALL_PROJECTS else {'all_projects': 'true'}
     return request.respond(views.collection(key, items, rows, page, base,
-                                            path))
+                                            path, extra))

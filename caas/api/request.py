@@ -37,12 +37,6 @@ def base_url():
     return flask.request.host_url.rstrip('/')
 
 
-def project_scope():
-    """The project lists and lookups are limited to; None for admin."""
-    ctx = context()
-    return None if ctx.is_admin else ctx.project_id
-
-
 def json_body():
     """The request body as JSON; 400 if it is missing or malformed."""
     raw = flask.request.get_data(cache=True)

@@ -10,6 +10,9 @@ from urllib import parse
 
 _INTERNAL = {'id', 'operation_id', 'health_checked_at', 'ca_cert'}
 
+# Template fields that may carry credentials (http://user:password@proxy).
+PROXY_FIELDS = ('http_proxy', 'https_proxy')
+
 CLUSTER_TEMPLATE_SUMMARY = ('uuid', 'name', 'tags', 'hidden', 'links')
 CLUSTER_SUMMARY = ('uuid', 'name', 'cluster_template_id', 'keypair',
                    'docker_volume_size', 'labels', 'master_flavor_id',
@@ -42,8 +45,26 @@ def _pick(full, fields):
     return {k: full.get(k) for k in fields}
 
 
-def cluster_template(row, base_url, summary=False):
+def _mask_credentials(url):
+    """A proxy URL without its user name and password."""
+    try:
+        parts = parse.urlsplit(url)
+    except ValueError:
+        return '***'
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.netloc.rpartition('@')[2]
+    return parse.urlunsplit(parts._replace(netloc='***@' + host))
+
+
+def cluster_template(row, base_url, summary=False, *, owner):
+    """A template's view; ``owner`` is False for a caller of another
+    project (a public template), who never sees proxy credentials."""
     data = _columns(row)
+    if not owner:
+        for field in PROXY_FIELDS:
+            if data.get(field):
+                data[field] = _mask_credentials(data[field])
     data['links'] = links(base_url, 'clustertemplates', row.uuid)
     return _pick(data, CLUSTER_TEMPLATE_SUMMARY) if summary else data
 
@@ -64,11 +85,15 @@ def nodegroup(row, base_url, summary=False):
     return _pick(data, NODEGROUP_SUMMARY) if summary else data
 
 
-def collection(key, items, rows, page, base_url, path):
-    """``{key: items}`` plus ``next`` when the page came back full."""
+def collection(key, items, rows, page, base_url, path, extra=None):
+    """``{key: items}`` plus ``next`` when the page came back full.
+
+    :param extra: query parameters the next page must keep (all_projects).
+    """
     body = {key: items}
     if page.limit and len(rows) == page.limit:
-        query = {'limit': page.limit, 'marker': rows[-1].uuid}
+        query = dict(extra or {})
+        query.update(limit=page.limit, marker=rows[-1].uuid)
         if page.sort_key != 'id':
             query['sort_key'] = page.sort_key
         if page.sort_dir != 'asc':

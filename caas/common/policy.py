@@ -1,94 +1,47 @@
-"""Policy: who may do what, with defaults in code (oslo.policy).
+"""Policy: who may do what, with the defaults in code (oslo.policy).
 
-The API calls :func:`authorize` before every action. Project members act on
-their own project's resources; ``admin`` may act on every project's;
-publishing a template (``public``) and listing services are admin only.
-Operators override rules in a policy file; ``oslopolicy-sample-generator
---namespace caas`` prints the defaults.
+The rules live in ``caas.common.policies`` under Magnum's names. The API
+calls :func:`authorize` before every action. Three personas (secure RBAC):
+an administrator (role ``admin``) may do everything in every project; a
+project member reads and changes its project's resources; a project
+reader lists and shows them only. Publishing a template (``public`` or
+``hidden``), writing quotas, listing every project and listing the
+services are for administrators.
+
+Every rule but ``magnum-service:get_all`` is about a project's resources
+and needs a token scoped to a project: a caller without a project is
+refused here, before any check string runs, because
+``project_id:%(project_id)s`` would pass on None == None. The same holds
+for a row without a project: it is owned by no caller.
+
+Operators override rules in ``policy.yaml`` (``[oslo_policy]
+policy_file``); ``oslopolicy-sample-generator --config-file
+etc/caas/caas-policy-generator.conf`` prints the defaults.
 """
 
 import threading
+import uuid
 
 from oslo_policy import policy
 
 from caas.common import exceptions
+from caas.common import policies
 from caas.conf import CONF
-
-ADMIN = 'role:admin'
-ADMIN_OR_OWNER = 'rule:admin_or_owner'
-
-_base_rules = [
-    policy.RuleDefault('context_is_admin', ADMIN,
-                       description='Who counts as an administrator.'),
-    policy.RuleDefault('admin_or_owner',
-                       'rule:context_is_admin or project_id:%(project_id)s',
-                       description='An administrator, or a member of the '
-                                   "resource's project."),
-    policy.RuleDefault('admin_api', 'rule:context_is_admin',
-                       description='Administrators only.'),
-]
-
-
-def _op(name, check, description, operations):
-    return policy.DocumentedRuleDefault(
-        name=name, check_str=check, description=description,
-        operations=[{'path': p, 'method': m} for m, p in operations])
-
-
-_cluster_rules = [
-    _op('cluster:create', ADMIN_OR_OWNER, 'Create a cluster.',
-        [('POST', '/v1/clusters')]),
-    _op('cluster:get', ADMIN_OR_OWNER, 'Show a cluster.',
-        [('GET', '/v1/clusters/{cluster_ident}')]),
-    _op('cluster:get_all', ADMIN_OR_OWNER, 'List clusters.',
-        [('GET', '/v1/clusters')]),
-    _op('cluster:detail', ADMIN_OR_OWNER, 'List clusters with details.',
-        [('GET', '/v1/clusters/detail')]),
-    _op('cluster:update', ADMIN_OR_OWNER, "Change a cluster's node count.",
-        [('PATCH', '/v1/clusters/{cluster_ident}')]),
-    _op('cluster:resize', ADMIN_OR_OWNER, 'Resize a cluster.',
-        [('POST', '/v1/clusters/{cluster_ident}/actions/resize')]),
-    _op('cluster:delete', ADMIN_OR_OWNER, 'Delete a cluster.',
-        [('DELETE', '/v1/clusters/{cluster_ident}')]),
-    _op('nodegroup:get', ADMIN_OR_OWNER, 'Show a nodegroup.',
-        [('GET', '/v1/clusters/{cluster_ident}/nodegroups/{nodegroup}')]),
-    _op('nodegroup:get_all', ADMIN_OR_OWNER, "List a cluster's nodegroups.",
-        [('GET', '/v1/clusters/{cluster_ident}/nodegroups')]),
-]
-
-_template_rules = [
-    _op('clustertemplate:create', ADMIN_OR_OWNER, 'Create a cluster template.',
-        [('POST', '/v1/clustertemplates')]),
-    _op('clustertemplate:get', ADMIN_OR_OWNER,
-        'Show a cluster template (own project or public).',
-        [('GET', '/v1/clustertemplates/{clustertemplate_ident}')]),
-    _op('clustertemplate:get_all', ADMIN_OR_OWNER, 'List cluster templates.',
-        [('GET', '/v1/clustertemplates')]),
-    _op('clustertemplate:detail', ADMIN_OR_OWNER,
-        'List cluster templates with details.',
-        [('GET', '/v1/clustertemplates/detail')]),
-    _op('clustertemplate:update', ADMIN_OR_OWNER, 'Update a cluster template.',
-        [('PATCH', '/v1/clustertemplates/{clustertemplate_ident}')]),
-    _op('clustertemplate:delete', ADMIN_OR_OWNER, 'Delete a cluster template.',
-        [('DELETE', '/v1/clustertemplates/{clustertemplate_ident}')]),
-    _op('clustertemplate:publish', 'rule:admin_api',
-        'Create or update a template with public=true (visible to every '
-        'project).',
-        [('POST', '/v1/clustertemplates'),
-         ('PATCH', '/v1/clustertemplates/{clustertemplate_ident}')]),
-]
-
-_service_rules = [
-    _op('magnum-service:get_all', 'rule:admin_api',
-        'List the conductor services and whether they are up.',
-        [('GET', '/v1/mservices')]),
-]
 
 
 def list_rules():
     """Every default rule (entry point ``oslo.policy.policies``)."""
-    return _base_rules + _cluster_rules + _template_rules + _service_rules
+    return policies.list_rules()
 
+
+def _project_rules():
+    return frozenset(rule.name for rule in list_rules()
+                     if rule.scope_types and 'project' in rule.scope_types)
+
+
+# Rules about a project's resources; a caller without a project may not
+# pass any of them, whatever its roles.
+PROJECT_RULES = _project_rules()
 
 _lock = threading.Lock()
 _enforcer = None
@@ -115,9 +68,19 @@ def reset():
         _enforcer = None
 
 
-def check_is_admin(context):
-    return get_enforcer().authorize('context_is_admin', {},
-                                    context.to_policy_values())
+class NoProject(exceptions.PolicyNotAuthorized):
+    message = ('%(action)s needs a token scoped to a project; this token '
+               'has none.')
+
+
+def _target(context, target):
+    target = dict(target) if target is not None else {
+        'project_id': context.project_id}
+    if not target.get('project_id'):
+        # A resource without a project belongs to no caller: give the
+        # check a project id that no token can carry.
+        target['project_id'] = 'no-project-%s' % uuid.uuid4().hex
+    return target
 
 
 def authorize(context, rule, target=None):
@@ -125,12 +88,27 @@ def authorize(context, rule, target=None):
 
     :param target: the resource's attributes, at least ``project_id``;
         defaults to the caller's own project.
+    :raises: NoProject (403) for a project rule and a caller without a
+        project; PolicyNotAuthorized (403) when the rule refuses.
     """
-    if target is None:
-        target = {'project_id': context.project_id}
+    if rule in PROJECT_RULES and not context.project_id:
+        raise NoProject(action=rule)
     try:
         return get_enforcer().authorize(
-            rule, target, context.to_policy_values(), do_raise=True,
-            exc=exceptions.PolicyNotAuthorized, action=rule)
-    except policy.PolicyNotRegistered:
+            rule, _target(context, target), context.to_policy_values(),
+            do_raise=True, exc=exceptions.PolicyNotAuthorized, action=rule)
+    except (policy.PolicyNotRegistered, policy.InvalidScope):
         raise exceptions.PolicyNotAuthorized(action=rule)
+
+
+def check(context, rule, target=None):
+    """True when :func:`authorize` would let the action through."""
+    try:
+        authorize(context, rule, target)
+    except exceptions.PolicyNotAuthorized:
+        return False
+    return True
+
+
+def check_is_admin(context):
+    return check(context, 'context_is_admin')

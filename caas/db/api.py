@@ -3,6 +3,13 @@
 Functions return detached ORM objects. Every function that starts work on a
 cluster writes the row change and the ``operations`` row in one transaction
 and returns only after it committed; the caller casts afterwards.
+
+Every read of a project's resources names its scope with the keyword-only
+``scope``: a project id, or :data:`ALL_PROJECTS`, which only the
+administrator paths of the API and the conductor (acting on UUIDs from its
+own rows) pass. A missing scope is a TypeError and None or an empty string
+a :class:`ScopeError`: forgetting the scope fails loudly instead of reading
+every project.
 """
 
 import datetime
@@ -26,6 +33,37 @@ SORT_KEYS = {
     models.NodeGroup: ('id', 'uuid', 'name', 'role', 'node_count',
                        'created_at', 'updated_at'),
 }
+
+
+
+
+class ScopeError(TypeError):
+    """A query was given no valid scope: a programming error, not a 4xx."""
+
+
+class _AllProjects:
+    def __repr__(self):
+        return 'ALL_PROJECTS'
+
+
+#: The scope of administrator paths and the conductor: every project.
+ALL_PROJECTS = _AllProjects()
+
+
+def _checked(scope):
+    if scope is ALL_PROJECTS or (isinstance(scope, str) and scope):
+        return scope
+    raise ScopeError('A project scope is required (a project id or '
+                     'ALL_PROJECTS), got %r.' % (scope,))
+
+
+def _owner(values):
+    # A row without a project would be owned by no one and, to a check
+    # that compares None with None, by every caller without a project.
+    project = values.get('project_id')
+    if not (isinstance(project, str) and project):
+        raise ScopeError('A new row needs its project_id, got %r.' % (
+            project,))
 
 
 def new_uuid():
@@ -68,18 +106,18 @@ def _paginate(session, query, model, limit, marker, sort_key, sort_dir,
     return list(session.scalars(query))
 
 
-def _project_filter(model, project_id, include_public=False):
-    if project_id is None:
+def _project_filter(model, scope, include_public=False):
+    if _checked(scope) is ALL_PROJECTS:
         return sa.true()
-    cond = model.project_id == project_id
+    cond = model.project_id == scope
     if include_public:
         cond = sa.or_(cond, model.public.is_(True))
     return cond
 
 
-def _lookup(session, model, ident, project_id, not_found, kind,
+def _lookup(session, model, ident, scope, not_found, kind,
             include_public=False):
-    where = _project_filter(model, project_id, include_public)
+    where = _project_filter(model, scope, include_public)
     row = session.scalars(
         sa.select(model).where(model.uuid == ident, where)).first()
     if row is not None:
@@ -96,7 +134,9 @@ def _lookup(session, model, ident, project_id, not_found, kind,
 # -- cluster templates ------------------------------------------------------
 
 def create_cluster_template(values):
+    """Insert a template; ``values['project_id']`` must name its project."""
     values = dict(values)
+    _owner(values)
     values.setdefault('uuid', new_uuid())
     with session_scope() as session:
         row = models.ClusterTemplate(**values)
@@ -104,25 +144,23 @@ def create_cluster_template(values):
     return row
 
 
-def get_cluster_template(ident, project_id=None):
+def get_cluster_template(ident, *, scope):
     """By UUID or name, within the project's own and public templates."""
     with session_scope(readonly=True) as session:
-        return _lookup(session, models.ClusterTemplate, ident, project_id,
+        return _lookup(session, models.ClusterTemplate, ident, scope,
                        exceptions.ClusterTemplateNotFound(clustertemplate=ident),
                        'cluster templates', include_public=True)
 
 
-def list_cluster_templates(project_id=None, limit=None, marker=None,
-                           sort_key='id', sort_dir='asc', show_hidden=None):
-    """Templates of the project and public ones (all for project None).
+def list_cluster_templates(*, scope, limit=None, marker=None,
+                           sort_key='id', sort_dir='asc', show_hidden=False):
+    """Templates of the project and public ones (every one for ALL_PROJECTS).
 
-    Hidden templates are listed only for admins (project None) unless
-    ``show_hidden`` says otherwise; they can still be shown by UUID or name.
+    Hidden templates are left out unless ``show_hidden`` (the API sets it
+    for administrators); they can still be shown by UUID or name.
     """
-    if show_hidden is None:
-        show_hidden = project_id is None
     with session_scope(readonly=True) as session:
-        visible = _project_filter(models.ClusterTemplate, project_id,
+        visible = _project_filter(models.ClusterTemplate, scope,
                                   include_public=True)
         if not show_hidden:
             visible = sa.and_(visible,
@@ -192,9 +230,12 @@ def _new_operation(cluster_uuid, kind, params, timeout_minutes, request_id):
 def create_cluster(values, nodegroups, timeout_minutes, request_id=None):
     """Write cluster, nodegroups and the create operation in one transaction.
 
+    ``values['project_id']`` must name the cluster's project.
+
     :returns: (cluster, operation)
     """
     values = dict(values)
+    _owner(values)
     values.setdefault('uuid', new_uuid())
     op = _new_operation(values['uuid'], states.OP_CLUSTER_CREATE, {},
                         timeout_minutes, request_id)
@@ -214,25 +255,28 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None):
     return cluster, op
 
 
-def get_cluster(ident, project_id=None):
+def get_cluster(ident, *, scope):
+    """By UUID or name, within ``scope``."""
     with session_scope(readonly=True) as session:
-        return _lookup(session, models.Cluster, ident, project_id,
+        return _lookup(session, models.Cluster, ident, scope,
                        exceptions.ClusterNotFound(cluster=ident), 'clusters')
 
 
-def get_cluster_by_uuid(cluster_uuid):
+def get_cluster_by_uuid(cluster_uuid, *, scope):
+    """By UUID only (the conductor's look-up), within ``scope``."""
     with session_scope(readonly=True) as session:
         row = session.scalars(sa.select(models.Cluster).where(
-            models.Cluster.uuid == cluster_uuid)).first()
+            models.Cluster.uuid == cluster_uuid,
+            _project_filter(models.Cluster, scope))).first()
         if row is None:
             raise exceptions.ClusterNotFound(cluster=cluster_uuid)
         return row
 
 
-def list_clusters(project_id=None, limit=None, marker=None, sort_key='id',
+def list_clusters(*, scope, limit=None, marker=None, sort_key='id',
                   sort_dir='asc'):
     with session_scope(readonly=True) as session:
-        visible = _project_filter(models.Cluster, project_id)
+        visible = _project_filter(models.Cluster, scope)
         query = sa.select(models.Cluster).where(visible)
         return _paginate(session, query, models.Cluster, limit, marker,
                          sort_key, sort_dir, visible)

@@ -23,8 +23,11 @@ class ClusterData:
 
 
 def load(cluster_uuid):
-    cluster = db_api.get_cluster_by_uuid(cluster_uuid)
-    template = db_api.get_cluster_template(cluster.cluster_template_id)
+    # The conductor acts on UUIDs from its own rows, for every project.
+    cluster = db_api.get_cluster_by_uuid(cluster_uuid,
+                                         scope=db_api.ALL_PROJECTS)
+    template = db_api.get_cluster_template(cluster.cluster_template_id,
+                                           scope=db_api.ALL_PROJECTS)
     nodegroups = [ng.as_dict() for ng in db_api.list_nodegroups(cluster_uuid)]
     driver = drivers.find_driver(template.server_type, template.cluster_distro,
                                  template.coe, explicit=template.driver)

@@ -63,7 +63,7 @@ class FakeRpc:
     def _record(self, method, context, cluster_uuid, operation_id,
                 request_id=None):
         # Read through a new session: only committed rows are visible.
-        cluster = db.get_cluster_by_uuid(cluster_uuid)
+        cluster = db.get_cluster_by_uuid(cluster_uuid, scope=db.ALL_PROJECTS)
         operation = db.get_operation(operation_id)
         assert cluster.operation_id == operation_id
         self.casts.append({'method': method, 'cluster_uuid': cluster_uuid,

@@ -228,8 +228,13 @@ def test_other_project_cannot_delete(api, template):
 
 
 def test_hidden_templates_are_listed_for_admins_only(api):
+    # Hiding a template is publishing's twin: admin only (Magnum's rule).
     resp = api.post('/v1/clustertemplates',
                     template_body(name='old', hidden=True), headers=PROJECT_A)
+    assert resp.status_code == 403
+    resp = api.post('/v1/clustertemplates',
+                    template_body(name='old', hidden=True, public=True),
+                    headers=ADMIN)
     assert resp.status_code == 201, resp.json_body
     uuid = resp.json_body['uuid']
     listed = api.get('/v1/clustertemplates',

@@ -44,7 +44,7 @@ def test_create_update_delete_round_trip(make_runner, sim, driver, image,
     cluster, op = make_cluster(driver=driver, image=image, distro=distro)
     assert runner.claim_and_run(op.id)
     assert wait_operation(op.id).state == states.OP_SUCCEEDED
-    row = db_api.get_cluster(cluster.uuid)
+    row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
     assert row.status == states.CREATE_COMPLETE, row.status_reason
     assert row.operation_id is None
     assert len(row.master_addresses) == 1
@@ -56,7 +56,7 @@ def test_create_update_delete_round_trip(make_runner, sim, driver, image,
                                    {'node_count': 3})
     assert runner.claim_and_run(op.id)
     assert wait_operation(op.id).state == states.OP_SUCCEEDED
-    row = db_api.get_cluster(cluster.uuid)
+    row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
     assert row.status == states.UPDATE_COMPLETE, row.status_reason
     assert row.node_count == 3
     assert len(row.node_addresses) == 3
@@ -68,7 +68,7 @@ def test_create_update_delete_round_trip(make_runner, sim, driver, image,
     assert runner.claim_and_run(op.id)
     assert wait_operation(op.id).state == states.OP_SUCCEEDED
     with pytest.raises(exceptions.ClusterNotFound):
-        db_api.get_cluster(cluster.uuid)
+        db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
     assert sim.cloud.summary()['counts']['stacks'] == 0
     assert db_api.list_nodegroups(cluster.uuid) == []
 
@@ -80,7 +80,7 @@ def test_a_failed_server_ends_in_create_failed_with_a_reason(make_runner,
     cluster, op = make_cluster(driver=None)
     runner.claim_and_run(op.id)
     assert wait_operation(op.id).state == states.OP_FAILED
-    row = db_api.get_cluster(cluster.uuid)
+    row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
     assert row.status == states.CREATE_FAILED
     assert 'CREATE_FAILED' in row.status_reason
     assert row.operation_id is None
@@ -100,13 +100,13 @@ def test_takeover_resumes_without_repeating_finished_tasks(make_runner, sim):
     first.claim_and_run(op.id)
     # Let the first conductor create the stack, then declare it dead and let
     # the second one take the operation over (epoch 1 -> 2).
-    wait_for(lambda: db_api.get_cluster(cluster.uuid).stack_id)
-    stack_id = db_api.get_cluster(cluster.uuid).stack_id
+    wait_for(lambda: db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS).stack_id)
+    stack_id = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS).stack_id
     assert second.claim_and_run(op.id, expect_owner='first', expect_epoch=1)
     done = wait_operation(op.id)
     assert done.state == states.OP_SUCCEEDED
     assert done.owner == 'second' and done.epoch == 2
-    row = db_api.get_cluster(cluster.uuid)
+    row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
     assert row.status == states.CREATE_COMPLETE
     # The stack the first conductor created was reused, not made again.
     assert row.stack_id == stack_id
@@ -134,7 +134,7 @@ def test_create_timeout_fails_the_cluster(make_runner, sim):
             deadline=models.utcnow() + datetime.timedelta(seconds=1)))
     runner.claim_and_run(op.id)
     assert wait_operation(op.id).state == states.OP_FAILED
-    row = db_api.get_cluster(cluster.uuid)
+    row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
     assert row.status == states.CREATE_FAILED
     assert 'Timed out' in row.status_reason
 
@@ -150,7 +150,7 @@ def test_a_failed_update_can_be_retried(make_runner, sim):
                                    {'node_count': 2})
     runner.claim_and_run(op.id)
     assert wait_operation(op.id).state == states.OP_FAILED
-    row = db_api.get_cluster(cluster.uuid)
+    row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
     assert row.status == states.UPDATE_FAILED
     assert row.status_reason and row.operation_id is None
 
@@ -159,7 +159,7 @@ def test_a_failed_update_can_be_retried(make_runner, sim):
                                    {'node_count': 2})
     runner.claim_and_run(op.id)
     assert wait_operation(op.id).state == states.OP_SUCCEEDED
-    row = db_api.get_cluster(cluster.uuid)
+    row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
     assert row.status == states.UPDATE_COMPLETE
     assert len(row.node_addresses) == 2
 
@@ -170,14 +170,14 @@ def test_a_failed_update_with_rollback_restores_the_node_count(make_runner,
     cluster, op = make_cluster(driver=None, node_count=1)
     runner.claim_and_run(op.id)
     assert wait_operation(op.id).state == states.OP_SUCCEEDED
-    before = db_api.get_cluster(cluster.uuid).node_addresses
+    before = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS).node_addresses
 
     sim.cloud.knobs['server_failure_rate'] = 1.0
     _, op = db_api.start_operation(cluster.uuid, 'cluster_update',
                                    {'node_count': 2, 'rollback': True})
     runner.claim_and_run(op.id)
     assert wait_operation(op.id).state == states.OP_FAILED
-    row = db_api.get_cluster(cluster.uuid)
+    row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
     assert row.status == states.ROLLBACK_COMPLETE, row.status_reason
     assert 'rolled back' in row.status_reason
     assert row.node_count == 1 and row.node_addresses == before
@@ -201,7 +201,7 @@ def test_flows_ride_out_a_flaky_cloud(make_runner, sim):
     cluster, op = make_cluster(driver=None)
     runner.claim_and_run(op.id)
     assert wait_operation(op.id, timeout=60).state == states.OP_SUCCEEDED
-    assert db_api.get_cluster(cluster.uuid).status == states.CREATE_COMPLETE
+    assert db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS).status == states.CREATE_COMPLETE
     _, op = db_api.start_operation(cluster.uuid, 'cluster_delete')
     runner.claim_and_run(op.id)
     assert wait_operation(op.id, timeout=60).state == states.OP_SUCCEEDED
@@ -226,11 +226,11 @@ def test_resize_removes_the_chosen_workers(make_runner, sim):
         {'node_count': 2, 'nodes_to_remove': [doomed.id]})
     runner.claim_and_run(op.id)
     assert wait_operation(op.id).state == states.OP_SUCCEEDED, \
-        db_api.get_cluster(cluster.uuid).status_reason
+        db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS).status_reason
     left = {s.id for s in nova.servers.list() if '-minion-' in s.name and
             getattr(s, 'OS-EXT-STS:task_state', None) != 'deleting'}
     assert left == {workers[0].id, workers[2].id}
-    row = db_api.get_cluster(cluster.uuid)
+    row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
     assert row.node_count == 2 and len(row.node_addresses) == 2
 
     # A server that is not one of the cluster's workers is refused.
@@ -240,6 +240,6 @@ def test_resize_removes_the_chosen_workers(make_runner, sim):
         {'node_count': 1, 'nodes_to_remove': [masters[0].name]})
     runner.claim_and_run(op.id)
     assert wait_operation(op.id).state == states.OP_FAILED
-    row = db_api.get_cluster(cluster.uuid)
+    row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
     assert row.status == states.UPDATE_FAILED
     assert 'not a worker' in row.status_reason

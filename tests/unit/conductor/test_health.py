@@ -54,13 +54,13 @@ def test_a_deleted_stack_makes_the_cluster_unhealthy(make_runner, sim):
     wait_operation(op.id)
     clients = cloud.CloudClients()
     assert health.run_once('c1', clients, 0, ['c1']) == 1
-    assert db_api.get_cluster(cluster.uuid).health_status == states.HEALTHY
-    stack_id = db_api.get_cluster(cluster.uuid).stack_id
+    assert db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS).health_status == states.HEALTHY
+    stack_id = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS).stack_id
     clients.heat.stacks.delete(stack_id)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         health.run_once('c1', clients, 0, ['c1'])
-        row = db_api.get_cluster(cluster.uuid)
+        row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
         if row.health_status == states.UNHEALTHY:
             break
         time.sleep(0.1)

@@ -24,7 +24,7 @@ def _cluster(db):
 
 def test_create_writes_cluster_nodegroups_and_operation_together(db):
     cluster, op = _cluster(db)
-    row = db_api.get_cluster(cluster.uuid)
+    row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
     assert row.status == states.CREATE_IN_PROGRESS
     assert row.operation_id == op.id
     assert [ng.role for ng in db_api.list_nodegroups(cluster.uuid)] == \
@@ -55,7 +55,7 @@ def test_a_fenced_out_owner_cannot_write(db):
         old.update(cluster_values={'stack_id': 'zombie'})
     with pytest.raises(exceptions.FencedOut):
         old.finish(True, {'status': states.CREATE_COMPLETE})
-    assert db_api.get_cluster(cluster.uuid).stack_id is None
+    assert db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS).stack_id is None
 
 
 def test_finish_releases_the_cluster_for_the_next_operation(db):
@@ -67,9 +67,9 @@ def test_finish_releases_the_cluster_for_the_next_operation(db):
     assert db_api.get_operation(op.id).state == states.OP_SUCCEEDED
     _, op2 = db_api.start_operation(cluster.uuid, states.OP_CLUSTER_UPDATE,
                                     {'node_count': 3})
-    assert db_api.get_cluster(cluster.uuid).status == \
+    assert db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS).status == \
         states.UPDATE_IN_PROGRESS
-    assert db_api.get_cluster(cluster.uuid).operation_id == op2.id
+    assert db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS).operation_id == op2.id
 
 
 def test_update_is_refused_from_create_failed_but_delete_is_not(db):

@@ -16,6 +16,7 @@ from caas.api import pagination
 from caas.api import patching
 from caas.api import references
 from caas.api import request
+from caas.api import scope
 from caas.api import views
 from caas.api.schemas import cluster as schema
 from caas.api import schemas
@@ -61,8 +62,11 @@ def _cast(method, cluster, operation):
 
 
 def _template_for_create(ident):
+    # The caller's own or a public template, for administrators too: a
+    # cluster never runs from another project's private template.
     try:
-        return db.get_cluster_template(ident, request.project_scope())
+        return db.get_cluster_template(
+            ident, scope=scope.project('cluster:create'))
     except exceptions.ClusterTemplateNotFound as exc:
         # A body naming a missing template is a bad request, not a 404.
         raise exceptions.InvalidParameterValue(
@@ -132,9 +136,9 @@ def create():
 
 
 def _list(summary, rule, path):
-    policy.authorize(request.context(), rule)
-    return pagination.list_response('clusters', path, db.list_clusters, views.cluster,
-                                    SORT_KEYS, summary)
+    where = scope.for_list(rule, rule + '_all_projects')
+    return pagination.list_response('clusters', path, db.list_clusters,
+                                    views.cluster, SORT_KEYS, summary, where)
 
 
 def get_all():
@@ -145,14 +149,12 @@ def detail():
     return _list(False, 'cluster:detail', 'clusters/detail')
 
 
-def _get(ident, rule):
-    row = db.get_cluster(ident, request.project_scope())
-    policy.authorize(request.context(), rule, {'project_id': row.project_id})
-    return row
+def _get(ident, rule, all_projects_rule):
+    return scope.find(db.get_cluster, ident, rule, all_projects_rule)
 
 
 def get_one(ident):
-    row = _get(ident, 'cluster:get')
+    row = _get(ident, 'cluster:get', 'cluster:get_one_all_projects')
     return request.respond(views.cluster(row, request.base_url()))
 
 
@@ -180,7 +182,7 @@ def _start_update(row, params):
 
 
 def update(ident):
-    row = _get(ident, 'cluster:update')
+    row = _get(ident, 'cluster:update', 'cluster:update_all_projects')
     worker = _default_worker(row.uuid)
     patched = patching.apply({'node_count': row.node_count},
                              request.json_body(), allowed=schema.UPDATABLE)
@@ -199,7 +201,7 @@ def resize(ident):
         raise exceptions.NotAcceptable(
             message='Resize needs microversion %s or later (requested %s).'
                     % (microversions.RESIZE, request.version()))
-    row = _get(ident, 'cluster:resize')
+    row = _get(ident, 'cluster:resize', 'cluster:update_all_projects')
     body = schemas.coerce_and_validate(schema.resize(_min_nodes()),
                                        request.json_body())
     if body.get('nodegroup'):
@@ -231,7 +233,7 @@ def find_nodegroup(cluster_uuid, ident):
 
 
 def delete(ident):
-    row = _get(ident, 'cluster:delete')
+    row = _get(ident, 'cluster:delete', 'cluster:delete_all_projects')
     cluster, operation = db.start_operation(
         row.uuid, states.OP_CLUSTER_DELETE,
         timeout_minutes=request.services().conf.conductor.update_timeout,

@@ -12,6 +12,7 @@ from caas.api import pagination
 from caas.api import patching
 from caas.api import references
 from caas.api import request
+from caas.api import scope
 from caas.api import views
 from caas.api.schemas import clustertemplate as schema
 from caas.api import schemas
@@ -26,12 +27,28 @@ REFERENCE_FIELDS = ('image_id', 'flavor_id', 'master_flavor_id',
 SORT_KEYS = db.SORT_KEYS[models.ClusterTemplate]
 
 
-def _target(row):
-    # A public template is readable by everyone: judge the read as if it
-    # were the caller's own.
+def _read_target(row):
+    # A public template is readable by every project: judge the read as if
+    # it were the caller's own (a reader still needs the reader role).
     if row.public:
         return {'project_id': request.context().project_id}
     return {'project_id': row.project_id}
+
+
+def _find(ident, rule, all_projects_rule, target=None):
+    return scope.find(db.get_cluster_template, ident, rule,
+                      all_projects_rule, target)
+
+
+def _view(row, summary=False):
+    return views.cluster_template(row, request.base_url(), summary=summary,
+                                  owner=_owns(row))
+
+
+def _owns(row):
+    """Whether the caller may see the template's proxy credentials."""
+    ctx = request.context()
+    return row.project_id == ctx.project_id or policy.check_is_admin(ctx)
 
 
 def _default(field, coe):
@@ -70,7 +87,7 @@ def create():
     ctx = request.context()
     policy.authorize(ctx, 'clustertemplate:create')
     body = schemas.coerce_and_validate(schema.CREATE, request.json_body())
-    if body.get('public'):
+    if body.get('public') or body.get('hidden'):
         policy.authorize(ctx, 'clustertemplate:publish')
     values = {k: v for k, v in body.items() if v is not None}
     for field in list(schema.DEFAULTS) + ['network_driver']:
@@ -85,14 +102,23 @@ def create():
              row.name, row.project_id)
     base = request.base_url()
     return request.respond(
-        views.cluster_template(row, base), 201,
+        views.cluster_template(row, base, owner=True), 201,
         {'Location': '%s/v1/clustertemplates/%s' % (base, row.uuid)})
 
 
 def _list(summary, rule, path):
-    policy.authorize(request.context(), rule)
-    return pagination.list_response('clustertemplates', path, db.list_cluster_templates, views.cluster_template,
-                                    SORT_KEYS, summary)
+    ctx = request.context()
+    where = scope.for_list(rule, rule + '_all_projects')
+    admin = policy.check_is_admin(ctx)
+
+    def view(row, base, summary):
+        return views.cluster_template(
+            row, base, summary=summary,
+            owner=admin or row.project_id == ctx.project_id)
+    # Hidden templates are listed for administrators only (Magnum's rule).
+    return pagination.list_response(
+        'clustertemplates', path, db.list_cluster_templates, view,
+        SORT_KEYS, summary, where, show_hidden=admin)
 
 
 def get_all():
@@ -104,16 +130,15 @@ def detail():
 
 
 def get_one(ident):
-    row = db.get_cluster_template(ident, request.project_scope())
-    policy.authorize(request.context(), 'clustertemplate:get', _target(row))
-    return request.respond(views.cluster_template(row, request.base_url()))
+    row = _find(ident, 'clustertemplate:get',
+                'clustertemplate:get_one_all_projects', _read_target)
+    return request.respond(_view(row))
 
 
 def update(ident):
     ctx = request.context()
-    row = db.get_cluster_template(ident, request.project_scope())
-    policy.authorize(ctx, 'clustertemplate:update',
-                     {'project_id': row.project_id})
+    row = _find(ident, 'clustertemplate:update',
+                'clustertemplate:update_all_projects')
     current = {k: getattr(row, k) for k in schema.PROPERTIES}
     patched = patching.apply(current, request.json_body(),
                              allowed=schema.PROPERTIES,
@@ -127,9 +152,8 @@ def update(ident):
         if v is not None or k not in ('coe', 'image_id')})
     changes = {k: v for k, v in patched.items() if getattr(row, k) != v}
     if not changes:
-        return request.respond(views.cluster_template(row,
-                                                      request.base_url()))
-    if 'public' in changes:
+        return request.respond(_view(row))
+    if 'public' in changes or 'hidden' in changes:
         policy.authorize(ctx, 'clustertemplate:publish')
     checked = dict(patched, uuid=row.uuid, cluster_distro=row.cluster_distro)
     if set(changes) & {'image_id', 'server_type', 'coe', 'driver',
@@ -141,13 +165,12 @@ def update(ident):
         row.uuid, changes, allowed_in_use=schema.UPDATABLE_IN_USE)
     LOG.info('Updated cluster template %s: %s', row.uuid,
              ', '.join(sorted(changes)))
-    return request.respond(views.cluster_template(row, request.base_url()))
+    return request.respond(_view(row))
 
 
 def delete(ident):
-    row = db.get_cluster_template(ident, request.project_scope())
-    policy.authorize(request.context(), 'clustertemplate:delete',
-                     {'project_id': row.project_id})
+    row = _find(ident, 'clustertemplate:delete',
+                'clustertemplate:delete_all_projects')
     db.destroy_cluster_template(row.uuid)
     LOG.info('Deleted cluster template %s', row.uuid)
     return request.no_content()

@@ -2,25 +2,24 @@
 
 from caas.api import microversions
 from caas.api import request
+from caas.api import scope
 from caas.api import views
 from caas.api.controllers.v1 import clusters
 from caas.common import exceptions
-from caas.common import policy
 from caas.db import api as db
 
 
-def _cluster(ident, rule):
+def _cluster(ident, rule, all_projects_rule):
     if request.version() < microversions.NODEGROUPS:
         raise exceptions.NotAcceptable(
             message='Nodegroups need microversion %s or later (requested '
                     '%s).' % (microversions.NODEGROUPS, request.version()))
-    row = db.get_cluster(ident, request.project_scope())
-    policy.authorize(request.context(), rule, {'project_id': row.project_id})
-    return row
+    return scope.find(db.get_cluster, ident, rule, all_projects_rule)
 
 
 def get_all(ident):
-    cluster = _cluster(ident, 'nodegroup:get_all')
+    cluster = _cluster(ident, 'nodegroup:get_all',
+                       'nodegroup:get_all_all_projects')
     groups = db.list_nodegroups(cluster.uuid)
     base = request.base_url()
     return request.respond({'nodegroups': [
@@ -28,7 +27,8 @@ def get_all(ident):
 
 
 def get_one(ident, nodegroup):
-    cluster = _cluster(ident, 'nodegroup:get')
+    cluster = _cluster(ident, 'nodegroup:get',
+                       'nodegroup:get_one_all_projects')
     ng = clusters.find_nodegroup(cluster.uuid, nodegroup)
     return request.respond(views.nodegroup(ng, request.base_url()))
 
