@@ -11,8 +11,10 @@ services are for administrators.
 Every rule but ``magnum-service:get_all`` is about a project's resources
 and needs a token scoped to a project: a caller without a project is
 refused here, before any check string runs, because
-``project_id:%(project_id)s`` would pass on None == None. The same holds
-for a row without a project: it is owned by no caller.
+``project_id:%(project_id)s`` would pass on None == None (and oslo.policy
+takes a token with neither a project nor a system scope for a project
+token). The services may also be listed with a system-scoped token. A row
+without a project is owned by no caller.
 
 Operators override rules in ``policy.yaml`` (``[oslo_policy]
 policy_file``); ``oslopolicy-sample-generator --config-file
@@ -34,14 +36,10 @@ def list_rules():
     return policies.list_rules()
 
 
-def _project_rules():
-    return frozenset(rule.name for rule in list_rules()
-                     if rule.scope_types and 'project' in rule.scope_types)
-
-
-# Rules about a project's resources; a caller without a project may not
-# pass any of them, whatever its roles.
-PROJECT_RULES = _project_rules()
+# rule name -> the token scopes it accepts ('project', 'system'); a caller
+# whose token has none of them is refused whatever its roles.
+RULE_SCOPES = {rule.name: tuple(rule.scope_types)
+               for rule in list_rules() if rule.scope_types}
 
 _lock = threading.Lock()
 _enforcer = None
@@ -73,6 +71,11 @@ class NoProject(exceptions.PolicyNotAuthorized):
                'has none.')
 
 
+def _in_scope(context, scopes):
+    return (('project' in scopes and bool(context.project_id)) or
+            ('system' in scopes and context.system_scope == 'all'))
+
+
 def _target(context, target):
     target = dict(target) if target is not None else {
         'project_id': context.project_id}
@@ -91,7 +94,8 @@ def authorize(context, rule, target=None):
     :raises: NoProject (403) for a project rule and a caller without a
         project; PolicyNotAuthorized (403) when the rule refuses.
     """
-    if rule in PROJECT_RULES and not context.project_id:
+    scopes = RULE_SCOPES.get(rule)
+    if scopes and not _in_scope(context, scopes):
         raise NoProject(action=rule)
     try:
         return get_enforcer().authorize(

@@ -50,12 +50,13 @@ rules = [
 ]
 
 
-def operation(name, check_str, description, operations, project=True):
-    """A documented rule; ``project`` rules need a project-scoped token."""
+def operation(name, check_str, description, operations,
+              scope_types=PROJECT_SCOPE):
+    """A documented rule; by default it needs a project-scoped token."""
     return policy.DocumentedRuleDefault(
         name=name, check_str=check_str, description=description,
         operations=[{'method': m, 'path': p} for m, p in operations],
-        scope_types=PROJECT_SCOPE if project else None)
+        scope_types=scope_types)
 
 
 def list_rules():

@@ -1,7 +1,7 @@
 """``magnum-service:*``: the conductors, an operator's view of the service.
 
-Not a project's resource, so not tied to a project-scoped token: an
-administrator with a system-scoped token may list the services too.
+Not a project's resource: an administrator with a system-scoped token may
+list the services too, as may one with a project-scoped token.
 """
 
 from caas.common.policies import base
@@ -9,7 +9,8 @@ from caas.common.policies import base
 rules = [
     base.operation('magnum-service:get_all', base.ADMIN,
                    'List the conductor services and whether they are up.',
-                   [('GET', '/v1/mservices')], project=False),
+                   [('GET', '/v1/mservices')],
+                   scope_types=['system', 'project']),
 ]
 
 

@@ -1,0 +1,196 @@
+"""The policy defaults: Magnum's names, the personas, the scope guard, the
+sample file and the oslo.policy entry points."""
+
+import pathlib
+import subprocess
+import sys
+
+import pytest
+from oslo_policy import policy as oslo_policy
+
+from caas.common import context
+from caas.common import exceptions
+from caas.common import policy
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+GENERATOR_CONF = ROOT / 'etc' / 'caas' / 'caas-policy-generator.conf'
+SAMPLE = ROOT / 'etc' / 'caas' / 'policy.yaml.sample'
+BIN = pathlib.Path(sys.executable).parent
+
+# Magnum's rule names for what caas serves or will serve (issue 7).
+MAGNUM_RULES = [
+    'context_is_admin', 'admin_or_project_member', 'admin_or_project_reader',
+    'project_member', 'project_reader',
+    'cluster:create', 'cluster:delete', 'cluster:delete_all_projects',
+    'cluster:detail', 'cluster:detail_all_projects', 'cluster:get',
+    'cluster:get_one_all_projects', 'cluster:get_all',
+    'cluster:get_all_all_projects', 'cluster:update',
+    'cluster:update_health_status', 'cluster:update_all_projects',
+    'cluster:resize', 'cluster:upgrade', 'cluster:upgrade_all_projects',
+    'clustertemplate:create', 'clustertemplate:delete',
+    'clustertemplate:delete_all_projects', 'clustertemplate:detail',
+    'clustertemplate:detail_all_projects', 'clustertemplate:get',
+    'clustertemplate:get_one_all_projects', 'clustertemplate:get_all',
+    'clustertemplate:get_all_all_projects', 'clustertemplate:update',
+    'clustertemplate:update_all_projects', 'clustertemplate:publish',
+    'nodegroup:get', 'nodegroup:get_all', 'nodegroup:get_all_all_projects',
+    'nodegroup:get_one_all_projects', 'nodegroup:create',
+    'nodegroup:update', 'nodegroup:delete',
+    'certificate:create', 'certificate:get', 'certificate:rotate_ca',
+    'credential:rotate',
+    'quota:create', 'quota:delete', 'quota:get', 'quota:get_all',
+    'quota:update', 'stats:get_all', 'magnum-service:get_all',
+]
+
+
+def ctx(project='a', roles=('member', 'reader'), system=None):
+    return context.RequestContext(project_id=project, user_id='u',
+                                  roles=list(roles), system_scope=system)
+
+
+@pytest.fixture(autouse=True)
+def fresh_enforcer():
+    policy.reset()
+    yield
+    policy.reset()
+
+
+def test_magnum_rule_names_are_registered_once():
+    names = [rule.name for rule in policy.list_rules()]
+    assert len(names) == len(set(names))
+    assert set(MAGNUM_RULES) <= set(names)
+
+
+def test_every_action_rule_is_documented_and_scoped():
+    for rule in policy.list_rules():
+        if ':' in rule.name:
+            assert isinstance(rule, oslo_policy.DocumentedRuleDefault)
+            assert rule.scope_types, rule.name
+
+
+def _allowed(rule, caller, project='a'):
+    return policy.check(caller, rule, {'project_id': project})
+
+
+@pytest.mark.parametrize('rule', [
+    'cluster:create', 'cluster:update', 'cluster:resize', 'cluster:delete',
+    'cluster:upgrade', 'clustertemplate:create', 'clustertemplate:update',
+    'clustertemplate:delete', 'nodegroup:create', 'nodegroup:update',
+    'nodegroup:delete', 'certificate:create', 'certificate:rotate_ca',
+    'credential:rotate', 'cluster:update_health_status'])
+def test_changes_are_for_members_and_admins(rule):
+    assert _allowed(rule, ctx())
+    assert not _allowed(rule, ctx(roles=['reader']))
+    assert not _allowed(rule, ctx(project='b'))
+    assert _allowed(rule, ctx(project='c', roles=['admin']))
+
+
+@pytest.mark.parametrize('rule', [
+    'cluster:get', 'cluster:get_all', 'cluster:detail',
+    'clustertemplate:get', 'clustertemplate:get_all',
+    'clustertemplate:detail', 'nodegroup:get', 'nodegroup:get_all',
+    'certificate:get', 'quota:get', 'stats:get_all'])
+def test_reads_are_for_readers_members_and_admins(rule):
+    assert _allowed(rule, ctx(roles=['reader']))
+    # A member whose token lacks the implied reader role still reads.
+    assert _allowed(rule, ctx(roles=['member']))
+    assert not _allowed(rule, ctx(project='b', roles=['reader']))
+    assert not _allowed(rule, ctx(roles=['observer']))
+    assert _allowed(rule, ctx(project='c', roles=['admin']))
+
+
+@pytest.mark.parametrize('rule', [
+    name for name in MAGNUM_RULES if name.endswith('_all_projects')] + [
+    'clustertemplate:publish', 'quota:create', 'quota:update',
+    'quota:delete', 'quota:get_all', 'magnum-service:get_all'])
+def test_admin_only_rules(rule):
+    assert not _allowed(rule, ctx())
+    assert not _allowed(rule, ctx(roles=['reader']))
+    assert _allowed(rule, ctx(project='c', roles=['admin']))
+
+
+def test_the_check_string_alone_passes_on_none_equals_none():
+    # Why the guard exists: oslo.policy compares str(None) with 'None'.
+    enforcer = oslo_policy.Enforcer(policy.CONF)
+    enforcer.register_default(oslo_policy.RuleDefault(
+        'owner', 'project_id:%(project_id)s'))
+    assert enforcer.authorize('owner', {'project_id': None},
+                              {'project_id': None, 'roles': []})
+
+
+@pytest.mark.parametrize('project', [None, ''])
+@pytest.mark.parametrize('rule', [
+    rule.name for rule in policy.list_rules()
+    if rule.scope_types == ['project']])
+def test_no_project_is_refused_for_every_project_rule(rule, project):
+    for roles in (['member', 'reader'], ['admin', 'member', 'reader']):
+        caller = ctx(project=project, roles=roles)
+        with pytest.raises(policy.NoProject):
+            policy.authorize(caller, rule, {'project_id': project})
+        with pytest.raises(policy.NoProject):
+            policy.authorize(caller, rule)
+
+
+def test_a_system_scoped_admin_lists_services_and_nothing_else():
+    system_admin = ctx(project=None, roles=['admin'], system='all')
+    assert policy.check(system_admin, 'magnum-service:get_all')
+    assert not policy.check(system_admin, 'cluster:get_all_all_projects')
+    assert not policy.check(system_admin, 'cluster:get_all')
+    # Without a system scope either, an admin role is not enough.
+    assert not policy.check(ctx(project=None, roles=['admin']),
+                            'magnum-service:get_all')
+
+
+def test_a_row_without_a_project_belongs_to_no_member():
+    assert not policy.check(ctx(), 'cluster:get', {'project_id': None})
+    assert policy.check(ctx(project='c', roles=['admin']), 'cluster:get',
+                        {'project_id': None})
+
+
+def test_an_unknown_rule_is_refused():
+    with pytest.raises(exceptions.PolicyNotAuthorized):
+        policy.authorize(ctx(roles=['admin']), 'cluster:teleport')
+
+
+def test_an_operator_policy_file_overrides_a_default(tmp_path, conf):
+    policy_file = tmp_path / 'policy.yaml'
+    policy_file.write_text('"cluster:create": "rule:context_is_admin"\n'
+                           '"cluster:get": "rule:admin_or_project_member"\n')
+    conf('policy_file', str(policy_file), group='oslo_policy')
+    policy.reset()
+    assert not _allowed('cluster:create', ctx())
+    assert _allowed('cluster:create', ctx(roles=['admin']))
+    assert not _allowed('cluster:get', ctx(roles=['reader']))
+    # The scope guard is not a rule: a policy file cannot switch it off.
+    policy_file.write_text('"cluster:get_all": "@"\n')
+    policy.reset()
+    assert _allowed('cluster:get_all', ctx(roles=[]))
+    assert not _allowed('cluster:get_all', ctx(project=None))
+
+
+def _run(argv):
+    return subprocess.run(argv, check=True, cwd=ROOT, capture_output=True,
+                          text=True, timeout=120).stdout
+
+
+def test_sample_generator_prints_every_rule_and_the_sample_is_current(
+        tmp_path):
+    out = tmp_path / 'policy.yaml.sample'
+    _run([str(BIN / 'oslopolicy-sample-generator'), '--config-file',
+          str(GENERATOR_CONF), '--output-file', str(out)])
+    text = out.read_text()
+    for rule in policy.list_rules():
+        assert '#"%s": "%s"' % (rule.name, rule.check_str) in text
+    assert text == SAMPLE.read_text(), (
+        'etc/caas/policy.yaml.sample is stale; regenerate it with '
+        'oslopolicy-sample-generator --config-file '
+        'etc/caas/caas-policy-generator.conf')
+
+
+def test_enforcer_entry_point_gives_the_effective_policy():
+    # oslopolicy-policy-generator loads the oslo.policy.enforcer entry
+    # point (caas.common.policy:get_enforcer).
+    text = _run([str(BIN / 'oslopolicy-policy-generator'), '--namespace',
+                 'caas'])
+    assert '"cluster:get": "rule:admin_or_project_reader"' in text
+    assert '"clustertemplate:publish": "rule:context_is_admin"' in text
