@@ -28,7 +28,8 @@ opts = [
     cfg.FloatOpt('api_latency', default=0.0, min=0,
                  help='Seconds added to every API call (fault injection).'),
     cfg.StrOpt('admin_password', default='caas', secret=True,
-               help='Password of the seeded users (admin, caas, demo).'),
+               help='Password of the seeded users (admin, caas, demo, '
+                    'viewer).'),
 ]
 
 

@@ -51,6 +51,8 @@ USERS = {
     'admin': ('1a1b2c3d4e5f40000000000000000001', 'admin'),
     'caas': ('1a1b2c3d4e5f40000000000000000002', 'service'),
     'demo': ('1a1b2c3d4e5f40000000000000000003', 'demo'),
+    # Only the reader role: what a read-only user of a project gets.
+    'viewer': ('1a1b2c3d4e5f40000000000000000004', 'demo'),
 }
 FLAVORS = [
     ('2', 'm1.small', 1, 2048, 20),
@@ -264,8 +266,12 @@ class Cloud(object):
         return rec
 
     def roles_of(self, user):
-        return ['admin', 'member', 'reader'] if user['name'] == 'admin' \
-            else ['member', 'reader']
+        # Keystone's implied roles: admin -> member -> reader.
+        if user['name'] == 'admin':
+            return ['admin', 'member', 'reader']
+        if user['name'] == 'viewer':
+            return ['reader']
+        return ['member', 'reader']
 
     # addresses -----------------------------------------------------------
     def _next(self, counter):

@@ -1,9 +1,11 @@
 """auth_strategy = keystone: keystonemiddleware validates real tokens issued
 by the simulated Keystone, and python-magnumclient finds caas through the
-service catalog, as it does on a cloud."""
+service catalog, as it does on a cloud. Projects are isolated, a reader
+changes nothing and a token without a project sees nothing."""
 
 import pytest
 import requests
+import sqlalchemy as sa
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 from magnumclient import client as magnum_client
@@ -23,6 +25,39 @@ def _magnum(dep, user, project):
                                 api_version='latest')
 
 
+def _token(dep, user, project=None):
+    """A token from the simulated Keystone; unscoped without a project."""
+    auth = {'identity': {'methods': ['password'], 'password': {'user': {
+        'name': user, 'domain': {'name': 'Default'}, 'password': 'caas'}}}}
+    if project:
+        auth['scope'] = {'project': {'name': project,
+                                     'domain': {'name': 'Default'}}}
+    resp = requests.post(dep.sim_url + '/identity/v3/auth/tokens',
+                         json={'auth': auth}, timeout=10)
+    assert resp.status_code == 201, resp.text
+    return resp.headers['X-Subject-Token']
+
+
+def _call(dep, method, path, token, json=None, headers=None):
+    hdrs = {'X-Auth-Token': token,
+            'OpenStack-API-Version': 'container-infra latest'}
+    hdrs.update(headers or {})
+    return requests.request(method, dep.api_url + path, json=json,
+                            headers=hdrs, timeout=30)
+
+
+def _rows(db_url):
+    engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return {table: sorted(str(tuple(r)) for r in conn.execute(
+                sa.text('SELECT * FROM %s' % table)))
+                for table in ('clusters', 'cluster_templates', 'nodegroups',
+                              'operations')}
+    finally:
+        engine.dispose()
+
+
 def test_tokens_are_validated_and_projects_isolated(deploy):
     dep = deploy(conductors=1, boot_delay=0.2, auth_strategy='keystone')
     assert requests.get(dep.api_url + '/v1/clusters',
@@ -37,10 +72,59 @@ def test_tokens_are_validated_and_projects_isolated(deploy):
     done = helpers.wait_status(demo, cluster.uuid, 'CREATE_COMPLETE')
     assert done.project_id != 'admin'
 
-    # Another project neither sees nor touches it; admin sees everything.
+    # Another project neither sees nor touches it, nor uses the template.
     other = _magnum(dep, 'caas', 'service')
     assert other.clusters.list() == []
+    assert other.cluster_templates.list() == []
     with pytest.raises(mc_exc.NotFound):
         other.clusters.get(cluster.uuid)
-    admin = _magnum(dep, 'admin', 'admin')
-    assert [c.uuid for c in admin.clusters.list()] == [cluster.uuid]
+    with pytest.raises(mc_exc.BadRequest):
+        other.clusters.create(name='theirs', cluster_template_id=tmpl.uuid,
+                              node_count=1)
+    # Identity headers a client sends are replaced by the token's.
+    service = _token(dep, 'caas', 'service')
+    assert _call(dep, 'GET', '/v1/clusters/%s' % cluster.uuid, service,
+                 headers={'X-Project-Id': done.project_id,
+                          'X-Roles': 'admin'}).status_code == 404
+
+    before = _rows(dep.db_url)
+    # A token without a project, even the admin user's, is refused.
+    for user in ('demo', 'admin'):
+        unscoped = _token(dep, user)
+        for method, path, body in [
+                ('GET', '/v1/clusters', None),
+                ('GET', '/v1/clusters/detail?all_projects=true', None),
+                ('GET', '/v1/clustertemplates/detail', None),
+                ('GET', '/v1/clusters/%s' % cluster.uuid, None),
+                ('POST', '/v1/clusters', {'name': 'x', 'cluster_template_id':
+                                          tmpl.uuid, 'node_count': 1}),
+                ('DELETE', '/v1/clusters/%s' % cluster.uuid, None)]:
+            resp = _call(dep, method, path, unscoped, json=body)
+            assert resp.status_code == 403, (user, method, path, resp.text)
+
+    # A reader of the project lists and shows, and changes nothing.
+    viewer = _token(dep, 'viewer', 'demo')
+    listed = _call(dep, 'GET', '/v1/clusters', viewer).json()['clusters']
+    assert [c['uuid'] for c in listed] == [cluster.uuid]
+    for method, path, body in [
+            ('PATCH', '/v1/clusters/%s' % cluster.uuid,
+             [{'op': 'replace', 'path': '/node_count', 'value': 2}]),
+            ('POST', '/v1/clusters/%s/actions/resize' % cluster.uuid,
+             {'node_count': 2}),
+            ('DELETE', '/v1/clusters/%s' % cluster.uuid, None),
+            ('DELETE', '/v1/clustertemplates/%s' % tmpl.uuid, None),
+            ('POST', '/v1/clustertemplates', {'name': 'r', 'coe':
+                                              'kubernetes', 'image_id':
+                                              'ubuntu-jammy'})]:
+        resp = _call(dep, method, path, viewer, json=body)
+        assert resp.status_code == 403, (method, path, resp.text)
+    assert _rows(dep.db_url) == before
+
+    # An administrator lists its own project, and every project on request.
+    admin = _token(dep, 'admin', 'admin')
+    assert _call(dep, 'GET', '/v1/clusters', admin).json()['clusters'] == []
+    every = _call(dep, 'GET', '/v1/clusters?all_projects=true',
+                  admin).json()['clusters']
+    assert [c['uuid'] for c in every] == [cluster.uuid]
+    assert _call(dep, 'GET', '/v1/clusters/%s' % cluster.uuid,
+                 admin).status_code == 200
