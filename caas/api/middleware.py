@@ -15,7 +15,9 @@
 noauth trusts the caller's headers. A request that names no project is
 the operator poking at the service, so the defaults are admin's:
 ``X-Project-Id: admin``, ``X-User-Id: admin`` and ``X-Roles: admin``. A
-request that names a project but no roles is an ordinary ``member``.
+request that names a project but no roles is an ordinary ``member``; an
+empty ``X-Project-Id:`` header stands for a token without a project and is
+refused like one (``caas.common.policy``).
 """
 
 from keystonemiddleware import auth_token
