@@ -18,6 +18,31 @@ GENERIC_500 = ('The server hit an unexpected error and could not complete '
                'the request. The error was logged with this request ID.')
 
 
+# JSON Schema of every error body (the OpenAPI description's, and what the
+# tests check error responses against).
+ERROR_SCHEMA = {
+    'type': 'object',
+    'required': ['errors'],
+    'properties': {'errors': {
+        'type': 'array', 'minItems': 1,
+        'items': {
+            'type': 'object',
+            'required': ['request_id', 'code', 'status', 'title', 'detail',
+                         'links'],
+            'properties': {
+                'request_id': {'type': 'string'},
+                'code': {'type': 'string', 'enum': ['client', 'server']},
+                'status': {'type': 'integer', 'minimum': 400,
+                           'maximum': 599},
+                'title': {'type': 'string', 'minLength': 1},
+                'detail': {'type': 'string'},
+                'links': {'type': 'array'},
+            },
+        },
+    }},
+}
+
+
 def error_body(status, message, request_id=None):
     return {'errors': [{
         'request_id': request_id or '',
