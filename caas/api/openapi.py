@@ -142,7 +142,9 @@ def _parameters(rule, sort_keys, extra):
                                microversions.MIN_VERSION_STRING,
                                microversions.MAX_VERSION_STRING,
                                microversions.SERVICE_TYPE),
-            'schema': {'type': 'string'}})
+            'schema': {'type': 'string',
+                       'pattern': r'^%s (latest|[0-9]+\.[0-9]+)$' % (
+                           microversions.SERVICE_TYPE)}})
     return params
 
 
