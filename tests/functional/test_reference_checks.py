@@ -9,6 +9,7 @@ went to Glance and was "not found". caas gives every thread its own client.)
 """
 
 import threading
+import time
 
 import requests
 
@@ -18,9 +19,12 @@ LATEST = {'OpenStack-API-Version': 'container-infra latest',
 
 
 def _template(name, **kw):
+    # The fake driver's stacks build in no time: the clusters these tests
+    # create finish before the test does.
     body = {'name': name, 'coe': 'kubernetes', 'image_id': 'ubuntu-jammy',
             'flavor_id': 'm1.small', 'master_flavor_id': 'm1.small',
-            'keypair_id': 'default', 'external_network_id': 'public'}
+            'keypair_id': 'default', 'external_network_id': 'public',
+            'driver': 'fake'}
     body.update(kw)
     return body
 
@@ -42,6 +46,20 @@ def _at_once(url, bodies):
     for t in threads:
         t.join()
     return answers
+
+
+def _wait_settled(aio, timeout=120):
+    """Wait for every cluster to leave *_IN_PROGRESS (no flow left behind
+    when the embedded service stops)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        clusters = requests.get(aio.api_url + '/v1/clusters', headers=LATEST,
+                                timeout=30).json()['clusters']
+        busy = [c['status'] for c in clusters
+                if c['status'].endswith('IN_PROGRESS')]
+        if not busy or time.monotonic() > deadline:
+            return busy
+        time.sleep(0.2)
 
 
 def _names_a_service(message):
@@ -66,6 +84,7 @@ def test_16_concurrent_creates_get_the_answer_one_gets(aio):
         {'name': 'c%d' % i, 'cluster_template_id': answers[i][1]['uuid'],
          'node_count': 1} for i in range(N)])
     assert [a[0] for a in clusters] == [202] * N, clusters
+    assert _wait_settled(aio) == []
 
 
 def test_a_missing_flavor_is_named_under_concurrency_too(aio):
@@ -97,6 +116,7 @@ def test_a_flaky_cloud_is_retried_or_named_never_not_found(aio, conf):
         assert status in (202, 503), (status, body)
         if status == 503:
             assert 'unavailable' in body and _names_a_service(body), body
+    assert _wait_settled(aio) == []
 
 
 def _at_once_with_faults(aio, bodies):
