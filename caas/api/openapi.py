@@ -118,6 +118,16 @@ _QUERY = {
 }
 
 
+def _version_pattern():
+    """The header values served: "container-infra latest" or a version in
+    [MIN, MAX] (one major version)."""
+    low, high = microversions.MIN_VERSION, microversions.MAX_VERSION
+    versions = ['%d\\.%d' % (low.major, minor)
+                for minor in range(low.minor, high.minor + 1)]
+    return '^%s (latest|%s)$' % (microversions.SERVICE_TYPE,
+                                 '|'.join(versions))
+
+
 def _openapi_path(rule):
     return re.sub(r'<(?:[^:<>]+:)?([^<>]+)>', r'{\1}', rule)
 
@@ -142,9 +152,7 @@ def _parameters(rule, sort_keys, extra):
                                microversions.MIN_VERSION_STRING,
                                microversions.MAX_VERSION_STRING,
                                microversions.SERVICE_TYPE),
-            'schema': {'type': 'string',
-                       'pattern': r'^%s (latest|[0-9]+\.[0-9]+)$' % (
-                           microversions.SERVICE_TYPE)}})
+            'schema': {'type': 'string', 'pattern': _version_pattern()}})
     return params
 
 

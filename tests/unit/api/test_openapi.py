@@ -95,3 +95,20 @@ def test_the_description_needs_no_request_context():
     # Built from the app object alone (the fuzz tests load it this way).
     assert not flask.has_request_context()
     assert openapi.document(_flask_app())['paths']
+
+
+def test_the_microversion_header_pattern_is_what_negotiation_accepts():
+    import re
+
+    from caas.api import microversions
+    pattern = re.compile(openapi._version_pattern())
+    for minor in range(0, 30):
+        value = 'container-infra 1.%d' % minor
+        headers = {'OpenStack-API-Version': value}
+        try:
+            microversions.negotiate(headers)
+            accepted = True
+        except Exception:
+            accepted = False
+        assert bool(pattern.fullmatch(value)) is accepted, value
+    assert pattern.fullmatch('container-infra latest')
