@@ -44,3 +44,13 @@ def conf():
 
 def in_ci():
     return bool(os.environ.get('CI'))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The fuzz tests' tally of status codes, per database."""
+    from tests import api_fuzz
+    for backend, tally in sorted(api_fuzz.TALLY.items()):
+        codes = ', '.join('%s: %d' % item for item in sorted(tally.items()))
+        terminalreporter.write_line(
+            'API fuzz tally (%s): %d requests; %s' % (
+                backend, sum(tally.values()), codes))

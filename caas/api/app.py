@@ -18,6 +18,7 @@ from caas import drivers
 from caas.api import errors
 from caas.api import microversions
 from caas.api import middleware
+from caas.api import openapi
 from caas.api.controllers import root
 from caas.api.controllers import v1
 from caas.common import exceptions
@@ -110,6 +111,7 @@ def build_flask_app(services):
     app.register_error_handler(Exception, _handle_error)
     root.register(app)
     v1.register(app)
+    openapi.register(app)
     return app
 
 

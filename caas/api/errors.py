@@ -18,6 +18,31 @@ GENERIC_500 = ('The server hit an unexpected error and could not complete '
                'the request. The error was logged with this request ID.')
 
 
+# JSON Schema of every error body (the OpenAPI description's, and what the
+# tests check error responses against).
+ERROR_SCHEMA = {
+    'type': 'object',
+    'required': ['errors'],
+    'properties': {'errors': {
+        'type': 'array', 'minItems': 1,
+        'items': {
+            'type': 'object',
+            'required': ['request_id', 'code', 'status', 'title', 'detail',
+                         'links'],
+            'properties': {
+                'request_id': {'type': 'string'},
+                'code': {'type': 'string', 'enum': ['client', 'server']},
+                'status': {'type': 'integer', 'minimum': 400,
+                           'maximum': 599},
+                'title': {'type': 'string', 'minLength': 1},
+                'detail': {'type': 'string'},
+                'links': {'type': 'array'},
+            },
+        },
+    }},
+}
+
+
 def error_body(status, message, request_id=None):
     return {'errors': [{
         'request_id': request_id or '',
@@ -39,10 +64,15 @@ class ParsableErrorMiddleware:
     The Flask app renders its own errors; this catches what the middleware
     in front of it answers on its own (keystonemiddleware's 401, the body
     size limiter's 413) so that every error a client sees parses the same.
+    A redirect keeps its ``Location`` but loses the HTML page Werkzeug and
+    webob write into it (see :func:`strip_redirect_body`).
+
+    :param body_limit: ``[api] max_request_body_size``, named in a 413.
     """
 
-    def __init__(self, app):
+    def __init__(self, app, body_limit=None):
         self.app = app
+        self.body_limit = body_limit
 
     def __call__(self, environ, start_response):
         req = webob.Request(environ)
@@ -58,7 +88,15 @@ class ParsableErrorMiddleware:
             resp.content_type = 'application/json'
             resp.charset = None
             return resp(environ, start_response)
-        if resp.status_code >= 400 and not (
+        strip_redirect_body(resp)
+        if resp.status_code == 413:
+            # oslo.middleware's own text has a literal "(%s)" in it.
+            resp.body = error_json(
+                413, too_large_message(self.body_limit),
+                environ.get('openstack.request_id')).encode()
+            resp.content_type = 'application/json'
+            resp.charset = None
+        elif resp.status_code >= 400 and not (
                 resp.content_type == 'application/json' and
                 b'"errors"' in resp.body):
             message = _plain_message(resp)
@@ -68,6 +106,21 @@ class ParsableErrorMiddleware:
             resp.content_type = 'application/json'
             resp.charset = None
         return resp(environ, start_response)
+
+
+def too_large_message(limit):
+    if limit is None:
+        return 'The request body is too large.'
+    return ('The request body is too large: the limit is %d bytes '
+            '([api] max_request_body_size).' % limit)
+
+
+def strip_redirect_body(resp):
+    """A 3xx keeps its Location header and an empty body (no HTML page)."""
+    if 300 <= resp.status_code < 400 and (
+            resp.body or resp.content_type != 'application/json'):
+        resp.body = b''
+        resp.headers.pop('Content-Type', None)
 
 
 def _plain_message(resp):

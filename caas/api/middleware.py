@@ -3,13 +3,15 @@
 1. ``ParsableErrorMiddleware`` — every error body in Magnum's shape.
 2. oslo.middleware ``RequestId`` — ``x-openstack-request-id`` on every
    response and ``openstack.request_id`` in the environ.
-3. oslo.middleware ``HTTPProxyToWSGI`` — honours ``X-Forwarded-*`` when
+3. :class:`caas.api.inputs.InputGuardMiddleware` — 400 for a URL path,
+   query parameter or header that is not storable text (NUL, bad UTF-8).
+4. oslo.middleware ``HTTPProxyToWSGI`` — honours ``X-Forwarded-*`` when
    ``[oslo_middleware] enable_proxy_headers_parsing`` is true.
-4. oslo.middleware ``RequestBodySizeLimiter`` — 413 beyond
-   ``[api] max_request_body_size``.
-5. Authentication: keystonemiddleware ``auth_token`` when
+5. oslo.middleware ``RequestBodySizeLimiter`` — 413 beyond
+   ``[api] max_request_body_size``, checked before the body is parsed.
+6. Authentication: keystonemiddleware ``auth_token`` when
    ``auth_strategy = keystone``, else :class:`NoAuthMiddleware`.
-6. :class:`ContextMiddleware` — the RequestContext in
+7. :class:`ContextMiddleware` — the RequestContext in
    ``environ['caas.context']``.
 
 noauth trusts the caller's headers. A request that names no project is
@@ -27,6 +29,7 @@ from oslo_middleware import request_id
 from oslo_middleware import sizelimit
 
 from caas.api import errors
+from caas.api import inputs
 from caas.common import context as caas_context
 
 CONTEXT_KEY = 'caas.context'
@@ -86,5 +89,7 @@ def wrap(app, conf):
         app = NoAuthMiddleware(app)
     app = _size_limiter(app, conf)
     app = http_proxy_to_wsgi.HTTPProxyToWSGI(app, conf)
+    app = inputs.InputGuardMiddleware(app)
     app = request_id.RequestId(app)
-    return errors.ParsableErrorMiddleware(app)
+    return errors.ParsableErrorMiddleware(
+        app, body_limit=conf.api.max_request_body_size)

@@ -11,6 +11,26 @@ from caas.common import exceptions
 OPS = ('add', 'replace', 'remove')
 
 
+def schema(allowed):
+    """JSON Schema of a PATCH body that may change ``allowed`` fields (the
+    OpenAPI description's; :func:`apply` enforces the same rules)."""
+    fields = '|'.join(sorted(allowed))
+    return {
+        'type': 'array',
+        'minItems': 1,
+        'items': {
+            'type': 'object',
+            'properties': {
+                'op': {'type': 'string', 'enum': list(OPS)},
+                'path': {'type': 'string',
+                         'pattern': '^/(%s)(/.*)?$' % fields},
+                'value': {},
+            },
+            'required': ['op', 'path'],
+        },
+    }
+
+
 def _invalid(err):
     return exceptions.InvalidParameterValue(err=err)
 

@@ -2,11 +2,21 @@
 
 Runs only when ``[cloud] validate_references`` is true. The cloud object
 has ``find_image``, ``find_flavor``, ``find_keypair`` and ``find_network``,
-each raising ``NotFound`` or ``CloudError``; an unknown reference becomes
-a 400 naming the field and value, a failing cloud a 503.
+each raising ``NotFound``, ``CloudUnavailable`` or ``CloudError``. An
+unknown reference becomes a 400 naming the field and value. A service that
+answers 5xx or cannot be reached is retried with backoff for ``[cloud]
+reference_retry_timeout`` seconds, then the answer is a 503 naming the
+field, the value and the service, so "not found" is said only when the
+cloud said it.
 """
 
+from oslo_log import log as logging
+import tenacity
+
 from caas.common import exceptions
+from caas.conf import CONF
+
+LOG = logging.getLogger(__name__)
 
 _FINDERS = {
     'image_id': 'find_image',
@@ -19,12 +29,28 @@ _FINDERS = {
 }
 
 
-def check(cloud, values, fields):
+def _lookup(finder, value, field, timeout):
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(exceptions.CloudUnavailable),
+        wait=tenacity.wait_exponential(multiplier=0.1, max=1.0),
+        stop=tenacity.stop_after_delay(timeout),
+        before_sleep=lambda state: LOG.warning(
+            'Checking %s %s: %s; retrying', field, value,
+            state.outcome.exception()),
+        reraise=True)
+    return retrying(finder, value)
+
+
+def check(cloud, values, fields, retry_timeout=None):
     """Look up each of ``fields`` that has a value.
 
+    :param retry_timeout: seconds to keep retrying a transient failure;
+        ``[cloud] reference_retry_timeout`` if None.
     :returns: {field: what the cloud returned}
     :raises: InvalidParameterValue (400), CloudError (503)
     """
+    if retry_timeout is None:
+        retry_timeout = CONF.cloud.reference_retry_timeout
     found = {}
     asked = {}      # (finder, value) -> answer: flavor_id and
                     # master_flavor_id are often the same flavor
@@ -35,16 +61,23 @@ def check(cloud, values, fields):
         key = (_FINDERS[field], value)
         try:
             if key not in asked:
-                asked[key] = getattr(cloud, key[0])(value)
+                asked[key] = _lookup(getattr(cloud, key[0]), value, field,
+                                     retry_timeout)
             found[field] = asked[key]
         except exceptions.NotFound:
             raise exceptions.InvalidParameterValue(
                 err='Invalid value for field/attribute %s: %s was not found '
                     'in the cloud.' % (field, value))
+        except exceptions.CloudUnavailable as exc:
+            raise exceptions.CloudError(
+                message='Could not check %s %s: the %s of the cloud is '
+                        'unavailable (%s); tried for %g s. Retry later.' % (
+                            field, value, exc.service, exc.kwargs.get('err'),
+                            retry_timeout))
         except exceptions.CloudError as exc:
             raise exceptions.CloudError(
-                message='Could not check %s %s: the cloud did not answer '
-                        '(%s). Retry later.' % (field, value, exc))
+                message='Could not check %s %s: the cloud answered with an '
+                        'error (%s). Retry later.' % (field, value, exc))
     return found
 
 

@@ -9,8 +9,8 @@ import json
 
 import flask
 
+from caas.api import inputs
 from caas.api import middleware
-from caas.common import exceptions
 
 
 def context():
@@ -38,17 +38,9 @@ def base_url():
 
 
 def json_body():
-    """The request body as JSON; 400 if it is missing or malformed."""
-    raw = flask.request.get_data(cache=True)
-    if not raw.strip():
-        raise exceptions.InvalidParameterValue(
-            err='Invalid input: the request body is empty; a JSON body is '
-                'required.')
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise exceptions.InvalidParameterValue(
-            err='Malformed JSON in the request body: %s.' % exc)
+    """The request body as JSON; 400 if it is missing, malformed, nested
+    too deep or carries a string that is not storable text."""
+    return inputs.parse_json(flask.request.get_data(cache=True))
 
 
 def respond(body, status=200, headers=None):

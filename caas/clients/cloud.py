@@ -1,8 +1,16 @@
 """Keystone session, Heat and Nova clients, and reference look-ups.
 
-Errors from the cloud become ``exceptions.NotFound`` (the thing is not there)
-or ``exceptions.CloudError`` (the cloud failed or could not be reached), so
-callers never see a client library's exception types.
+Errors from the cloud become ``exceptions.NotFound`` (the thing is not
+there), ``exceptions.CloudUnavailable`` (a service answered 5xx or could not
+be reached: worth retrying; it names the service) or
+``exceptions.CloudError`` (any other failure), so callers never see a client
+library's exception types.
+
+One keystoneauth session (one token) is shared by the process, but every
+thread gets its own novaclient and heatclient: python-novaclient is not
+thread-safe (its image and network look-ups switch the one HTTP client's
+service type to "image" for the duration of the call, so a flavor looked up
+meanwhile by another thread was sent to Glance and came back "not found").
 """
 
 import threading
@@ -10,6 +18,7 @@ import threading
 from heatclient import client as heat_client
 from heatclient import exc as heat_exc
 from keystoneauth1 import exceptions as ks_exc
+import requests
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 from novaclient import client as nova_client
@@ -34,21 +43,44 @@ def make_session(conf=None):
     return ks_session.Session(auth=auth, timeout=conf.timeout)
 
 
-def _translate(what, exc):
+IDENTITY = 'identity service (Keystone)'
+COMPUTE = 'compute service (Nova)'
+IMAGE = 'image service (Glance)'
+NETWORK = 'network service (Neutron)'
+
+_UNREACHABLE = (ks_exc.RetriableConnectionFailure, ks_exc.ConnectionError,
+                requests.ConnectionError, requests.Timeout)
+
+
+def transient(exc):
+    """True for a 5xx answer or a failure to reach the service."""
+    if isinstance(exc, _UNREACHABLE):
+        return True
+    code = getattr(exc, 'code', None) or getattr(exc, 'http_status', None)
+    if isinstance(exc, (nova_exc.ClientException, heat_exc.HTTPException,
+                        ks_exc.HttpError)):
+        return isinstance(code, int) and code >= 500
+    return False
+
+
+def _translate(what, exc, service):
     if isinstance(exc, (nova_exc.NotFound, heat_exc.HTTPNotFound,
                         ks_exc.NotFound)):
         return exceptions.NotFound(message='%s was not found.' % what)
-    return exceptions.CloudError(err='%s: %s' % (what, exc))
+    if transient(exc):
+        return exceptions.CloudUnavailable(service=service,
+                                           err='%s: %s' % (what, exc))
+    return exceptions.CloudError(err='%s: %s (%s)' % (what, exc, service))
 
 
 class CloudClients:
-    """Lazily built clients sharing one session (one token) per process."""
+    """Clients sharing one session (one token) per process, built lazily,
+    one novaclient and heatclient per thread (see the module docstring)."""
 
     def __init__(self, session=None):
         self._session = session
         self._lock = threading.Lock()
-        self._heat = None
-        self._nova = None
+        self._local = threading.local()
 
     @property
     def session(self):
@@ -64,73 +96,90 @@ class CloudClients:
 
     @property
     def heat(self):
-        if self._heat is None:
-            self._heat = heat_client.Client('1', session=self.session,
-                                            **self._endpoint_kwargs())
-        return self._heat
+        if getattr(self._local, 'heat', None) is None:
+            self._local.heat = heat_client.Client(
+                '1', session=self.session, **self._endpoint_kwargs())
+        return self._local.heat
 
     @property
     def nova(self):
-        if self._nova is None:
+        if getattr(self._local, 'nova', None) is None:
             kwargs = self._endpoint_kwargs()
-            self._nova = nova_client.Client(
+            self._local.nova = nova_client.Client(
                 NOVA_API_VERSION, session=self.session,
                 region_name=kwargs['region_name'],
                 endpoint_type=kwargs['interface'])
-        return self._nova
+        return self._local.nova
+
+    def _authenticate(self, what):
+        """The token, before a look-up: a failure is Keystone's, not the
+        looked-up service's."""
+        try:
+            self.session.get_auth_headers()
+        except Exception as exc:
+            raise _translate(what, exc, IDENTITY)
 
     # -- reference look-ups (API validation and driver selection) ----------
 
     def find_image(self, name_or_id):
+        self._authenticate('Image %s' % name_or_id)
         try:
             image = self.nova.glance.find_image(name_or_id)
         except nova_exc.NoUniqueMatch:
             raise exceptions.InvalidParameterValue(
                 err='More than one image is named %s; use its ID.' % name_or_id)
         except Exception as exc:
-            raise _translate('Image %s' % name_or_id, exc)
+            raise _translate('Image %s' % name_or_id, exc, IMAGE)
         info = image.to_dict()
         return {'id': info.get('id'), 'name': info.get('name'),
                 'os_distro': info.get('os_distro')}
 
     def find_flavor(self, name_or_id):
+        what = 'Flavor %s' % name_or_id
+        self._authenticate(what)
         try:
             flavor = self.nova.flavors.find(name=name_or_id)
         except nova_exc.NotFound:
             try:
                 flavor = self.nova.flavors.get(name_or_id)
             except Exception as exc:
-                raise _translate('Flavor %s' % name_or_id, exc)
+                raise _translate(what, exc, COMPUTE)
         except Exception as exc:
-            raise _translate('Flavor %s' % name_or_id, exc)
+            raise _translate(what, exc, COMPUTE)
         return {'id': flavor.id, 'name': flavor.name}
 
     def find_keypair(self, name):
+        self._authenticate('Keypair %s' % name)
         try:
             keypair = self.nova.keypairs.get(name)
         except Exception as exc:
-            raise _translate('Keypair %s' % name, exc)
+            raise _translate('Keypair %s' % name, exc, COMPUTE)
         return {'name': keypair.name}
 
     def find_network(self, name_or_id):
         """Networks are checked only where the cloud offers a network API."""
+        what = 'Network %s' % name_or_id
         try:
             self.session.get_endpoint(service_type='network',
                                       **self._endpoint_kwargs())
         except ks_exc.EndpointNotFound:
             return {'id': name_or_id, 'name': name_or_id}
         except Exception as exc:
-            raise _translate('Network %s' % name_or_id, exc)
+            raise _translate(what, exc, IDENTITY)
         try:
             resp = self.session.get(
                 '/v2.0/networks', endpoint_filter={
                     'service_type': 'network', **self._endpoint_kwargs()},
                 raise_exc=False)
         except Exception as exc:
-            raise _translate('Network %s' % name_or_id, exc)
+            raise _translate(what, exc, NETWORK)
+        if resp.status_code >= 500:
+            raise exceptions.CloudUnavailable(
+                service=NETWORK, err='%s: HTTP %s' % (what, resp.status_code))
         if resp.status_code >= 400:
             raise exceptions.CloudError(
-                err='Network API answered %s' % resp.status_code)
+                err='%s: the %s answered HTTP %s' % (what, NETWORK,
+                                                     resp.status_code))
         for net in resp.json().get('networks', []):
             if name_or_id in (net.get('id'), net.get('name')):
                 return {'id': net['id'], 'name': net.get('name')}

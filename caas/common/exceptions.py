@@ -108,6 +108,15 @@ class CloudError(CaasException):
     code = 503
 
 
+class CloudUnavailable(CloudError):
+    """A cloud service answered 5xx or could not be reached (transient)."""
+    message = 'The %(service)s of the cloud is unavailable: %(err)s'
+
+    @property
+    def service(self):
+        return self.kwargs.get('service')
+
+
 class FencedOut(CaasException):
     """This conductor no longer owns the operation: it must not act."""
     message = ('Operation %(operation)s is no longer owned by %(owner)s at '

@@ -25,6 +25,12 @@ opts = [
     cfg.BoolOpt('validate_references', default=True,
                 help='Check image, flavor and keypair references against '
                      'the cloud when a template or cluster is created.'),
+    cfg.FloatOpt('reference_retry_timeout', default=3.0, min=0.0,
+                 help='Seconds the API keeps retrying a reference check '
+                      '(image, flavor, keypair, network) that failed with a '
+                      '5xx answer or a connection error, with exponential '
+                      'backoff, before it answers 503 naming the service '
+                      'that is unavailable. 0 tries once.'),
 ]
 
 

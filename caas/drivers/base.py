@@ -11,10 +11,9 @@ without a cloud.
 import abc
 import copy
 
-import jsonschema
-
 from caas.common import coercion
 from caas.common import exceptions
+from caas.common import validator as caas_validator
 
 def _describe(error):
     """One readable sentence for a jsonschema error on a labels dict."""
@@ -60,7 +59,7 @@ class Driver(abc.ABC):
         for key, value in labels.items():
             schema = props.get(key, extra if isinstance(extra, dict) else {})
             coerced[key] = coercion.from_string(value, schema)
-        validator = jsonschema.Draft7Validator(self.labels_schema)
+        validator = caas_validator.Validator(self.labels_schema)
         errors = sorted(validator.iter_errors(coerced),
                         key=lambda e: list(e.absolute_path))
         if errors:

@@ -8,19 +8,38 @@ whose message names the field and the value.
 
 import json
 
-import jsonschema
-
+from caas.api import inputs
 from caas.common import coercion
 from caas.common import exceptions
+from caas.common import validator as caas_validator
 
 
 def coerce(schema, body):
-    """Return a copy of body with lenient values turned into their types."""
+    """Return a copy of body with lenient values turned into their types.
+
+    :raises: InvalidParameterValue (400) naming the field whose string does
+        not read as the dict it stands for, or whose parsed text (escapes
+        such as ``\\x00`` in a dict literal) is not storable.
+    """
     if not isinstance(body, dict):
         return body
     props = schema.get('properties', {})
-    return {key: (coercion.from_string(val, props[key]) if key in props else val)
-            for key, val in body.items()}
+    result = {}
+    for key, val in body.items():
+        if key not in props:
+            result[key] = val
+            continue
+        try:
+            result[key] = coercion.from_string(val, props[key])
+        except coercion.MappingSyntaxError as exc:
+            raise exceptions.InvalidParameterValue(
+                err='Invalid input for field/attribute %s: the string does '
+                    'not read as a dict of labels (%s). Send a JSON object, '
+                    "or a string such as \"{'key': 'value'}\" or "
+                    '"key=value,key2=value2".' % (key, exc))
+        if result[key] is not val:
+            inputs.check_json_strings({key: result[key]})
+    return result
 
 
 def _field(error):
@@ -33,7 +52,7 @@ def _message(error):
         extra = sorted(set(error.instance) -
                        set(error.schema.get('properties', {})))
         return ('Invalid input: unknown field(s) %s. Valid fields are: %s.' %
-                (', '.join(extra),
+                (', '.join(inputs.shorten(e, 40) for e in extra[:5]),
                  ', '.join(sorted(error.schema.get('properties', {})))))
     if error.validator == 'required':
         missing = error.message.split("'")[1] if "'" in error.message \
@@ -43,13 +62,15 @@ def _message(error):
     if error.validator == 'type' and not error.absolute_path:
         return 'Invalid input: the request body must be a JSON object.'
     field = _field(error)
+    # A 50,000-character value is named, not echoed whole.
     return ('Invalid input for field/attribute %s. Value: %s. %s.' % (
-        field, json.dumps(error.instance), error.message.rstrip('.')))
+        field, inputs.shorten(json.dumps(error.instance)),
+        inputs.shorten(error.message.rstrip('.'), 200)))
 
 
 def validate(schema, body):
     """Raise InvalidParameterValue (400) naming the first bad field."""
-    validator = jsonschema.Draft7Validator(schema)
+    validator = caas_validator.Validator(schema)
     errors = sorted(validator.iter_errors(body),
                     key=lambda e: (len(e.absolute_path),
                                    [str(p) for p in e.absolute_path],

@@ -1,0 +1,156 @@
+"""Reference checks: a transient cloud failure is retried within
+``[cloud] reference_retry_timeout``, then a 503 names the service; "not
+found" is said only when the cloud said it."""
+
+import threading
+
+import pytest
+from heatclient import exc as heat_exc
+from keystoneauth1 import exceptions as ks_exc
+from novaclient import exceptions as nova_exc
+
+from caas.api import references
+from caas.clients import cloud as cloud_mod
+from caas.common import exceptions
+from tests.unit.api.conftest import FakeCloud
+from tests.unit.api.conftest import LATEST
+from tests.unit.api.conftest import PROJECT_A
+from tests.unit.api.conftest import template_body
+
+HEADERS = dict(PROJECT_A, **LATEST)
+
+
+class FlakyCloud(FakeCloud):
+    """Fails the first ``failures`` look-ups as an unavailable service."""
+
+    def __init__(self, failures, error=None):
+        super().__init__()
+        self.failures = failures
+        self.error = error or exceptions.CloudUnavailable(
+            service=cloud_mod.COMPUTE, err='HTTP 503')
+        self.calls = 0
+
+    def _find(self, table, key):
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.error
+        return super()._find(table, key)
+
+
+def test_a_transient_failure_is_retried_then_answered():
+    cloud = FlakyCloud(failures=2)
+    found = references.check(cloud, {'flavor_id': 'm1.small'},
+                             ['flavor_id'], retry_timeout=30)
+    assert found['flavor_id']['name'] == 'm1.small'
+    assert cloud.calls == 3
+
+
+def test_a_cloud_that_stays_down_is_a_503_naming_service_field_and_value():
+    cloud = FlakyCloud(failures=10 ** 6)
+    with pytest.raises(exceptions.CloudError) as info:
+        references.check(cloud, {'flavor_id': 'm1.small'}, ['flavor_id'],
+                         retry_timeout=0.3)
+    assert info.value.code == 503
+    message = str(info.value)
+    assert 'flavor_id m1.small' in message
+    assert 'compute service (Nova)' in message and 'unavailable' in message
+    assert 'not found' not in message
+    assert cloud.calls >= 2
+
+
+def test_no_retry_timeout_means_one_try():
+    cloud = FlakyCloud(failures=1)
+    with pytest.raises(exceptions.CloudError):
+        references.check(cloud, {'image_id': 'ubuntu'}, ['image_id'],
+                         retry_timeout=0)
+    assert cloud.calls == 1
+
+
+@pytest.mark.parametrize('error', [
+    exceptions.NotFound(),
+    exceptions.CloudError(err='HTTP 403 Forbidden'),
+])
+def test_answers_that_are_not_transient_are_not_retried(error):
+    cloud = FlakyCloud(failures=1, error=error)
+    with pytest.raises((exceptions.InvalidParameterValue,
+                        exceptions.CloudError)):
+        references.check(cloud, {'keypair': 'default'}, ['keypair'],
+                         retry_timeout=30)
+    assert cloud.calls == 1
+
+
+@pytest.fixture
+def cloud():
+    """The ``api`` fixture's cloud: flaky, healthy until told otherwise."""
+    return FlakyCloud(failures=0)
+
+
+def test_the_api_retries_with_the_configured_timeout(api, cloud, conf):
+    conf('reference_retry_timeout', 30, group='cloud')
+    cloud.failures = 3
+    resp = api.post('/v1/clustertemplates', template_body(), headers=HEADERS)
+    assert resp.status_code == 201, resp.json_body
+    assert cloud.calls > 3
+
+
+def test_the_api_answers_503_naming_the_service(api, cloud, conf):
+    conf('reference_retry_timeout', 0.2, group='cloud')
+    cloud.failures = 10 ** 6
+    resp = api.post('/v1/clustertemplates', template_body(), headers=HEADERS)
+    assert resp.status_code == 503
+    title = resp.json_body['errors'][0]['title']
+    assert 'image_id fedora-coreos' in title
+    assert 'Nova' in title and 'unavailable' in title
+
+
+# -- the cloud clients --------------------------------------------------------
+
+@pytest.mark.parametrize('exc, expected', [
+    (nova_exc.ClientException(503), True),
+    (nova_exc.ClientException(500), True),
+    (nova_exc.ClientException(403), False),
+    (nova_exc.NotFound(404), False),
+    (heat_exc.HTTPServiceUnavailable(), True),
+    (heat_exc.HTTPBadRequest(), False),
+    (ks_exc.ConnectFailure(), True),
+    (ks_exc.ConnectTimeout(), True),
+    (ks_exc.ServiceUnavailable(), True),
+    (ks_exc.Unauthorized(), False),
+    (ValueError('bug'), False),
+])
+def test_transient_failures_are_5xx_and_unreachable_services(exc, expected):
+    assert cloud_mod.transient(exc) is expected
+
+
+def test_translate_names_the_service():
+    err = cloud_mod._translate('Flavor x', nova_exc.ClientException(503),
+                               cloud_mod.COMPUTE)
+    assert isinstance(err, exceptions.CloudUnavailable)
+    assert err.service == cloud_mod.COMPUTE
+    assert isinstance(cloud_mod._translate('Flavor x', nova_exc.NotFound(404),
+                                           cloud_mod.COMPUTE),
+                      exceptions.NotFound)
+
+
+class _Session:
+    def get_auth_headers(self):
+        return {'X-Auth-Token': 't'}
+
+    def get_endpoint(self, **kwargs):
+        return 'http://127.0.0.1:1/compute/v2.1'
+
+
+def test_every_thread_gets_its_own_nova_client_on_one_session():
+    clients = cloud_mod.CloudClients(session=_Session())
+    mine = clients.nova
+    assert clients.nova is mine
+    theirs = []
+    thread = threading.Thread(target=lambda: theirs.append(clients.nova))
+    thread.start()
+    thread.join()
+    assert theirs[0] is not mine
+    assert theirs[0].client.session is mine.client.session
+    # What made the race: an image look-up switches the service type of
+    # its thread's client only.
+    with mine.glance.alternate_service_type('image'):
+        assert theirs[0].client.service_type == 'compute'
