@@ -64,6 +64,8 @@ class ContextMiddleware:
         ctx = caas_context.RequestContext.from_environ(environ)
         # oslo.context reads X-Roles with spaces kept; normalise.
         ctx.roles = [r.strip() for r in ctx.roles if r.strip()]
+        # For logs and oslo.context's users only: scoping and policy decide
+        # with the rules in caas.common.policies, never with this flag.
         ctx.is_admin = 'admin' in ctx.roles
         environ[CONTEXT_KEY] = ctx
         return self.app(environ, start_response)

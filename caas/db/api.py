@@ -9,7 +9,8 @@ Every read of a project's resources names its scope with the keyword-only
 administrator paths of the API and the conductor (acting on UUIDs from its
 own rows) pass. A missing scope is a TypeError and None or an empty string
 a :class:`ScopeError`: forgetting the scope fails loudly instead of reading
-every project.
+every project. A new row must name its project. Nodegroups are read through
+their cluster, and writes take the UUID of a row that a scoped read returned.
 """
 
 import datetime
@@ -33,8 +34,6 @@ SORT_KEYS = {
     models.NodeGroup: ('id', 'uuid', 'name', 'role', 'node_count',
                        'created_at', 'updated_at'),
 }
-
-
 
 
 class ScopeError(TypeError):

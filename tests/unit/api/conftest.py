@@ -84,6 +84,44 @@ class FakeRpc:
         self._record('cluster_delete', context, **kwargs)
 
 
+_IDENTITY_HEADERS = ('HTTP_X_PROJECT_ID', 'HTTP_X_PROJECT_NAME',
+                     'HTTP_X_USER_ID', 'HTTP_X_ROLES', 'HTTP_X_DOMAIN_ID',
+                     'HTTP_X_IDENTITY_STATUS', 'HTTP_X_IS_ADMIN_PROJECT',
+                     'HTTP_OPENSTACK_SYSTEM_SCOPE', 'HTTP_X_TENANT_ID')
+
+
+def fake_auth_token(tokens):
+    """A stand-in for keystonemiddleware's ``auth_token.AuthProtocol``.
+
+    Like the real one it drops the identity headers a client sent, answers
+    401 for an unknown token, and sets the headers of a known one: with
+    ``tokens = {'tok': {'project': 'p' or None, 'user': 'u', 'roles':
+    'member,reader', 'system': 'all' (optional)}}``, a token whose project
+    is None arrives without ``X-Project-Id`` at all.
+    """
+    class FakeAuthToken:
+        def __init__(self, app, conf):
+            self.app = app
+
+        def __call__(self, environ, start_response):
+            for key in _IDENTITY_HEADERS:
+                environ.pop(key, None)
+            ident = tokens.get(environ.get('HTTP_X_AUTH_TOKEN'))
+            if ident is None:
+                start_response('401 Unauthorized',
+                               [('Content-Type', 'application/json')])
+                return [b'{"error": "unauthorized"}']
+            environ['HTTP_X_IDENTITY_STATUS'] = 'Confirmed'
+            environ['HTTP_X_USER_ID'] = ident['user']
+            environ['HTTP_X_ROLES'] = ident['roles']
+            if ident['project']:
+                environ['HTTP_X_PROJECT_ID'] = ident['project']
+            if ident.get('system'):
+                environ['HTTP_OPENSTACK_SYSTEM_SCOPE'] = ident['system']
+            return self.app(environ, start_response)
+    return FakeAuthToken
+
+
 class Api:
     """A small JSON client over the WSGI app."""
 

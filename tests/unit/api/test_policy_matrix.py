@@ -66,35 +66,7 @@ CALLERS = {
     'member_a_all': ('member-a', 'all_projects=true'),
 }
 
-_IDENTITY_HEADERS = ('HTTP_X_PROJECT_ID', 'HTTP_X_PROJECT_NAME',
-                     'HTTP_X_USER_ID', 'HTTP_X_ROLES', 'HTTP_X_DOMAIN_ID',
-                     'HTTP_X_IDENTITY_STATUS', 'HTTP_X_IS_ADMIN_PROJECT',
-                     'HTTP_OPENSTACK_SYSTEM_SCOPE', 'HTTP_X_TENANT_ID')
-
-
-class FakeAuthToken:
-    """keystonemiddleware's contract: validated identity headers or 401."""
-
-    def __init__(self, app, conf):
-        self.app = app
-
-    def __call__(self, environ, start_response):
-        for key in _IDENTITY_HEADERS:
-            environ.pop(key, None)
-        ident = TOKENS.get(environ.get('HTTP_X_AUTH_TOKEN'))
-        if ident is None:
-            start_response('401 Unauthorized',
-                           [('Content-Type', 'application/json')])
-            return [b'{"error": "unauthorized"}']
-        environ['HTTP_X_IDENTITY_STATUS'] = 'Confirmed'
-        environ['HTTP_X_USER_ID'] = ident['user']
-        environ['HTTP_X_ROLES'] = ident['roles']
-        if ident['project']:
-            environ['HTTP_X_PROJECT_ID'] = ident['project']
-        if ident.get('system'):
-            environ['HTTP_OPENSTACK_SYSTEM_SCOPE'] = ident['system']
-        return self.app(environ, start_response)
-
+FakeAuthToken = api_conftest.fake_auth_token(TOKENS)
 
 SECRET_A = 'secret-of-a'
 SECRET_PUBLIC = 'secret-of-c'
