@@ -78,6 +78,24 @@ _template_rules = [
          ('PATCH', '/v1/clustertemplates/{clustertemplate_ident}')]),
 ]
 
+# A reader may fetch a cluster's CA certificate; signing a client
+# certificate (which is cluster-admin access) or rotating the CAs needs a
+# member of the cluster's project.
+MEMBER_OF_PROJECT = ('rule:context_is_admin or (role:member and '
+                     'project_id:%(project_id)s)')
+
+_certificate_rules = [
+    _op('certificate:get', ADMIN_OR_OWNER,
+        "Show a cluster's CA certificate.",
+        [('GET', '/v1/certificates/{cluster_ident}')]),
+    _op('certificate:create', MEMBER_OF_PROJECT,
+        "Sign a client certificate with a cluster's CA.",
+        [('POST', '/v1/certificates')]),
+    _op('certificate:rotate_ca', MEMBER_OF_PROJECT,
+        "Rotate a cluster's CAs.",
+        [('PATCH', '/v1/certificates/{cluster_ident}')]),
+]
+
 _service_rules = [
     _op('magnum-service:get_all', 'rule:admin_api',
         'List the conductor services and whether they are up.',
@@ -87,7 +105,8 @@ _service_rules = [
 
 def list_rules():
     """Every default rule (entry point ``oslo.policy.policies``)."""
-    return _base_rules + _cluster_rules + _template_rules + _service_rules
+    return (_base_rules + _cluster_rules + _template_rules +
+            _certificate_rules + _service_rules)
 
 
 _lock = threading.Lock()
