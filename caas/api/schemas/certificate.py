@@ -9,13 +9,11 @@ def sign(max_csr_bytes):
         'properties': {
             'cluster_uuid': {'type': 'string', 'minLength': 1,
                              'maxLength': 255},
-            # Magnum's older name for the same thing; clients still send it.
-            'bay_uuid': {'type': 'string', 'minLength': 1, 'maxLength': 255},
             'csr': {'type': 'string', 'minLength': 1,
                     'maxLength': max_csr_bytes},
             'ca_cert_type': {'type': ['string', 'null'],
                              'enum': list(pki.ALL_CA_TYPES) + [None]},
         },
-        'required': ['csr'],
+        'required': ['cluster_uuid', 'csr'],
         'additionalProperties': False,
     }

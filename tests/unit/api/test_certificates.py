@@ -233,3 +233,40 @@ def test_no_private_key_in_responses_or_logs(api, make_cluster, caplog):
     for text in texts:
         assert 'PRIVATE KEY' not in text
         assert not any(token in text for token in tokens)
+
+
+WRONG_VALUES = [None, True, -1, 2 ** 63, 1.5, '', 'x' * 5000, '\u2603\x00',
+                [], ['a'], {}, {'a': {'b': []}}]
+
+
+@pytest.mark.parametrize('field', ['cluster_uuid', 'csr', 'ca_cert_type'])
+def test_every_wrong_value_is_a_clean_4xx(api, make_cluster, field):
+    make_cluster()
+    for value in WRONG_VALUES:
+        body = {'cluster_uuid': 'c1', 'csr': make_csr(), field: value}
+        resp = api.post('/v1/certificates', body, headers=PROJECT_A)
+        if field == 'ca_cert_type' and value is None:
+            assert resp.status_code == 201
+            continue
+        assert 400 <= resp.status_code < 500, (value, resp.status_code)
+        assert resp.json_body['errors'][0]['status'] == resp.status_code
+
+
+@pytest.mark.parametrize('raw', [b'', b'{', b'[]', b'null', b'"x"', b'1',
+                                 b'\xff\xfe'])
+def test_malformed_bodies_are_400s(api, raw):
+    resp = api.post('/v1/certificates', raw=raw, headers=dict(
+        PROJECT_A, **{'Content-Type': 'application/json'}))
+    assert resp.status_code == 400
+
+
+def test_pem_that_is_not_a_csr_is_refused(api, make_cluster):
+    uuid = make_cluster()
+    ca_pem = _ca(api, uuid).json_body['pem']
+    garbage = ('-----BEGIN CERTIFICATE REQUEST-----\n' +
+               'MIIB' * 40 + '\n-----END CERTIFICATE REQUEST-----\n')
+    for pem in (ca_pem, garbage):
+        resp = api.post('/v1/certificates', {'cluster_uuid': uuid,
+                                             'csr': pem}, headers=PROJECT_A)
+        assert resp.status_code == 400, resp.json_body
+        assert 'csr' in resp.json_body['errors'][0]['detail']

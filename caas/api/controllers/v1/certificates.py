@@ -63,13 +63,9 @@ def create():
     conf = request.services().conf
     body = schemas.validate(schema.sign(conf.pki.max_csr_bytes),
                             request.json_body())
-    ident = body.get('cluster_uuid') or body.get('bay_uuid')
-    if not ident:
-        raise exceptions.InvalidParameterValue(
-            err='Invalid input: mandatory field/attribute cluster_uuid is '
-                'missing.')
     try:
-        cluster = db.get_cluster(ident, request.project_scope())
+        cluster = db.get_cluster(body['cluster_uuid'],
+                                 request.project_scope())
     except exceptions.ClusterNotFound as exc:
         # Magnum's answer: the cluster is a field of the body, so a 400.
         raise exceptions.InvalidParameterValue(err=str(exc))
