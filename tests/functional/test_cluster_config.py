@@ -120,7 +120,7 @@ def test_ca_show_sign_rotate_with_the_cli(aio, mc, cluster, tmp_path):
 
     cli(aio, 'ca', 'rotate', 'demo')
     rotated = mc.certificates.get(cluster_uuid=cluster.uuid).pem
-    assert rotated != shown
+    assert rotated.strip() != shown.strip()
     with pytest.raises(Exception):
         cert.verify_directly_issued_by(
             x509.load_pem_x509_certificate(rotated.strip().encode()))
