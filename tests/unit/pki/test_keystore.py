@@ -96,3 +96,14 @@ def test_cas_go_with_their_cluster(db, old_key):
         session.execute(sa.delete(models.Cluster).where(
             models.Cluster.uuid == uuid))
     assert _stored(db, uuid) == []
+
+
+def test_the_embedded_key_is_made_once_private_and_kept(tmp_path):
+    first = keystore.ensure_local_key(str(tmp_path))
+    path = tmp_path / keystore.KEY_FILE
+    assert path.stat().st_mode & 0o777 == 0o600
+    # A restart reads the same key, so it can still decrypt what it wrote.
+    assert keystore.ensure_local_key(str(tmp_path)) == first
+    token = keystore.encrypt(b'secret', keys=[first])
+    assert keystore.decrypt(token, 'c', keys=[
+        keystore.ensure_local_key(str(tmp_path))]) == b'secret'
