@@ -20,6 +20,7 @@ import collections
 import json
 import re
 
+from cryptography import fernet
 import hypothesis
 from hypothesis import HealthCheck
 import jsonschema
@@ -195,11 +196,15 @@ def find_driver(server_type, os_distro, coe, explicit=None):
     return fake_driver.FakeDriver()
 
 
+PKI_KEY = fernet.Fernet.generate_key().decode()
+
+
 def build_app(rpc, cloud):
     """The API with noauth and reference checks; undo with :func:`reset`."""
     from caas.common import policy
     CONF.set_override('auth_strategy', 'noauth')
     CONF.set_override('validate_references', True, group='cloud')
+    CONF.set_override('encryption_keys', [PKI_KEY], group='pki')
     policy.reset()
     return api_app.build_app(CONF, rpcapi=rpc, cloud=cloud,
                              find_driver=find_driver)
@@ -209,6 +214,7 @@ def reset():
     from caas.common import policy
     CONF.clear_override('auth_strategy')
     CONF.clear_override('validate_references', group='cloud')
+    CONF.clear_override('encryption_keys', group='pki')
     policy.reset()
 
 

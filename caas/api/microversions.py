@@ -26,6 +26,7 @@ MAX_VERSION = microversion_parse.parse_version_string(MAX_VERSION_STRING)
 # Versions that change behaviour, named so that controllers compare against
 # a name instead of a number.
 ROLLBACK = microversion_parse.parse_version_string('1.3')
+CA_ROTATION = microversion_parse.parse_version_string('1.5')
 RESIZE = microversion_parse.parse_version_string('1.7')
 NODEGROUPS = microversion_parse.parse_version_string('1.9')
 ZERO_NODES = microversion_parse.parse_version_string('1.10')

@@ -16,14 +16,17 @@ import re
 
 import flask
 
+from caas import pki
 from caas.api import errors
 from caas.api import microversions
 from caas.api import patching
 from caas.api import request
 from caas.api.controllers.v1 import clusters
 from caas.api.controllers.v1 import clustertemplates
+from caas.api.schemas import certificate as certificate_schema
 from caas.api.schemas import cluster as cluster_schema
 from caas.api.schemas import clustertemplate as template_schema
+from caas.conf import CONF
 
 PATH = '/v1/openapi.json'
 
@@ -49,6 +52,10 @@ def _cluster_resize():
 
 def _template_create():
     return template_schema.CREATE
+
+
+def _certificate_sign():
+    return certificate_schema.sign(CONF.pki.max_csr_bytes)
 
 
 # endpoint: (tag, summary, success status, body schema factory or None,
@@ -105,6 +112,15 @@ OPERATIONS = {
     'nodegroups_get_one': (
         'nodegroups', 'Show a nodegroup by UUID or name (1.9 on).', '200',
         None, None, ()),
+    'certificates_get_one': (
+        'certificates', "Show a cluster's CA certificate (PEM).", '200',
+        None, None, ('ca_cert_type',)),
+    'certificates_create': (
+        'certificates', "Sign a CSR with a cluster's CA.", '201',
+        _certificate_sign, None, ()),
+    'certificates_rotate': (
+        'certificates', "Rotate a cluster's CAs (microversion 1.5 on).",
+        '202', None, None, ()),
     'mservices_get_all': (
         'mservices', 'List the conductors and whether they are up.', '200',
         None, None, ()),
@@ -115,6 +131,7 @@ _QUERY = {
     'marker': {'type': 'string'},
     'sort_dir': {'type': 'string', 'enum': ['asc', 'desc']},
     'rollback': {'type': 'string', 'enum': ['true', 'false']},
+    'ca_cert_type': {'type': 'string', 'enum': list(pki.ALL_CA_TYPES)},
 }
 
 

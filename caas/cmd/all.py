@@ -77,6 +77,12 @@ def configure(data_dir, sim_auth_url):
     CONF.set_override('username', 'caas', group='cloud')
     CONF.set_override('password', CONF.sim.admin_password, group='cloud')
     CONF.set_override('project_name', 'service', group='cloud')
+    if not CONF.pki.encryption_keys:
+        # Embedded mode only: a key of its own, kept beside the database
+        # that it protects, so that a restart still reads the CA keys.
+        from caas.pki import keystore
+        CONF.set_override('encryption_keys',
+                          [keystore.ensure_local_key(data_dir)], group='pki')
 
 
 class AllInOne:

@@ -1,4 +1,5 @@
-"""caas-manage: operator commands (database migrations, conductors, operations)."""
+"""caas-manage: operator commands (database migrations, conductors,
+operations, CA key encryption)."""
 
 import sys
 
@@ -37,6 +38,19 @@ def _operation_list():
             op.epoch))
 
 
+def _pki_generate_key():
+    from caas.pki import keystore
+    print(keystore.generate_key())
+
+
+def _pki_rekey():
+    from caas.db import certificates
+    from caas.pki import keystore
+    done = certificates.rekey(keystore.rotate)
+    print('Re-encrypted %d CA keys with the first of [pki] encryption_keys'
+          % done)
+
+
 def _add_parsers(subparsers):
     db = subparsers.add_parser('db', help='Database schema.')
     dbsub = db.add_subparsers(dest='db_command')
@@ -57,6 +71,16 @@ def _add_parsers(subparsers):
     olist.add_argument('--all', action='store_true',
                        help='Finished operations too.')
     olist.set_defaults(func=_operation_list)
+
+    pki = subparsers.add_parser('pki', help="Clusters' CA keys.")
+    psub = pki.add_subparsers(dest='pki_command')
+    gen = psub.add_parser('generate-key',
+                          help='Print a new key for [pki] encryption_keys.')
+    gen.set_defaults(func=_pki_generate_key)
+    rekey = psub.add_parser(
+        'rekey', help='Re-encrypt every CA key with the first of [pki] '
+                      'encryption_keys (after putting a new key first).')
+    rekey.set_defaults(func=_pki_rekey)
 
 
 def main(argv=None):

@@ -13,11 +13,12 @@ from caas.conf import cloud
 from caas.conf import conductor
 from caas.conf import database
 from caas.conf import default
+from caas.conf import pki
 from caas.conf import sim
 
 CONF = cfg.CONF
 
-for _module in (default, api, cloud, conductor, database, sim):
+for _module in (default, api, cloud, conductor, database, pki, sim):
     _module.register_opts(CONF)
 
 # transport_url and friends, so they can be read and overridden before the

@@ -226,11 +226,14 @@ def _new_operation(cluster_uuid, kind, params, timeout_minutes, request_id):
         deadline=now + datetime.timedelta(minutes=timeout_minutes))
 
 
-def create_cluster(values, nodegroups, timeout_minutes, request_id=None):
-    """Write cluster, nodegroups and the create operation in one transaction.
+def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
+                   cas=()):
+    """Write cluster, nodegroups, CAs and the create operation in one
+    transaction.
 
     ``values['project_id']`` must name the cluster's project.
 
+    :param cas: [{'ca_type', 'cert_pem', 'encrypted_key'}] (caas.pki)
     :returns: (cluster, operation)
     """
     values = dict(values)
@@ -250,6 +253,8 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None):
             ng.update(cluster_id=cluster.uuid, project_id=cluster.project_id,
                       status=states.CREATE_IN_PROGRESS)
             session.add(models.NodeGroup(**ng))
+        for ca in cas:
+            session.add(models.ClusterCA(cluster_uuid=cluster.uuid, **ca))
         session.add(op)
     return cluster, op
 

@@ -278,15 +278,18 @@ class Cloud(object):
         self.data['counters'][counter] += 1
         return self.data['counters'][counter]
 
+    # Fixed and floating addresses are both on loopback (127.10.0.x and
+    # 127.24.4.x up): a kubeconfig points at a cluster's api_address, which
+    # is one or the other, and nothing may send a packet off 127.0.0.0/8.
     def next_fixed_ip(self):
         n = self._next('fixed') + 2
-        return '10.0.%d.%d' % (n // 250, n % 250 + 1) if n >= 250 \
-            else '10.0.0.%d' % n
+        return '127.10.%d.%d' % (n // 250, n % 250 + 1) if n >= 250 \
+            else '127.10.0.%d' % n
 
     def next_floating_ip(self):
         n = self._next('floating') + 2
-        return '172.24.%d.%d' % (4 + n // 250, n % 250 + 1) if n >= 250 \
-            else '172.24.4.%d' % n
+        return '127.24.%d.%d' % (4 + n // 250, n % 250 + 1) if n >= 250 \
+            else '127.24.4.%d' % n
 
     def network(self, name_or_id):
         """A network by id or name; an unknown name is taken as it is."""

@@ -21,7 +21,8 @@ def aio(tmp_path, conf):
     for name, group in (('transport_url', None), ('auth_strategy', None),
                         ('state_path', None), ('connection', 'database'),
                         ('auth_url', 'cloud'), ('username', 'cloud'),
-                        ('password', 'cloud'), ('project_name', 'cloud')):
+                        ('password', 'cloud'), ('project_name', 'cloud'),
+                        ('encryption_keys', 'pki')):
         CONF.clear_override(name, group=group)
 
 

@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 
+from cryptography import fernet
 import psycopg2
 import requests
 import sqlalchemy as sa
@@ -74,6 +75,7 @@ class Deployment:
         self.auth_strategy = auth_strategy
         self.procs = {}
         self.conf = os.path.join(self.workdir, 'caas.conf')
+        self.pki_key = fernet.Fernet.generate_key().decode()
 
     @property
     def api_url(self):
@@ -115,6 +117,8 @@ class Deployment:
             'project_name = service',
             'user_domain_name = Default',
             'project_domain_name = Default',
+            '[pki]',
+            'encryption_keys = %s' % self.pki_key,
             '[conductor]',
             'topic = %s' % self.topic,
         ] + ['%s = %s' % kv for kv in self.conductor_opts.items()]

@@ -10,6 +10,7 @@ from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -138,6 +139,23 @@ class NodeGroup(TimestampMixin, Base):
     status: Mapped[str | None] = mapped_column(String(32))
     status_reason: Mapped[str | None] = mapped_column(Text)
     version: Mapped[str | None] = mapped_column(String(255))
+
+
+class ClusterCA(TimestampMixin, Base):
+    """One of a cluster's certificate authorities (see caas.pki)."""
+    __tablename__ = 'cluster_cas'
+    __table_args__ = (UniqueConstraint('cluster_uuid', 'ca_type',
+                                       name='uq_cluster_cas_cluster_type'),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cluster_uuid: Mapped[str] = mapped_column(
+        String(36), ForeignKey('clusters.uuid', ondelete='CASCADE'),
+        nullable=False)
+    ca_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    cert_pem: Mapped[str] = mapped_column(Text, nullable=False)
+    # A Fernet token ([pki] encryption_keys), never the plaintext key.
+    encrypted_key: Mapped[str] = mapped_column(Text, nullable=False)
+    rotated_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
 
 
 class Operation(TimestampMixin, Base):

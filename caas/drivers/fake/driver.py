@@ -27,8 +27,8 @@ TEMPLATE = {
         'number_of_minions': {'type': 'number', 'default': 1},
     },
     'resources': {
-        'masters': _group('number_of_masters', '10.0.0'),
-        'minions': _group('number_of_minions', '10.0.1'),
+        'masters': _group('number_of_masters', '127.10.0'),
+        'minions': _group('number_of_minions', '127.10.1'),
     },
     'outputs': {
         'api_address': {'value': {'str_replace': {

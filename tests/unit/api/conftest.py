@@ -2,6 +2,7 @@
 
 import json
 
+from cryptography import fernet
 import pytest
 from werkzeug import test as wz_test
 
@@ -14,6 +15,11 @@ from caas.db import migration
 from caas.db.sqlalchemy import engine
 from caas.db.sqlalchemy import models
 from caas.drivers.fake import driver as fake_driver
+
+
+# One key for the whole run: generating it is cheap, but a fixed one keeps
+# the fixtures simple.
+PKI_KEY = fernet.Fernet.generate_key().decode()
 
 
 class FakeCloud:
@@ -196,11 +202,13 @@ def drivers():
 def api(database, cloud, rpc, drivers):
     CONF.set_override('auth_strategy', 'noauth')
     CONF.set_override('validate_references', True, group='cloud')
+    CONF.set_override('encryption_keys', [PKI_KEY], group='pki')
     policy.reset()
     yield Api(api_app.build_app(CONF, rpcapi=rpc, cloud=cloud,
                                 find_driver=drivers))
     CONF.clear_override('auth_strategy')
     CONF.clear_override('validate_references', group='cloud')
+    CONF.clear_override('encryption_keys', group='pki')
     policy.reset()
 
 

@@ -13,8 +13,8 @@ def test_fake_definition_is_consistent():
 
 def test_fake_outputs_use_the_common_keys():
     values = fake.FakeDriver().cluster_values_from_outputs({
-        'api_address': 'https://10.0.0.0:6443',
-        'kube_masters': ['10.0.0.0'], 'kube_minions': ['10.0.1.0'],
+        'api_address': 'https://127.10.0.0:6443',
+        'kube_masters': ['127.10.0.0'], 'kube_minions': ['127.10.1.0'],
         'kube_version': 'v0.0.0-fake'})
-    assert values['master_addresses'] == ['10.0.0.0']
-    assert values['node_addresses'] == ['10.0.1.0']
+    assert values['master_addresses'] == ['127.10.0.0']
+    assert values['node_addresses'] == ['127.10.1.0']

@@ -3,7 +3,9 @@
 Through the real python-heatclient over HTTP, as the conductor does it.
 """
 
+import ipaddress
 import time
+from urllib import parse
 
 import pytest
 
@@ -29,6 +31,12 @@ def heat():
         yield heat_client.Client('1', session=session.Session(auth=auth))
     finally:
         srv.stop()
+
+
+def _on_loopback(url):
+    # A kubeconfig points at api_address: it must never lead off loopback.
+    host = parse.urlsplit(url).hostname
+    return ipaddress.ip_address(host) in ipaddress.ip_network('127.0.0.0/8')
 
 
 def wait(hc, name, status, timeout=30):
@@ -66,6 +74,7 @@ def test_cluster_stack_creates_and_scales(heat, driver_cls):
     assert len(values['node_addresses']) == 2
     assert values['api_address'].startswith('https://')
     assert values['api_address'].endswith(':6443')
+    assert _on_loopback(values['api_address'])
     assert values['coe_version'] == 'v1.28.4'
 
     heat.stacks.update(name, existing=True, parameters=driver.update_parameters(
@@ -93,6 +102,7 @@ def test_cluster_without_floating_ips_reports_private_addresses(heat):
     assert len(values['node_addresses']) == 1
     api_host = values['api_address'].split('//')[1].split(':')[0]
     assert api_host not in values['master_addresses']
+    assert _on_loopback(values['api_address'])
 
 
 def test_fake_stack_runs_on_the_sim(heat):
@@ -106,6 +116,6 @@ def test_fake_stack_runs_on_the_sim(heat):
                        parameters=definition['parameters'])
     values = driver.cluster_values_from_outputs(
         outputs(wait(heat, name, 'CREATE_COMPLETE')))
-    assert values['master_addresses'] == ['10.0.0.0']
-    assert values['node_addresses'] == ['10.0.1.0', '10.0.1.1']
-    assert values['api_address'] == 'https://10.0.0.0:6443'
+    assert values['master_addresses'] == ['127.10.0.0']
+    assert values['node_addresses'] == ['127.10.1.0', '127.10.1.1']
+    assert values['api_address'] == 'https://127.10.0.0:6443'

@@ -1,5 +1,6 @@
 """Version 1 of the API: Magnum's resources, microversions 1.1 to 1.10."""
 
+from caas.api.controllers.v1 import certificates
 from caas.api.controllers.v1 import clusters
 from caas.api.controllers.v1 import clustertemplates
 from caas.api.controllers.v1 import mservices
@@ -7,5 +8,6 @@ from caas.api.controllers.v1 import nodegroups
 
 
 def register(app):
-    for module in (clustertemplates, clusters, nodegroups, mservices):
+    for module in (clustertemplates, clusters, nodegroups, mservices,
+                   certificates):
         module.register(app)

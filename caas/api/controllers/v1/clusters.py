@@ -11,6 +11,7 @@ conductors' sweeper re-drives it, so the 202 stays true.
 import flask
 from oslo_log import log as logging
 
+from caas import pki
 from caas.api import microversions
 from caas.api import pagination
 from caas.api import patching
@@ -25,6 +26,7 @@ from caas.common import policy
 from caas.common import states
 from caas.db import api as db
 from caas.db.sqlalchemy import models
+from caas.pki import authority
 
 LOG = logging.getLogger(__name__)
 
@@ -126,9 +128,12 @@ def create():
     ]
     timeout = values['create_timeout'] or \
         services.conf.conductor.default_create_timeout
+    # The CAs are written with the cluster: one transaction, no cluster
+    # without them, nothing for a conductor to make idempotently later.
+    cas = authority.new_cas(values['uuid'], pki.ca_types(template.coe))
     cluster, operation = db.create_cluster(
         values, nodegroups, timeout_minutes=timeout,
-        request_id=request.request_id())
+        request_id=request.request_id(), cas=cas)
     LOG.info('Cluster %s: create accepted (operation %s)', cluster.uuid,
              operation.id)
     _cast('cluster_create', cluster, operation)
