@@ -35,6 +35,14 @@ opts = [
                  help='Seconds a cloud call keeps being retried, with '
                       'backoff, while the cloud answers 5xx or cannot be '
                       'reached, before the task fails.'),
+    cfg.FloatOpt('db_retry_timeout', default=30.0, min=0,
+                 help='Seconds a conductor keeps repeating a database '
+                      'statement while the database cannot be reached '
+                      '(restart, failover) before the step fails. A '
+                      'conductor that still cannot finish or release an '
+                      'operation afterwards gives it up: its sweeper (or '
+                      'another conductor) resumes it once the database is '
+                      'back.'),
     cfg.IntOpt('default_create_timeout', default=60, min=1,
                help='Minutes a cluster may take to create when its request '
                     'names no create_timeout.'),
