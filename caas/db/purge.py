@@ -18,10 +18,10 @@ rows are removed by its delete flow), so there are none to purge.
 import datetime
 
 import sqlalchemy as sa
+from taskflow.persistence.backends.sqlalchemy import tables as tf_tables
 
 from caas.common import states
 from caas.db.sqlalchemy import models
-from caas.db.sqlalchemy.engine import get_engine
 from caas.db.sqlalchemy.engine import session_scope
 
 Op = models.Operation
@@ -29,11 +29,9 @@ Cluster = models.Cluster
 OP_FINISHED = (states.OP_SUCCEEDED, states.OP_FAILED)
 
 
-def _taskflow_tables(engine):
-    meta = sa.MetaData()
-    meta.reflect(bind=engine, only=('logbooks', 'flowdetails', 'atomdetails'))
-    return (meta.tables['logbooks'], meta.tables['flowdetails'],
-            meta.tables['atomdetails'])
+def _taskflow_tables():
+    """TaskFlow's own table definitions (it created them in db upgrade)."""
+    return tf_tables.fetch(sa.MetaData())
 
 
 def _drop_books(session, tables, book_ids):
@@ -55,7 +53,7 @@ def purge(older_than_days, batch_size=1000, now=None):
         raise ValueError('older_than_days must be >= 0 and batch_size >= 1')
     now = now or models.utcnow()
     cutoff = now - datetime.timedelta(days=older_than_days)
-    tables = _taskflow_tables(get_engine())
+    tables = _taskflow_tables()
     counts = dict.fromkeys(('operations', 'logbooks', 'flowdetails',
                             'atomdetails'), 0)
 
