@@ -149,12 +149,14 @@ class Deployment:
         self._spawn('cloudsim', [
             os.path.join(BIN, 'caas-cloudsim'), '--config-file', self.conf,
             '--container-infra-url', self.api_url + '/v1'])
-        wait_http(self.sim_url + '/sim/state')
+        wait_http(self.sim_url + '/sim/state', timeout=120)
         self._spawn('api', [os.path.join(BIN, 'caas-api'), '--config-file',
                             self.conf])
         for i in range(self.n_conductors):
             self.start_conductor(i)
-        wait_http(self.api_url + '/')
+        # Start-up imports are slow on a loaded machine; this is not a
+        # figure under test.
+        wait_http(self.api_url + '/', timeout=120)
         return self
 
     def kill(self, name):
