@@ -33,7 +33,9 @@ def is_outage(exc):
             return True
         if isinstance(exc, (sa_exc.DisconnectionError, sa_exc.TimeoutError)):
             return True
-        exc = getattr(exc, 'cause', None) or exc.__cause__ or exc.__context__
+        # Only an explicit cause: an error merely raised while handling a
+        # database error is not itself an outage.
+        exc = getattr(exc, 'cause', None) or exc.__cause__
     return False
 
 
