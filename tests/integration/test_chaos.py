@@ -104,9 +104,21 @@ def test_chaos(deploy):
             unavailable.append(n503)
 
     def kill_one(restart_after):
-        alive = [i for i in range(CONDUCTORS)
-                 if dep.alive(dep.conductor_name(i))]
-        i = rng.choice(alive)
+        """kill -9 the live conductor that runs the most operations (waiting
+        a little for one to run any), so that every kill costs work."""
+        deadline = time.monotonic() + 10
+        while True:
+            alive = [i for i in range(CONDUCTORS)
+                     if dep.alive(dep.conductor_name(i))]
+            running = collections.Counter(
+                op['owner'] for op in helpers.operations(dep.db_url)
+                if op['state'] == 'RUNNING')
+            busiest = max(running[dep.conductor_name(i)] for i in alive)
+            if busiest or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        i = rng.choice([i for i in alive
+                        if running[dep.conductor_name(i)] == busiest])
         name = dep.conductor_name(i)
         owned = [op for op in helpers.operations(dep.db_url)
                  if op['owner'] == name and op['state'] == 'RUNNING']
@@ -146,13 +158,13 @@ def test_chaos(deploy):
         conftest.rabbit('start-rabbit')
         figures['rabbitmq restarts'] += 1
         print('RabbitMQ restarted')
-        time.sleep(rng.uniform(0.5, 1.5))
-        outage()                     # while the second half runs
         for f in second:
             f.result()
         for restart_after in (1.0, 6, 8):
             time.sleep(rng.uniform(1.0, 3.0))
             kill_one(restart_after)
+            if restart_after == 1.0:
+                outage()             # while the second half runs
 
     assert len(uuids) == CLUSTERS
     seen = helpers.wait_settled(mc, uuids, timeout=300)
