@@ -214,7 +214,8 @@ def test_chaos(deploy):
     assert clock.missed == [], 'operations never taken over'
     times = sorted(clock.times)
     print('kills: %d; PostgreSQL restarts: %d, outages: %d; RabbitMQ '
-          'restarts: %d; 503s answered to creates: %d' % (
+          'restarts: %d; creates answered 503 and retried (database or '
+          'cloud unavailable): %d' % (
               figures['kills'], figures['postgres restarts'],
               figures['postgres outages'], figures['rabbitmq restarts'],
               sum(unavailable)))
