@@ -73,6 +73,7 @@ class Deployment:
         self.conductor_opts.update(conductor_opts or {})
         self.auth_strategy = auth_strategy
         self.procs = {}
+        self.spawns = {}
         self.conf = os.path.join(self.workdir, 'caas.conf')
 
     @property
@@ -127,6 +128,7 @@ class Deployment:
                                 cwd=self.workdir)
         log.close()
         self.procs[name] = proc
+        self.spawns[name] = self.spawns.get(name, 0) + 1
         return proc
 
     def conductor_name(self, i):
@@ -158,6 +160,14 @@ class Deployment:
         # figure under test.
         wait_http(self.api_url + '/', timeout=120)
         return self
+
+    def conductor_ready(self, i):
+        """Alive and done starting: its last start logged 'started'."""
+        name = self.conductor_name(i)
+        if not self.alive(name):
+            return False
+        return self.logs(name).count(
+            'Conductor %s started on topic' % name) >= self.spawns[name]
 
     def kill(self, name):
         """SIGKILL: no chance to clean up, like a crashed host."""

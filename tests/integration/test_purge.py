@@ -4,6 +4,7 @@ import os
 import subprocess
 
 import pytest
+import requests
 
 from caas.conf import CONF
 from caas.db import migration
@@ -45,6 +46,11 @@ def _purge(dep):
     return int(out.split('operations')[1].split()[0])
 
 
+def _faults(dep, **knobs):
+    requests.post(dep.sim_url + '/sim/faults', json=knobs,
+                  timeout=10).raise_for_status()
+
+
 def test_a_purge_while_a_create_runs_removes_only_the_finished(deploy):
     dep = deploy(conductors=2, boot_delay=3)
     mc = helpers.magnum(dep.api_url)
@@ -54,10 +60,14 @@ def test_a_purge_while_a_create_runs_removes_only_the_finished(deploy):
     helpers.wait_status(mc, first.uuid, 'CREATE_COMPLETE')
     running = mc.clusters.create(name='running',
                                  cluster_template_id=tmpl.uuid, node_count=1)
+    # The cloud answers 503 until the purge is done: the flow keeps
+    # retrying, so it is certainly running while the purge runs.
+    _faults(dep, api_error_rate=1.0)
     helpers.wait_owner_of(dep.db_url, running.uuid)
     assert _purge(dep) == 1
     assert [op['cluster_id'] for op in helpers.operations(dep.db_url)] == [
         running.uuid]
+    _faults(dep, api_error_rate=0.0)
     helpers.wait_status(mc, running.uuid, 'CREATE_COMPLETE')
     assert _purge(dep) == 1
     assert helpers.operations(dep.db_url) == []
