@@ -4,6 +4,10 @@
 #   tools/services.sh start    start both (idempotent); prints export lines
 #   tools/services.sh stop     stop both, by PID
 #   tools/services.sh restart-rabbit
+#   tools/services.sh stop-pg | start-pg | restart-pg
+#                              the private PostgreSQL cluster only (restart
+#                              is pg_ctl restart -m fast: every connection is
+#                              cut, as in a database failover)
 #
 # State lives in $CAAS_SERVICES_DIR (default /tmp/caas-services). Nothing is
 # started by systemd: each server is a child we can stop by PID.
@@ -67,6 +71,16 @@ stop_pg() {
   as_postgres "$PG_BIN/pg_ctl" -D "$DIR/pg" -m fast -w stop >/dev/null || true
 }
 
+restart_pg() {
+  # Only a cluster we started (its data directory is ours) is restarted.
+  if ! as_postgres "$PG_BIN/pg_ctl" -D "$DIR/pg" status >/dev/null 2>&1; then
+    start_pg; return
+  fi
+  as_postgres "$PG_BIN/pg_ctl" -D "$DIR/pg" -l "$DIR/pg/server.log" -m fast -w \
+    -o "-p $PG_PORT -k $DIR/pg -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" \
+    restart >/dev/null
+}
+
 start_rabbit() {
   command -v rabbitmq-server >/dev/null || {
     echo "rabbitmq-server is not installed (apt-get install -y rabbitmq-server)" >&2; return 1; }
@@ -107,5 +121,8 @@ case "${1:-}" in
   start-rabbit) start_rabbit ;;
   stop-rabbit) stop_rabbit ;;
   restart-rabbit) stop_rabbit; start_rabbit ;;
-  *) echo "usage: $0 start|stop|start-rabbit|stop-rabbit|restart-rabbit" >&2; exit 2 ;;
+  start-pg) start_pg ;;
+  stop-pg) stop_pg ;;
+  restart-pg) restart_pg ;;
+  *) echo "usage: $0 start|stop|start-rabbit|stop-rabbit|restart-rabbit|start-pg|stop-pg|restart-pg" >&2; exit 2 ;;
 esac

@@ -23,6 +23,7 @@ from caas.api.controllers import root
 from caas.api.controllers import v1
 from caas.common import exceptions
 from caas.conf import CONF
+from caas.db import outage
 
 LOG = logging.getLogger(__name__)
 
@@ -84,6 +85,13 @@ def _handle_error(exc):
     if isinstance(exc, webob.exc.HTTPException):
         # The body size limiter raises while the body is read.
         return _error_response(exc.code, exc.explanation or exc.title)
+    if outage.is_outage(exc):
+        # The engine's pre-ping replaces the broken connections once the
+        # database is back; nothing to reset here.
+        LOG.warning('%s %s: database unavailable: %s', flask.request.method,
+                    flask.request.path, exc)
+        return _error_response(503, errors.DB_UNAVAILABLE,
+                               {'Retry-After': errors.DB_RETRY_AFTER})
     LOG.exception('Unexpected error serving %s %s', flask.request.method,
                   flask.request.path)
     return _error_response(500, errors.GENERIC_500)

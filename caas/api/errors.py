@@ -14,6 +14,12 @@ import webob
 
 LOG = logging.getLogger(__name__)
 
+# A database outage (restart, failover) is the service's trouble, not the
+# request's: 503, so that clients retry, with a message saying so.
+DB_UNAVAILABLE = ('The caas database is unavailable; the request was not '
+                  'carried out. Retry in a few seconds.')
+DB_RETRY_AFTER = '5'
+
 GENERIC_500 = ('The server hit an unexpected error and could not complete '
                'the request. The error was logged with this request ID.')
 

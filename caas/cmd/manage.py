@@ -20,6 +20,17 @@ def _db_version():
     print(migration.version())
 
 
+def _db_purge():
+    from caas.db import purge
+    if CONF.command.older_than < 0 or CONF.command.batch_size < 1:
+        print('caas-manage db purge: --older-than must be 0 or more and '
+              '--batch-size 1 or more', file=sys.stderr)
+        return 2
+    counts = purge.purge(CONF.command.older_than, CONF.command.batch_size)
+    for table in ('operations', 'logbooks', 'flowdetails', 'atomdetails'):
+        print('%-12s %d rows removed' % (table, counts[table]))
+
+
 def _conductor_list():
     from caas.db import operations as db_ops
     for c in db_ops.list_conductors():
@@ -59,6 +70,19 @@ def _add_parsers(subparsers):
     up.set_defaults(func=_db_upgrade)
     ver = dbsub.add_parser('version', help='Print the schema revision.')
     ver.set_defaults(func=_db_version)
+    purge = dbsub.add_parser(
+        'purge', help='Remove finished operations and their TaskFlow '
+                      'logbooks older than --older-than days, in batches; '
+                      'safe while the service runs (unfinished operations '
+                      'are never touched).')
+    purge.add_argument('--older-than', type=float, required=True,
+                       metavar='DAYS',
+                       help='Only what finished more than DAYS days ago '
+                            '(fractions allowed; 0 means everything '
+                            'finished).')
+    purge.add_argument('--batch-size', type=int, default=1000, metavar='N',
+                       help='Rows removed per transaction (default 1000).')
+    purge.set_defaults(func=_db_purge)
 
     cond = subparsers.add_parser('conductor', help='Conductors.')
     csub = cond.add_subparsers(dest='conductor_command')
@@ -92,8 +116,7 @@ def main(argv=None):
         print('caas-manage: give a command, e.g. "caas-manage db upgrade"',
               file=sys.stderr)
         return 2
-    func()
-    return 0
+    return func() or 0
 
 
 if __name__ == '__main__':

@@ -9,12 +9,20 @@ finished are not run again; the one that was running runs again.
 TaskFlow's own state writes go through ``FencedBackend``, which refuses to
 write once this conductor has lost its claim, so a paused conductor that
 wakes up cannot overwrite the new owner's progress.
+
+The runner knows which operations it is running. One this host owns but no
+local flow runs (the flow stopped on an error, its thread died, or it could
+not be released because the database was gone) is an orphan of a live
+conductor: its release is retried in the background, and the sweeper claims
+it again (``ConductorService.sweep``), so it never waits for this process
+to die.
 """
 
 import concurrent.futures
 import threading
 
 from oslo_log import log as logging
+import tenacity
 import taskflow.engines
 from taskflow import exceptions as tf_exc
 from taskflow.persistence import base as tf_base
@@ -27,6 +35,7 @@ from caas.conductor import ownership
 from caas.conductor.flows import FACTORIES
 from caas.db import api as db_api
 from caas.db import operations as db_ops
+from caas.db import outage
 from caas.db.sqlalchemy import engine as db_engine
 
 LOG = logging.getLogger(__name__)
@@ -34,6 +43,15 @@ LOG = logging.getLogger(__name__)
 # After this many claims an operation is failed instead of tried again: a
 # flow that keeps crashing its conductor must not circulate for ever.
 MAX_CLAIMS = 25
+
+# A claim in progress: the operation counts as running here before its
+# flow is submitted, so the sweeper does not take it for an orphan.
+_CLAIMING = object()
+
+# How long a failed release keeps being retried in the background. The
+# sweeper claims the operation again long before; this only bounds the
+# thread.
+RELEASE_RETRY_SECONDS = 3600
 
 
 class _FencedConnection:
@@ -46,10 +64,12 @@ class _FencedConnection:
     def __getattr__(self, name):
         attr = getattr(self._conn, name)
         if name in self._WRITES:
-            def fenced(*args, **kwargs):
+            def fenced_write(*args, **kwargs):
                 self._fence.check()
                 return attr(*args, **kwargs)
-            return fenced
+            # Saving a detail twice is harmless; the claim is checked again
+            # on every attempt.
+            return lambda *a, **kw: outage.call(fenced_write, *a, **kw)
         return attr
 
 
@@ -89,8 +109,9 @@ class FlowRunner:
         self.persistence = self.backend.get_connection()
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix='flow')
-        self._running = {}
+        self._running = {}     # operation id -> Future (or _CLAIMING)
         self._lock = threading.Lock()
+        self._closing = threading.Event()
 
     # -- claiming ----------------------------------------------------------
 
@@ -98,27 +119,44 @@ class FlowRunner:
                       expect_epoch=None):
         """Claim by compare-and-set; run the flow if the claim succeeded."""
         with self._lock:
-            if operation_id in self._running:
+            if self._busy(operation_id):
                 # Already running here (a duplicate cast, or a sweep that
                 # raced our own claim): one flow per operation per process.
                 return False
-        epoch = db_ops.claim(operation_id, self.host, expect_owner,
-                             expect_epoch)
-        if epoch is None:
-            LOG.debug('Operation %s was claimed by someone else', operation_id)
-            return False
-        op = db_api.get_operation(operation_id)
-        fence = ownership.Fence(operation_id, op.cluster_id, self.host, epoch)
-        LOG.info('Cluster %s: claimed operation %s (%s) at epoch %d%s',
-                 op.cluster_id, operation_id, op.kind, epoch,
-                 ' from %s' % expect_owner if expect_owner else '')
-        with self._lock:
-            self._running[operation_id] = self._pool.submit(self._run, fence)
+            self._running[operation_id] = _CLAIMING
+        submitted = False
+        try:
+            epoch = db_ops.claim(operation_id, self.host, expect_owner,
+                                 expect_epoch)
+            if epoch is None:
+                LOG.debug('Operation %s was claimed by someone else',
+                          operation_id)
+                return False
+            op = db_api.get_operation(operation_id)
+            fence = ownership.Fence(operation_id, op.cluster_id, self.host,
+                                    epoch)
+            LOG.info('Cluster %s: claimed operation %s (%s) at epoch %d%s',
+                     op.cluster_id, operation_id, op.kind, epoch,
+                     ' from %s' % expect_owner if expect_owner else '')
+            future = self._pool.submit(self._run, fence)
+            submitted = True
+        finally:
+            with self._lock:
+                if not submitted:
+                    self._running.pop(operation_id, None)
+                elif self._running.get(operation_id) is _CLAIMING:
+                    self._running[operation_id] = future
         return True
 
+    def _busy(self, operation_id):
+        """Under self._lock: a claim or a live flow of this operation."""
+        entry = self._running.get(operation_id)
+        return entry is _CLAIMING or (entry is not None and not entry.done())
+
     def running(self):
+        """Operations with a claim or a flow in progress in this process."""
         with self._lock:
-            return [k for k, f in self._running.items() if not f.done()]
+            return [k for k in self._running if self._busy(k)]
 
     def release_all(self):
         """Hand back every unfinished operation this host owns."""
@@ -129,10 +167,12 @@ class FlowRunner:
         return released
 
     def shutdown(self, wait=True, timeout=None):
+        self._closing.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
         if wait:
             with self._lock:
-                futures = list(self._running.values())
+                futures = [f for f in self._running.values()
+                           if f is not _CLAIMING]
             concurrent.futures.wait(futures, timeout=timeout)
 
     # -- running -----------------------------------------------------------
@@ -142,14 +182,14 @@ class FlowRunner:
         conn = self.persistence
         factory = FACTORIES[op.kind]
         if op.flow_id:
-            detail = conn.get_flow_details(op.flow_id)
+            detail = outage.call(conn.get_flow_details, op.flow_id)
             engine = taskflow.engines.load_from_detail(
                 detail, backend=backend, engine='serial')
         else:
             try:
                 # A claim that died between saving the book and recording
                 # the flow id left a book behind: reuse it.
-                book = conn.get_logbook(op.id)
+                book = outage.call(conn.get_logbook, op.id)
             except tf_exc.NotFound:
                 book = tf_models.LogBook('operation-%s' % op.id, uuid=op.id)
             engine = taskflow.engines.load_from_factory(
@@ -165,7 +205,7 @@ class FlowRunner:
     def _run(self, fence):
         op_id = fence.operation_id
         try:
-            op = db_api.get_operation(op_id)
+            op = outage.call(db_api.get_operation, op_id)
             if op.claims > MAX_CLAIMS:
                 self._give_up(fence, op)
                 return
@@ -211,13 +251,41 @@ class FlowRunner:
             return False
 
     def _release(self, fence):
+        """Hand the operation back; if the database refuses, keep trying in
+        the background (the sweeper may claim it again first, which makes
+        the release a no-op)."""
         try:
             db_ops.release(fence.operation_id, fence.owner, fence.epoch)
+            return
+        except Exception as exc:
+            LOG.warning('Cluster %s: could not release operation %s (%s); '
+                        'retrying in the background, and the sweeper of '
+                        '%s resumes it once the database answers',
+                        fence.cluster_uuid, fence.operation_id, exc,
+                        fence.owner)
+        threading.Thread(target=self._release_later, args=(fence,),
+                         name='release-%s' % fence.operation_id,
+                         daemon=True).start()
+
+    def _release_later(self, fence):
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(Exception),
+            wait=tenacity.wait_exponential(multiplier=0.2, max=5),
+            stop=tenacity.stop_any(
+                tenacity.stop_when_event_set(self._closing),
+                tenacity.stop_after_delay(RELEASE_RETRY_SECONDS)),
+            reraise=True)
+        try:
+            released = retrying(db_ops.release, fence.operation_id,
+                                fence.owner, fence.epoch)
         except Exception:
-            LOG.exception('Cluster %s: could not release operation %s; it '
-                          'is resumed after this conductor restarts or its '
-                          'heartbeat expires', fence.cluster_uuid,
-                          fence.operation_id)
+            LOG.exception('Cluster %s: gave up releasing operation %s',
+                          fence.cluster_uuid, fence.operation_id)
+            return
+        LOG.info('Cluster %s: operation %s %s', fence.cluster_uuid,
+                 fence.operation_id,
+                 'released' if released else
+                 'was already claimed again or finished')
 
     def _give_up(self, fence, op):
         failed = states.TRANSITIONS[op.kind][2]

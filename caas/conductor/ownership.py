@@ -21,6 +21,7 @@ from oslo_log import log as logging
 
 from caas.common import exceptions
 from caas.db import operations as db_ops
+from caas.db import outage
 
 LOG = logging.getLogger(__name__)
 
@@ -34,19 +35,25 @@ class Fence:
     owner: str
     epoch: int
 
+    # Each of these is one conditional statement on (owner, epoch), so it
+    # is safe to repeat through a short database outage.
+
     def check(self):
         """Raise FencedOut unless this claim still holds."""
-        if not db_ops.still_owner(self):
+        if not outage.call(db_ops.still_owner, self):
             raise exceptions.FencedOut(operation=self.operation_id,
                                        owner=self.owner, epoch=self.epoch)
 
     def update(self, cluster_values=None, nodegroup_values=None,
                operation_values=None):
-        db_ops.fenced_update(self, cluster_values, nodegroup_values,
-                             operation_values)
+        outage.call(db_ops.fenced_update, self, cluster_values,
+                    nodegroup_values, operation_values)
 
     def finish(self, succeeded, cluster_values, error=None):
-        db_ops.finish(self, succeeded, cluster_values, error)
+        outage.call(db_ops.finish, self, succeeded, cluster_values, error)
+
+    def delete_cluster(self):
+        outage.call(db_ops.delete_cluster, self)
 
 
 class LivenessObserver:

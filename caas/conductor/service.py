@@ -1,8 +1,11 @@
 """One conductor process: RPC server, flow runner, heartbeat, sweeper, watcher.
 
 The sweeper is what makes delivery at-least-once: every sweep_interval it
-claims operations whose cast was lost (unclaimed for too long) and those of
-conductors whose heartbeat expired, and resumes their flows here.
+claims operations whose cast was lost (unclaimed for too long), those of
+conductors whose heartbeat expired, and those this conductor owns but no
+longer runs (a flow that stopped on an error it could not record, a dead
+flow thread), and resumes their flows here. It also fails every operation
+past its deadline, running or not (``caas.conductor.deadlines``).
 """
 
 import threading
@@ -12,6 +15,7 @@ from oslo_log import log as logging
 
 from caas.clients import cloud
 from caas.common import rpc
+from caas.conductor import deadlines
 from caas.conductor import engine
 from caas.conductor import health
 from caas.conductor import manager
@@ -80,15 +84,30 @@ class ConductorService:
                                       expect_epoch=op.epoch)
 
     def sweep(self):
-        claimed = 0
-        orphans = self.liveness.orphans(db_ops.unfinished_operations(),
+        """One sweep; returns how many operations it claimed."""
+        unfinished = db_ops.unfinished_operations()
+        expired = set()
+        for op in deadlines.overdue(unfinished,
+                                    CONF.conductor.heartbeat_timeout):
+            if deadlines.expire(self.runner.persistence, op, self.host):
+                expired.add(op.id)
+        unfinished = [op for op in unfinished if op.id not in expired]
+        orphans = self.liveness.orphans(unfinished,
                                         db_ops.conductor_reports())
+        # Our own operations that no local flow runs: the claim check in
+        # claim_and_run skips those still running here.
+        running = set(self.runner.running())
+        orphans += [op for op in unfinished if op.owner == self.host and
+                    op.id not in running]
+        claimed = 0
         for op in orphans:
             if self.runner.claim_and_run(op.id, expect_owner=op.owner,
                                          expect_epoch=op.epoch):
                 claimed += 1
                 LOG.warning('Cluster %s: took over operation %s (%s) from %s',
                             op.cluster_id, op.id, op.kind,
+                            'itself (no flow of it ran here)'
+                            if op.owner == self.host else
                             op.owner or 'nobody (cast lost or released)')
         return claimed
 

@@ -16,7 +16,10 @@ opts = [
                       'this many seconds, as timed by the conductor watching '
                       'it, is dead; its operations are taken over. No two '
                       "hosts' clocks are compared. /v1/mservices reports "
-                      'a conductor down after the same time.'),
+                      'a conductor down after the same time. It is also the '
+                      'grace after an operation\'s deadline before the '
+                      'sweeper fails it, so that a running flow can report '
+                      'its own timeout first.'),
     cfg.FloatOpt('unclaimed_timeout', default=10.0, min=0.5,
                  help='An operation nobody claimed for this many seconds '
                       '(lost cast) is claimed by the sweeper.'),
@@ -35,11 +38,21 @@ opts = [
                  help='Seconds a cloud call keeps being retried, with '
                       'backoff, while the cloud answers 5xx or cannot be '
                       'reached, before the task fails.'),
+    cfg.FloatOpt('db_retry_timeout', default=30.0, min=0,
+                 help='Seconds a conductor keeps repeating a database '
+                      'statement while the database cannot be reached '
+                      '(restart, failover) before the step fails. A '
+                      'conductor that still cannot finish or release an '
+                      'operation afterwards gives it up: its sweeper (or '
+                      'another conductor) resumes it once the database is '
+                      'back.'),
     cfg.IntOpt('default_create_timeout', default=60, min=1,
                help='Minutes a cluster may take to create when its request '
-                    'names no create_timeout.'),
+                    'names no create_timeout. Enforced by the sweeper for '
+                    'every unfinished create, whether a flow runs it or not.'),
     cfg.IntOpt('update_timeout', default=60, min=1,
-               help='Minutes an update or delete may take.'),
+               help='Minutes an update or delete may take; enforced like '
+                    'create_timeout.'),
 ]
 
 

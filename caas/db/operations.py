@@ -93,7 +93,7 @@ def unfinished_operations(limit=1000):
     with session_scope(readonly=True) as session:
         return list(session.execute(
             sa.select(Op.id, Op.owner, Op.epoch, Op.kind, Op.cluster_id,
-                      Op.state)
+                      Op.state, Op.deadline, Op.flow_id)
             .where(Op.state.in_(states.OP_UNFINISHED))
             .order_by(Op.created_at).limit(limit)))
 
@@ -110,6 +110,36 @@ def release(op_id, owner, epoch):
             Op.state == states.OP_RUNNING).values(
                 owner=None, state=states.OP_PENDING,
                 updated_at=models.utcnow())).rowcount == 1
+
+
+def expire(op_id, epoch, failed_status, reason):
+    """Fail an unfinished operation whose deadline passed, whoever owns it.
+
+    Compare-and-set on the epoch seen by the caller; the epoch is bumped, so
+    a flow still running under the old claim is fenced out at its next
+    check. The cluster goes to ``failed_status`` with ``reason`` and is
+    free again (a DELETE is accepted). Returns False if the operation moved
+    on (claimed again, finished) in the meantime.
+    """
+    now = models.utcnow()
+    with session_scope() as session:
+        op = session.execute(
+            sa.update(Op).where(Op.id == op_id, Op.epoch == epoch,
+                                Op.state.in_(states.OP_UNFINISHED))
+            .values(epoch=Op.epoch + 1, state=states.OP_FAILED,
+                    finished_at=now, updated_at=now, error=reason)
+            .returning(Op.cluster_id)).first()
+        if op is None:
+            return False
+        released = session.execute(sa.update(Cluster).where(
+            Cluster.uuid == op.cluster_id, Cluster.operation_id == op_id)
+            .values(status=failed_status, status_reason=reason,
+                    operation_id=None, updated_at=now)).rowcount
+        if released:
+            session.execute(sa.update(NodeGroup).where(
+                NodeGroup.cluster_id == op.cluster_id).values(
+                    status=failed_status, updated_at=now))
+    return True
 
 
 def operations_owned_by(owner):

@@ -68,3 +68,8 @@ def deploy(services, tmp_path):
 
 def rabbit(action):
     subprocess.run([SERVICES, action], check=True, capture_output=True)
+
+
+def postgres(action):
+    """stop-pg, start-pg or restart-pg of the private PostgreSQL cluster."""
+    subprocess.run([SERVICES, action], check=True, capture_output=True)

@@ -74,6 +74,7 @@ class Deployment:
         self.conductor_opts.update(conductor_opts or {})
         self.auth_strategy = auth_strategy
         self.procs = {}
+        self.spawns = {}
         self.conf = os.path.join(self.workdir, 'caas.conf')
         self.pki_key = fernet.Fernet.generate_key().decode()
 
@@ -131,6 +132,7 @@ class Deployment:
                                 cwd=self.workdir)
         log.close()
         self.procs[name] = proc
+        self.spawns[name] = self.spawns.get(name, 0) + 1
         return proc
 
     def conductor_name(self, i):
@@ -153,13 +155,23 @@ class Deployment:
         self._spawn('cloudsim', [
             os.path.join(BIN, 'caas-cloudsim'), '--config-file', self.conf,
             '--container-infra-url', self.api_url + '/v1'])
-        wait_http(self.sim_url + '/sim/state')
+        wait_http(self.sim_url + '/sim/state', timeout=120)
         self._spawn('api', [os.path.join(BIN, 'caas-api'), '--config-file',
                             self.conf])
         for i in range(self.n_conductors):
             self.start_conductor(i)
-        wait_http(self.api_url + '/')
+        # Start-up imports are slow on a loaded machine; this is not a
+        # figure under test.
+        wait_http(self.api_url + '/', timeout=120)
         return self
+
+    def conductor_ready(self, i):
+        """Alive and done starting: its last start logged 'started'."""
+        name = self.conductor_name(i)
+        if not self.alive(name):
+            return False
+        return self.logs(name).count(
+            'Conductor %s started on topic' % name) >= self.spawns[name]
 
     def kill(self, name):
         """SIGKILL: no chance to clean up, like a crashed host."""

@@ -1,6 +1,8 @@
 """What every task needs: the cluster's rows, its driver, cloud retries."""
 
 import dataclasses
+import http
+import time
 
 import tenacity
 from heatclient import exc as heat_exc
@@ -8,8 +10,11 @@ from keystoneauth1 import exceptions as ks_exc
 from oslo_log import log as logging
 
 from caas import drivers
+from caas.common import exceptions
+from caas.conductor import steps
 from caas.conf import CONF
 from caas.db import api as db_api
+from caas.db import outage
 
 LOG = logging.getLogger(__name__)
 
@@ -23,6 +28,16 @@ class ClusterData:
 
 
 def load(cluster_uuid):
+    """The cluster's rows and driver (read again through a short outage)."""
+    return outage.call(_load, cluster_uuid)
+
+
+def operation(operation_id):
+    """The operations row (read again through a short outage)."""
+    return outage.call(db_api.get_operation, operation_id)
+
+
+def _load(cluster_uuid):
     # The conductor acts on UUIDs from its own rows, for every project.
     cluster = db_api.get_cluster_by_uuid(cluster_uuid,
                                          scope=db_api.ALL_PROJECTS)
@@ -44,17 +59,70 @@ def _transient(exc):
                             ks_exc.RetriableConnectionFailure))
 
 
+class CloudUnavailable(exceptions.CaasException):
+    message = '%(reason)s'
+
+
+_VERBS = {'get': 'GET', 'find': 'GET', 'list': 'GET', 'create': 'POST',
+          'update': 'PATCH', 'delete': 'DELETE'}
+
+
+def describe_call(fn, args, kwargs):
+    """'heat GET stack caas-<uuid>': the service, verb and resource of a
+    python-heatclient / python-novaclient manager call."""
+    manager = getattr(fn, '__self__', None)
+    service = type(manager).__module__.split('.')[0].replace('client', '') \
+        if manager is not None else 'cloud'
+    name = getattr(fn, '__name__', str(fn))
+    resource = getattr(getattr(manager, 'resource_class', None), '__name__',
+                       type(manager).__name__.replace('Manager', ''))
+    ident = kwargs.get('stack_name') or kwargs.get('name') or \
+        next((a for a in args if isinstance(a, str)), '')
+    return ' '.join(p for p in (service, _VERBS.get(name, name),
+                                resource.lower(), ident) if p)
+
+
+def cloud_answer(exc):
+    """'503 Service Unavailable: <the message>' from a client exception."""
+    code = getattr(exc, 'code', None) or getattr(exc, 'http_status', None)
+    text = str(exc).strip()
+    if text.startswith('ERROR: '):
+        text = text[len('ERROR: '):]
+    if isinstance(code, int) and code >= 100:
+        try:
+            phrase = http.HTTPStatus(code).phrase
+        except ValueError:
+            phrase = ''
+        head = ('%d %s' % (code, phrase)).strip()
+        return head if not text or text == head else '%s: %s' % (head, text)
+    return text or type(exc).__name__
+
+
 def cloud_call(fn, *args, **kwargs):
-    """Call the cloud, retrying 5xx answers and connection failures."""
+    """Call the cloud, retrying 5xx answers and connection failures for at
+    most [conductor] cloud_retry_timeout seconds.
+
+    :raises: CloudUnavailable, naming the service, the call and the cloud's
+        last answer, once the retry budget is spent; the client's own
+        exception for an answer that is not worth retrying (4xx).
+    """
+    started = time.monotonic()
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception(_transient),
         wait=tenacity.wait_exponential(multiplier=0.2, max=3),
         stop=tenacity.stop_after_delay(CONF.conductor.cloud_retry_timeout),
         before_sleep=lambda rs: LOG.warning(
-            'Cloud call %s failed (%s); retrying', getattr(fn, '__name__', fn),
-            rs.outcome.exception()),
+            'Cloud call %s failed (%s); retrying',
+            describe_call(fn, args, kwargs), rs.outcome.exception()),
         reraise=True)
-    return retrying(fn, *args, **kwargs)
+    try:
+        return retrying(fn, *args, **kwargs)
+    except Exception as exc:
+        if not _transient(exc):
+            raise
+        raise CloudUnavailable(reason='%s failed after %d s: %s' % (
+            describe_call(fn, args, kwargs), time.monotonic() - started,
+            cloud_answer(exc))) from exc
 
 
 def find_stack(clients, name_or_id):
@@ -81,11 +149,14 @@ def poll_stack(fence, clients, name_or_id):
 
 
 def failure_reason(flow_failures):
-    """One line a user can act on, from the failures TaskFlow collected."""
+    """One line a user can act on, from the failures TaskFlow collected:
+    the step, then what went wrong there (the tasks' messages name the
+    resource and the cloud's answer)."""
     if not flow_failures:
         return 'The operation failed.'
     messages = []
-    for failure in flow_failures.values():
+    for atom_name, failure in flow_failures.items():
         exc = failure.exception
-        messages.append(str(exc) if exc is not None else failure.exception_str)
+        text = str(exc) if exc is not None else failure.exception_str
+        messages.append('step %s: %s' % (steps.step_name(atom_name), text))
     return '; '.join(sorted(set(messages)))

@@ -17,7 +17,6 @@ from taskflow.types import failure
 from caas.common import exceptions
 from caas.conductor.tasks import common
 from caas.conf import CONF
-from caas.db import api as db_api
 from caas.db.sqlalchemy import models
 
 LOG = logging.getLogger(__name__)
@@ -59,7 +58,9 @@ class CreateStack(task.Task):
                     raise
                 stack_id = stack.id
             except heat_exc.HTTPException as exc:
-                raise StackFailed(reason='Heat refused the stack: %s' % exc)
+                raise StackFailed(reason='Heat refused to create stack %s: '
+                                         '%s' % (name,
+                                                 common.cloud_answer(exc)))
             else:
                 stack_id = created['stack']['id']
             LOG.info('Cluster %s: created stack %s (%s)', fence.cluster_uuid,
@@ -84,7 +85,7 @@ class UpdateStack(task.Task):
 
     def execute(self, fence, clients, operation_id):
         data = common.load(fence.cluster_uuid)
-        params = db_api.get_operation(operation_id).params or {}
+        params = common.operation(operation_id).params or {}
         stack_id = data.cluster['stack_id']
         stack = common.find_stack(clients, stack_id)
         if stack is None:
@@ -113,7 +114,8 @@ class UpdateStack(task.Task):
             common.cloud_call(clients.heat.stacks.update, stack_id,
                               existing=True, parameters=new)
         except heat_exc.HTTPException as exc:
-            raise StackFailed(reason='Heat refused the update: %s' % exc)
+            raise StackFailed(reason='Heat refused to update stack %s: %s' % (
+                stack.stack_name, common.cloud_answer(exc)))
         LOG.info('Cluster %s: updating stack %s with %s', fence.cluster_uuid,
                  stack_id, new)
         return stack_id
@@ -121,7 +123,7 @@ class UpdateStack(task.Task):
     def revert(self, fence, clients, operation_id, result, *args, **kwargs):
         """With ``rollback`` asked for (microversion 1.3), put the stack
         back to the node counts still recorded for the cluster."""
-        params = db_api.get_operation(operation_id).params or {}
+        params = common.operation(operation_id).params or {}
         if not params.get('rollback') or \
                 isinstance(result, failure.Failure):
             return
@@ -198,7 +200,7 @@ class WaitForStack(task.Task):
         self.action = action
 
     def execute(self, fence, clients, stack_id, operation_id):
-        deadline = db_api.get_operation(operation_id).deadline
+        deadline = common.operation(operation_id).deadline
         wait_for_stack(fence, clients, stack_id, self.action, deadline)
 
 
@@ -230,13 +232,14 @@ def wait_for_stack(fence, clients, stack_id, action, deadline):
                                  'being %sd.' % (stack_id, action.lower()))
     if stack.stack_status == in_progress:
         raise OperationTimedOut(
-            reason='Timed out: Heat stack %s was still %s when the '
+            reason='Timed out: Heat stack %s (%s) was still %s when the '
                    'deadline (%s UTC) passed.' % (
-                       stack_id, in_progress,
+                       stack.stack_name, stack_id, in_progress,
                        deadline.isoformat(timespec='seconds')))
     if stack.stack_status != '%s_COMPLETE' % action:
-        raise StackFailed(reason='Heat stack %s is %s: %s' % (
-            stack_id, stack.stack_status, stack.stack_status_reason))
+        raise StackFailed(reason='Heat stack %s (%s) is %s: %s' % (
+            stack.stack_name, stack_id, stack.stack_status,
+            stack.stack_status_reason))
     LOG.info('Cluster %s: stack %s is %s', fence.cluster_uuid, stack_id,
              stack.stack_status)
     return stack
@@ -274,7 +277,7 @@ class WaitForStackGone(task.Task):
     def execute(self, fence, clients, stack_id, operation_id):
         if stack_id is None:
             return
-        deadline = db_api.get_operation(operation_id).deadline
+        deadline = common.operation(operation_id).deadline
         stack = _poll_while(fence, clients, stack_id, 'DELETE_IN_PROGRESS',
                             deadline)
         if stack is None:
@@ -285,7 +288,8 @@ class WaitForStackGone(task.Task):
             raise OperationTimedOut(
                 reason='Timed out waiting for Heat stack %s to be deleted; '
                        'delete the cluster again to retry.' % stack_id)
-        raise StackFailed(reason='Heat could not delete stack %s (%s): %s; '
-                                 'delete the cluster again to retry.' % (
-                                     stack_id, stack.stack_status,
+        raise StackFailed(reason='Heat could not delete stack %s (%s, %s): '
+                                 '%s; delete the cluster again to retry.' % (
+                                     stack.stack_name, stack_id,
+                                     stack.stack_status,
                                      stack.stack_status_reason))

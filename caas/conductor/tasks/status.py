@@ -6,8 +6,6 @@ from taskflow import task
 from caas.common import exceptions
 from caas.common import states
 from caas.conductor.tasks import common
-from caas.db import api as db_api
-from caas.db import operations as db_ops
 
 LOG = logging.getLogger(__name__)
 
@@ -29,7 +27,7 @@ class BeginOperation(task.Task):
         failed = states.TRANSITIONS[self.kind][2]
         reason = common.failure_reason(flow_failures)
         try:
-            params = db_api.get_operation(fence.operation_id).params or {}
+            params = common.operation(fence.operation_id).params or {}
         except Exception:
             params = {}
         if params.get('rolled_back') is True:
@@ -67,7 +65,7 @@ class DeleteClusterRecords(task.Task):
     """Ends a delete: the cluster and its nodegroups disappear."""
 
     def execute(self, fence):
-        db_ops.delete_cluster(fence)
+        fence.delete_cluster()
         LOG.info('Cluster %s: deleted', fence.cluster_uuid)
 
 
@@ -85,7 +83,7 @@ class CopyOutputs(task.Task):
         by_role = data.driver.nodegroup_addresses(outputs)
         ng_values = {role: {'node_addresses': addrs}
                      for role, addrs in by_role.items()}
-        params = db_api.get_operation(operation_id).params or {}
+        params = common.operation(operation_id).params or {}
         if 'node_count' in params:
             cluster_values['node_count'] = params['node_count']
             ng_values.setdefault('worker', {})['node_count'] = \
