@@ -85,9 +85,27 @@ _service_rules = [
 ]
 
 
+# caas extensions (issue 12): progress events and the live views. Reading
+# events takes what showing the cluster takes.
+_event_rules = [
+    _op('cluster:events', ADMIN_OR_OWNER,
+        "List a cluster's progress events (a caas extension).",
+        [('GET', '/v1/clusters/{cluster_ident}/events')]),
+    _op('event:get_all', ADMIN_OR_OWNER,
+        'List or stream the progress events of every cluster in scope (a '
+        'caas extension).',
+        [('GET', '/v1/events'), ('GET', '/v1/events/stream')]),
+    _op('conductor:get_all', 'rule:admin_api',
+        'List the conductors with their heartbeat age and the operations '
+        'each owns (a caas extension).',
+        [('GET', '/v1/conductors')]),
+]
+
+
 def list_rules():
     """Every default rule (entry point ``oslo.policy.policies``)."""
-    return _base_rules + _cluster_rules + _template_rules + _service_rules
+    return (_base_rules + _cluster_rules + _template_rules + _service_rules +
+            _event_rules)
 
 
 _lock = threading.Lock()

@@ -15,6 +15,8 @@ LOG = logging.getLogger(__name__)
 class BeginOperation(task.Task):
     """Opens every flow; its revert marks the cluster failed and releases it."""
 
+    step, label = 'begin', 'starting'
+
     def __init__(self, kind, **kwargs):
         super().__init__(name='begin-%s' % kind, **kwargs)
         self.kind = kind
@@ -53,6 +55,8 @@ class BeginOperation(task.Task):
 class CompleteOperation(task.Task):
     """Ends a create or update: *_COMPLETE, the cluster is free again."""
 
+    step, label = 'complete', 'completing'
+
     def __init__(self, kind, **kwargs):
         super().__init__(name='complete-%s' % kind, **kwargs)
         self.kind = kind
@@ -65,6 +69,7 @@ class CompleteOperation(task.Task):
 
 class DeleteClusterRecords(task.Task):
     """Ends a delete: the cluster and its nodegroups disappear."""
+    step, label = 'delete-records', 'removing the cluster records'
 
     def execute(self, fence):
         db_ops.delete_cluster(fence)
@@ -73,6 +78,7 @@ class DeleteClusterRecords(task.Task):
 
 class CopyOutputs(task.Task):
     """Stack outputs (addresses) into the cluster and its nodegroups."""
+    step, label = 'copy-outputs', 'recording the addresses'
 
     def execute(self, fence, clients, stack_id, operation_id):
         data = common.load(fence.cluster_uuid)
