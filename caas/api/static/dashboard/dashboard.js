@@ -1,6 +1,6 @@
 // caas live view: reads the v1 API (and its events extension) with the
 // caller's token, updates from the Server-Sent Events stream. No framework,
-// no build step; every text is set with textContent (never innerHTML).
+// no build step; every text is set with textContent, never parsed as HTML.
 'use strict';
 
 const TOKEN_KEY = 'caas-token';
