@@ -1,4 +1,4 @@
-"""caas-manage: operator commands (database migrations, conductors, operations)."""
+"""caas-manage: operator commands (migrations, conductors, operations, watch)."""
 
 import sys
 
@@ -37,6 +37,11 @@ def _operation_list():
             op.epoch))
 
 
+def _watch():
+    from caas.cmd import watch
+    sys.exit(watch.run(CONF.command.cluster, CONF.command.interval))
+
+
 def _add_parsers(subparsers):
     db = subparsers.add_parser('db', help='Database schema.')
     dbsub = db.add_subparsers(dest='db_command')
@@ -57,6 +62,14 @@ def _add_parsers(subparsers):
     olist.add_argument('--all', action='store_true',
                        help='Finished operations too.')
     olist.set_defaults(func=_operation_list)
+
+    watch = subparsers.add_parser(
+        'watch', help='Operations in progress, live, with a progress bar '
+                      'each; with a cluster, until its operation ends.')
+    watch.add_argument('cluster', nargs='?', help='Cluster name or UUID.')
+    watch.add_argument('--interval', type=float, default=0.5,
+                       help='Seconds between two reads of the database.')
+    watch.set_defaults(func=_watch)
 
 
 def main(argv=None):
