@@ -47,6 +47,9 @@ def page():
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         context = browser.new_context(viewport={'width': 1280, 'height': 900})
         pg = context.new_page()
+        # Generous: the machine may be busy; the tests wait for states, not
+        # for time.
+        pg.set_default_timeout(60000)
         pg.errors = []
         pg.on('pageerror', lambda exc: pg.errors.append(str(exc)))
         try:

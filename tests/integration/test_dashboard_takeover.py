@@ -1,0 +1,47 @@
+"""The live page over caas-api, two caas-conductors, RabbitMQ and PostgreSQL:
+a killed conductor's takeover appears as it happens."""
+
+import pytest
+
+from tests.browser import page  # noqa: F401 (fixture)
+from tests.browser import screenshot
+from tests.integration import helpers
+
+pytestmark = pytest.mark.integration
+
+
+def test_takeover_appears_on_the_page(deploy, page):  # noqa: F811
+    dep = deploy(conductors=2, boot_delay=5)
+    mc = helpers.magnum(dep.api_url)
+    tmpl = helpers.make_template(mc)
+    page.goto(dep.api_url + '/dashboard/')
+    page.wait_for_selector('#connection:text("Live")')
+    cluster = mc.clusters.create(name='survivor',
+                                 cluster_template_id=tmpl.uuid, node_count=2)
+    owner = helpers.wait_owner(dep.db_url)
+    # The page says who owns the operation before anything goes wrong.
+    page.wait_for_selector('tr[data-host="%s"] .ops:has-text("cluster_create")'
+                           % owner, timeout=30000)
+    dep.kill(owner)
+    item = page.wait_for_selector(
+        '#takeover-list li[data-cluster="%s"]' % cluster.uuid, timeout=60000)
+    text = item.text_content()
+    new_owner = helpers.operations(dep.db_url)[0]['owner']
+    assert new_owner != owner
+    assert 'survivor: %s → %s after ' % (owner, new_owner) in text
+    # The dead conductor is shown down; the survivor finishes the job.
+    page.wait_for_selector('tr[data-host="%s"] .state-down' % owner,
+                           timeout=30000)
+    page.wait_for_selector(
+        'tr[data-cluster="%s"][data-status="CREATE_COMPLETE"]' % cluster.uuid,
+        timeout=90000)
+    assert page.evaluate(
+        'u => document.querySelector(`tr[data-cluster="${u}"] progress`).value',
+        cluster.uuid) == 100
+    screenshot(page, 'dashboard-takeover.png')
+    # The timeline shows the resume, recorded by the new owner.
+    page.click('button[data-cluster="%s"]' % cluster.uuid)
+    resumed = page.wait_for_selector('#timeline-list li[data-state="RESUMED"]')
+    assert 'taken over from %s by %s' % (owner, new_owner) in \
+        resumed.text_content()
+    assert page.errors == []
