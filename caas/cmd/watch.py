@@ -1,7 +1,7 @@
 """``caas-manage watch [CLUSTER]``: the operations in flight, live, in a terminal.
 
-A progress bar per operation (step i of n, and the servers that are up
-while the stack is built), the conductors with the age of their heartbeat,
+A progress bar per operation (step i of n, and what the stack being built
+says), the conductors with the age of their heartbeat,
 and takeovers as they happen. It reads the database the conductors write
 (an operator's tool, like the rest of caas-manage): no API, no cloud.
 With a CLUSTER it ends when that cluster's operation ends.
@@ -28,14 +28,11 @@ from caas.db.sqlalchemy import models
 
 
 def percent(event):
-    """How far an operation is, from its newest event (0-100)."""
+    """How far an operation is, from its newest event (0-100): the steps
+    done, out of the flow's steps."""
     if event is None or not event.step_count:
         return 0.0
-    part = 0.0
-    if event.state == states.EV_SUCCEEDED:
-        part = 1.0
-    elif event.data and event.data.get('total'):
-        part = event.data['done'] / event.data['total']
+    part = 1.0 if event.state == states.EV_SUCCEEDED else 0.0
     index = max(event.step_index, 1)
     return 100.0 * (index - 1 + part) / event.step_count
 

@@ -5,8 +5,8 @@ row each, fenced, see ``caas.db.events``): a step started, succeeded,
 failed, is retried or reverted. Long steps add news through
 :func:`report` from what they fetched anyway (the stack they poll), so
 events cost no cloud call. While the operation runs, the cluster's
-``status_reason`` reads ``step 3/5 waiting for the stack: 3 of 5 servers
-ACTIVE``; at the end the flow's own last write gives it Magnum's meaning
+``status_reason`` reads ``step 3/5 waiting for the stack: Heat stack
+CREATE_IN_PROGRESS, 3 of 5 servers have addresses``; at the end the flow's own last write gives it Magnum's meaning
 (the failure, or nothing).
 
 Events are best effort for the flow: a lost claim or a failed write is
@@ -172,18 +172,23 @@ def record_resume(fence, kind, project_id, previous):
 
 
 def stack_news(fence, driver, stack):
-    """'3 of 5 servers ACTIVE' from a polled stack's outputs and parameters
-    (Heat resolves outputs of servers still building to None)."""
+    """News from a polled stack, from what the poll returned: the stack's
+    status and how many of its servers have an address (the stack's
+    outputs and parameters). Whether each server is ACTIVE is not in a
+    stack's representation; asking Nova or Heat's resource list on every
+    poll would cost a cloud call per poll, which events must not."""
     if stack is None:
         return
     body = stack.to_dict()
-    status = body.get('stack_status') or ''
-    outputs = {o.get('output_key'): o.get('output_value')
-               for o in (body.get('outputs') or [])}
-    params = body.get('parameters') or {}
-    done, total = driver.servers_ready(outputs, params)
-    if total:
-        report(fence, '%d of %d servers ACTIVE' % (done, total),
-               {'done': done, 'total': total})
-    elif status:
-        report(fence, 'stack %s' % status)
+    message = 'Heat stack %s' % (body.get('stack_status') or '?')
+    data = None
+    if driver is not None:
+        outputs = {o.get('output_key'): o.get('output_value')
+                   for o in (body.get('outputs') or [])}
+        addressed, expected = driver.servers_addressed(
+            outputs, body.get('parameters') or {})
+        if expected:
+            message += ', %d of %d servers have addresses' % (addressed,
+                                                              expected)
+            data = {'addressed': addressed, 'servers': expected}
+    report(fence, message, data)

@@ -92,7 +92,7 @@ def test_watch_shows_a_bar_advancing_to_the_end(aio, mc, tmp_path):
         assert 'watched' in out and 'cluster_create' in out
         # It followed the steps and the servers coming up, to the end.
         assert 'step 3/5 wait-stack-create' in out
-        assert 'servers ACTIVE' in out
+        assert 'servers have addresses' in out
         assert '100%' in out
         assert 'conductors' in out and '-all' in out
         # Ctrl-C ends it quietly.

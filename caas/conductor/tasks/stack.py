@@ -297,8 +297,7 @@ class WaitForStackGone(task.Task):
         deadline = db_api.get_operation(operation_id).deadline
         stack = _poll_while(
             fence, clients, stack_id, 'DELETE_IN_PROGRESS', deadline,
-            news=lambda s: s and progress.report(
-                fence, 'stack %s' % s.stack_status))
+            news=lambda s: progress.stack_news(fence, None, s))
         if stack is None:
             LOG.info('Cluster %s: stack %s is gone', fence.cluster_uuid,
                      stack_id)

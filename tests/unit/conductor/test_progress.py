@@ -32,6 +32,8 @@ def test_every_step_of_a_create_starts_and_succeeds_in_order(make_runner,
     cluster, op = make_cluster(driver=None, node_count=2)
     assert runner.claim_and_run(op.id)
     assert wait_operation(op.id).state == states.OP_SUCCEEDED
+    # The last step's end is recorded after the operation is marked done.
+    wait_for(lambda: not runner.running())
     events = _events(cluster.uuid)
     names = [s for _, s, _ in progress.steps_of('cluster_create')]
     expected = list(enumerate(names, 1))
@@ -40,13 +42,15 @@ def test_every_step_of_a_create_starts_and_succeeds_in_order(make_runner,
     assert {(e.conductor, e.epoch, e.operation_id, e.step_count, e.kind)
             for e in events} == {('c1', 1, op.id, 5, 'cluster_create')}
     assert [e.id for e in events] == sorted(e.id for e in events)
-    # Waiting for the stack said how many servers were up, from the polls
-    # the step made anyway; it ends with all three.
+    # Waiting for the stack said what the polls the step made anyway saw:
+    # the stack's status and its servers' addresses.
     news = [e for e in events if e.state == states.EV_PROGRESS]
     assert news and all(e.step == 'wait-stack-create' for e in news)
-    assert news[-1].message == '3 of 3 servers ACTIVE'
-    assert news[-1].data == {'done': 3, 'total': 3}
-    assert all(e.data['total'] == 3 for e in news)
+    assert news[0].message.startswith('Heat stack CREATE_')
+    assert news[-1].message.endswith('3 of 3 servers have addresses')
+    assert news[-1].data == {'addressed': 3, 'servers': 3}
+    # Recorded when it changed, not on every poll.
+    assert len({e.message for e in news}) == len(news)
     # At the end status_reason has Magnum's meaning again: nothing wrong.
     assert db_api.get_cluster(cluster.uuid).status_reason is None
 
@@ -71,6 +75,7 @@ def test_a_failure_is_an_event_and_the_reason_stays_magnums(make_runner, sim):
     cluster, op = make_cluster(driver=None)
     runner.claim_and_run(op.id)
     assert wait_operation(op.id).state == states.OP_FAILED
+    wait_for(lambda: not runner.running())
     events = _events(cluster.uuid)
     failed = [e for e in events if e.state == states.EV_FAILED]
     assert [e.step for e in failed] == ['wait-stack-create']
@@ -179,15 +184,26 @@ def test_concurrent_claims_and_events_never_mix_epochs(db):
             except exceptions.FencedOut:
                 return
 
-    t = threading.Thread(target=writer)
+    fenced_out = threading.Event()
+
+    def writer_until_fenced():
+        writer()
+        if not stop.is_set():
+            fenced_out.set()
+
+    t = threading.Thread(target=writer_until_fenced)
     t.start()
     wait_for(lambda: len(written) >= 3)
     from caas.db import operations as db_ops
     assert db_ops.claim(op.id, 'b', expect_owner='a', expect_epoch=1) == 2
+    # The stale writer stops by itself: its next write is refused.
+    t.join(30)
     stop.set()
-    t.join(10)
+    assert fenced_out.is_set()
     rows = _events(cluster.uuid)
-    claimed_at = db_api.get_operation(op.id).claimed_at
+    assert len(rows) == len(written)
     assert rows and all(r.epoch == 1 and r.conductor == 'a' for r in rows)
-    # None was written after the claim committed.
-    assert all(r.created_at <= claimed_at for r in rows)
+    stale = ownership.Fence(op.id, cluster.uuid, 'a', 1)
+    with pytest.raises(exceptions.FencedOut):
+        db_events.record(stale, 'p1', 'cluster_create', states.EV_PROGRESS)
+    assert len(_events(cluster.uuid)) == len(written)

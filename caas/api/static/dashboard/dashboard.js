@@ -73,15 +73,14 @@ function family(status) {
   return '';
 }
 
-// Percent done of the cluster's current (or last) operation.
+// Percent done of the cluster's current (or last) operation: steps done
+// out of the flow's steps.
 function progressOf(cluster) {
   const fam = family(cluster.status);
   const ev = state.latest.get(cluster.uuid);
   if (fam === 'COMPLETE') return 100;
   if (!ev || !ev.step_count) return 0;
-  let part = 0;
-  if (ev.state === 'SUCCEEDED') part = 1;
-  else if (ev.data && ev.data.total) part = ev.data.done / ev.data.total;
+  const part = ev.state === 'SUCCEEDED' ? 1 : 0;
   const idx = Math.max(ev.step_index, 1);
   return Math.round(100 * (idx - 1 + part) / ev.step_count);
 }
