@@ -27,6 +27,12 @@ from caas.db import operations as db_ops
 from caas.db.sqlalchemy import models
 
 
+# Events that say where an operation got to (a revert walks back over the
+# steps; a resume starts where the operation was): others leave the bar.
+_ADVANCING = (states.EV_STARTED, states.EV_PROGRESS, states.EV_SUCCEEDED,
+              states.EV_FAILED, states.EV_RETRYING)
+
+
 def percent(event):
     """How far an operation is, from its newest event (0-100): the steps
     done, out of the flow's steps."""
@@ -90,8 +96,10 @@ class Watcher:
                 self._tasks[op.id] = self.progress.add_task(
                     '', total=100, name=self._name(op.cluster_id),
                     kind=op.kind)
-            self.progress.update(self._tasks[op.id], completed=percent(last),
-                                 description=describe(last))
+            values = {'description': describe(last)}
+            if last is None or last.state in _ADVANCING:
+                values['completed'] = percent(last)
+            self.progress.update(self._tasks[op.id], **values)
         for op_id, task_id in self._tasks.items():
             if op_id in running or self.progress.tasks[task_id].finished:
                 continue
@@ -100,9 +108,12 @@ class Watcher:
                 self.progress.update(task_id, completed=100,
                                      description='operation SUCCEEDED')
             elif op.state == states.OP_FAILED:
+                failed_at = [e for e in db_events.list_events(
+                    None, operation_id=op_id, limit=1000)
+                    if e.state == states.EV_FAILED]
                 self.progress.update(
-                    task_id, completed=percent(
-                        db_events.last_of_operation(op_id)),
+                    task_id, completed=percent(failed_at[-1]
+                                               if failed_at else None),
                     description='operation FAILED: %s' % (op.error or ''))
                 self.progress.stop_task(task_id)
         for ev in db_events.list_events(None, cluster_id=self.cluster_uuid,

@@ -105,6 +105,9 @@ def test_a_failure_shows_its_reason(aio, mc, page):  # noqa: F811
     assert 'doomed' in item.text_content()
     row = page.evaluate(ROW, cluster.uuid)
     assert row['status'] == 'CREATE_FAILED'
+    # The bar stays where the operation failed (waiting for the stack).
+    assert row['step'] == 'failed at step 3/5 wait-stack-create'
+    assert row['value'] == 40
     screenshot(page, 'dashboard-failure.png')
     assert page.errors == []
 

@@ -103,8 +103,13 @@ function renderClusters() {
                                 'aria-label': 'Progress of ' + c.name});
     if (fam === 'FAILED') bar.classList.add('failed');
     const running = fam === 'IN_PROGRESS';
-    const step = running ? (c.status_reason || 'queued') :
-      (fam === 'FAILED' ? 'stopped' : '—');
+    const ev = state.latest.get(c.uuid);
+    let step = '—';
+    if (running) step = c.status_reason || 'queued';
+    else if (fam === 'FAILED') {
+      step = ev && ev.state === 'FAILED' && ev.step ?
+        'failed at step ' + ev.step_index + '/' + ev.step_count + ' ' + ev.step : 'failed';
+    }
     const button = el('button', {type: 'button', 'data-cluster': c.uuid,
                                  'aria-pressed': String(state.selected === c.uuid),
                                  text: 'Timeline'});
@@ -206,9 +211,15 @@ async function selectCluster(uuid) {
 
 // -- data -------------------------------------------------------------------
 
+// Events that say where an operation got to (a revert walks back over the
+// steps and a resume starts from where it was: neither moves the bar).
+const ADVANCING = new Set(['STARTED', 'PROGRESS', 'SUCCEEDED', 'FAILED', 'RETRYING']);
+
 function remember(ev) {
   const prev = state.latest.get(ev.cluster_id);
-  if (!prev || prev.id < ev.id) state.latest.set(ev.cluster_id, ev);
+  if (ADVANCING.has(ev.state) && (!prev || prev.id < ev.id)) {
+    state.latest.set(ev.cluster_id, ev);
+  }
   const list = state.events.get(ev.cluster_id) || [];
   if (!list.length || list[list.length - 1].id < ev.id) list.push(ev);
   if (list.length > MAX_TIMELINE) list.shift();
