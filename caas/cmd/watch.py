@@ -1,4 +1,4 @@
-"""``caas-manage watch [CLUSTER]``: the operations in flight, live, in a terminal.
+"""``caas-manage watch [CLUSTER]``: operations in flight, live, in a terminal.
 
 A progress bar per operation (step i of n, and what the stack being built
 says), the conductors with the age of their heartbeat,

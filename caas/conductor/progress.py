@@ -6,8 +6,8 @@ failed, is retried or reverted. Long steps add news through
 :func:`report` from what they fetched anyway (the stack they poll), so
 events cost no cloud call. While the operation runs, the cluster's
 ``status_reason`` reads ``step 3/5 waiting for the stack: Heat stack
-CREATE_IN_PROGRESS, 3 of 5 servers have addresses``; at the end the flow's own last write gives it Magnum's meaning
-(the failure, or nothing).
+CREATE_IN_PROGRESS, 3 of 5 servers have addresses``; at the end the flow's
+own last write gives it Magnum's meaning (the failure, or nothing).
 
 Events are best effort for the flow: a lost claim or a failed write is
 logged and never fails the step (the step's own fenced writes decide).

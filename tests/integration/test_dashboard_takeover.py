@@ -20,8 +20,8 @@ def test_takeover_appears_on_the_page(deploy, page):  # noqa: F811
                                  cluster_template_id=tmpl.uuid, node_count=2)
     owner = helpers.wait_owner(dep.db_url)
     # The page says who owns the operation before anything goes wrong.
-    page.wait_for_selector('tr[data-host="%s"] .ops:has-text("cluster_create")'
-                           % owner, timeout=30000)
+    page.wait_for_selector(
+        'tr[data-host="%s"] .ops:has-text("cluster_create")' % owner)
     dep.kill(owner)
     item = page.wait_for_selector(
         '#takeover-list li[data-cluster="%s"]' % cluster.uuid, timeout=60000)
