@@ -45,3 +45,51 @@ def test_takeover_appears_on_the_page(deploy, page):  # noqa: F811
     assert 'taken over from %s by %s' % (owner, new_owner) in \
         resumed.text_content()
     assert page.errors == []
+
+
+def test_keystone_page_asks_for_a_token_and_shows_only_its_project(
+        deploy, page):  # noqa: F811
+    from keystoneauth1 import session as ks_session
+    from keystoneauth1.identity import v3
+    dep = deploy(conductors=1, boot_delay=0.2, auth_strategy='keystone')
+
+    def login(user, project):
+        auth = v3.Password(auth_url=dep.sim_url + '/identity/v3',
+                           username=user, password='caas',
+                           project_name=project, user_domain_name='Default',
+                           project_domain_name='Default')
+        sess = ks_session.Session(auth=auth)
+        return sess, sess.get_token()
+
+    demo_session, demo_token = login('demo', 'demo')
+    from magnumclient import client as magnum_client
+    demo = magnum_client.Client('1', session=demo_session,
+                                api_version='latest')
+    tmpl = helpers.make_template(demo)
+    mine = demo.clusters.create(name='mine', cluster_template_id=tmpl.uuid,
+                                node_count=1)
+    helpers.wait_status(demo, mine.uuid, 'CREATE_COMPLETE')
+
+    page.goto(dep.api_url + '/dashboard/')
+    # No token yet: the page asks for one, and shows nothing.
+    page.wait_for_selector('#login:not([hidden])')
+    assert page.text_content('#connection') == 'Not signed in'
+    assert page.query_selector('tr[data-cluster]') is None
+    page.fill('#token', demo_token)
+    page.press('#token', 'Enter')
+    page.wait_for_selector('tr[data-cluster="%s"]' % mine.uuid)
+    page.wait_for_selector('#connection:text("Live")')
+    # Kept for this tab only, never as a cookie; a member is not shown the
+    # conductors (administrators only).
+    assert page.evaluate('sessionStorage.getItem("caas-token")') == demo_token
+    assert page.context.cookies() == []
+    page.wait_for_selector('#conductors-note:not([hidden])')
+    # Another project's token sees none of demo's clusters.
+    _, other_token = login('caas', 'service')
+    page.click('#forget')
+    page.wait_for_selector('#login:not([hidden])')
+    page.fill('#token', other_token)
+    page.press('#token', 'Enter')
+    page.wait_for_selector('#connection:text("Live")')
+    assert page.query_selector('tr[data-cluster="%s"]' % mine.uuid) is None
+    assert page.errors == []
