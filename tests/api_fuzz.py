@@ -205,6 +205,8 @@ def build_app(rpc, cloud):
     CONF.set_override('auth_strategy', 'noauth')
     CONF.set_override('validate_references', True, group='cloud')
     CONF.set_override('encryption_keys', [PKI_KEY], group='pki')
+    # Streams end at once: a fuzzed request must not hold the run.
+    CONF.set_override('event_stream_lifetime', 0.1, group='api')
     policy.reset()
     return api_app.build_app(CONF, rpcapi=rpc, cloud=cloud,
                              find_driver=find_driver)
@@ -215,6 +217,7 @@ def reset():
     CONF.clear_override('auth_strategy')
     CONF.clear_override('validate_references', group='cloud')
     CONF.clear_override('encryption_keys', group='pki')
+    CONF.clear_override('event_stream_lifetime', group='api')
     policy.reset()
 
 

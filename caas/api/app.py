@@ -15,6 +15,7 @@ import webob.exc
 from werkzeug import exceptions as wz_exceptions
 
 from caas import drivers
+from caas.api import dashboard
 from caas.api import errors
 from caas.api import microversions
 from caas.api import middleware
@@ -71,7 +72,8 @@ def _handle_error(exc):
         if exc.code >= 500:
             LOG.warning('%s %s failed: %s', flask.request.method,
                         flask.request.path, exc)
-        return _error_response(exc.code, str(exc))
+        return _error_response(exc.code, str(exc),
+                               getattr(exc, 'headers', None))
     if isinstance(exc, wz_exceptions.HTTPException):
         headers = {k: v for k, v in exc.get_headers() if k == 'Allow'}
         message = exc.description
@@ -135,4 +137,7 @@ def build_app(conf=CONF, rpcapi=None, cloud=None, find_driver=None):
     """
     services = Services(conf, rpcapi=rpcapi, cloud=cloud,
                         find_driver=find_driver)
-    return middleware.wrap(build_flask_app(services), conf)
+    # The dashboard's files hold no data and are public (the browser loads
+    # them before it has a token); every request they make for data goes
+    # through the same authentication and policy as any client's.
+    return dashboard.mount(middleware.wrap(build_flask_app(services), conf))

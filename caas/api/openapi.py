@@ -121,6 +121,19 @@ OPERATIONS = {
     'certificates_rotate': (
         'certificates', "Rotate a cluster's CAs (microversion 1.5 on).",
         '202', None, None, ()),
+    'clusters_events': (
+        'events', "A cluster's progress events, paged (a caas extension).",
+        '200', None, ('id',), ('all_projects',)),
+    'events_get_all': (
+        'events', "Progress events of the caller's project, paged (a caas "
+        'extension).', '200', None, ('id',), ('all_projects',)),
+    'events_stream': (
+        'events', 'Progress events as Server-Sent Events, for a bounded '
+        'time (a caas extension).', '200', None, None,
+        ('cluster', 'last_event_id', 'all_projects')),
+    'conductors_get_all': (
+        'conductors', 'The conductors, their heartbeats and the operations '
+        'each owns (a caas extension).', '200', None, None, ()),
     'mservices_get_all': (
         'mservices', 'List the conductors and whether they are up.', '200',
         None, None, ()),
@@ -132,6 +145,9 @@ _QUERY = {
     'sort_dir': {'type': 'string', 'enum': ['asc', 'desc']},
     'rollback': {'type': 'string', 'enum': ['true', 'false']},
     'ca_cert_type': {'type': 'string', 'enum': list(pki.ALL_CA_TYPES)},
+    'all_projects': {'type': 'string', 'enum': ['true', 'false']},
+    'cluster': {'type': 'string'},
+    'last_event_id': {'type': 'integer', 'minimum': 0},
 }
 
 

@@ -21,7 +21,11 @@ class Server:
     def __init__(self, app, host, port, threads):
         self._server = waitress.server.create_server(
             app, host=host, port=port, threads=threads,
-            clear_untrusted_proxy_headers=True, ident='caas-api')
+            clear_untrusted_proxy_headers=True, ident='caas-api',
+            # Reading ahead is what lets waitress notice that a client went
+            # away (environ['waitress.client_disconnected']): an event
+            # stream then frees its thread at once.
+            channel_request_lookahead=1)
         self.host = self._server.effective_host
         self.port = int(self._server.effective_port)
         self._thread = threading.Thread(target=self._server.run,

@@ -37,6 +37,8 @@ CLI_OPTS = [
 BANNER = """\
 caas is running (embedded all-in-one)
   API:             %(api)s/v1   (OpenStack-API-Version: container-infra 1.1-%(max)s)
+  live view:       %(api)s/dashboard/
+  in a terminal:   caas-manage --config-file %(data)s/caas.conf watch
   simulated cloud: %(auth)s   (users admin, caas, demo; password %(pw)s)
   data:            %(data)s
 
@@ -118,6 +120,11 @@ class AllInOne:
             **knobs)
         self.sim.start()
         configure(self.data_dir, self.sim.auth_url)
+        # What caas-manage needs to read this database (watch, operation
+        # list) from another shell.
+        with open(os.path.join(self.data_dir, 'caas.conf'), 'w') as f:
+            f.write('[database]\nconnection = %s\n' %
+                    CONF.database.connection)
         engine.dispose()
         rpc.cleanup()
         migration.upgrade()

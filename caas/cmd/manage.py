@@ -1,5 +1,5 @@
-"""caas-manage: operator commands (database migrations, conductors,
-operations, CA key encryption)."""
+"""caas-manage: operator commands (database migrations, purge, conductors,
+operations, watch, CA key encryption)."""
 
 import sys
 
@@ -62,6 +62,11 @@ def _pki_rekey():
           % done)
 
 
+def _watch():
+    from caas.cmd import watch
+    sys.exit(watch.run(CONF.command.cluster, CONF.command.interval))
+
+
 def _add_parsers(subparsers):
     db = subparsers.add_parser('db', help='Database schema.')
     dbsub = db.add_subparsers(dest='db_command')
@@ -105,6 +110,14 @@ def _add_parsers(subparsers):
         'rekey', help='Re-encrypt every CA key with the first of [pki] '
                       'encryption_keys (after putting a new key first).')
     rekey.set_defaults(func=_pki_rekey)
+
+    watch = subparsers.add_parser(
+        'watch', help='Operations in progress, live, with a progress bar '
+                      'each; with a cluster, until its operation ends.')
+    watch.add_argument('cluster', nargs='?', help='Cluster name or UUID.')
+    watch.add_argument('--interval', type=float, default=0.5,
+                       help='Seconds between two reads of the database.')
+    watch.set_defaults(func=_watch)
 
 
 def main(argv=None):

@@ -72,3 +72,15 @@ ALLOWED_FROM = {
     # Every settled status, failures included, can be deleted.
     OP_CLUSTER_DELETE: tuple(s for s in CLUSTER_STATUSES if s not in IN_PROGRESS),
 }
+
+# Progress events: what happened to one step (task) of an operation's flow.
+EV_STARTED = 'STARTED'        # the step began (or began again after a crash)
+EV_PROGRESS = 'PROGRESS'      # news from inside a long step (servers ready)
+EV_SUCCEEDED = 'SUCCEEDED'
+EV_FAILED = 'FAILED'
+EV_RETRYING = 'RETRYING'
+EV_REVERTING = 'REVERTING'
+EV_REVERTED = 'REVERTED'
+EV_RESUMED = 'RESUMED'        # a conductor claimed the operation again
+EVENT_STATES = (EV_STARTED, EV_PROGRESS, EV_SUCCEEDED, EV_FAILED, EV_RETRYING,
+                EV_REVERTING, EV_REVERTED, EV_RESUMED)

@@ -32,8 +32,10 @@ from taskflow.persistence.backends import impl_sqlalchemy
 from caas.common import exceptions
 from caas.common import states
 from caas.conductor import ownership
+from caas.conductor import progress
 from caas.conductor.flows import FACTORIES
 from caas.db import api as db_api
+from caas.db import events as db_events
 from caas.db import operations as db_ops
 from caas.db import outage
 from caas.db.sqlalchemy import engine as db_engine
@@ -210,7 +212,13 @@ class FlowRunner:
                 self._give_up(fence, op)
                 return
             engine = self._load(op, fence)
-            engine.run()
+            project_id = self._project_of(op)
+            if op.claims > 1:
+                progress.record_resume(fence, op.kind, project_id,
+                                       db_events.last_of_operation(op_id))
+            with progress.ProgressListener(engine, fence, op.kind,
+                                           project_id):
+                engine.run()
             self._forget_flow(op_id)
         except exceptions.FencedOut:
             LOG.warning('Cluster %s: lost the claim on operation %s (epoch '
@@ -234,6 +242,13 @@ class FlowRunner:
         finally:
             with self._lock:
                 self._running.pop(op_id, None)
+
+    @staticmethod
+    def _project_of(op):
+        try:
+            return db_api.get_cluster_by_uuid(op.cluster_id).project_id
+        except exceptions.ClusterNotFound:
+            return None
 
     @staticmethod
     def _owned(fence):

@@ -18,6 +18,22 @@ opts = [
                     'Defaults to the URL the request came in on.'),
     cfg.IntOpt('max_request_body_size', default=114688, min=1,
                help='Largest request body accepted, in bytes.'),
+    cfg.IntOpt('max_event_streams', default=4, min=0,
+               help='Live event streams (/v1/events/stream, the dashboard) '
+                    'served at once by this process. Each holds one of the '
+                    '[api] threads for its lifetime, so keep it below '
+                    'threads; one more is refused with 503 and Retry-After.'),
+    cfg.FloatOpt('event_stream_lifetime', default=120.0, min=0.1,
+                 help='Seconds one event stream stays open; the browser '
+                      'then reconnects where it left off (Last-Event-ID), '
+                      'so a forgotten tab cannot hold a thread for ever.'),
+    cfg.FloatOpt('event_stream_keepalive', default=15.0, min=0.5,
+                 help='Seconds between keepalive comments on a quiet event '
+                      'stream (also how soon a closed client is noticed).'),
+    cfg.FloatOpt('event_poll_interval', default=0.5, min=0.05,
+                 help='Seconds between two reads of new events by an event '
+                      'stream (the conductors may run in other processes, '
+                      'so the database is where new events are seen).'),
 ]
 
 

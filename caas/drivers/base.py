@@ -110,6 +110,22 @@ class Driver(abc.ABC):
         return {'master': _as_list(outputs.get('kube_masters')),
                 'worker': _as_list(outputs.get('kube_minions'))}
 
+    def servers_addressed(self, outputs, parameters):
+        """``(with an address, expected)`` servers of a stack, from what a
+        poll of the stack returned: addresses resolved so far (Heat gives
+        None for a server whose port is not there yet) against the node
+        counts in its parameters. An address is not a booted server: Heat
+        reports it as soon as the port exists. ``expected`` is 0 when the
+        stack does not say."""
+        addressed = sum(len(v) for v in self.nodegroup_addresses(
+            outputs or {}).values())
+        try:
+            expected = sum(int(parameters[k]) for k in (
+                'number_of_masters', 'number_of_minions'))
+        except (KeyError, TypeError, ValueError):
+            expected = 0
+        return min(addressed, expected), expected
+
     def cluster_values_from_outputs(self, outputs):
         """Cluster fields from the stack's outputs (output_key -> value)."""
         outputs = outputs or {}

@@ -33,6 +33,9 @@ CHECK = textwrap.dedent('''
             'flavor_id': 'm1.small', 'image_id': 'ubuntu-jammy', 'labels': {}}]
     definition = d.stack_definition(cluster, template, ngs)
     print('files', ','.join(sorted(definition['files'])))
+    from caas.api import dashboard
+    assert dashboard.STATIC_DIR.startswith(sys.argv[1]), dashboard.STATIC_DIR
+    print('dashboard', ','.join(sorted(os.listdir(dashboard.STATIC_DIR))))
 ''')
 
 
@@ -54,6 +57,7 @@ def test_wheel_carries_schemas_templates_and_migrations(tmp_path):
                          text=True).stdout
     assert 'schemas cluster_create,cluster_delete,cluster_update' in out
     assert 'kubemaster.yaml' in out
+    assert 'dashboard dashboard.css,dashboard.js,index.html' in out
     db = tmp_path / 'caas.sqlite'
     conf = tmp_path / 'caas.conf'
     conf.write_text('[database]\nconnection = sqlite:///%s\n' % db)

@@ -10,12 +10,13 @@ from caas.common.policies import base
 from caas.common.policies import certificate
 from caas.common.policies import cluster
 from caas.common.policies import cluster_template
+from caas.common.policies import event
 from caas.common.policies import magnum_service
 from caas.common.policies import nodegroup
 from caas.common.policies import quota
 
 _MODULES = (base, cluster, cluster_template, nodegroup, certificate, quota,
-            magnum_service)
+            magnum_service, event)
 
 
 def list_rules():

@@ -15,6 +15,7 @@ from taskflow import task
 from taskflow.types import failure
 
 from caas.common import exceptions
+from caas.conductor import progress
 from caas.conductor.tasks import common
 from caas.conf import CONF
 from caas.db.sqlalchemy import models
@@ -32,6 +33,7 @@ class OperationTimedOut(exceptions.CaasException):
 
 class CreateStack(task.Task):
     default_provides = 'stack_id'
+    step, label = 'create-stack', 'creating the Heat stack'
 
     def execute(self, fence, clients):
         data = common.load(fence.cluster_uuid)
@@ -82,6 +84,7 @@ class CreateStack(task.Task):
 
 class UpdateStack(task.Task):
     default_provides = 'stack_id'
+    step, label = 'update-stack', 'updating the Heat stack'
 
     def execute(self, fence, clients, operation_id):
         data = common.load(fence.cluster_uuid)
@@ -195,18 +198,32 @@ def _find_server(clients, name_or_id):
 class WaitForStack(task.Task):
     """Waits with backoff until the stack settles, or the deadline passes."""
 
+    label = 'waiting for the stack'
+
     def __init__(self, action, **kwargs):
         super().__init__(name='wait-stack-%s' % action.lower(), **kwargs)
         self.action = action
+        self.step = self.name
 
     def execute(self, fence, clients, stack_id, operation_id):
         deadline = common.operation(operation_id).deadline
-        wait_for_stack(fence, clients, stack_id, self.action, deadline)
+        driver = common.load(fence.cluster_uuid).driver
+        wait_for_stack(fence, clients, stack_id, self.action, deadline,
+                       news=lambda s: progress.stack_news(fence, driver, s))
 
 
-def _poll_while(fence, clients, stack_id, in_progress, deadline):
+def _poll_while(fence, clients, stack_id, in_progress, deadline, news=None):
     """Poll with exponential backoff while the stack is ``in_progress``;
-    the last stack seen (None once it is gone)."""
+    the last stack seen (None once it is gone).
+
+    :param news: called with every stack polled (progress events).
+    """
+    def poll():
+        stack = common.poll_stack(fence, clients, stack_id)
+        if news is not None:
+            news(stack)
+        return stack
+
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_result(
             lambda s: s is not None and s.stack_status == in_progress),
@@ -216,17 +233,18 @@ def _poll_while(fence, clients, stack_id, in_progress, deadline):
         stop=lambda _rs: deadline is not None and
         models.utcnow() >= deadline,
         retry_error_callback=lambda rs: rs.outcome.result())
-    return retrying(common.poll_stack, fence, clients, stack_id)
+    return retrying(poll)
 
 
-def wait_for_stack(fence, clients, stack_id, action, deadline):
+def wait_for_stack(fence, clients, stack_id, action, deadline, news=None):
     """Poll with backoff until the stack leaves ACTION_IN_PROGRESS.
 
     :returns: the stack, ACTION_COMPLETE.
     :raises: StackFailed, OperationTimedOut, FencedOut
     """
     in_progress = '%s_IN_PROGRESS' % action
-    stack = _poll_while(fence, clients, stack_id, in_progress, deadline)
+    stack = _poll_while(fence, clients, stack_id, in_progress, deadline,
+                        news)
     if stack is None:
         raise StackFailed(reason='Heat stack %s disappeared while it was '
                                  'being %sd.' % (stack_id, action.lower()))
@@ -247,6 +265,7 @@ def wait_for_stack(fence, clients, stack_id, action, deadline):
 
 class DeleteStack(task.Task):
     default_provides = 'stack_id'
+    step, label = 'delete-stack', 'deleting the Heat stack'
 
     def execute(self, fence, clients):
         data = common.load(fence.cluster_uuid)
@@ -273,13 +292,15 @@ class DeleteStack(task.Task):
 
 
 class WaitForStackGone(task.Task):
+    step, label = 'wait-stack-gone', 'waiting for the stack to be deleted'
 
     def execute(self, fence, clients, stack_id, operation_id):
         if stack_id is None:
             return
         deadline = common.operation(operation_id).deadline
-        stack = _poll_while(fence, clients, stack_id, 'DELETE_IN_PROGRESS',
-                            deadline)
+        stack = _poll_while(
+            fence, clients, stack_id, 'DELETE_IN_PROGRESS', deadline,
+            news=lambda s: progress.stack_news(fence, None, s))
         if stack is None:
             LOG.info('Cluster %s: stack %s is gone', fence.cluster_uuid,
                      stack_id)

@@ -13,6 +13,8 @@ LOG = logging.getLogger(__name__)
 class BeginOperation(task.Task):
     """Opens every flow; its revert marks the cluster failed and releases it."""
 
+    step, label = 'begin', 'starting'
+
     def __init__(self, kind, **kwargs):
         super().__init__(name='begin-%s' % kind, **kwargs)
         self.kind = kind
@@ -51,6 +53,8 @@ class BeginOperation(task.Task):
 class CompleteOperation(task.Task):
     """Ends a create or update: *_COMPLETE, the cluster is free again."""
 
+    step, label = 'complete', 'completing'
+
     def __init__(self, kind, **kwargs):
         super().__init__(name='complete-%s' % kind, **kwargs)
         self.kind = kind
@@ -63,6 +67,7 @@ class CompleteOperation(task.Task):
 
 class DeleteClusterRecords(task.Task):
     """Ends a delete: the cluster and its nodegroups disappear."""
+    step, label = 'delete-records', 'removing the cluster records'
 
     def execute(self, fence):
         fence.delete_cluster()
@@ -71,6 +76,7 @@ class DeleteClusterRecords(task.Task):
 
 class CopyOutputs(task.Task):
     """Stack outputs (addresses) into the cluster and its nodegroups."""
+    step, label = 'copy-outputs', 'recording the addresses'
 
     def execute(self, fence, clients, stack_id, operation_id):
         data = common.load(fence.cluster_uuid)

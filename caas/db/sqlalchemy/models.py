@@ -181,6 +181,42 @@ class Operation(TimestampMixin, Base):
     request_id: Mapped[str | None] = mapped_column(String(255))
 
 
+class Event(Base):
+    """One step of an operation started, progressed, ended or was resumed.
+
+    Kept compact (no foreign key to the cluster, which a delete removes;
+    the project is copied so a listing names its scope without a join);
+    removed with its operation.
+    """
+    __tablename__ = 'events'
+    __table_args__ = (Index('ix_events_cluster', 'cluster_id', 'id'),
+                      Index('ix_events_project', 'project_id', 'id'),
+                      Index('ix_events_operation', 'operation_id'))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True,
+                                    autoincrement=True)
+    operation_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey('operations.id', ondelete='CASCADE'),
+        nullable=False)
+    cluster_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    project_id: Mapped[str | None] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(64), nullable=False)
+    step: Mapped[str | None] = mapped_column(String(64))
+    step_index: Mapped[int] = mapped_column(Integer, default=0,
+                                            nullable=False)
+    step_count: Mapped[int] = mapped_column(Integer, default=0,
+                                            nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    message: Mapped[str | None] = mapped_column(String(255))
+    # Small structured extras: {"done": 3, "total": 5} while servers come
+    # up, {"from": host, "after": seconds} on a takeover.
+    data: Mapped[dict | None] = mapped_column(JSON)
+    conductor: Mapped[str] = mapped_column(String(255), nullable=False)
+    epoch: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        DateTime, default=utcnow, nullable=False)
+
+
 class Conductor(TimestampMixin, Base):
     __tablename__ = 'conductors'
 

@@ -146,6 +146,8 @@ class Api:
         resp.json_body = None
         if resp.data and resp.mimetype == 'application/json':
             resp.json_body = json.loads(resp.data)
+        # The body is read: let a streamed one free what it holds.
+        resp.close()
         return resp
 
     def get(self, path, **kw):

@@ -94,6 +94,7 @@ def _keystone_mode(database_url):
         CONF.set_override('connection', database_url, group='database')
         CONF.set_override('encryption_keys', [api_conftest.PKI_KEY],
                           group='pki')
+        CONF.set_override('event_stream_lifetime', 0.1, group='api')
         engine.dispose()
         policy.reset()
         try:
@@ -105,6 +106,7 @@ def _keystone_mode(database_url):
             CONF.clear_override('validate_references', group='cloud')
             CONF.clear_override('connection', group='database')
             CONF.clear_override('encryption_keys', group='pki')
+            CONF.clear_override('event_stream_lifetime', group='api')
 
 
 def _make_world(kapi):
@@ -263,6 +265,16 @@ MATRIX = {
          'admin_c_all': 201, 'member_a_all': 201}),
     ('PATCH', '/v1/certificates/<ident>'): (
         lambda w: '/v1/certificates/%s' % w['cluster'], None, _change(202)),
+    ('GET', '/v1/clusters/<ident>/events'): (
+        lambda w: '/v1/clusters/%s/events' % w['cluster'], None, ALL_READ),
+    ('GET', '/v1/events'): (lambda w: '/v1/events', None, LIST),
+    ('GET', '/v1/events/stream'): (lambda w: '/v1/events/stream', None,
+                                   LIST),
+    ('GET', '/v1/conductors'): (
+        lambda w: '/v1/conductors', None,
+        {'member_a': 403, 'reader_a': 403, 'member_b': 403,
+         'no_project': 403, 'system_admin': 200, 'admin_c': 200,
+         'admin_c_all': 200, 'member_a_all': 403}),
     ('GET', '/v1/mservices'): (
         lambda w: '/v1/mservices', None,
         {'member_a': 403, 'reader_a': 403, 'member_b': 403,

@@ -3,11 +3,12 @@
 from caas.api.controllers.v1 import certificates
 from caas.api.controllers.v1 import clusters
 from caas.api.controllers.v1 import clustertemplates
+from caas.api.controllers.v1 import events
 from caas.api.controllers.v1 import mservices
 from caas.api.controllers.v1 import nodegroups
 
 
 def register(app):
     for module in (clustertemplates, clusters, nodegroups, mservices,
-                   certificates):
+                   certificates, events):
         module.register(app)
