@@ -117,7 +117,8 @@ def measure_flow():
         runner.claim_and_run(op.id)
         assert wait_operation(op.id, timeout=120).state == states.OP_SUCCEEDED
         wall = time.perf_counter() - t0
-        events = db_events.list_events(None, cluster_id=cluster.uuid,
+        events = db_events.list_events(scope=db_api.ALL_PROJECTS,
+                                       cluster_id=cluster.uuid,
                                        limit=1000)
     finally:
         runner.shutdown(wait=True, timeout=10)

@@ -246,7 +246,8 @@ class FlowRunner:
     @staticmethod
     def _project_of(op):
         try:
-            return db_api.get_cluster_by_uuid(op.cluster_id).project_id
+            return db_api.get_cluster_by_uuid(
+                op.cluster_id, scope=db_api.ALL_PROJECTS).project_id
         except exceptions.ClusterNotFound:
             return None
 
