@@ -209,7 +209,8 @@ def delete_cluster(fence):
 def settled_clusters():
     with session_scope(readonly=True) as session:
         return list(session.execute(
-            sa.select(Cluster.uuid, Cluster.stack_id, Cluster.health_checked_at)
+            sa.select(Cluster.uuid, Cluster.stack_id, Cluster.health_checked_at,
+                      Cluster.health_status, Cluster.health_status_reason)
             .where(Cluster.operation_id.is_(None),
                    Cluster.status.in_((states.CREATE_COMPLETE,
                                        states.UPDATE_COMPLETE)))))
