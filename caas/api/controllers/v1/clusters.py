@@ -8,6 +8,8 @@ cast is logged, not reported: the operation is durable and the
 conductors' sweeper re-drives it, so the 202 stays true.
 """
 
+import functools
+
 import flask
 from oslo_log import log as logging
 
@@ -133,7 +135,8 @@ def create():
 
 def _list(summary, rule, path):
     policy.authorize(request.context(), rule)
-    return pagination.list_response('clusters', path, db.list_clusters, views.cluster,
+    lister = functools.partial(db.list_clusters, summary=summary)
+    return pagination.list_response('clusters', path, lister, views.cluster,
                                     SORT_KEYS, summary)
 
 
