@@ -76,12 +76,13 @@ class BenchDeployment(deployment.Deployment):
         self._spawn('cloudsim', [
             os.path.join(deployment.BIN, 'caas-cloudsim'), '--config-file',
             self.conf, '--container-infra-url', self.api_url + '/v1'])
-        deployment.wait_http(self.sim_url + '/sim/state')
+        # Generous: the benchmarks run on busy machines too.
+        deployment.wait_http(self.sim_url + '/sim/state', 120)
         self._spawn('api', [os.path.join(deployment.BIN, 'caas-api'),
                             '--config-file', self.conf])
         for i in range(self.n_conductors):
             self.start_conductor(i)
-        deployment.wait_http(self.api_url + '/')
+        deployment.wait_http(self.api_url + '/', 120)
         return self
 
     def sim_requests(self):

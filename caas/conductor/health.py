@@ -63,19 +63,6 @@ def _record_if_changed(row, status, reason):
     return db_ops.record_health(row.uuid, status, reason)
 
 
-def check_cluster(clients, cluster_uuid, stack_id):
-    """Look at one cluster's stack; write HEALTHY or UNHEALTHY."""
-    try:
-        stack = common.find_stack(clients, stack_id) if stack_id else None
-    except heat_exc.HTTPException as exc:
-        LOG.warning('Cluster %s: health check could not reach Heat: %s',
-                    cluster_uuid, exc)
-        return None
-    status, reason = verdict(stack_id, stack)
-    db_ops.record_health(cluster_uuid, status, reason)
-    return status
-
-
 def list_stacks(clients, wanted=()):
     """{stack id: stack} of the top-level stacks of caas's project.
 

@@ -209,15 +209,18 @@ def delete_cluster(fence):
 def settled_clusters():
     with session_scope(readonly=True) as session:
         return list(session.execute(
-            sa.select(Cluster.uuid, Cluster.stack_id, Cluster.health_checked_at,
-                      Cluster.health_status, Cluster.health_status_reason)
+            sa.select(Cluster.uuid, Cluster.stack_id, Cluster.health_status,
+                      Cluster.health_status_reason)
             .where(Cluster.operation_id.is_(None),
                    Cluster.status.in_((states.CREATE_COMPLETE,
                                        states.UPDATE_COMPLETE)))))
 
 
 def record_health(cluster_uuid, status, reason):
-    """Write health only while no operation runs on the cluster."""
+    """Write health only while no operation runs on the cluster.
+
+    Called when the health changed, so ``health_checked_at`` is the time
+    of the last change."""
     now = models.utcnow()
     with session_scope() as session:
         return session.execute(sa.update(Cluster).where(
