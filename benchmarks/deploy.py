@@ -111,6 +111,7 @@ def insert_settled(db_url, count, with_stacks=True):
             'create_timeout': 60, 'stack_id': stack_id,
             'status': 'CREATE_COMPLETE',
             'status_reason': 'Stack CREATE completed successfully',
+            'health_status': 'HEALTHY' if with_stacks else None,
             'health_status_reason': {}, 'coe_version': 'v1.27.3',
             'api_address': 'https://172.24.4.%d:6443' % (i % 250 + 2),
             'master_addresses': ['172.24.4.%d' % (i % 250 + 2)],

@@ -13,14 +13,12 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
 from benchmarks import harness  # noqa: E402
-from tests.integration import deployment  # noqa: E402
 from tests.integration import helpers  # noqa: E402
 
 
@@ -49,9 +47,8 @@ def run(rounds, boot_delay=30.0):
         print('set CAAS_TEST_DB_URL and CAAS_TEST_TRANSPORT_URL: '
               'eval "$(tools/services.sh start)"')
         return None
-    workdir = tempfile.mkdtemp(prefix='caas-takeover-')
-    dep = deployment.Deployment(
-        workdir, deployment.create_database(db_admin), transport,
+    from benchmarks import deploy
+    dep = deploy.BenchDeployment(
         conductors=2, boot_delay=args.boot_delay,
         conductor_opts={'heartbeat_interval': 2.0, 'heartbeat_timeout': 10.0,
                         'sweep_interval': 2.0, 'unclaimed_timeout': 10.0,

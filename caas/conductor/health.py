@@ -53,14 +53,14 @@ def verdict(stack_id, stack):
     return states.HEALTHY, {}
 
 
-def _record_if_changed(row, status, reason):
-    """Write only a change: a calm cloud costs the database nothing."""
+def _changed(row, status, reason):
+    """Only a change is written: a calm cloud costs the database nothing."""
     if (row.health_status, row.health_status_reason or {}) == \
             (status, reason):
         return False
     LOG.info('Cluster %s: health %s -> %s %s', row.uuid, row.health_status,
              status, reason)
-    return db_ops.record_health(row.uuid, status, reason)
+    return True
 
 
 def list_stacks(clients, wanted=()):
@@ -107,8 +107,11 @@ def run_once(host, clients, interval, live_hosts):
         LOG.warning('Health check of %d clusters could not list Heat '
                     'stacks: %s', len(mine), exc)
         return 0
+    changes = []
     for row in mine:
         stack = listed.get(row.stack_id) if row.stack_id else None
         status, reason = verdict(row.stack_id, stack)
-        _record_if_changed(row, status, reason)
+        if _changed(row, status, reason):
+            changes.append((row.uuid, status, reason))
+    db_ops.record_health_many(changes)
     return len(mine)

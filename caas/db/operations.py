@@ -228,3 +228,21 @@ def record_health(cluster_uuid, status, reason):
             Cluster.operation_id.is_(None)).values(
                 health_status=status, health_status_reason=reason,
                 health_checked_at=now)).rowcount == 1
+
+
+def record_health_many(changes, chunk=500):
+    """``record_health`` for many clusters, one transaction per ``chunk``
+    (a first pass over 10,000 clusters, or a cloud outage that changes them
+    all, is not 10,000 transactions).
+
+    :param changes: [(cluster_uuid, status, reason)]
+    """
+    now = models.utcnow()
+    for start in range(0, len(changes), chunk):
+        with session_scope() as session:
+            for cluster_uuid, status, reason in changes[start:start + chunk]:
+                session.execute(sa.update(Cluster).where(
+                    Cluster.uuid == cluster_uuid,
+                    Cluster.operation_id.is_(None)).values(
+                        health_status=status, health_status_reason=reason,
+                        health_checked_at=now))
