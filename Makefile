@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.caas-installed
 
-.PHONY: run test unit integration services clean
+.PHONY: run test unit integration services bench clean
 
 run: $(STAMP)
 	$(BIN)/caas-all $(ARGS)
@@ -14,6 +14,11 @@ test: $(STAMP) services
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit tests/functional $(PYTEST_ARGS)
+
+# Every figure of benchmarks/ in one table, and benchmarks/results/latest.json.
+# BENCH_SCALE=small (default, a few minutes) or full (issue 11's sizes, ~1 h).
+bench: $(STAMP) services
+	eval "$$(tools/services.sh start)" && $(BIN)/python benchmarks/bench.py
 
 # RabbitMQ comes from Debian; PostgreSQL is expected on the machine (the
 # integration tests fail under CI, and skip elsewhere, when either is absent).

@@ -130,3 +130,30 @@ class Deadline:
 
     def passed(self):
         return self.left() <= 0
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url, timeout=30):
+    """Wait until ``url`` answers anything over HTTP."""
+    import requests
+    deadline = Deadline(timeout)
+    while not deadline.passed():
+        try:
+            requests.get(url, timeout=2)
+            return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise RuntimeError('%s did not answer within %ss' % (url, timeout))
+
+
+def pct_ms(values, pct):
+    """A percentile in milliseconds, None without samples."""
+    if not values:
+        return None
+    return round(percentile(values, pct) * 1000.0, 2)

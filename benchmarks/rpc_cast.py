@@ -121,6 +121,10 @@ def run_transport(name, url, casts, timeout):
         got = sum(1 for u in sent if u in endpoint.received)
         print('%s burst: %d sent in %.2f s, %d received in %.2f s = %.0f '
               'msg/s' % (name, len(sent), send_wall, got, wall, got / wall))
+        return {'cast_p50_ms': harness.pct_ms(cast_times, 50),
+                'e2e_p50_ms': harness.pct_ms(e2e, 50),
+                'burst_casts_s': round(got / wall, 1),
+                'sent_casts_s': round(len(sent) / send_wall, 1)}
     finally:
         server.stop()
         server.wait()

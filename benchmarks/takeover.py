@@ -13,14 +13,12 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
 from benchmarks import harness  # noqa: E402
-from tests.integration import deployment  # noqa: E402
 from tests.integration import helpers  # noqa: E402
 
 
@@ -31,15 +29,26 @@ def main(argv=None):
     parser.add_argument('--boot-delay', type=float, default=30.0)
     args = parser.parse_args(argv)
     harness.quiet_logs()
+    times = run(args.rounds, args.boot_delay)
+    if times is None:
+        return 2
+    print('takeover after kill -9 with heartbeat 2 s / timeout 10 s / '
+          'sweep 2 s: n=%d min %.1f median %.1f max %.1f s' % (
+              len(times), min(times), statistics.median(times), max(times)))
+    return 0
+
+
+def run(rounds, boot_delay=30.0):
+    """Seconds from kill -9 to the other conductor's claim, per round."""
+    args = argparse.Namespace(rounds=rounds, boot_delay=boot_delay)
     db_admin = os.environ.get('CAAS_TEST_DB_URL')
     transport = os.environ.get('CAAS_TEST_TRANSPORT_URL')
     if not (db_admin and transport):
         print('set CAAS_TEST_DB_URL and CAAS_TEST_TRANSPORT_URL: '
               'eval "$(tools/services.sh start)"')
-        return 2
-    workdir = tempfile.mkdtemp(prefix='caas-takeover-')
-    dep = deployment.Deployment(
-        workdir, deployment.create_database(db_admin), transport,
+        return None
+    from benchmarks import deploy
+    dep = deploy.BenchDeployment(
         conductors=2, boot_delay=args.boot_delay,
         conductor_opts={'heartbeat_interval': 2.0, 'heartbeat_timeout': 10.0,
                         'sweep_interval': 2.0, 'unclaimed_timeout': 10.0,
@@ -81,10 +90,7 @@ def main(argv=None):
             time.sleep(3)
     finally:
         dep.stop_all()
-    print('takeover after kill -9 with heartbeat 2 s / timeout 10 s / '
-          'sweep 2 s: n=%d min %.1f median %.1f max %.1f s' % (
-              len(times), min(times), statistics.median(times), max(times)))
-    return 0
+    return times
 
 
 if __name__ == '__main__':

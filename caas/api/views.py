@@ -30,9 +30,28 @@ def json_value(value):
     return value
 
 
+_KEYS = {}
+
+
+def _public_keys(row):
+    """The public column names of a row's model (computed once per model)."""
+    cls = type(row)
+    keys = _KEYS.get(cls)
+    if keys is None:
+        keys = _KEYS[cls] = tuple(
+            c.key for c in row.__mapper__.column_attrs
+            if c.key not in _INTERNAL)
+    return keys
+
+
 def _columns(row):
-    return {key: json_value(val) for key, val in row.as_dict().items()
-            if key not in _INTERNAL}
+    return {key: json_value(getattr(row, key)) for key in _public_keys(row)}
+
+
+def _summary(row, fields):
+    """Only the summary's fields, read straight from the row: a list of
+    1,000 clusters no longer converts 40 columns per row to keep 15."""
+    return {k: json_value(getattr(row, k)) for k in fields if k != 'links'}
 
 
 def links(base_url, *parts):
@@ -70,6 +89,10 @@ def cluster_template(row, base_url, summary=False, *, owner):
 
 
 def cluster(row, base_url, summary=False):
+    if summary:
+        data = _summary(row, CLUSTER_SUMMARY)
+        data['links'] = links(base_url, 'clusters', row.uuid)
+        return data
     data = _columns(row)
     data['faults'] = ({'cluster': row.status_reason}
                       if row.status_reason and 'FAILED' in row.status

@@ -15,6 +15,7 @@ meanwhile by another thread was sent to Glance and came back "not found").
 
 import threading
 
+import requests
 from heatclient import client as heat_client
 from heatclient import exc as heat_exc
 from keystoneauth1 import exceptions as ks_exc
@@ -33,6 +34,14 @@ LOG = logging.getLogger(__name__)
 NOVA_API_VERSION = '2.1'
 
 
+def pool_size():
+    """Connections kept per cloud endpoint: one per thread that may call
+    the cloud at once (flow workers, API threads, the periodic tasks), so
+    that no caller queues behind a pool smaller than the workers or opens
+    a connection only to throw it away ("Connection pool is full")."""
+    return CONF.conductor.workers + CONF.api.threads + 4
+
+
 def make_session(conf=None):
     conf = conf or CONF.cloud
     auth = v3.Password(auth_url=conf.auth_url, username=conf.username,
@@ -40,7 +49,13 @@ def make_session(conf=None):
                        project_name=conf.project_name,
                        user_domain_name=conf.user_domain_name,
                        project_domain_name=conf.project_domain_name)
-    return ks_session.Session(auth=auth, timeout=conf.timeout)
+    http = requests.Session()
+    # keystoneauth's own adapter (TCP keep-alive), with a larger pool.
+    adapter = ks_session.TCPKeepAliveAdapter(pool_connections=4,
+                                             pool_maxsize=pool_size())
+    http.mount('http://', adapter)
+    http.mount('https://', adapter)
+    return ks_session.Session(auth=auth, timeout=conf.timeout, session=http)
 
 
 IDENTITY = 'identity service (Keystone)'

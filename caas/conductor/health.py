@@ -6,13 +6,20 @@ a cluster from the same set of live conductors, so exactly one checks it, and
 when a conductor joins or dies only its share moves. (For the seconds in
 which two conductors disagree about who is alive, a cluster may be checked
 twice or skipped once; checks are read-only apart from the health fields.)
+
+Each conductor lists the stacks once per interval (paged by Heat) instead
+of fetching one stack per cluster, and writes a cluster's health only when
+it changed, so N settled clusters cost O(1) cloud requests and no database
+writes per interval while nothing happens.
 """
 
 import hashlib
 
 from heatclient import exc as heat_exc
+from keystoneauth1 import exceptions as ks_exc
 from oslo_log import log as logging
 
+from caas.common import exceptions
 from caas.common import states
 from caas.conductor.tasks import common
 from caas.db import operations as db_ops
@@ -35,39 +42,76 @@ def my_clusters(host, live_hosts):
             if watcher_of(row.uuid, live) == host]
 
 
-def check_cluster(clients, cluster_uuid, stack_id):
-    """Look at the cluster's stack once; write HEALTHY or UNHEALTHY."""
-    try:
-        stack = common.find_stack(clients, stack_id) if stack_id else None
-    except heat_exc.HTTPException as exc:
-        LOG.warning('Cluster %s: health check could not reach Heat: %s',
-                    cluster_uuid, exc)
-        return None
+def verdict(stack_id, stack):
+    """(health status, reason) of a cluster whose stack is ``stack``."""
     if stack is None:
-        status = states.UNHEALTHY
-        reason = {'stack': 'Heat stack %s does not exist' % stack_id}
-    elif stack.stack_status.endswith('_FAILED'):
-        status = states.UNHEALTHY
-        reason = {'stack': '%s: %s' % (stack.stack_status,
-                                       stack.stack_status_reason)}
-    else:
-        status = states.HEALTHY
-        reason = {}
-    db_ops.record_health(cluster_uuid, status, reason)
-    return status
+        return states.UNHEALTHY, {
+            'stack': 'Heat stack %s does not exist' % stack_id}
+    if stack.stack_status.endswith('_FAILED'):
+        return states.UNHEALTHY, {'stack': '%s: %s' % (
+            stack.stack_status, stack.stack_status_reason)}
+    return states.HEALTHY, {}
+
+
+def _changed(row, status, reason):
+    """Only a change is written: a calm cloud costs the database nothing."""
+    if (row.health_status, row.health_status_reason or {}) == \
+            (status, reason):
+        return False
+    LOG.info('Cluster %s: health %s -> %s %s', row.uuid, row.health_status,
+             status, reason)
+    return True
+
+
+def list_stacks(clients, wanted=()):
+    """{stack id: stack} of the top-level stacks of caas's project.
+
+    One listing instead of one GET per cluster. Heat answers a page of at
+    most its ``max_stacks_per_page`` stacks; the listing goes on (with a
+    marker) only while some ``wanted`` stack has not been seen yet and
+    stops at an empty page. So a check costs one request per page of
+    stacks, whatever the number of clusters. (No ``limit`` is sent:
+    python-heatclient would then fetch pages until the limit is used up.)
+    """
+    found, marker, missing = {}, None, set(wanted)
+    while True:
+        kwargs = {'marker': marker} if marker else {}
+        page = common.cloud_call(
+            lambda: list(clients.heat.stacks.list(**kwargs)))
+        for stack in page:
+            if stack.stack_status != 'DELETE_COMPLETE':
+                found[stack.id] = stack
+            missing.discard(stack.id)
+        if not page or not missing:
+            return found
+        marker = page[-1].id
 
 
 def run_once(host, clients, interval, live_hosts):
-    """Check this conductor's share of clusters that are due; count them.
+    """Check this conductor's share of the settled clusters; count them.
 
+    One stack listing for all of them; the database is written only for
+    clusters whose health changed.
+
+    :param interval: unused; the caller runs this once per interval.
     :param live_hosts: the conductors this one sees alive.
     """
-    now = models.utcnow()
-    checked = 0
-    for row in my_clusters(host, live_hosts):
-        due = row.health_checked_at is None or \
-            (now - row.health_checked_at).total_seconds() >= interval
-        if due:
-            check_cluster(clients, row.uuid, row.stack_id)
-            checked += 1
-    return checked
+    mine = my_clusters(host, live_hosts)
+    if not mine:
+        return 0
+    try:
+        listed = list_stacks(clients, [r.stack_id for r in mine
+                                       if r.stack_id])
+    except (heat_exc.HTTPException, ks_exc.ClientException,
+            exceptions.CaasException) as exc:
+        LOG.warning('Health check of %d clusters could not list Heat '
+                    'stacks: %s', len(mine), exc)
+        return 0
+    changes = []
+    for row in mine:
+        stack = listed.get(row.stack_id) if row.stack_id else None
+        status, reason = verdict(row.stack_id, stack)
+        if _changed(row, status, reason):
+            changes.append((row.uuid, status, reason))
+    db_ops.record_health_many(changes)
+    return len(mine)

@@ -14,6 +14,11 @@ opts = [
                help='Connections kept open per process (not SQLite).'),
     cfg.IntOpt('max_overflow', default=20, min=0,
                help='Connections allowed beyond pool_size (not SQLite).'),
+    cfg.IntOpt('connection_recycle_time', default=3600, min=-1,
+               help='Seconds after which a pooled connection is replaced '
+                    'before use (not SQLite; -1: never). Connections are '
+                    'not pinged before each use: a connection the server '
+                    'dropped fails one statement and the pool is renewed.'),
     cfg.IntOpt('sqlite_busy_timeout', default=30, min=1,
                help='Seconds SQLite waits for a lock before failing.'),
     cfg.BoolOpt('connection_debug', default=False,

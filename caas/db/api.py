@@ -102,6 +102,8 @@ def _paginate(session, query, model, limit, marker, sort_key, sort_dir,
     query = query.order_by(order(column), order(model.id))
     if limit is not None:
         query = query.limit(limit)
+    if len(query.column_descriptions) > 1:   # columns, not an entity
+        return session.execute(query).all()
     return list(session.scalars(query))
 
 
@@ -277,11 +279,29 @@ def get_cluster_by_uuid(cluster_uuid, *, scope):
         return row
 
 
+# What GET /v1/clusters shows (caas.api.views.CLUSTER_SUMMARY), plus the
+# sort keys: a summary list loads these columns only.
+CLUSTER_SUMMARY_COLUMNS = (
+    'id', 'uuid', 'name', 'cluster_template_id', 'keypair',
+    'docker_volume_size', 'labels', 'master_flavor_id', 'flavor_id',
+    'create_timeout', 'node_count', 'status', 'master_count', 'stack_id',
+    'health_status', 'created_at', 'updated_at')
+
+
 def list_clusters(*, scope, limit=None, marker=None, sort_key='id',
-                  sort_dir='asc'):
+                  sort_dir='asc', summary=False):
+    """:param summary: rows of CLUSTER_SUMMARY_COLUMNS only (named tuples,
+        not ORM objects)."""
     with session_scope(readonly=True) as session:
         visible = _project_filter(models.Cluster, scope)
-        query = sa.select(models.Cluster).where(visible)
+        if summary:
+            # Plain rows (named tuples), not ORM objects: building 1,000
+            # instances cost more than the query.
+            query = sa.select(*[getattr(models.Cluster, c)
+                                for c in CLUSTER_SUMMARY_COLUMNS])
+        else:
+            query = sa.select(models.Cluster)
+        query = query.where(visible)
         return _paginate(session, query, models.Cluster, limit, marker,
                          sort_key, sort_dir, visible)
 

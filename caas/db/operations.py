@@ -239,14 +239,18 @@ def delete_cluster(fence):
 def settled_clusters():
     with session_scope(readonly=True) as session:
         return list(session.execute(
-            sa.select(Cluster.uuid, Cluster.stack_id, Cluster.health_checked_at)
+            sa.select(Cluster.uuid, Cluster.stack_id, Cluster.health_status,
+                      Cluster.health_status_reason)
             .where(Cluster.operation_id.is_(None),
                    Cluster.status.in_((states.CREATE_COMPLETE,
                                        states.UPDATE_COMPLETE)))))
 
 
 def record_health(cluster_uuid, status, reason):
-    """Write health only while no operation runs on the cluster."""
+    """Write health only while no operation runs on the cluster.
+
+    Called when the health changed, so ``health_checked_at`` is the time
+    of the last change."""
     now = models.utcnow()
     with session_scope() as session:
         return session.execute(sa.update(Cluster).where(
@@ -254,3 +258,21 @@ def record_health(cluster_uuid, status, reason):
             Cluster.operation_id.is_(None)).values(
                 health_status=status, health_status_reason=reason,
                 health_checked_at=now)).rowcount == 1
+
+
+def record_health_many(changes, chunk=500):
+    """``record_health`` for many clusters, one transaction per ``chunk``
+    (a first pass over 10,000 clusters, or a cloud outage that changes them
+    all, is not 10,000 transactions).
+
+    :param changes: [(cluster_uuid, status, reason)]
+    """
+    now = models.utcnow()
+    for start in range(0, len(changes), chunk):
+        with session_scope() as session:
+            for cluster_uuid, status, reason in changes[start:start + chunk]:
+                session.execute(sa.update(Cluster).where(
+                    Cluster.uuid == cluster_uuid,
+                    Cluster.operation_id.is_(None)).values(
+                        health_status=status, health_status_reason=reason,
+                        health_checked_at=now))

@@ -6,8 +6,10 @@ and ``/sim`` (debug and fault-injection endpoints, not OpenStack).
 Each service module exposes ``PREFIX``, ``ROUTES`` and ``error_body``.
 """
 
+import collections
 import logging
 import re
+import threading
 import time
 
 import webob
@@ -41,11 +43,18 @@ def _sim_faults(app, req):
     return json_response({k: app.cloud.knobs[k] for k in FAULT_KNOBS})
 
 
+def _sim_requests(app, req):
+    """Requests served so far, by method and service (the request log
+    that benchmarks and tests count cloud calls with)."""
+    return json_response(app.request_counts())
+
+
 class _Sim(object):
     PREFIX = '/sim'
     ROUTES = [('GET', r'/state', _sim_state),
-              ('GET|POST', r'/faults', _sim_faults)]
-    PUBLIC = ('/state', '/faults')
+              ('GET|POST', r'/faults', _sim_faults),
+              ('GET', r'/requests', _sim_requests)]
+    PUBLIC = ('/state', '/faults', '/requests')
 
     @staticmethod
     def error_body(code, message, error_type=None):
@@ -61,6 +70,8 @@ class SimApp(object):
     def __init__(self, cloud, container_infra_url=None):
         self.cloud = cloud
         self.container_infra_url = container_infra_url
+        self._counts = collections.Counter()
+        self._counts_lock = threading.Lock()
         self.routes = []
         for service in SERVICES:
             for method, pattern, func in service.ROUTES:
@@ -73,6 +84,9 @@ class SimApp(object):
         service = next((s for s in SERVICES
                         if path == s.PREFIX or
                         path.startswith(s.PREFIX + '/')), _Sim)
+        if service is not _Sim:
+            with self._counts_lock:
+                self._counts['%s %s' % (req.method, service.PREFIX)] += 1
         try:
             func, kwargs = self._match(req, path)
             resp = self._call(service, func, req, kwargs)
@@ -85,6 +99,11 @@ class SimApp(object):
             resp = self._error(service, 500, 'Unexpected error in the '
                                'simulated cloud')
         return resp(environ, start_response)
+
+    def request_counts(self):
+        """{'GET /heat': n, ...} of the requests to the simulated services."""
+        with self._counts_lock:
+            return dict(self._counts)
 
     def _match(self, req, path):
         allowed = False

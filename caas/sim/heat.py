@@ -17,6 +17,7 @@ from caas.sim.web import ApiError
 PREFIX = '/heat'
 PUBLIC = ('/v1',)
 STACK_NAME = re.compile(r'^[a-zA-Z][a-zA-Z0-9_.-]{0,254}$')
+MAX_STACKS_PER_PAGE = 1000
 SUFFIXES = ('outputs', 'resources', 'events', 'template', 'environment',
             'files')
 EXPLANATIONS = {
@@ -102,26 +103,38 @@ def _lookup(app, req, project_id, ident):
 
 
 def stack_list(app, req, project_id):
+    """Newest first, filtered, one page of at most MAX_STACKS_PER_PAGE.
+
+    Stacks before the marker or filtered out by name or id are skipped
+    without computing their status, so a page costs its own stacks.
+    """
     _project(req, project_id)
-    with app.cloud.lock:
-        views = [_summary(app, req, s)
-                 for s in sorted(app.cloud.data['stacks'].values(),
-                                 key=lambda s: -s['creation_time'])
-                 if s['project_id'] == project_id]
-    views = [v for v in views if v['stack_status']]
-    for key in ('name', 'status', 'id'):
-        wanted = req.GET.getall(key)
-        field = {'name': 'stack_name', 'status': 'stack_status'}.get(key,
-                                                                       key)
-        if wanted:
-            views = [v for v in views if v[field] in wanted or
-                     (key == 'status' and v[field].split('_')[-1] in wanted)]
-    marker = req.GET.get('marker')
-    if marker:
-        ids = [v['id'] for v in views]
-        views = views[ids.index(marker) + 1:] if marker in ids else []
+    names, ids = req.GET.getall('name'), req.GET.getall('id')
+    wanted = req.GET.getall('status')
+    limit = MAX_STACKS_PER_PAGE
     if req.GET.get('limit'):
-        views = views[:int(req.GET['limit'])]
+        limit = min(limit, int(req.GET['limit']))
+    marker = req.GET.get('marker')
+    views = []
+    with app.cloud.lock:
+        rows = sorted((s for s in app.cloud.data['stacks'].values()
+                       if s['project_id'] == project_id),
+                      key=lambda s: (-s['creation_time'], s['id']))
+        if marker:
+            at = [i for i, s in enumerate(rows) if s['id'] == marker]
+            rows = rows[at[0] + 1:] if at else []
+        for stack in rows:
+            if len(views) >= limit:
+                break
+            if (names and stack['name'] not in names) or \
+                    (ids and stack['id'] not in ids):
+                continue
+            view = _summary(app, req, stack)
+            status = view['stack_status']
+            if not status or (wanted and status not in wanted and
+                              status.split('_')[-1] not in wanted):
+                continue
+            views.append(view)
     return web.json_response({'stacks': views})
 
 

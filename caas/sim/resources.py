@@ -164,6 +164,7 @@ class FloatingIP(Resource):
         fip = cloud.data['floating_ips'].get(res['physical_id'])
         if fip is not None:
             fip['port_id'] = props.get('port_id')
+            cloud.touch('floating_ips', fip['id'])
 
     def delete(self, cloud, stack, res):
         cloud.data['floating_ips'].pop(res.get('physical_id'), None)
@@ -193,6 +194,7 @@ class FloatingIPAssociation(Resource):
                                  'floatingip_id')))
         else:
             fip['port_id'] = res['props'].get('port_id')
+            cloud.touch('floating_ips', fip['id'])
 
     def update(self, cloud, stack, res, props):
         self.delete(cloud, stack, res)
@@ -200,12 +202,14 @@ class FloatingIPAssociation(Resource):
         fip = self._fip(cloud, props)
         if fip is not None:
             fip['port_id'] = props.get('port_id')
+            cloud.touch('floating_ips', fip['id'])
 
     def delete(self, cloud, stack, res):
         fip = self._fip(cloud, res['props'])
         if fip is not None and fip.get('port_id') == \
                 res['props'].get('port_id'):
             fip['port_id'] = None
+            cloud.touch('floating_ips', fip['id'])
 
 
 class Server(Resource):
@@ -253,6 +257,7 @@ class Server(Resource):
             srv['name'] = props['name']
         srv['metadata'] = dict(props.get('metadata') or {})
         srv['updated_at'] = st.now()
+        cloud.touch('servers', srv['id'])
         self.settle_later(cloud, res)
 
     def delete(self, cloud, stack, res):

@@ -4,7 +4,9 @@ Applying a template creates or updates every resource at once in
 dependency order (values of attributes are known immediately); statuses,
 events and outputs are then computed on read from the resources' states,
 so nothing runs in the background and a reloaded state carries on.
-Callers hold ``cloud.lock`` and call ``cloud.save()`` after mutations.
+Callers hold ``cloud.lock`` and call ``cloud.save()`` after mutations; a
+top-level stack is one record of the store, nested stacks included, so the
+entry points below touch it.
 """
 
 import uuid
@@ -61,6 +63,7 @@ def update_stack(cloud, stack, template=None, params=None, files=None,
     new_params = {k: v for k, v in new_params.items()
                   if k in template['parameters'] or k in (params or {})}
     hot.resolve_params(template, new_params, strict=True)
+    cloud.touch('stacks', stack['id'])
     stack['files'] = merged_files
     stack.update({k: v for k, v in extra.items() if v is not None})
     apply(cloud, stack, template, new_params, 'UPDATE', strict=True)
@@ -179,6 +182,8 @@ def delete_stack(cloud, stack):
     t = st.now()
     stack.update(action='DELETE', started_at=t,
                  delete_ready_at=t + cloud.knobs['delete_delay'])
+    cloud.touch('stacks', stack['id'])
+    cloud.expire_at('stacks', stack['id'], stack['delete_ready_at'])
     _event(stack, stack['name'], stack['id'], 'DELETE_IN_PROGRESS',
            'Stack DELETE started', t)
 

@@ -2,8 +2,7 @@
 
 One ``Cloud`` object holds everything the simulated services know: users,
 projects, tokens, flavors, images, keypairs, networks, ports, floating IPs,
-servers and Heat stacks.  It is a tree of plain dicts and lists so that it
-can be written to JSON as a whole.
+servers and Heat stacks, as tables of plain dicts keyed by id.
 
 Time-based states (a server leaving BUILD, a stack finishing) are not driven
 by threads: each record stores the timestamps and the outcome chosen when it
@@ -11,23 +10,27 @@ was created, and readers compute the current state from the clock.  That is
 why a restarted cloud continues exactly where the killed one stopped.
 
 Every access goes through ``Cloud.lock`` (the WSGI server is threaded).
-Writers call ``Cloud.save()`` after a mutation; with a state directory the
-file is replaced atomically (temporary file + ``os.replace``).
+Persistence is per record (``caas.sim.store``): a table notes the ids that
+were added, replaced or removed; code that changes a record in place says so
+with ``Cloud.touch(kind, id)`` (a stack is one record with its nested
+stacks); ``Cloud.save()`` then writes those records and nothing else.
 """
 
-import json
+import heapq
 import logging
-import os
 import random
-import tempfile
 import threading
 import time
 import uuid
 
+from caas.sim import store as store_mod
+
 LOG = logging.getLogger(__name__)
 
-STATE_FILE = 'cloudsim.json'
 STATE_VERSION = 1
+KINDS = ('users', 'projects', 'tokens', 'flavors', 'images', 'keypairs',
+         'networks', 'ports', 'floating_ips', 'servers', 'stacks',
+         'counters')
 TOKEN_TTL = 24 * 3600
 
 DEFAULT_KNOBS = {
@@ -86,14 +89,35 @@ def new_uuid():
     return str(uuid.uuid4())
 
 
-def _empty_data():
-    return {
-        'version': STATE_VERSION,
-        'users': {}, 'projects': {}, 'tokens': {}, 'flavors': {},
-        'images': {}, 'keypairs': {}, 'networks': {}, 'ports': {},
-        'floating_ips': {}, 'servers': {}, 'stacks': {},
-        'counters': {'fixed': 0, 'floating': 0},
-    }
+class Table(dict):
+    """A kind's records by id; notes which ids were set or removed."""
+
+    def __init__(self, kind, dirty, *args):
+        super().__init__(*args)
+        self.kind = kind
+        self._dirty = dirty
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        self._dirty.add((self.kind, key))
+
+    def __delitem__(self, key):
+        super().__delitem__(key)
+        self._dirty.add((self.kind, key))
+
+    def pop(self, key, *default):
+        if key in self:
+            self._dirty.add((self.kind, key))
+        return super().pop(key, *default)
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, *args, **kwargs):
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
 
 
 class Cloud(object):
@@ -108,8 +132,25 @@ class Cloud(object):
         self.knobs.update({k: v for k, v in knobs.items() if v is not None})
         self.state_dir = state_dir
         self.rand = random.Random()
-        self.data = _empty_data()
-        self._load()
+        self._dirty = set()
+        # (time, kind, id) of records that go away at that time: tokens
+        # expiring, stacks and servers whose deletion finishes.
+        self._expiries = []
+        self.store = store_mod.Store(state_dir)
+        loaded = self.store.load()
+        self.data = {kind: Table(kind, self._dirty, loaded.get(kind, {}))
+                     for kind in KINDS}
+        for kind in ('fixed', 'floating'):
+            self.data['counters'].setdefault(kind, 0)
+        for kind, field in (('tokens', 'expires_at'),
+                            ('stacks', 'delete_ready_at'),
+                            ('servers', 'delete_at')):
+            for rid, rec in self.data[kind].items():
+                self.expire_at(kind, rid, rec.get(field))
+        if loaded:
+            LOG.info('Loaded simulated cloud state from %s (%d stacks, '
+                     '%d servers)', self.store.path,
+                     len(self.data['stacks']), len(self.data['servers']))
         with self.lock:
             self._seed()
             self.save()
@@ -117,66 +158,59 @@ class Cloud(object):
     # persistence ---------------------------------------------------------
     @property
     def path(self):
-        if not self.state_dir:
-            return None
-        return os.path.join(self.state_dir, STATE_FILE)
+        return self.store.path
 
-    def _load(self):
-        path = self.path
-        if not path or not os.path.exists(path):
-            return
-        with open(path) as f:
-            loaded = json.load(f)
-        data = _empty_data()
-        data.update(loaded)
-        self.data = data
-        LOG.info('Loaded simulated cloud state from %s (%d stacks, '
-                 '%d servers)', path, len(data['stacks']),
-                 len(data['servers']))
+    def touch(self, kind, record_id):
+        """Note that a record was changed in place (written on save)."""
+        self._dirty.add((kind, record_id))
+
+    def expire_at(self, kind, record_id, when):
+        if when is not None:
+            heapq.heappush(self._expiries, (when, kind, record_id))
 
     def save(self):
-        """Write the whole state atomically; a no-op without a state dir."""
+        """Write the records changed since the last save, one row each."""
         with self.lock:
             self.prune()
-            path = self.path
-            if not path:
-                return
-            os.makedirs(self.state_dir, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.state_dir,
-                                       prefix='.cloudsim-', suffix='.tmp')
-            try:
-                with os.fdopen(fd, 'w') as f:
-                    json.dump(self.data, f, separators=(',', ':'))
-                os.replace(tmp, path)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+            dirty, upserts, deletes = sorted(self._dirty), [], []
+            self._dirty.clear()
+            for kind, rid in dirty:
+                rec = self.data[kind].get(rid)
+                if rec is None:
+                    deletes.append((kind, rid))
+                else:
+                    upserts.append((kind, rid, rec))
+            self.store.write(upserts, deletes)
 
     def prune(self):
-        """Forget records whose deletion finished."""
+        """Forget records whose deletion finished (or token expired)."""
         t = now()
         d = self.data
-        for sid, stack in list(d['stacks'].items()):
-            ready = stack.get('delete_ready_at')
-            if ready is not None and t >= ready:
-                del d['stacks'][sid]
-        for sid, srv in list(d['servers'].items()):
-            if srv.get('delete_at') is not None and t >= srv['delete_at']:
-                self._forget_server(sid)
-        for tok, rec in list(d['tokens'].items()):
-            if rec['expires_at'] < t:
-                del d['tokens'][tok]
+        fields = {'tokens': 'expires_at', 'stacks': 'delete_ready_at',
+                  'servers': 'delete_at'}
+        while self._expiries and self._expiries[0][0] <= t:
+            _when, kind, rid = heapq.heappop(self._expiries)
+            rec = d[kind].get(rid)
+            due = rec.get(fields[kind]) if rec is not None else None
+            if due is None or due > t:
+                continue
+            if kind == 'servers':
+                self._forget_server(rid)
+            else:
+                del d[kind][rid]
 
     def _forget_server(self, server_id):
         d = self.data
-        d['servers'].pop(server_id, None)
-        for pid, port in list(d['ports'].items()):
-            if port.get('device_id') == server_id:
-                if port.get('auto'):
-                    self.delete_port(pid)
-                else:
-                    port['device_id'] = None
+        srv = d['servers'].pop(server_id, None)
+        for pid in (srv or {}).get('port_ids', ()):
+            port = d['ports'].get(pid)
+            if port is None or port.get('device_id') != server_id:
+                continue
+            if port.get('auto'):
+                self.delete_port(pid)
+            else:
+                port['device_id'] = None
+                self.touch('ports', pid)
 
     # seeding -------------------------------------------------------------
     def _seed(self):
@@ -256,6 +290,8 @@ class Cloud(object):
             'methods': methods, 'issued_at': t,
             'expires_at': expires_at or t + TOKEN_TTL,
             'audit_id': uuid.uuid4().hex[:22]}
+        self.expire_at('tokens', token, self.data['tokens'][token][
+            'expires_at'])
         self.save()
         return token
 
@@ -315,6 +351,7 @@ class Cloud(object):
         for fip in self.data['floating_ips'].values():
             if fip.get('port_id') == port_id:
                 fip['port_id'] = None
+                self.touch('floating_ips', fip['id'])
 
     def create_floating_ip(self, project_id, port_id=None):
         fip = {'id': new_uuid(), 'address': self.next_floating_ip(),
@@ -345,10 +382,12 @@ class Cloud(object):
                                         entry.get('uuid'), project_id,
                                         auto=True, device_id=srv['id'])
             port['device_id'] = srv['id']
+            self.touch('ports', port['id'])
             srv['port_ids'].append(port['id'])
             fip = self.data['floating_ips'].get(entry.get('floating_ip'))
             if fip is not None:
                 fip['port_id'] = port['id']
+                self.touch('floating_ips', fip['id'])
         self.data['servers'][srv['id']] = srv
         return srv
 
@@ -393,6 +432,8 @@ class Cloud(object):
             if delay is None:
                 delay = self.knobs['delete_delay']
             srv['delete_at'] = now() + delay
+            self.touch('servers', srv['id'])
+            self.expire_at('servers', srv['id'], srv['delete_at'])
 
     # summary -------------------------------------------------------------
     def summary(self):

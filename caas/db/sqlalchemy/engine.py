@@ -53,8 +53,21 @@ def create_engine(url=None, readonly=False):
     else:
         kwargs['pool_size'] = CONF.database.pool_size
         kwargs['max_overflow'] = CONF.database.max_overflow
-        kwargs['pool_pre_ping'] = True
-        kwargs['isolation_level'] = 'READ COMMITTED'
+        # No ping per checkout: on PostgreSQL it cost a SELECT 1 and a SET
+        # on every transaction. A connection the server dropped fails its
+        # statement as a disconnect, and SQLAlchemy then invalidates the
+        # whole pool, so only that request fails.
+        kwargs['pool_pre_ping'] = False
+        kwargs['pool_recycle'] = CONF.database.connection_recycle_time
+        if parsed.get_backend_name() == 'postgresql' and \
+                parsed.get_driver_name() == 'psycopg2':
+            # READ COMMITTED (the compare-and-set updates rely on it) as a
+            # startup option of each connection: set once, not per BEGIN.
+            kwargs['connect_args'] = {
+                'options': '-c default_transaction_isolation=read\\ '
+                           'committed'}
+        else:
+            kwargs['isolation_level'] = 'READ COMMITTED'
     engine = sa.create_engine(url, **kwargs)
     if parsed.get_backend_name() == 'sqlite':
         _configure_sqlite(engine, readonly)

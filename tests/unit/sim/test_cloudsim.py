@@ -1,5 +1,6 @@
 """The simulated cloud driven by the real clients over HTTP."""
 
+import json
 import time
 
 import pytest
@@ -11,6 +12,7 @@ from keystoneauth1 import session as ks_session
 from novaclient import client as nova_client
 
 from caas.sim import server as sim_server
+from caas.sim import store as sim_store
 
 MEMBER = """
 heat_template_version: 2018-08-31
@@ -94,6 +96,20 @@ def cloud(tmp_path):
     srv.start()
     yield srv
     srv.stop()
+    assert_store_matches(srv.cloud, str(tmp_path))
+
+
+def assert_store_matches(cloud, state_dir):
+    """What a restart would load is what the cloud holds: every change made
+    in place was noted (a change that was not would be lost on restart)."""
+    def plain(data):
+        return json.loads(json.dumps({k: dict(v) for k, v in data.items()},
+                                     sort_keys=True))
+    with cloud.lock:
+        cloud.save()
+        live = plain(cloud.data)
+    stored = sim_store.Store(state_dir).load()
+    assert plain({k: stored.get(k, {}) for k in live}) == live
 
 
 @pytest.fixture
@@ -339,3 +355,37 @@ def test_cloudsim_command_builds_server_from_options():
     assert srv.port == 0
     assert srv.cloud.knobs['server_boot_delay'] == 0.25
     assert srv.app.container_infra_url == 'http://c/v1'
+
+
+def test_a_change_writes_its_own_rows_whatever_the_number_of_stacks(cloud,
+                                                                     heat):
+    """One stack create and one delete write the same rows and about the
+    same bytes with 2 stacks as with 30 stacks in the cloud (O(1) per
+    change, not a rewrite of the whole state)."""
+    store = cloud.cloud.store
+
+    def cost(name):
+        before = (store.rows_written, store.bytes_written)
+        stack_id = create_cluster(heat, name, count=1)
+        created = (store.rows_written - before[0],
+                   store.bytes_written - before[1])
+        before = (store.rows_written, store.bytes_written)
+        heat.stacks.delete(stack_id)
+        deleted = (store.rows_written - before[0],
+                   store.bytes_written - before[1])
+        return created, deleted
+
+    create_cluster(heat, 'warm', count=1)
+    small = cost('small')
+    for i in range(28):
+        create_cluster(heat, 'fill%d' % i, count=1)
+    assert len(cloud.cloud.data['stacks']) >= 29
+    large = cost('large')
+    # Rows: the stack, its server, port, floating IP, counters, and the
+    # token of a re-authentication at most; never one per existing stack.
+    assert small[0][0] == large[0][0]
+    assert small[1][0] == large[1][0]
+    assert 0 < large[0][0] <= 10
+    # Bytes differ only by the names and ids in the records.
+    assert abs(large[0][1] - small[0][1]) < 200
+    assert abs(large[1][1] - small[1][1]) < 200

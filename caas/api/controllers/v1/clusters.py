@@ -8,6 +8,8 @@ cast is logged, not reported: the operation is durable and the
 conductors' sweeper re-drives it, so the 202 stays true.
 """
 
+import functools
+
 import flask
 from oslo_log import log as logging
 
@@ -142,8 +144,9 @@ def create():
 
 def _list(summary, rule, path):
     where = scope.for_list(rule, rule + '_all_projects')
-    return pagination.list_response('clusters', path, db.list_clusters,
-                                    views.cluster, SORT_KEYS, summary, where)
+    lister = functools.partial(db.list_clusters, summary=summary)
+    return pagination.list_response('clusters', path, lister, views.cluster,
+                                    SORT_KEYS, summary, where)
 
 
 def get_all():

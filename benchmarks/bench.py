@@ -1,0 +1,273 @@
+"""`make bench`: every figure of the benchmarks in one table.
+
+Runs bounded workloads (each section is one of the benchmarks/*.py
+scripts), prints one table and writes benchmarks/results/latest.json with
+the machine, its load average before and after, and the versions.
+PostgreSQL and RabbitMQ come from ``tools/services.sh start`` (the Makefile
+starts them on private ports); the caas processes are started here.
+
+    BENCH_SCALE=small|full .venv/bin/python benchmarks/bench.py [--only list,steady]
+
+``small`` (the smoke test) uses tens of clusters and short windows;
+``full`` the sizes of issue 11 (1,000 and 10,000 clusters, 1,000 creates,
+20 kills) and takes about an hour. Figures are printed, never asserted.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import harness  # noqa: E402
+
+SCALES = {
+    'small': {'list_sizes': [100, 300], 'list_requests': 60,
+              'creates': 20, 'steady_sizes': [100, 300],
+              'steady_interval': 5.0, 'steady_windows': 2,
+              'fill': 120, 'fill_timeout': 240, 'casts': 300,
+              'taskflow_tasks': 10, 'takeover_rounds': 2},
+    'full': {'list_sizes': [1000, 10000], 'list_requests': 400,
+             'creates': 1000, 'steady_sizes': [1000, 10000],
+             'steady_interval': 30.0, 'steady_windows': 2,
+             'fill': 1000, 'fill_timeout': 1800, 'casts': 2000,
+             'taskflow_tasks': 10, 'takeover_rounds': 20},
+}
+SECTIONS = ('list', 'create', 'steady', 'fill', 'rpc', 'micro', 'takeover')
+
+
+def _fmt(value):
+    if value is None:
+        return '-'
+    if isinstance(value, float):
+        return ('%.3f' % value).rstrip('0').rstrip('.') if value < 10 \
+            else '%.1f' % value
+    return str(value)
+
+
+def table(rows):
+    """Lines of a two-column table from [(figure, value, unit)]."""
+    width = max([len(r[0]) for r in rows] + [6])
+    lines = ['%-*s  %12s  %s' % (width, 'figure', 'value', 'unit'),
+             '%s  %s  %s' % ('-' * width, '-' * 12, '-' * 8)]
+    for name, value, unit in rows:
+        lines.append('%-*s  %12s  %s' % (width, name, _fmt(value), unit))
+    return lines
+
+
+def flatten(results):
+    """The table's rows from the sections' results."""
+    rows = []
+    add = rows.append
+    for key, r in sorted(results.get('list', {}).items()):
+        kind, n, clients = key.split('_')
+        label = 'GET /v1/clusters%s (%s clusters, %s clients)' % (
+            '' if kind == 'list' else '/<id>', n, clients[1:])
+        add((label + ' p50', r['p50_ms'], 'ms'))
+        add((label + ' p99', r['p99_ms'], 'ms'))
+        add((label + ' rate', r['req_s'], 'req/s'))
+    for key, r in sorted(results.get('create', {}).items()):
+        c = r['conductors']
+        if c == 1:
+            add(('POST /v1/clusters -> 202 p50 (16 clients)',
+                 r['post_p50_ms'], 'ms'))
+            add(('POST /v1/clusters -> 202 p99 (16 clients)',
+                 r['post_p99_ms'], 'ms'))
+            add(('creates accepted (16 clients)', r['creates_s'], '/s'))
+        label = '%d creates, %d conductor%s' % (r['clusters'], c,
+                                                's' if c > 1 else '')
+        add((label + ': clusters/min', r['clusters_min'], '/min'))
+        add((label + ': POST -> complete p50', r['complete_p50_s'], 's'))
+        add((label + ': POST -> complete p99', r['complete_p99_s'], 's'))
+        add((label + ': conductor CPU per cluster',
+             r['cpu_s_per_cluster'], 'CPU-s'))
+        add((label + ': failed', r['failed'], 'clusters'))
+    for key, r in sorted(results.get('steady', {}).items(),
+                         key=lambda kv: kv[1]['clusters']):
+        label = 'steady, %d settled clusters' % r['clusters']
+        add((label + ': cloud requests', r['cloud_req_s'], 'req/s'))
+        add((label + ': DB writes (all)', r['db_writes_s'], 'rows/s'))
+        add((label + ': DB writes (clusters)', r['cluster_writes_s'],
+             'rows/s'))
+        add((label + ': conductor CPU', r['conductor_cpu_pct'], '% core'))
+        add((label + ': conductor RSS', r['conductor_rss_mib'], 'MiB'))
+    fill = results.get('fill')
+    if fill:
+        add(('caas-all fill: accept rate at 100th', fill['accept_rate_100'],
+             'clusters/s'))
+        add(('caas-all fill: accept rate at %dth' % fill['accepted'],
+             fill['accept_rate_last'], 'clusters/s'))
+        add(('caas-all fill: GET /v1/clustertemplates p99',
+             fill['templates_p99_ms'], 'ms'))
+    for name, r in sorted(results.get('rpc', {}).items()):
+        add(('casts/s, burst (%s)' % name, r['burst_casts_s'], '/s'))
+    micro = results.get('micro', {})
+    for key in sorted(k for k in micro if k.startswith('taskflow_')):
+        r = micro[key]
+        add(('TaskFlow per task, %s persistence (%d-task flow)' % (
+            key.split('_', 1)[1], r['tasks']), r['persisted_ms_per_task'],
+            'ms'))
+        add(('TaskFlow per task, in memory (%s run)' % key.split('_', 1)[1],
+             r['memory_ms_per_task'], 'ms'))
+    for key, n in sorted(micro.get('sql_statements', {}).items()):
+        backend, kind = key.split('_', 1)
+        add(('SQL statements per %s (%s, on the wire)' % (kind, backend), n,
+             'statements'))
+    takeover = results.get('takeover')
+    if takeover:
+        add(('takeover after kill -9 p50 (%d kills)' % len(takeover),
+             round(statistics.median(takeover), 1), 's'))
+        add(('takeover after kill -9 p99',
+             round(harness.percentile(takeover, 99), 1), 's'))
+    return rows
+
+
+def _version(module):
+    try:
+        from importlib import metadata
+        return metadata.version(module)
+    except Exception:
+        return None
+
+
+def machine():
+    with open('/proc/meminfo') as f:
+        mem = f.readline().split()[1]
+    cpu = None
+    with open('/proc/cpuinfo') as f:
+        for line in f:
+            if line.startswith('model name'):
+                cpu = line.split(':', 1)[1].strip()
+                break
+    rev = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=HERE,
+                         capture_output=True, text=True).stdout.strip()
+    return {'host': platform.node(), 'kernel': platform.release(),
+            'cpus': os.cpu_count(), 'cpu_model': cpu,
+            'mem_gib': round(int(mem) / 1024 / 1024, 1),
+            'python': platform.python_version(), 'git': rev,
+            'versions': {m: _version(m) for m in (
+                'SQLAlchemy', 'psycopg2-binary', 'oslo.messaging',
+                'taskflow', 'waitress', 'orjson', 'python-heatclient')}}
+
+
+def run(scale, only=None, out=print):
+    cfg = SCALES[scale]
+    pg = os.environ.get('CAAS_TEST_DB_URL')
+    rabbit = os.environ.get('CAAS_TEST_TRANSPORT_URL')
+    wanted = [s for s in SECTIONS if not only or s in only]
+    results, errors = {}, {}
+    load_before = os.getloadavg()
+    started = time.time()
+    for section in wanted:
+        needs_services = section in ('list', 'create', 'steady', 'takeover')
+        if needs_services and not (pg and rabbit):
+            errors[section] = 'PostgreSQL/RabbitMQ not set up'
+            continue
+        out('== %s (%s)' % (section, scale))
+        try:
+            results[section] = SECTION_RUNNERS[section](cfg, pg, rabbit, out)
+        except Exception as exc:   # one broken section must not hide others
+            traceback.print_exc()
+            errors[section] = '%s: %s' % (type(exc).__name__, exc)
+    report = {'scale': scale, 'started': started,
+              'seconds': round(time.time() - started),
+              'load_average_before': load_before,
+              'load_average_after': os.getloadavg(),
+              'machine': machine(), 'results': results, 'errors': errors}
+    report['table'] = flatten(results)
+    return report
+
+
+def _list(cfg, pg, rabbit, out):
+    import list_latency
+    rows = {}
+    for n in cfg['list_sizes']:
+        rows.update(list_latency.run(n, cfg['list_requests'], out=out))
+    return rows
+
+
+def _create(cfg, pg, rabbit, out):
+    import create_throughput
+    return {'c%d' % c: create_throughput.run(cfg['creates'], c, out=out)
+            for c in (1, 2)}
+
+
+def _steady(cfg, pg, rabbit, out):
+    import steady_state
+    return {'n%d' % n: steady_state.run(n, cfg['steady_interval'],
+                                        cfg['steady_windows'], out=out)
+            for n in cfg['steady_sizes']}
+
+
+def _fill(cfg, pg, rabbit, out):
+    import fill
+    return fill.run(cfg['fill'], cfg['fill_timeout'], out=out)
+
+
+def _rpc(cfg, pg, rabbit, out):
+    import rpc_cast
+    harness.init_config()
+    from caas.common import rpc
+    rows = {'in-process': rpc_cast.run_transport(
+        'memory (caas-all)', rpc.IN_PROCESS_TRANSPORT_URL, cfg['casts'], 60)}
+    if rabbit:
+        rows['RabbitMQ'] = rpc_cast.run_transport('rabbit', rabbit,
+                                                  cfg['casts'], 120)
+    return rows
+
+
+def _micro(cfg, pg, rabbit, out):
+    import micro
+    return micro.run(cfg['taskflow_tasks'], pg, out=out)
+
+
+def _takeover(cfg, pg, rabbit, out):
+    import takeover
+    return takeover.run(cfg['takeover_rounds'])
+
+
+SECTION_RUNNERS = {'list': _list, 'create': _create, 'steady': _steady,
+                   'fill': _fill, 'rpc': _rpc, 'micro': _micro,
+                   'takeover': _takeover}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--scale', default=os.environ.get('BENCH_SCALE',
+                                                          'small'),
+                        choices=sorted(SCALES))
+    parser.add_argument('--only', default=os.environ.get('BENCH_ONLY', ''),
+                        help='Comma-separated sections of %s.' %
+                        ', '.join(SECTIONS))
+    parser.add_argument('--output', default=os.path.join(
+        HERE, 'results', 'latest.json'))
+    args = parser.parse_args(argv)
+    harness.quiet_logs()
+    only = [s for s in args.only.split(',') if s]
+    report = run(args.scale, only)
+    print()
+    print('caas bench (%s) on %s, %d CPUs, load average %.1f before / %.1f '
+          'after, git %s' % (
+              args.scale, report['machine']['host'],
+              report['machine']['cpus'], report['load_average_before'][0],
+              report['load_average_after'][0], report['machine']['git']))
+    for line in table(report['table']):
+        print(line)
+    for section, why in report['errors'].items():
+        print('section %s not measured: %s' % (section, why))
+    os.makedirs(os.path.dirname(args.output), exist_ok=True)
+    with open(args.output, 'w') as f:
+        json.dump(report, f, indent=2, sort_keys=True, default=str)
+    print('written to %s' % args.output)
+    return 1 if report['errors'] else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

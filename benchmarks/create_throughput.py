@@ -1,0 +1,145 @@
+"""Creates on PostgreSQL + RabbitMQ with 1 or more conductors.
+
+caas-cloudsim (server boot 0.2 s), caas-api and C caas-conductor processes
+with the default conductor timings. 16 client threads POST K clusters;
+a poller lists the clusters every 0.5 s. Prints POST -> 202 p50/p99,
+creates accepted per second, clusters completed per minute, POST ->
+CREATE_COMPLETE p50/p99 (0.5 s resolution) and conductor CPU seconds per
+cluster created.
+
+    eval "$(tools/services.sh start)"
+    .venv/bin/python benchmarks/create_throughput.py [--clusters 1000] [--conductors 1]
+
+Prints figures; asserts nothing about time.
+"""
+
+import argparse
+import concurrent.futures
+import os
+import sys
+import threading
+import time
+
+import requests
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import deploy  # noqa: E402
+import harness  # noqa: E402
+import steady_state  # noqa: E402
+
+CLIENTS = 16
+
+
+def _completed(api_url, session):
+    """{uuid: status} of every cluster, following the pages."""
+    out, url = {}, api_url + '/v1/clusters?limit=1000'
+    while url:
+        body = session.get(url, headers=deploy.HEADERS).json()
+        for c in body['clusters']:
+            out[c['uuid']] = c['status']
+        url = body.get('next')
+    return out
+
+
+def run(clusters, conductors=1, timeout=900, out=print):
+    dep = deploy.BenchDeployment(conductors=conductors, boot_delay=0.2,
+                                 conductor_opts=steady_state.DEFAULT_TIMINGS)
+    try:
+        dep.start()
+        s = requests.Session()
+        r = s.post(dep.api_url + '/v1/clustertemplates', headers=deploy.HEADERS,
+                   json={'name': 'bench', 'coe': 'kubernetes',
+                         'image_id': 'ubuntu-jammy', 'flavor_id': 'm1.small',
+                         'master_flavor_id': 'm1.small',
+                         'keypair_id': 'default',
+                         'external_network_id': 'public'})
+        r.raise_for_status()
+        template = r.json()['uuid']
+        pids = [dep.pid(dep.conductor_name(i)) for i in range(conductors)]
+        cpu0 = sum(deploy.cpu_seconds(p) for p in pids)
+        posted, post_lat, lock = {}, [], threading.Lock()
+        deadline = harness.Deadline(timeout)
+        done, stop = {}, threading.Event()
+
+        def poll():
+            ps = requests.Session()
+            while not stop.is_set():
+                now = time.monotonic()
+                for uuid, status in _completed(dep.api_url, ps).items():
+                    if uuid not in done and (status == 'CREATE_COMPLETE' or
+                                             status.endswith('FAILED')):
+                        done[uuid] = (now, status)
+                stop.wait(0.5)
+        poller = threading.Thread(target=poll, daemon=True)
+
+        def client(indexes):
+            cs = requests.Session()
+            for i in indexes:
+                if deadline.passed():
+                    return
+                t0 = time.monotonic()
+                r = cs.post(dep.api_url + '/v1/clusters',
+                            headers=deploy.HEADERS,
+                            json={'name': 'tp-%05d' % i,
+                                  'cluster_template_id': template,
+                                  'master_count': 1, 'node_count': 1})
+                t1 = time.monotonic()
+                if r.status_code != 202:
+                    out('POST answered %s: %s' % (r.status_code, r.text[:200]))
+                    continue
+                with lock:
+                    post_lat.append(t1 - t0)
+                    posted[r.json()['uuid']] = t0
+        start = time.monotonic()
+        poller.start()
+        with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
+            list(pool.map(client, [range(k, clusters, CLIENTS)
+                                   for k in range(CLIENTS)]))
+        accept_wall = time.monotonic() - start
+        while len(done) < len(posted) and not deadline.passed():
+            time.sleep(0.5)
+        stop.set()
+        poller.join(10)
+        ok = [u for u, (t, st) in done.items() if st == 'CREATE_COMPLETE']
+        last = max((done[u][0] for u in ok), default=start)
+        cpu = sum(deploy.cpu_seconds(p) for p in pids) - cpu0
+        e2e = [done[u][0] - posted[u] for u in ok if u in posted]
+        row = {
+            'clusters': clusters, 'conductors': conductors,
+            'posted': len(posted), 'completed': len(ok),
+            'failed': len(done) - len(ok),
+            'post_p50_ms': harness.pct_ms(post_lat, 50),
+            'post_p99_ms': harness.pct_ms(post_lat, 99),
+            'creates_s': round(len(posted) / accept_wall, 1),
+            'clusters_min': round(len(ok) / (last - start) * 60, 1)
+            if ok else None,
+            'complete_p50_s': round(harness.percentile(e2e, 50), 1)
+            if e2e else None,
+            'complete_p99_s': round(harness.percentile(e2e, 99), 1)
+            if e2e else None,
+            'cpu_s_per_cluster': round(cpu / len(ok), 3) if ok else None,
+            'pool_full_warnings': sum(
+                dep.logs(dep.conductor_name(i)).count('pool is full')
+                for i in range(conductors)),
+        }
+        out('create %d with %d conductor(s): %s' % (clusters, conductors,
+                                                     row))
+        return row
+    finally:
+        dep.stop_all()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--clusters', type=int, default=1000)
+    parser.add_argument('--conductors', type=int, default=1)
+    parser.add_argument('--timeout', type=float, default=900)
+    args = parser.parse_args(argv)
+    harness.quiet_logs()
+    run(args.clusters, args.conductors, args.timeout)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""Multi-process deployments for the benchmarks (PostgreSQL + RabbitMQ).
+
+Reuses the integration tests' ``Deployment`` (caas-cloudsim, caas-api and
+N caas-conductor processes from real configuration files), without debug
+logging, and adds what benchmarks need: settled clusters inserted straight
+into the database (and their stacks straight into the simulated cloud's
+store), request counts of the simulated cloud, CPU and RSS of a process.
+"""
+
+import datetime
+import json
+import os
+import sys
+import tempfile
+import uuid
+
+import requests
+import sqlalchemy as sa
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+
+from tests.integration import deployment  # noqa: E402
+
+CLK_TCK = os.sysconf('SC_CLK_TCK')
+PROJECT = 'bench'
+HEADERS = {'X-Auth-Token': 'x', 'X-Project-Id': PROJECT,
+           'X-User-Id': 'bench', 'X-Roles': 'member',
+           'Content-Type': 'application/json',
+           'OpenStack-API-Version': 'container-infra latest'}
+
+
+def services():
+    """(admin DB URL, transport URL) of ``tools/services.sh start``."""
+    db = os.environ.get('CAAS_TEST_DB_URL')
+    transport = os.environ.get('CAAS_TEST_TRANSPORT_URL')
+    if not (db and transport):
+        raise SystemExit('set CAAS_TEST_DB_URL and CAAS_TEST_TRANSPORT_URL: '
+                         'eval "$(tools/services.sh start)"')
+    return db, transport
+
+
+class BenchDeployment(deployment.Deployment):
+    """A deployment that logs at INFO (DEBUG logging costs every request)."""
+
+    def __init__(self, conductors=1, boot_delay=0.2, conductor_opts=None,
+                 api_threads=None):
+        admin, transport = services()
+        self.tmp = tempfile.mkdtemp(prefix='caas-bench-')
+        super().__init__(self.tmp, deployment.create_database(admin),
+                         transport, conductors=conductors,
+                         boot_delay=boot_delay,
+                         conductor_opts=conductor_opts)
+        self.api_threads = api_threads
+
+    def write_config(self):
+        super().write_config()
+        with open(self.conf) as f:
+            text = f.read().replace('debug = true', 'debug = false')
+        if self.api_threads:
+            text = text.replace('[api]\n', '[api]\nthreads = %d\n'
+                                % self.api_threads)
+        with open(self.conf, 'w') as f:
+            f.write(text)
+
+    def migrate_only(self):
+        """Write the configuration and migrate; start nothing."""
+        self.write_config()
+        import subprocess
+        subprocess.run([os.path.join(deployment.BIN, 'caas-manage'),
+                        '--config-file', self.conf, 'db', 'upgrade'],
+                       check=True, capture_output=True)
+
+    def start(self):
+        self.migrate_only()
+        self._spawn('cloudsim', [
+            os.path.join(deployment.BIN, 'caas-cloudsim'), '--config-file',
+            self.conf, '--container-infra-url', self.api_url + '/v1'])
+        # Generous: the benchmarks run on busy machines too.
+        deployment.wait_http(self.sim_url + '/sim/state', 120)
+        self._spawn('api', [os.path.join(deployment.BIN, 'caas-api'),
+                            '--config-file', self.conf])
+        for i in range(self.n_conductors):
+            self.start_conductor(i)
+        deployment.wait_http(self.api_url + '/', 120)
+        return self
+
+    def sim_requests(self):
+        return requests.get(self.sim_url + '/sim/requests', timeout=30).json()
+
+    def pid(self, name):
+        return self.procs[name].pid
+
+
+def insert_settled(db_url, count, with_stacks=True):
+    """``count`` CREATE_COMPLETE clusters of PROJECT; their stack ids."""
+    from caas.db.sqlalchemy import models
+    engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
+    now = datetime.datetime.utcnow()
+    template = str(uuid.uuid4())
+    rows, stacks = [], []
+    for i in range(count):
+        stack_id = str(uuid.uuid4())
+        stacks.append(stack_id)
+        rows.append({
+            'uuid': str(uuid.uuid4()), 'name': 'settled-%05d' % i,
+            'project_id': PROJECT, 'user_id': 'bench',
+            'cluster_template_id': template, 'keypair': 'default',
+            'labels': {'kube_tag': 'v1.27.3'}, 'master_flavor_id': 'm1.small',
+            'flavor_id': 'm1.small', 'node_count': 2, 'master_count': 1,
+            'create_timeout': 60, 'stack_id': stack_id,
+            'status': 'CREATE_COMPLETE',
+            'status_reason': 'Stack CREATE completed successfully',
+            'health_status': 'HEALTHY' if with_stacks else None,
+            'health_status_reason': {}, 'coe_version': 'v1.27.3',
+            'api_address': 'https://172.24.4.%d:6443' % (i % 250 + 2),
+            'master_addresses': ['172.24.4.%d' % (i % 250 + 2)],
+            'node_addresses': ['10.0.0.%d' % (i % 250 + 2),
+                               '10.0.0.%d' % ((i + 1) % 250 + 2)],
+            'created_at': now, 'updated_at': now})
+    with engine.begin() as conn:
+        for start in range(0, len(rows), 1000):
+            conn.execute(sa.insert(models.Cluster.__table__),
+                         rows[start:start + 1000])
+    engine.dispose()
+    return stacks if with_stacks else []
+
+
+def seed_sim_stacks(state_dir, stack_ids):
+    """Stacks in CREATE_COMPLETE written straight into the simulated
+    cloud's store (before it starts), owned by caas's service project."""
+    from caas.sim import state
+    from caas.sim import store
+    os.makedirs(state_dir, exist_ok=True)
+    db = store.Store(state_dir)
+    t = state.now() - 60
+    rows = []
+    for sid in stack_ids:
+        rows.append(('stacks', sid, {
+            'id': sid, 'name': 'caas-%s' % sid, 'user_id': None,
+            'project_id': state.PROJECTS['service'], 'files': {},
+            'parent': None, 'root_id': sid, 'template': {}, 'params': {},
+            'param_values': {}, 'resources': {}, 'events': [],
+            'action': 'CREATE', 'started_at': t, 'creation_time': t,
+            'updated_time': None, 'delete_ready_at': None,
+            'timeout_mins': None, 'disable_rollback': True,
+            'environment': {}}))
+    db.write(rows, [])
+    db.close()
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of a process so far."""
+    with open('/proc/%d/stat' % pid) as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_mib(pid):
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1]) / 1024.0
+    return None
+
+
+def pg_writes(db_url):
+    """{table: rows inserted + updated + deleted so far}, from PostgreSQL's
+    statistics (flushed by the server about every 0.5 s)."""
+    engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            'SELECT relname, n_tup_ins + n_tup_upd + n_tup_del '
+            'FROM pg_stat_user_tables')).fetchall()
+    engine.dispose()
+    return {name: int(n) for name, n in rows}

@@ -1,0 +1,141 @@
+"""Fill of the embedded all-in-one: does `caas-all` keep its pace?
+
+Starts ``caas-all`` as its own process in a temporary data directory and
+POSTs N clusters one after the other from one client; a second client
+thread GETs /v1/clustertemplates every 0.2 s meanwhile. Prints the accept
+rate (clusters per second over the 50 POSTs before it) at the 100th and the
+N-th cluster, POST p50/p99, and the template list's p50/p99 during the fill.
+
+    .venv/bin/python benchmarks/fill.py [--clusters 1000] [--timeout 900]
+
+Everything listens on 127.0.0.1. Prints figures; asserts nothing about time.
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import requests
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+
+WINDOW = 50
+HEADERS = {'X-Auth-Token': 'x', 'Content-Type': 'application/json',
+           'OpenStack-API-Version': 'container-infra latest'}
+
+
+def start_all(data_dir, boot_delay):
+    port, sim_port = harness.free_port(), harness.free_port()
+    conf = os.path.join(data_dir, 'bench.conf')
+    with open(conf, 'w') as f:
+        f.write('[sim]\nserver_boot_delay = %s\nresource_delay = 0.05\n'
+                'delete_delay = 0.2\n' % boot_delay)
+    log = open(os.path.join(data_dir, 'caas-all.log'), 'ab')
+    proc = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), 'caas-all'),
+         '--config-file', conf, '--data-dir', os.path.join(data_dir, 'd'),
+         '--bind-port', str(port), '--sim-port', str(sim_port)],
+        stdout=log, stderr=subprocess.STDOUT)
+    url = 'http://127.0.0.1:%d' % port
+    harness.wait_http(url + '/', 60)
+    return proc, url
+
+
+def accept_rate(stamps, index):
+    """Clusters per second over the WINDOW POSTs ending at ``index``."""
+    if index < WINDOW or index > len(stamps):
+        return None
+    span = stamps[index - 1] - stamps[index - WINDOW]
+    return (WINDOW - 1) / span if span > 0 else None
+
+
+def run(clusters, timeout, boot_delay=0.2, out=print):
+    data_dir = tempfile.mkdtemp(prefix='caas-bench-fill-')
+    proc, url = start_all(data_dir, boot_delay)
+    s = requests.Session()
+    result = {}
+    try:
+        r = s.post(url + '/v1/clustertemplates', headers=HEADERS, json={
+            'name': 'fill-k8s', 'coe': 'kubernetes',
+            'image_id': 'ubuntu-jammy', 'flavor_id': 'm1.small',
+            'master_flavor_id': 'm1.small', 'keypair_id': 'default',
+            'external_network_id': 'public'})
+        r.raise_for_status()
+        template = r.json()['uuid']
+        stop = threading.Event()
+        tmpl_samples = []
+
+        def templates():
+            t = requests.Session()
+            while not stop.is_set():
+                start = time.perf_counter()
+                t.get(url + '/v1/clustertemplates', headers=HEADERS)
+                tmpl_samples.append(time.perf_counter() - start)
+                stop.wait(0.2)
+        watcher = threading.Thread(target=templates, daemon=True)
+        watcher.start()
+        deadline = harness.Deadline(timeout)
+        stamps, posts = [], []
+        for i in range(clusters):
+            if deadline.passed():
+                break
+            start = time.perf_counter()
+            r = s.post(url + '/v1/clusters', headers=HEADERS, json={
+                'name': 'fill-%05d' % i, 'cluster_template_id': template,
+                'master_count': 1, 'node_count': 1})
+            if r.status_code != 202:
+                out('POST %d answered %s: %s' % (i, r.status_code,
+                                                 r.text[:200]))
+                break
+            done = time.perf_counter()
+            posts.append(done - start)
+            stamps.append(done)
+            if (i + 1) % 100 == 0:
+                out('  %d accepted, %.2f/s over the last %d' % (
+                    i + 1, accept_rate(stamps, i + 1) or 0, WINDOW))
+        stop.set()
+        watcher.join(5)
+        result = {
+            'accepted': len(stamps),
+            'accept_rate_100': accept_rate(stamps, min(100, len(stamps))),
+            'accept_rate_last': accept_rate(stamps, len(stamps)),
+            'post_p50_ms': harness.pct_ms(posts, 50),
+            'post_p99_ms': harness.pct_ms(posts, 99),
+            'templates_p50_ms': harness.pct_ms(tmpl_samples, 50),
+            'templates_p99_ms': harness.pct_ms(tmpl_samples, 99),
+            'templates_samples': len(tmpl_samples),
+        }
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--clusters', type=int, default=1000)
+    parser.add_argument('--timeout', type=float, default=900.0)
+    parser.add_argument('--boot-delay', type=float, default=0.2)
+    args = parser.parse_args(argv)
+    harness.quiet_logs()
+    res = run(args.clusters, args.timeout, args.boot_delay)
+    for key, value in res.items():
+        print('%-20s %s' % (key, value))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

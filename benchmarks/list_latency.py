@@ -1,0 +1,96 @@
+"""GET /v1/clusters and GET /v1/clusters/<id> with many settled clusters.
+
+caas-api as its own process on PostgreSQL (``tools/services.sh start``);
+N settled clusters inserted straight into the database. From 1 and from
+16 client threads (each its own keep-alive connection): p50/p99 latency and
+requests per second over a bounded number of requests. A list returns one
+page of at most ``[api] max_limit`` (1,000) clusters.
+
+    eval "$(tools/services.sh start)"
+    .venv/bin/python benchmarks/list_latency.py [--clusters 1000] [--requests 400]
+
+Prints figures; asserts nothing about time.
+"""
+
+import argparse
+import concurrent.futures
+import os
+import sys
+import time
+
+import requests
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import deploy  # noqa: E402
+import harness  # noqa: E402
+
+
+def load(url, total, threads, timeout):
+    """(latencies, wall seconds) of ``total`` GETs spread over threads."""
+    deadline = harness.Deadline(timeout)
+    per = max(1, total // threads)
+
+    def worker():
+        s = requests.Session()
+        s.get(url, headers=deploy.HEADERS).raise_for_status()   # connect
+        out = []
+        for _ in range(per):
+            if deadline.passed():
+                break
+            start = time.perf_counter()
+            r = s.get(url, headers=deploy.HEADERS)
+            out.append(time.perf_counter() - start)
+            r.raise_for_status()
+        return out
+
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        results = [f.result() for f in
+                   [pool.submit(worker) for _ in range(threads)]]
+    wall = time.perf_counter() - start
+    return [x for r in results for x in r], wall
+
+
+def run(clusters, requests_per_figure=400, timeout=120, out=print):
+    dep = deploy.BenchDeployment(conductors=0)
+    rows = {}
+    try:
+        dep.migrate_only()
+        deploy.insert_settled(dep.db_url, clusters)
+        dep.start()
+        one = requests.get(dep.api_url + '/v1/clusters?limit=1',
+                           headers=deploy.HEADERS).json()['clusters'][0]
+        targets = {'list': dep.api_url + '/v1/clusters',
+                   'detail': dep.api_url + '/v1/clusters/%s' % one['uuid']}
+        page = len(requests.get(targets['list'],
+                                headers=deploy.HEADERS).json()['clusters'])
+        for kind, url in targets.items():
+            for threads in (1, 16):
+                total = requests_per_figure if kind == 'list' or \
+                    threads == 1 else requests_per_figure * 4
+                samples, wall = load(url, total, threads, timeout)
+                key = '%s_%d_c%d' % (kind, clusters, threads)
+                rows[key] = {
+                    'p50_ms': harness.pct_ms(samples, 50),
+                    'p99_ms': harness.pct_ms(samples, 99),
+                    'req_s': round(len(samples) / wall, 1),
+                    'n': len(samples), 'page': page if kind == 'list' else 1}
+                out('%-22s %s' % (key, rows[key]))
+    finally:
+        dep.stop_all()
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--clusters', type=int, default=1000)
+    parser.add_argument('--requests', type=int, default=400)
+    args = parser.parse_args(argv)
+    harness.quiet_logs()
+    run(args.clusters, args.requests)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

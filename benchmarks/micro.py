@@ -1,0 +1,150 @@
+"""Small in-process figures: TaskFlow's cost per task with SQL persistence
+and the SQL statements each kind of API request sends to the server.
+
+* taskflow: a linear flow of N no-op tasks run by TaskFlow's serial engine,
+  once with caas's SQL persistence (the conductor's backend on the
+  configured database) and once in memory; the difference per task is what
+  persistence costs a task.
+* statements: list, show and create requests through the WSGI app (fakes
+  for the cloud and RPC, as the unit tests), counted on the wire: the
+  driver's BEGIN/COMMIT, pings and SETs included.
+
+    .venv/bin/python benchmarks/micro.py [--tasks 200]
+
+Prints figures; asserts nothing about time.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+
+import harness  # noqa: E402
+
+
+def _use_database(url):
+    from caas.conf import CONF
+    from caas.db import migration
+    from caas.db.sqlalchemy import engine
+    CONF.set_override('connection', url, group='database')
+    engine.dispose()
+    migration.upgrade()
+
+
+def taskflow_cost(url, tasks=200):
+    import taskflow.engines
+    from taskflow import task
+    from taskflow.patterns import linear_flow
+    from taskflow.persistence import models as tf_models
+
+    from caas.conductor import engine as cengine
+
+    class Noop(task.Task):
+        def execute(self):
+            return None
+
+    def flow():
+        return linear_flow.Flow('bench').add(
+            *[Noop('t%d' % i) for i in range(tasks)])
+
+    _use_database(url)
+    backend = cengine.make_backend()
+    conn = backend.get_connection()
+    book = tf_models.LogBook('bench-%s' % uuid.uuid4().hex[:8])
+    detail = tf_models.FlowDetail('bench', uuid=str(uuid.uuid4()))
+    book.add(detail)
+    conn.save_logbook(book)
+    start = time.perf_counter()
+    taskflow.engines.load(flow(), flow_detail=detail, book=book,
+                          backend=backend, engine='serial').run()
+    persisted = time.perf_counter() - start
+    start = time.perf_counter()
+    taskflow.engines.load(flow(), engine='serial').run()
+    memory = time.perf_counter() - start
+    return {'tasks': tasks,
+            'persisted_ms_per_task': round(persisted / tasks * 1000, 2),
+            'memory_ms_per_task': round(memory / tasks * 1000, 2)}
+
+
+def statements(url, label):
+    """{request kind: statements on the wire} through the API."""
+    from caas.api import app as api_app
+    from caas.common import policy
+    from caas.conf import CONF
+    from caas.db.sqlalchemy import engine
+    from tests.unit.api import conftest as api_fixtures
+    from tests.unit.api import test_statements as wire
+
+    _use_database(url)
+    engine.dispose()
+    for readonly in (False, True):
+        wire._wire_counting(engine.get_engine(readonly))
+    CONF.set_override('auth_strategy', 'noauth')
+    CONF.set_override('validate_references', True, group='cloud')
+    policy.reset()
+
+    def find_driver(*_args, **_kwargs):
+        from caas.drivers.fake import driver as fake_driver
+        return fake_driver.FakeDriver()
+    api = api_fixtures.Api(api_app.build_app(
+        CONF, rpcapi=api_fixtures.FakeRpc(), cloud=api_fixtures.FakeCloud(),
+        find_driver=find_driver))
+    hdr = api_fixtures.PROJECT_A
+    tmpl = api.post('/v1/clustertemplates', api_fixtures.template_body(),
+                    headers=hdr).json_body['uuid']
+    uuids = [api.post('/v1/clusters', {'name': 'c%d' % i,
+                                       'cluster_template_id': tmpl},
+                      headers=hdr).json_body['uuid'] for i in range(5)]
+    kinds = {
+        'list': lambda: api.get('/v1/clusters', headers=hdr),
+        'show': lambda: api.get('/v1/clusters/%s' % uuids[0], headers=hdr),
+        'templates': lambda: api.get('/v1/clustertemplates', headers=hdr),
+        'create': lambda: api.post('/v1/clusters', {
+            'name': 'n%s' % uuid.uuid4().hex[:6],
+            'cluster_template_id': tmpl}, headers=hdr),
+    }
+    out = {}
+    for kind, call in kinds.items():
+        call()
+        with wire.wire() as log:
+            call()
+        out['%s_%s' % (label, kind)] = len(log)
+    CONF.clear_override('auth_strategy')
+    CONF.clear_override('validate_references', group='cloud')
+    engine.dispose()
+    return out
+
+
+def run(tasks=200, pg_admin=None, out=print):
+    harness.init_config()
+    rows = {}
+    tmp = tempfile.mkdtemp(prefix='caas-bench-micro-')
+    urls = [('sqlite', 'sqlite:///%s/m.sqlite' % tmp)]
+    if pg_admin:
+        from tests.integration import deployment
+        urls.append(('postgresql', deployment.create_database(pg_admin)))
+    for label, url in urls:
+        rows['taskflow_%s' % label] = taskflow_cost(url, tasks)
+        out('taskflow %s: %s' % (label, rows['taskflow_%s' % label]))
+        st = statements(url, label)
+        rows.setdefault('sql_statements', {}).update(st)
+        out('statements %s: %s' % (label, st))
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--tasks', type=int, default=200)
+    args = parser.parse_args(argv)
+    run(args.tasks, os.environ.get('CAAS_TEST_DB_URL'))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

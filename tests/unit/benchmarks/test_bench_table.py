@@ -1,0 +1,66 @@
+"""`make bench` builds one row per figure from its sections' results
+(tiny numbers here; the benchmarks themselves are not run)."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
+    'benchmarks'))
+
+import bench  # noqa: E402
+
+RESULTS = {
+    'list': {'list_100_c1': {'p50_ms': 1.5, 'p99_ms': 3.0, 'req_s': 600.0},
+             'detail_100_c16': {'p50_ms': 1.0, 'p99_ms': 2.0,
+                                'req_s': 900.0}},
+    'create': {'c%d' % c: {'clusters': 3, 'conductors': c, 'posted': 3,
+                           'completed': 3, 'failed': 0, 'post_p50_ms': 9.0,
+                           'post_p99_ms': 12.0, 'creates_s': 30.0,
+                           'clusters_min': 60.0 * c, 'complete_p50_s': 2.0,
+                           'complete_p99_s': 3.0, 'cpu_s_per_cluster': 0.04}
+               for c in (1, 2)},
+    'steady': {'n10': {'clusters': 10, 'cloud_req_s': 0.2,
+                       'db_writes_s': 0.5, 'cluster_writes_s': 0.0,
+                       'conductor_cpu_pct': 0.4, 'conductor_rss_mib': 99.0}},
+    'fill': {'accepted': 5, 'accept_rate_100': 2.0, 'accept_rate_last': 1.9,
+             'templates_p99_ms': 20.0},
+    'rpc': {'RabbitMQ': {'burst_casts_s': 1500.0}},
+    'micro': {'taskflow_sqlite': {'tasks': 4, 'persisted_ms_per_task': 3.0,
+                                  'memory_ms_per_task': 1.0},
+              'sql_statements': {'postgresql_list': 3, 'sqlite_create': 15}},
+    'takeover': [9.5, 9.7, 10.1],
+}
+
+
+def test_every_section_gives_its_rows():
+    rows = {name: (value, unit) for name, value, unit in
+            bench.flatten(RESULTS)}
+    assert rows['GET /v1/clusters (100 clusters, 1 clients) p50'] == \
+        (1.5, 'ms')
+    assert rows['GET /v1/clusters/<id> (100 clusters, 16 clients) rate'] == \
+        (900.0, 'req/s')
+    assert rows['POST /v1/clusters -> 202 p99 (16 clients)'] == (12.0, 'ms')
+    assert rows['3 creates, 2 conductors: clusters/min'] == (120.0, '/min')
+    assert rows['steady, 10 settled clusters: DB writes (clusters)'] == \
+        (0.0, 'rows/s')
+    assert rows['caas-all fill: accept rate at 5th'] == (1.9, 'clusters/s')
+    assert rows['casts/s, burst (RabbitMQ)'] == (1500.0, '/s')
+    assert rows['SQL statements per list (postgresql, on the wire)'] == \
+        (3, 'statements')
+    assert rows['takeover after kill -9 p50 (3 kills)'] == (9.7, 's')
+    assert rows['takeover after kill -9 p99'] == (10.1, 's')
+
+
+def test_the_table_has_a_line_per_row_and_shows_missing_values():
+    rows = bench.flatten(RESULTS) + [('not measured', None, 's')]
+    lines = bench.table(rows)
+    assert len(lines) == len(rows) + 2
+    assert lines[-1].split()[-2:] == ['-', 's']
+
+
+def test_both_scales_name_every_size_a_section_needs():
+    for cfg in bench.SCALES.values():
+        assert set(cfg) == set(bench.SCALES['full'])
+    assert bench.SCALES['full']['takeover_rounds'] >= 20
+    assert bench.SCALES['full']['list_sizes'] == [1000, 10000]

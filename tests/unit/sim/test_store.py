@@ -1,0 +1,114 @@
+"""The simulated cloud's store: one row per record, kept across kill -9."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import requests
+from heatclient import client as heat_client
+
+from caas.sim import state
+from caas.sim import store
+from tests.unit.sim.test_cloudsim import create_cluster
+from tests.unit.sim.test_cloudsim import make_session
+from tests.unit.sim.test_cloudsim import wait_for
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _start_cloudsim(state_dir, port):
+    exe = os.path.join(os.path.dirname(sys.executable), 'caas-cloudsim')
+    proc = subprocess.Popen(
+        [exe, '--port', str(port), '--state-dir', state_dir,
+         '--config-file', os.devnull],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = 'http://127.0.0.1:%d' % port
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url + '/sim/state', timeout=1)
+            return proc, url
+        except requests.RequestException:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError('caas-cloudsim did not start')
+
+
+class _Srv:
+    def __init__(self, url):
+        self.auth_url = url + '/identity/v3'
+
+
+def test_kill_9_keeps_every_acknowledged_change(tmp_path):
+    """Stacks created before a SIGKILL are all there after the restart
+    (each change is committed before the HTTP answer)."""
+    port = _free_port()
+    proc, url = _start_cloudsim(str(tmp_path), port)
+    try:
+        heat = heat_client.Client('1', session=make_session(_Srv(url)))
+        ids = [create_cluster(heat, 'k%d' % i, count=1) for i in range(3)]
+        heat.stacks.delete(ids[0])
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    proc, url = _start_cloudsim(str(tmp_path), port)
+    try:
+        heat = heat_client.Client('1', session=make_session(_Srv(url)))
+        for stack_id in ids[1:]:
+            assert wait_for(heat, stack_id, ('CREATE_COMPLETE',)).id == \
+                stack_id
+        names = {s.stack_name for s in heat.stacks.list()}
+        assert names == {'k1', 'k2'}
+        counts = requests.get(url + '/sim/state').json()['counts']
+        assert counts['servers'] == 2
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+
+def test_a_state_dir_of_the_json_version_is_imported(tmp_path):
+    legacy = {'version': 1, 'stacks': {}, 'tokens': {},
+              'keypairs': {'old': {'name': 'old', 'type': 'ssh'}},
+              'counters': {'fixed': 7, 'floating': 3}}
+    with open(os.path.join(str(tmp_path), store.LEGACY_FILE), 'w') as f:
+        json.dump(legacy, f)
+    cloud = state.Cloud(state_dir=str(tmp_path))
+    assert cloud.data['keypairs']['old']['name'] == 'old'
+    with cloud.lock:
+        assert cloud.next_fixed_ip() == '10.0.0.10'
+        cloud.save()
+    assert not os.path.exists(os.path.join(str(tmp_path),
+                                           store.LEGACY_FILE))
+    again = state.Cloud(state_dir=str(tmp_path))
+    assert 'old' in again.data['keypairs']
+    assert again.data['counters']['fixed'] == 8
+
+
+def test_a_change_in_place_that_is_touched_is_written(tmp_path):
+    cloud = state.Cloud(state_dir=str(tmp_path))
+    with cloud.lock:
+        srv = cloud.create_server('p', 'u', 'one', {'id': '2'}, None)
+        cloud.save()
+        written = cloud.store.rows_written
+        cloud.delete_server(srv, delay=3600)
+        cloud.save()
+    # The server and nothing else.
+    assert cloud.store.rows_written == written + 1
+    loaded = store.Store(str(tmp_path)).load()
+    assert loaded['servers'][srv['id']]['delete_at'] is not None
+
+
+def test_without_a_state_dir_nothing_is_written():
+    cloud = state.Cloud()
+    with cloud.lock:
+        cloud.create_server('p', 'u', 'one', {'id': '2'}, None)
+        cloud.save()
+    assert cloud.store.rows_written == 0 and cloud.path is None
