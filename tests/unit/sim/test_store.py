@@ -83,7 +83,7 @@ def test_a_state_dir_of_the_json_version_is_imported(tmp_path):
     cloud = state.Cloud(state_dir=str(tmp_path))
     assert cloud.data['keypairs']['old']['name'] == 'old'
     with cloud.lock:
-        assert cloud.next_fixed_ip() == '10.0.0.10'
+        assert cloud.next_fixed_ip() == '127.10.0.10'
         cloud.save()
     assert not os.path.exists(os.path.join(str(tmp_path),
                                            store.LEGACY_FILE))
