@@ -255,8 +255,10 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
             ng.update(cluster_id=cluster.uuid, project_id=cluster.project_id,
                       status=states.CREATE_IN_PROGRESS)
             session.add(models.NodeGroup(**ng))
-        for ca in cas:
-            session.add(models.ClusterCA(cluster_uuid=cluster.uuid, **ca))
+        if cas:
+            # One statement (executemany) for all of the cluster's CAs.
+            session.execute(sa.insert(models.ClusterCA),
+                            [dict(ca, cluster_uuid=cluster.uuid) for ca in cas])
         session.add(op)
     return cluster, op
 

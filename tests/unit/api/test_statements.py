@@ -163,9 +163,12 @@ def test_create_statements_are_a_constant_few(api, template, backend):
         assert resp.status_code == 202, resp.json_body
         counts.append(len(log))
     # Reading the template, one transaction writing the cluster, its node
-    # groups and its operation, the reads for the cast: 15 on SQLite, 14 on
-    # PostgreSQL (was 18 there with a ping and a SET per transaction).
-    assert counts[1] == counts[2] <= 15, (counts, '\n'.join(log))
+    # groups, its CAs and its operation, the reads for the cast: 18 on
+    # SQLite (whose trace shows the CAs' one executemany as an INSERT per
+    # CA, 3 for Kubernetes), at most 15 on PostgreSQL (was 18 there with a
+    # ping and a SET per transaction, before the CAs).
+    limit = 18 if backend == 'sqlite' else 15
+    assert counts[1] == counts[2] <= limit, (counts, '\n'.join(log))
     assert not [s for s in log if s.startswith(('SET', 'SELECT 1'))], log
 
 
