@@ -7,7 +7,9 @@ which dropped the useful half); ``detail`` repeats it. ``code`` is
 ``client`` for 4xx and ``server`` for 5xx, as in Magnum.
 """
 
+import html
 import json
+import re
 
 from oslo_log import log as logging
 import webob
@@ -123,14 +125,22 @@ def too_large_message(limit):
 
 def strip_redirect_body(resp):
     """A 3xx keeps its Location header and an empty body (no HTML page)."""
-    if 300 <= resp.status_code < 400 and (
-            resp.body or resp.content_type != 'application/json'):
+    if 300 <= resp.status_code < 400:
         resp.body = b''
         resp.headers.pop('Content-Type', None)
 
 
+def _html_to_text(text):
+    """The words of an HTML error page (webob writes one when the client
+    accepts text/html): no markup reaches a JSON title."""
+    text = re.sub(r'(?is)<(title|head|style|script)\b.*?</\1\s*>', ' ', text)
+    return html.unescape(re.sub(r'<[^>]*>', ' ', text))
+
+
 def _plain_message(resp):
     text = resp.text if resp.body else ''
+    if resp.content_type == 'text/html':
+        text = _html_to_text(text)
     if resp.content_type == 'application/json':
         try:
             data = json.loads(text)

@@ -254,3 +254,20 @@ def test_every_error_status_is_json_in_magnums_shape(api, method, path,
     assert resp.status_code == status
     assert resp.mimetype == 'application/json'
     assert resp.json_body['errors'][0]['status'] == status
+
+
+def test_an_html_error_page_from_middleware_becomes_plain_json():
+    import webob
+    import webob.exc
+
+    from caas.api import errors
+
+    def app(environ, start_response):
+        exc = webob.exc.HTTPForbidden(explanation='No entry & more.')
+        return exc(environ, start_response)
+    req = webob.Request.blank('/v1/clusters', headers={'Accept': 'text/html'})
+    resp = req.get_response(errors.ParsableErrorMiddleware(app))
+    assert resp.status_code == 403
+    title = json.loads(resp.body)['errors'][0]['title']
+    assert '<' not in title and '&amp;' not in title
+    assert 'No entry & more.' in ' '.join(title.split())
