@@ -8,7 +8,6 @@ store), request counts of the simulated cloud, CPU and RSS of a process.
 """
 
 import datetime
-import json
 import os
 import sys
 import tempfile

@@ -99,6 +99,7 @@ def measure_flow():
     from caas.common import states
     from caas.conductor import engine as flow_engine
     from caas.conf import CONF
+    from caas.db import api as db_api
     from caas.db import events as db_events
     from caas.sim.server import SimServer
     from tests.unit.conductor.conftest import make_cluster

@@ -19,7 +19,6 @@ import requests
 from heatclient import client as heat_client
 from heatclient import exc as heat_exc
 from keystoneauth1 import exceptions as ks_exc
-import requests
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 from novaclient import client as nova_client

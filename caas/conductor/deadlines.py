@@ -45,7 +45,8 @@ def current_step(persistence, op):
                     op.cluster_id, op.id)
         return 'unknown'
     by_name = {ad.name: ad.state for ad in detail}
-    order = [n for n in steps.atom_order(op.kind) if n in by_name]
+    order = [name for name, _step, _label in steps.steps_of(op.kind)
+             if name in by_name]
     at_work = [n for n in order if by_name[n] in _AT_WORK]
     if at_work:
         return steps.step_name(at_work[0])

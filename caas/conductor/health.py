@@ -23,7 +23,6 @@ from caas.common import exceptions
 from caas.common import states
 from caas.conductor.tasks import common
 from caas.db import operations as db_ops
-from caas.db.sqlalchemy import models
 
 LOG = logging.getLogger(__name__)
 

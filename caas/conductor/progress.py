@@ -21,6 +21,8 @@ from taskflow.listeners import base as tf_listeners
 
 from caas.common import exceptions
 from caas.common import states
+from caas.conductor import steps
+from caas.conductor.tasks import common
 from caas.db import events as db_events
 
 LOG = logging.getLogger(__name__)
@@ -45,15 +47,6 @@ _active = {}
 _active_lock = threading.Lock()
 
 
-def steps_of(kind):
-    """[(task name, short step name, label)] of an operation kind's flow,
-    in order (the flows are linear)."""
-    from caas.conductor.flows import FACTORIES  # the flows import tasks
-    return [(atom.name, getattr(atom, 'step', atom.name),
-             getattr(atom, 'label', atom.name))
-            for atom in FACTORIES[kind]()]
-
-
 def status_line(index, count, label, message=None):
     line = 'step %d/%d %s' % (index, count, label)
     return '%s: %s' % (line, message) if message else line
@@ -69,7 +62,7 @@ class ProgressListener(tf_listeners.Listener):
         self.kind = kind
         self.project_id = project_id
         self._steps = {name: (i + 1, step, label) for i, (name, step, label)
-                       in enumerate(steps_of(kind))}
+                       in enumerate(steps.steps_of(kind))}
         self.count = len(self._steps)
         self.current = None     # (index, step, label) of the running step
         self._last_message = None
@@ -144,7 +137,7 @@ def record_resume(fence, kind, project_id, previous):
 
     :param previous: the operation's newest event before this claim.
     """
-    steps = steps_of(kind)
+    count = len(steps.steps_of(kind))
     data = None
     message = 'resumed by %s' % fence.owner
     if previous is not None:
@@ -158,10 +151,10 @@ def record_resume(fence, kind, project_id, previous):
             message = 'resumed by %s after %.1f s' % (fence.owner, gap)
     try:
         db_events.record(fence, project_id, kind, states.EV_RESUMED,
-                         step_count=len(steps), message=message, data=data,
+                         step_count=count, message=message, data=data,
                          status_reason='%s (%s)' % (
                              message, 'step %d/%d' % (
-                                 previous.step_index, len(steps))
+                                 previous.step_index, count)
                              if previous is not None and previous.step_index
                              else 'resuming'))
     except exceptions.FencedOut:
@@ -183,10 +176,8 @@ def stack_news(fence, driver, stack):
     message = 'Heat stack %s' % (body.get('stack_status') or '?')
     data = None
     if driver is not None:
-        outputs = {o.get('output_key'): o.get('output_value')
-                   for o in (body.get('outputs') or [])}
         addressed, expected = driver.servers_addressed(
-            outputs, body.get('parameters') or {})
+            common.stack_outputs(stack), body.get('parameters') or {})
         if expected:
             message += ', %d of %d servers have addresses' % (addressed,
                                                               expected)

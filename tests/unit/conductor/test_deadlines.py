@@ -75,7 +75,7 @@ def test_a_running_flow_past_its_deadline_is_fenced_out_and_delete_wins(
             states.OP_FAILED, 'c2', 2)
         row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
         assert row.status == states.CREATE_FAILED
-        assert 'passed at step wait_stack_create' in row.status_reason
+        assert 'passed at step wait-stack-create' in row.status_reason
         # The fenced flow stops without writing over the failure.
         wait_for(lambda: not other.runner.running())
         assert db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS).status_reason == \

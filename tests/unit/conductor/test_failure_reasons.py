@@ -25,7 +25,7 @@ def test_an_unavailable_cloud_names_the_step_the_call_and_the_answer(
     sim.cloud.knobs['api_error_rate'] = 1.0
     cluster, op = make_cluster(driver=None)
     reason = _failed_reason(make_runner(), op, cluster)
-    assert reason.startswith('step create_stack: heat GET stack caas-%s '
+    assert reason.startswith('step create-stack: heat GET stack caas-%s '
                              'failed after ' % cluster.uuid), reason
     assert '503 Service Unavailable' in reason
     assert 'injected fault' in reason
@@ -42,7 +42,7 @@ def test_a_cloud_lost_while_waiting_names_the_wait_step(make_runner, sim,
     sim.cloud.knobs['api_error_rate'] = 1.0
     assert wait_operation(op.id).state == states.OP_FAILED
     reason = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS).status_reason
-    assert reason.startswith('step wait_stack_create: heat GET stack %s '
+    assert reason.startswith('step wait-stack-create: heat GET stack %s '
                              'failed after ' % stack_id), reason
     assert '503 Service Unavailable' in reason
 
@@ -52,7 +52,7 @@ def test_a_failed_resource_names_the_stack_and_heats_reason(make_runner,
     sim.cloud.knobs['server_failure_rate'] = 1.0
     cluster, op = make_cluster(driver=None)
     reason = _failed_reason(make_runner(), op, cluster)
-    assert reason.startswith('step wait_stack_create: Heat stack caas-%s ('
+    assert reason.startswith('step wait-stack-create: Heat stack caas-%s ('
                              % cluster.uuid), reason
     # Heat's own reason names the resource and Nova's answer.
     assert 'is CREATE_FAILED: Resource CREATE failed: resources.kube_masters' \

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from caas.common import exceptions
 from caas.common import states
 from caas.conductor import ownership
-from caas.conductor import progress
+from caas.conductor import steps
 from caas.db import api as db_api
 from caas.db import events as db_events
 from caas.db.sqlalchemy import engine
@@ -36,7 +36,7 @@ def test_every_step_of_a_create_starts_and_succeeds_in_order(make_runner,
     # The last step's end is recorded after the operation is marked done.
     wait_for(lambda: not runner.running())
     events = _events(cluster.uuid)
-    names = [s for _, s, _ in progress.steps_of('cluster_create')]
+    names = [s for _, s, _ in steps.steps_of('cluster_create')]
     expected = list(enumerate(names, 1))
     assert _steps(events, states.EV_STARTED) == expected
     assert _steps(events, states.EV_SUCCEEDED) == expected
@@ -87,7 +87,7 @@ def test_a_failure_is_an_event_and_the_reason_stays_magnums(make_runner, sim):
     # The failure itself (it names its step), not a progress line
     # ("step 2/4 waiting for the stack: ...").
     assert not re.match(r'step \d+/\d+ ', row.status_reason)
-    assert row.status_reason.startswith('step wait_stack_create: ')
+    assert row.status_reason.startswith('step wait-stack-create: ')
     assert 'CREATE_FAILED' in row.status_reason
 
 
