@@ -6,10 +6,10 @@ import time
 
 import tenacity
 from heatclient import exc as heat_exc
-from keystoneauth1 import exceptions as ks_exc
 from oslo_log import log as logging
 
 from caas import drivers
+from caas.clients import cloud
 from caas.common import exceptions
 from caas.conductor import steps
 from caas.conf import CONF
@@ -48,15 +48,6 @@ def _load(cluster_uuid):
                                  template.coe, explicit=template.driver)
     return ClusterData(cluster.as_dict(), template.as_dict(), nodegroups,
                        driver)
-
-
-def _transient(exc):
-    if isinstance(exc, heat_exc.HTTPException):
-        return getattr(exc, 'code', 0) >= 500
-    return isinstance(exc, (ks_exc.ConnectFailure, ks_exc.ConnectTimeout,
-                            ks_exc.ServiceUnavailable, ks_exc.GatewayTimeout,
-                            ks_exc.BadGateway, ks_exc.InternalServerError,
-                            ks_exc.RetriableConnectionFailure))
 
 
 class CloudUnavailable(exceptions.CaasException):
@@ -108,7 +99,7 @@ def cloud_call(fn, *args, **kwargs):
     """
     started = time.monotonic()
     retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_exception(_transient),
+        retry=tenacity.retry_if_exception(cloud.transient),
         wait=tenacity.wait_exponential(multiplier=0.2, max=3),
         stop=tenacity.stop_after_delay(CONF.conductor.cloud_retry_timeout),
         before_sleep=lambda rs: LOG.warning(
@@ -118,7 +109,7 @@ def cloud_call(fn, *args, **kwargs):
     try:
         return retrying(fn, *args, **kwargs)
     except Exception as exc:
-        if not _transient(exc):
+        if not cloud.transient(exc):
             raise
         raise CloudUnavailable(reason='%s failed after %d s: %s' % (
             describe_call(fn, args, kwargs), time.monotonic() - started,
