@@ -5,7 +5,6 @@ URL for links, and the app's collaborators (rpcapi, cloud, driver finder,
 configuration), all reachable without passing them by hand.
 """
 
-
 import flask
 import orjson
 

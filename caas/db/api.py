@@ -107,7 +107,9 @@ def _paginate(session, query, model, limit, marker, sort_key, sort_dir,
     return list(session.scalars(query))
 
 
-def _project_filter(model, scope, include_public=False):
+def project_filter(model, scope, include_public=False):
+    """The WHERE clause of ``scope`` for a table with ``project_id`` (every
+    project-scoped read uses it, so a missing scope fails the same way)."""
     if _checked(scope) is ALL_PROJECTS:
         return sa.true()
     cond = model.project_id == scope
@@ -118,7 +120,7 @@ def _project_filter(model, scope, include_public=False):
 
 def _lookup(session, model, ident, scope, not_found, kind,
             include_public=False):
-    where = _project_filter(model, scope, include_public)
+    where = project_filter(model, scope, include_public)
     row = session.scalars(
         sa.select(model).where(model.uuid == ident, where)).first()
     if row is not None:
@@ -161,7 +163,7 @@ def list_cluster_templates(*, scope, limit=None, marker=None,
     for administrators); they can still be shown by UUID or name.
     """
     with session_scope(readonly=True) as session:
-        visible = _project_filter(models.ClusterTemplate, scope,
+        visible = project_filter(models.ClusterTemplate, scope,
                                   include_public=True)
         if not show_hidden:
             visible = sa.and_(visible,
@@ -275,7 +277,7 @@ def get_cluster_by_uuid(cluster_uuid, *, scope):
     with session_scope(readonly=True) as session:
         row = session.scalars(sa.select(models.Cluster).where(
             models.Cluster.uuid == cluster_uuid,
-            _project_filter(models.Cluster, scope))).first()
+            project_filter(models.Cluster, scope))).first()
         if row is None:
             raise exceptions.ClusterNotFound(cluster=cluster_uuid)
         return row
@@ -295,7 +297,7 @@ def list_clusters(*, scope, limit=None, marker=None, sort_key='id',
     """:param summary: rows of CLUSTER_SUMMARY_COLUMNS only (named tuples,
         not ORM objects)."""
     with session_scope(readonly=True) as session:
-        visible = _project_filter(models.Cluster, scope)
+        visible = project_filter(models.Cluster, scope)
         if summary:
             # Plain rows (named tuples), not ORM objects: building 1,000
             # instances cost more than the query.

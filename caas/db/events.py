@@ -80,7 +80,7 @@ def list_events(*, scope, cluster_id=None, operation_id=None, limit=100,
     :param marker: an event id; the page continues after it.
     """
     query = sa.select(Event).where(
-        db_api._project_filter(Event, scope))
+        db_api.project_filter(Event, scope))
     if cluster_id is not None:
         query = query.where(Event.cluster_id == cluster_id)
     if operation_id is not None:
@@ -103,22 +103,6 @@ def last_of_operation(operation_id):
     rows = list_events(scope=db_api.ALL_PROJECTS, operation_id=operation_id,
                        limit=1, descending=True)
     return rows[0] if rows else None
-
-
-def prune_events(operation_ids):
-    """Remove the events of these (purged) operations; returns the count.
-
-    The foreign key already cascades on delete; this is for callers that
-    drop events first, or databases running without foreign keys.
-    """
-    operation_ids = list(operation_ids)
-    removed = 0
-    with session_scope() as session:
-        for start in range(0, len(operation_ids), 500):
-            removed += session.execute(sa.delete(Event).where(
-                Event.operation_id.in_(operation_ids[start:start + 500]))
-            ).rowcount
-    return removed
 
 
 def as_dict(row):

@@ -251,13 +251,7 @@ def record_health(cluster_uuid, status, reason):
 
     Called when the health changed, so ``health_checked_at`` is the time
     of the last change."""
-    now = models.utcnow()
-    with session_scope() as session:
-        return session.execute(sa.update(Cluster).where(
-            Cluster.uuid == cluster_uuid,
-            Cluster.operation_id.is_(None)).values(
-                health_status=status, health_status_reason=reason,
-                health_checked_at=now)).rowcount == 1
+    return record_health_many([(cluster_uuid, status, reason)]) == 1
 
 
 def record_health_many(changes, chunk=500):
@@ -266,13 +260,17 @@ def record_health_many(changes, chunk=500):
     all, is not 10,000 transactions).
 
     :param changes: [(cluster_uuid, status, reason)]
+    :returns: how many clusters were written (one with an operation
+        running is left alone).
     """
     now = models.utcnow()
+    written = 0
     for start in range(0, len(changes), chunk):
         with session_scope() as session:
             for cluster_uuid, status, reason in changes[start:start + chunk]:
-                session.execute(sa.update(Cluster).where(
+                written += session.execute(sa.update(Cluster).where(
                     Cluster.uuid == cluster_uuid,
                     Cluster.operation_id.is_(None)).values(
                         health_status=status, health_status_reason=reason,
-                        health_checked_at=now))
+                        health_checked_at=now)).rowcount
+    return written

@@ -147,9 +147,7 @@ def test_events_go_with_their_operations(db):
     for i in range(3):
         db_events.record(fence, 'p1', 'cluster_create', states.EV_STARTED,
                          step='s%d' % i)
-    assert db_events.prune_events([op.id, 'no-such-op']) == 3
-    assert _events(cluster.uuid) == []
-    db_events.record(fence, 'p1', 'cluster_create', states.EV_STARTED)
+    assert len(_events(cluster.uuid)) == 3
     # Purging the operation row takes its events with it (foreign key).
     with engine.get_engine().begin() as conn:
         conn.execute(sa.delete(models.Operation).where(

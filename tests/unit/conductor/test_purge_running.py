@@ -9,7 +9,9 @@ from tests.unit.conductor.conftest import wait_operation
 
 
 def test_a_purge_in_the_middle_of_a_flow_leaves_it_whole(make_runner, sim):
-    sim.cloud.knobs['server_boot_delay'] = 1.5
+    # Long enough that the flow is still waiting for its servers when the
+    # purge runs, on a busy machine too.
+    sim.cloud.knobs['server_boot_delay'] = 5
     runner = make_runner()
     old_cluster, old = make_cluster()
     assert runner.claim_and_run(old.id)
