@@ -24,6 +24,7 @@ from caas.api import pagination
 from caas.api import request
 from caas.api import scope
 from caas.api import views
+from caas.api.controllers.v1 import mservices
 from caas.common import exceptions
 from caas.common import policy
 from caas.common import states
@@ -205,14 +206,13 @@ def conductors():
             'claimed_at': views.json_value(op.claimed_at)})
     items = []
     for row in db_ops.list_conductors():
-        age = (now - row.heartbeat_at).total_seconds() \
-            if row.heartbeat_at else None
+        age, state = mservices.liveness(row, now,
+                                        conf.conductor.heartbeat_timeout)
         items.append({
             'host': row.host, 'binary': row.binary,
             'heartbeat_at': views.json_value(row.heartbeat_at),
             'heartbeat_age': None if age is None else round(age, 1),
-            'state': 'up' if age is not None and
-            age <= conf.conductor.heartbeat_timeout else 'down',
+            'state': state,
             'report_count': row.report_count,
             'operations': owned.pop(row.host, [])})
     return request.respond({'conductors': items,

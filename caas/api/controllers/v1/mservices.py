@@ -13,14 +13,21 @@ from caas.db import operations as db_ops
 from caas.db.sqlalchemy import models
 
 
+def liveness(row, now, timeout):
+    """(seconds since the conductor's last heartbeat or None, 'up' or
+    'down')."""
+    if row.heartbeat_at is None:
+        return None, 'down'
+    age = (now - row.heartbeat_at).total_seconds()
+    return age, 'up' if age <= timeout else 'down'
+
+
 def _view(row, now, timeout):
-    fresh = row.heartbeat_at is not None and (
-        now - row.heartbeat_at).total_seconds() <= timeout
     return {
         'id': row.id,
         'host': row.host,
         'binary': row.binary,
-        'state': 'up' if fresh else 'down',
+        'state': liveness(row, now, timeout)[1],
         'report_count': row.report_count,
         'disabled': bool(row.disabled),
         'disabled_reason': row.disabled_reason,
