@@ -3,8 +3,13 @@
 The history of every version is in doc/source/rest_api_version_history.rst.
 A request without the header gets the minimum version (Magnum's rule);
 ``latest`` gets the maximum; anything outside [MIN, MAX] or unparsable is a
-406. Magnum never honoured a legacy ``X-OpenStack-Magnum-API-Version``
-header, so neither does caas.
+406. The version may also be asked for under the official service type
+``container-infrastructure-management`` (openstacksdk sends it; Magnum
+accepts it since 2025.2); ``container-infra`` wins when both are sent.
+Responses always answer as Magnum does: ``container-infra X.Y``, and the
+range headers ``container-infra 1.1`` / ``container-infra 1.14``. Magnum
+never honoured a legacy ``X-OpenStack-Magnum-API-Version`` header, so
+neither does caas.
 """
 
 import microversion_parse
@@ -12,13 +17,15 @@ import microversion_parse
 from caas.common import exceptions
 
 SERVICE_TYPE = 'container-infra'
+# The service type's official name, accepted in requests as an alias.
+SERVICE_TYPE_ALIAS = 'container-infrastructure-management'
 HEADER = 'OpenStack-API-Version'
 MIN_HEADER = 'OpenStack-API-Minimum-Version'
 MAX_HEADER = 'OpenStack-API-Maximum-Version'
 
 MIN_VERSION_STRING = '1.1'
-# 1.10: nodegroups (and so clusters' worker node_count) may have 0 nodes.
-MAX_VERSION_STRING = '1.10'
+# 1.14: nodegroup node_labels and node_taints (see the version history).
+MAX_VERSION_STRING = '1.14'
 
 MIN_VERSION = microversion_parse.parse_version_string(MIN_VERSION_STRING)
 MAX_VERSION = microversion_parse.parse_version_string(MAX_VERSION_STRING)
@@ -26,10 +33,18 @@ MAX_VERSION = microversion_parse.parse_version_string(MAX_VERSION_STRING)
 # Versions that change behaviour, named so that controllers compare against
 # a name instead of a number.
 ROLLBACK = microversion_parse.parse_version_string('1.3')
+STATS = microversion_parse.parse_version_string('1.4')
 CA_ROTATION = microversion_parse.parse_version_string('1.5')
+QUOTAS = microversion_parse.parse_version_string('1.6')
 RESIZE = microversion_parse.parse_version_string('1.7')
+UPGRADE = microversion_parse.parse_version_string('1.8')
 NODEGROUPS = microversion_parse.parse_version_string('1.9')
 ZERO_NODES = microversion_parse.parse_version_string('1.10')
+# 1.11: Magnum removed bays and baymodels; caas never served them.
+NO_BAYS = microversion_parse.parse_version_string('1.11')
+CREDENTIALS = microversion_parse.parse_version_string('1.12')
+CLUSTER_ID = microversion_parse.parse_version_string('1.13')
+NODE_LABELS_TAINTS = microversion_parse.parse_version_string('1.14')
 
 
 def _not_acceptable(message):
@@ -44,6 +59,9 @@ def negotiate(headers):
     """
     try:
         requested = microversion_parse.get_version(headers, SERVICE_TYPE)
+        if requested is None:
+            requested = microversion_parse.get_version(headers,
+                                                       SERVICE_TYPE_ALIAS)
     except ValueError:
         requested = 'invalid'
     if requested is None:
@@ -65,8 +83,13 @@ def negotiate(headers):
 
 
 def response_headers(version=None):
-    """Headers every response carries; the version only once negotiated."""
-    headers = {MIN_HEADER: MIN_VERSION_STRING, MAX_HEADER: MAX_VERSION_STRING,
+    """Headers every response carries; the version only once negotiated.
+
+    Like Magnum's, each names the service type ``container-infra`` whatever
+    name the request used.
+    """
+    headers = {MIN_HEADER: '%s %s' % (SERVICE_TYPE, MIN_VERSION_STRING),
+               MAX_HEADER: '%s %s' % (SERVICE_TYPE, MAX_VERSION_STRING),
                'Vary': HEADER}
     if version is not None:
         headers[HEADER] = '%s %s' % (SERVICE_TYPE, version)

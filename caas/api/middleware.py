@@ -10,7 +10,11 @@
 5. oslo.middleware ``RequestBodySizeLimiter`` — 413 beyond
    ``[api] max_request_body_size``, checked before the body is parsed.
 6. Authentication: keystonemiddleware ``auth_token`` when
-   ``auth_strategy = keystone``, else :class:`NoAuthMiddleware`.
+   ``auth_strategy = keystone``, else :class:`NoAuthMiddleware`. In
+   keystone mode the version documents (``GET /`` and ``GET /v1``) are
+   served without a token, as Magnum serves them
+   (:class:`PublicVersionDocuments`): clients discover the API before they
+   authenticate.
 7. :class:`ContextMiddleware` — the RequestContext in
    ``environ['caas.context']``.
 
@@ -54,6 +58,37 @@ class NoAuthMiddleware:
         return self.app(environ, start_response)
 
 
+class PublicVersionDocuments:
+    """Sends ``GET``/``HEAD`` of ``/`` and ``/v1`` around authentication.
+
+    Those requests reach the app with every identity header a client may
+    have sent removed, so they carry no identity at all; everything else
+    goes through ``authenticated``.
+    """
+
+    PATHS = ('/', '/v1', '/v1/')
+
+    def __init__(self, authenticated, public):
+        self.authenticated = authenticated
+        self.public = public
+
+    def __call__(self, environ, start_response):
+        if environ.get('REQUEST_METHOD') in ('GET', 'HEAD') and \
+                environ.get('PATH_INFO', '') in self.PATHS:
+            for key in [k for k in environ if k.startswith(_IDENTITY)]:
+                del environ[key]
+            return self.public(environ, start_response)
+        return self.authenticated(environ, start_response)
+
+
+# Headers keystonemiddleware sets (and strips from clients) or reads.
+_IDENTITY = ('HTTP_X_IDENTITY', 'HTTP_X_USER', 'HTTP_X_PROJECT',
+             'HTTP_X_TENANT', 'HTTP_X_ROLE', 'HTTP_X_DOMAIN',
+             'HTTP_X_SERVICE', 'HTTP_X_IS_ADMIN', 'HTTP_X_SYSTEM',
+             'HTTP_OPENSTACK_SYSTEM', 'HTTP_X_AUTH', 'HTTP_X_TRUST',
+             'HTTP_X_APP_CRED', 'HTTP_X_STORAGE_TOKEN')
+
+
 class ContextMiddleware:
     """Builds the RequestContext from the (validated) identity headers."""
 
@@ -86,7 +121,8 @@ def wrap(app, conf):
     """Wrap the Flask app in the middleware stack described above."""
     app = ContextMiddleware(app)
     if conf.auth_strategy == 'keystone':
-        app = auth_token.AuthProtocol(app, {'oslo_config_config': conf})
+        app = PublicVersionDocuments(
+            auth_token.AuthProtocol(app, {'oslo_config_config': conf}), app)
     else:
         app = NoAuthMiddleware(app)
     app = _size_limiter(app, conf)

@@ -55,6 +55,11 @@ class OperationNotFound(NotFound):
     message = 'Operation %(operation)s could not be found.'
 
 
+class QuotaNotFound(NotFound):
+    message = ('Quota for project %(project_id)s and resource %(resource)s '
+               'could not be found.')
+
+
 class Conflict(CaasException):
     message = 'Conflict.'
     code = 409
@@ -83,6 +88,12 @@ class InvalidState(Conflict):
     message = '%(err)s'
 
 
+class QuotaAlreadyExists(Conflict):
+    message = ('Quota for project %(project_id)s and resource %(resource)s '
+               'already exists; change it with PATCH /v1/quotas/'
+               '%(project_id)s/%(resource)s.')
+
+
 class NotAuthorized(CaasException):
     message = 'Not authorized.'
     code = 403
@@ -90,6 +101,14 @@ class NotAuthorized(CaasException):
 
 class PolicyNotAuthorized(NotAuthorized):
     message = 'Policy does not allow %(action)s to be performed.'
+
+
+class QuotaExceeded(NotAuthorized):
+    """Magnum's ResourceLimitExceeded (403), saying which quota."""
+    message = ('Quota exceeded for project %(project_id)s: its %(resource)s '
+               'quota (%(source)s) is %(limit)d and the project already has '
+               '%(count)d. Delete a cluster to make room for a new one, or '
+               'ask an administrator to raise the quota.')
 
 
 class NotAcceptable(CaasException):

@@ -13,12 +13,15 @@ from caas.conf import cloud
 from caas.conf import conductor
 from caas.conf import database
 from caas.conf import default
+from caas.conf import drivers
 from caas.conf import pki
+from caas.conf import quotas
 from caas.conf import sim
 
 CONF = cfg.CONF
 
-for _module in (default, api, cloud, conductor, database, pki, sim):
+for _module in (default, api, cloud, conductor, database, drivers,
+                pki, quotas, sim):
     _module.register_opts(CONF)
 
 # transport_url and friends, so they can be read and overridden before the

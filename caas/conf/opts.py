@@ -5,13 +5,16 @@ from caas.conf import cloud
 from caas.conf import conductor
 from caas.conf import database
 from caas.conf import default
+from caas.conf import drivers
 from caas.conf import pki
+from caas.conf import quotas
 from caas.conf import sim
 
 
 def list_opts():
     result = []
-    for module in (default, api, cloud, conductor, database, pki, sim):
+    for module in (default, api, cloud, conductor, database, drivers,
+                   pki, quotas, sim):
         for group, opts in module.list_opts().items():
             result.append((group, opts))
     return result

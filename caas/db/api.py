@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from caas.common import exceptions
 from caas.common import states
+from caas.db import quotas
 from caas.db.sqlalchemy import models
 from caas.db.sqlalchemy.engine import session_scope
 
@@ -231,14 +232,17 @@ def _new_operation(cluster_uuid, kind, params, timeout_minutes, request_id):
 
 
 def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
-                   cas=()):
+                   cas=(), cluster_quota=None):
     """Write cluster, nodegroups, CAs and the create operation in one
     transaction.
 
     ``values['project_id']`` must name the cluster's project.
 
     :param cas: [{'ca_type', 'cert_pem', 'encrypted_key'}] (caas.pki)
+    :param cluster_quota: the project's cluster limit when no quota row
+        sets one; None skips the quota check.
     :returns: (cluster, operation)
+    :raises: QuotaExceeded (403)
     """
     values = dict(values)
     _owner(values)
@@ -248,6 +252,9 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
     values.update(status=states.CREATE_IN_PROGRESS, operation_id=op.id,
                   status_reason=None)
     with session_scope() as session:
+        if cluster_quota is not None:
+            quotas.check_cluster_quota(session, values['project_id'],
+                                       cluster_quota)
         cluster = models.Cluster(**values)
         session.add(cluster)
         session.flush()
@@ -308,6 +315,34 @@ def list_clusters(*, scope, limit=None, marker=None, sort_key='id',
         query = query.where(visible)
         return _paginate(session, query, models.Cluster, limit, marker,
                          sort_key, sort_dir, visible)
+
+
+def set_cluster_health(cluster_uuid, status, reason):
+    """Write a cluster's health as a client reported it (no operation)."""
+    with session_scope() as session:
+        if not session.execute(sa.update(models.Cluster).where(
+                models.Cluster.uuid == cluster_uuid).values(
+                    health_status=status, health_status_reason=reason,
+                    updated_at=models.utcnow())).rowcount:
+            raise exceptions.ClusterNotFound(cluster=cluster_uuid)
+
+
+def cluster_stats(*, scope):
+    """(clusters, nodes) of ``scope``: a project id or ALL_PROJECTS.
+
+    Nodes are the node counts of every nodegroup, masters included (what
+    Magnum's ``/v1/stats`` counts).
+    """
+    with session_scope(readonly=True) as session:
+        clusters = session.scalar(
+            sa.select(sa.func.count()).select_from(models.Cluster).where(
+                project_filter(models.Cluster, scope)))
+        nodes = session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(
+                models.NodeGroup.node_count), 0))
+            .select_from(models.NodeGroup).where(
+                project_filter(models.NodeGroup, scope)))
+    return clusters, int(nodes or 0)
 
 
 def list_nodegroups(cluster_uuid):

@@ -14,6 +14,8 @@ import copy
 from caas.common import coercion
 from caas.common import exceptions
 from caas.common import validator as caas_validator
+from caas.conf import CONF
+
 
 def _describe(error):
     """One readable sentence for a jsonschema error on a labels dict."""
@@ -48,11 +50,29 @@ class Driver(abc.ABC):
     provides = []
     #: JSON Schema of the labels this driver understands (typed values).
     labels_schema = {'type': 'object', 'additionalProperties': False}
+    #: Template ``network_driver`` values the driver can build; None: any.
+    network_drivers = None
 
     # labels ---------------------------------------------------------------
-    def validate_labels(self, labels):
-        """Typed labels, or InvalidParameterValue naming the bad label."""
+    def _unknown(self, labels):
+        """Labels this driver's schema has no place for."""
+        if self.labels_schema.get('additionalProperties', False) is not False:
+            return set()
+        return set(labels) - set(self.labels_schema.get('properties', {}))
+
+    def validate_labels(self, labels, strict=None):
+        """Typed labels, or InvalidParameterValue naming the bad label.
+
+        Labels the driver knows are type-checked. Labels it does not know
+        are refused when ``strict`` (default ``[drivers] strict_labels``),
+        else returned untouched: Magnum stores them, and tools written for
+        Magnum's drivers send many.
+        """
         labels = dict(labels or {})
+        if strict is None:
+            strict = CONF.drivers.strict_labels
+        unknown = {} if strict else {
+            k: labels.pop(k) for k in self._unknown(labels)}
         props = self.labels_schema.get('properties', {})
         extra = self.labels_schema.get('additionalProperties', False)
         coerced = {}
@@ -65,17 +85,36 @@ class Driver(abc.ABC):
         if errors:
             raise exceptions.InvalidParameterValue(
                 err='; '.join(_describe(e) for e in errors))
+        coerced.update(unknown)
         return coerced
 
     def effective_labels(self, cluster, template):
-        """Template labels overridden by cluster labels, typed, defaulted."""
-        merged = dict(template.get('labels') or {})
-        merged.update(cluster.get('labels') or {})
-        labels = self.validate_labels(merged)
+        """The labels a stack is built with: typed, defaulted, and only
+        those the driver knows (unknown ones are stored, never used).
+
+        As in Magnum, a cluster's labels replace its template's; the API
+        copied the template's (or merged them, ``merge_labels``) into the
+        cluster when it was created without labels of its own.
+        """
+        chosen = dict(cluster.get('labels') or template.get('labels') or {})
+        for key in self._unknown(chosen):
+            chosen.pop(key)
+        labels = self.validate_labels(chosen, strict=True)
         for key, schema in self.labels_schema.get('properties', {}).items():
             if key not in labels and 'default' in schema:
                 labels[key] = copy.deepcopy(schema['default'])
         return labels
+
+    def validate_network_driver(self, network_driver):
+        """InvalidParameterValue (400) unless the driver can build it."""
+        if self.network_drivers is None or not network_driver or \
+                network_driver in self.network_drivers:
+            return
+        raise exceptions.InvalidParameterValue(
+            err='Invalid value for field/attribute network_driver: %s is not '
+                'supported by driver %s; use one of %s.' % (
+                    network_driver, self.name,
+                    ', '.join(self.network_drivers)))
 
     def coe_version(self, labels):
         """The COE version these labels select, or None."""

@@ -43,7 +43,8 @@ def v1():
         'media_types': [{'base': 'application/json',
                          'type': 'application/vnd.openstack.magnum.v1+json'}],
     }
-    for name in ('clustertemplates', 'clusters', 'mservices'):
+    for name in ('clustertemplates', 'clusters', 'mservices', 'quotas',
+                 'stats'):
         body[name] = _resource_links(base, name)
     return request.respond(body)
 

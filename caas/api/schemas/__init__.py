@@ -82,5 +82,24 @@ def validate(schema, body):
     return body
 
 
-def coerce_and_validate(schema, body):
+def drop_nulls(schema, body):
+    """``body`` without the optional fields sent as JSON ``null``: an
+    explicit null means "not given" (openstacksdk sends
+    ``nodes_to_remove: null``). A required field keeps its null, which
+    validation then names."""
+    if not isinstance(body, dict):
+        return body
+    required = set(schema.get('required', ()))
+    return {k: v for k, v in body.items() if v is not None or k in required}
+
+
+def coerce_and_validate(schema, body, nulls_as_absent=True):
+    """Coerce then validate a body.
+
+    :param nulls_as_absent: drop optional fields whose value is null (what
+        a client's request means); False for documents built by caas
+        itself, where None means "cleared".
+    """
+    if nulls_as_absent:
+        body = drop_nulls(schema, body)
     return validate(schema, coerce(schema, body))

@@ -41,6 +41,9 @@ _CREATE = {
         'fixed_subnet': _ref,
         'floating_ip_enabled': {'type': ['boolean', 'null']},
         'master_lb_enabled': {'type': ['boolean', 'null']},
+        # With labels: the template's labels, overridden by these (else
+        # these replace the template's, as in Magnum).
+        'merge_labels': {'type': ['boolean', 'null']},
     },
     'required': ['cluster_template_id'],
     'additionalProperties': False,
@@ -58,8 +61,12 @@ _RESIZE = {
     'additionalProperties': False,
 }
 
-# The one field a cluster PATCH may change (Magnum 1.x).
-UPDATABLE = ('node_count',)
+# What a cluster PATCH may change (Magnum's): node_count starts an update;
+# the health fields (external auto-healers report them) are written as
+# they are, without an operation.
+UPDATABLE = ('node_count', 'health_status', 'health_status_reason')
+HEALTH_FIELDS = ('health_status', 'health_status_reason')
+HEALTH_STATUSES = ('HEALTHY', 'UNHEALTHY', 'UNKNOWN')
 
 
 def _with_min_nodes(schema, minimum):
@@ -80,8 +87,15 @@ def update(min_nodes=1):
     """A cluster after its PATCH, restricted to what may change."""
     return {
         'type': 'object',
-        'properties': {'node_count': {'type': 'integer',
-                                      'minimum': min_nodes,
-                                      'maximum': MAX_NODES}},
+        'properties': {
+            'node_count': {'type': 'integer', 'minimum': min_nodes,
+                           'maximum': MAX_NODES},
+            'health_status': {'type': ['string', 'null'],
+                              'enum': list(HEALTH_STATUSES) + [None]},
+            'health_status_reason': {
+                'type': ['object', 'null'], 'maxProperties': 100,
+                'additionalProperties': {'type': 'string',
+                                         'maxLength': 1024}},
+        },
         'required': ['node_count'],
     }

@@ -48,7 +48,9 @@ PROPERTIES = {
 
 CREATE = {
     'type': 'object',
-    'properties': PROPERTIES,
+    # cluster_distro may be sent at create (Magnum's clients send it); the
+    # image's os_distro wins when the image is looked up.
+    'properties': dict(PROPERTIES, cluster_distro=_text),
     'required': ['coe', 'image_id'],
     'additionalProperties': False,
 }
@@ -72,6 +74,23 @@ NETWORK_DRIVER_DEFAULTS = {
     'swarm-mode': 'docker',
     'mesos': 'docker',
     'dcos': 'docker',
+}
+
+# Magnum's supported network and volume drivers per COE (its API
+# validation lists; swarm-mode as swarm, dcos as mesos).
+NETWORK_DRIVERS = {
+    'kubernetes': ('flannel', 'calico', 'cilium'),
+    'swarm': ('docker', 'flannel'),
+    'swarm-mode': ('docker', 'flannel'),
+    'mesos': ('docker',),
+    'dcos': ('docker',),
+}
+VOLUME_DRIVERS = {
+    'kubernetes': ('cinder',),
+    'swarm': ('rexray',),
+    'swarm-mode': ('rexray',),
+    'mesos': ('rexray',),
+    'dcos': ('rexray',),
 }
 
 # What may change on a template that clusters use (cosmetic fields only:

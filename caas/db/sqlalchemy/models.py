@@ -228,3 +228,27 @@ class Conductor(TimestampMixin, Base):
     report_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled_reason: Mapped[str | None] = mapped_column(String(255))
+
+
+class Quota(TimestampMixin, Base):
+    """A project's limit on a resource (Magnum's quotas: ``Cluster``)."""
+    __tablename__ = 'quotas'
+    __table_args__ = (UniqueConstraint('project_id', 'resource',
+                                       name='uq_quotas_project_resource'),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    resource: Mapped[str] = mapped_column(String(255), nullable=False)
+    hard_limit: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class QuotaLock(Base):
+    """One row per (project, resource) that every create of that resource
+    updates first: the row lock makes concurrent creates of one project
+    count one after the other (see caas.db.quotas)."""
+    __tablename__ = 'quota_locks'
+
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(255), primary_key=True)
+    locked_at: Mapped[datetime.datetime] = mapped_column(
+        DateTime, default=utcnow, nullable=False)

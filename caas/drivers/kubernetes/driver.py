@@ -30,7 +30,8 @@ def _unsupported_feature(description):
 LABELS_SCHEMA = {
     'type': 'object',
     'description': 'Labels of the caas Kubernetes drivers. Unknown labels '
-                   'are rejected so that a typo never goes unnoticed.',
+                   'are stored and ignored, or refused with [drivers] '
+                   'strict_labels so that a typo never goes unnoticed.',
     'additionalProperties': False,
     'properties': {
         'kube_tag': {
@@ -101,6 +102,7 @@ class KubernetesDriver(base.Driver):
 
     os_distro = None
     labels_schema = LABELS_SCHEMA
+    network_drivers = NETWORK_DRIVERS
 
     def coe_version(self, labels):
         tag = (labels or {}).get('kube_tag') or DEFAULT_KUBE_TAG

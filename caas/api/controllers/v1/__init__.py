@@ -1,4 +1,4 @@
-"""Version 1 of the API: Magnum's resources, microversions 1.1 to 1.10."""
+"""Version 1 of the API: Magnum's resources, microversions 1.1 to 1.14."""
 
 from caas.api.controllers.v1 import certificates
 from caas.api.controllers.v1 import clusters
@@ -6,9 +6,11 @@ from caas.api.controllers.v1 import clustertemplates
 from caas.api.controllers.v1 import events
 from caas.api.controllers.v1 import mservices
 from caas.api.controllers.v1 import nodegroups
+from caas.api.controllers.v1 import quotas
+from caas.api.controllers.v1 import stats
 
 
 def register(app):
     for module in (clustertemplates, clusters, nodegroups, mservices,
-                   certificates, events):
+                   certificates, events, quotas, stats):
         module.register(app)

@@ -65,8 +65,9 @@ def get_one(ident):
 
 def create():
     conf = request.services().conf
-    body = schemas.validate(schema.sign(conf.pki.max_csr_bytes),
-                            request.json_body())
+    sign = schema.sign(conf.pki.max_csr_bytes)
+    body = schemas.validate(sign, schemas.drop_nulls(sign,
+                                                     request.json_body()))
     try:
         cluster = _cluster(body['cluster_uuid'], 'certificate:create')
     except exceptions.ClusterNotFound as exc:

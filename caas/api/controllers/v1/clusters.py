@@ -5,7 +5,11 @@ writes the row change and an ``operations`` row (``db.create_cluster`` /
 ``db.start_operation``, which raise 409 when another operation is in
 progress), and only after it committed is the conductor cast. A failed
 cast is logged, not reported: the operation is durable and the
-conductors' sweeper re-drives it, so the 202 stays true.
+conductors' sweeper re-drives it, so the 202 stays true. A create is
+counted against the project's cluster quota in that same transaction.
+A PATCH of ``health_status``/``health_status_reason`` only (what external
+auto-healers send) is written as it is: it changes no node, so it starts
+no operation.
 """
 
 import functools
@@ -40,12 +44,32 @@ FROM_TEMPLATE = {
     'flavor_id': 'flavor_id',
     'master_flavor_id': 'master_flavor_id',
     'docker_volume_size': 'docker_volume_size',
-    'labels': 'labels',
     'fixed_network': 'fixed_network',
     'fixed_subnet': 'fixed_subnet',
     'floating_ip_enabled': 'floating_ip_enabled',
     'master_lb_enabled': 'master_lb_enabled',
 }
+
+
+def _labels(body, template):
+    """Magnum's rule: no labels (or empty ones) take the template's; given
+    labels replace them, or override them with ``merge_labels``."""
+    labels = body.get('labels')
+    if not labels:
+        return dict(template.labels or {})
+    if body.get('merge_labels'):
+        return dict(template.labels or {}, **labels)
+    return dict(labels)
+
+
+def view(row, base_url, summary=False):
+    """A cluster's view at the request's microversion: from 1.13 on it
+    names the cluster's id in its driver's backend (``cluster_id``; here
+    the Heat stack's id), as Magnum does."""
+    data = views.cluster(row, base_url, summary=summary)
+    if request.version() >= microversions.CLUSTER_ID:
+        data['cluster_id'] = row.stack_id
+    return data
 
 
 def _min_nodes():
@@ -85,7 +109,10 @@ def create():
     body = schemas.coerce_and_validate(schema.create(_min_nodes()),
                                        request.json_body())
     template = _template_for_create(body['cluster_template_id'])
-    values = {k: v for k, v in body.items() if v is not None}
+    labels = _labels(body, template)
+    values = {k: v for k, v in body.items()
+              if v is not None and k != 'merge_labels'}
+    values['labels'] = labels
     for field, template_field in FROM_TEMPLATE.items():
         if values.get(field) is None:
             values[field] = getattr(template, template_field)
@@ -104,14 +131,12 @@ def create():
                          ('keypair', 'flavor_id', 'master_flavor_id',
                           'fixed_network'))
     if template.cluster_distro:
-        # Cluster labels override the template's; the driver says which
-        # labels it understands (a bad one is a 400 now, not a failed
-        # create later).
+        # The driver type-checks the labels it knows (a bad one is a 400
+        # now, not a failed create later); unknown ones are stored.
         driver = services.find_driver(
             template.server_type, template.cluster_distro, template.coe,
             explicit=template.driver)
-        driver.validate_labels(dict(template.labels or {},
-                                    **(values.get('labels') or {})))
+        driver.validate_labels(labels)
     values['uuid'] = db.new_uuid()
     values.setdefault('name', 'cluster-%s' % values['uuid'][:8])
     values.update(cluster_template_id=template.uuid,
@@ -135,7 +160,8 @@ def create():
     cas = authority.new_cas(values['uuid'], pki.ca_types(template.coe))
     cluster, operation = db.create_cluster(
         values, nodegroups, timeout_minutes=timeout,
-        request_id=request.request_id(), cas=cas)
+        request_id=request.request_id(), cas=cas,
+        cluster_quota=services.conf.quotas.max_clusters_per_project)
     LOG.info('Cluster %s: create accepted (operation %s)', cluster.uuid,
              operation.id)
     _cast('cluster_create', cluster, operation)
@@ -145,7 +171,7 @@ def create():
 def _list(summary, rule, path):
     where = scope.for_list(rule, rule + '_all_projects')
     lister = functools.partial(db.list_clusters, summary=summary)
-    return pagination.list_response('clusters', path, lister, views.cluster,
+    return pagination.list_response('clusters', path, lister, view,
                                     SORT_KEYS, summary, where)
 
 
@@ -163,7 +189,7 @@ def _get(ident, rule, all_projects_rule):
 
 def get_one(ident):
     row = _get(ident, 'cluster:get', 'cluster:get_one_all_projects')
-    return request.respond(views.cluster(row, request.base_url()))
+    return request.respond(view(row, request.base_url()))
 
 
 def _default_worker(cluster_uuid):
@@ -189,19 +215,41 @@ def _start_update(row, params):
     return request.respond({'uuid': cluster.uuid}, 202)
 
 
+def _set_health(row, patched):
+    db.set_cluster_health(row.uuid, patched.get('health_status'),
+                          patched.get('health_status_reason') or {})
+    LOG.info('Cluster %s: health set to %s by %s', row.uuid,
+             patched.get('health_status'), request.context().user_id)
+
+
 def update(ident):
+    patch = patching.read()
     row = _get(ident, 'cluster:update', 'cluster:update_all_projects')
-    worker = _default_worker(row.uuid)
-    patched = patching.apply({'node_count': row.node_count},
-                             request.json_body(), allowed=schema.UPDATABLE)
+    touched = patching.fields(patch)
+    current = {'node_count': row.node_count,
+               'health_status': row.health_status,
+               'health_status_reason': row.health_status_reason}
+    patched = patching.apply(current, patch, allowed=schema.UPDATABLE)
     patched = schemas.coerce_and_validate(schema.update(_min_nodes()),
-                                          patched)
+                                          patched, nulls_as_absent=False)
+    health = touched & set(schema.HEALTH_FIELDS)
+    if health:
+        policy.authorize(request.context(), 'cluster:update_health_status',
+                         {'project_id': row.project_id})
+    if 'node_count' not in touched:
+        _set_health(row, patched)
+        return request.respond({'uuid': row.uuid}, 202)
+    worker = _default_worker(row.uuid)
     params = {'node_count': patched['node_count'], 'nodegroup': worker.uuid}
     rollback = flask.request.args.get('rollback', '').lower()
     if rollback in ('true', '1', 'yes') and \
             request.version() >= microversions.ROLLBACK:
         params['rollback'] = True
-    return _start_update(row, params)
+    resp = _start_update(row, params)
+    if health:
+        # Only once the update was accepted: a 409 changes nothing.
+        _set_health(row, patched)
+    return resp
 
 
 def resize(ident):

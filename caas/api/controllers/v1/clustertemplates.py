@@ -1,9 +1,13 @@
 """``/v1/clustertemplates``: create, list, show, JSON-Patch, delete.
 
-A template is checked when written: its image, flavors, keypair and
-networks against the cloud (``[cloud] validate_references``), and the
-(server_type, image os_distro, coe) triple against the drivers. While
-clusters use a template only cosmetic fields may change (409 otherwise).
+A template is checked when written: its image, flavors and networks
+against the cloud (``[cloud] validate_references``), its network and
+volume drivers against Magnum's lists for its COE, and the (server_type,
+image os_distro, coe) triple against the drivers. Its keypair is checked
+when a cluster is created from it, as in Magnum (the keypair is the
+cluster creator's, and a cluster may name its own). While clusters use a
+template only cosmetic fields may change (409 otherwise). Lists return
+whole templates, as Magnum's do.
 """
 
 from oslo_log import log as logging
@@ -16,6 +20,7 @@ from caas.api import scope
 from caas.api import views
 from caas.api.schemas import clustertemplate as schema
 from caas.api import schemas
+from caas.common import exceptions
 from caas.common import policy
 from caas.db import api as db
 from caas.db.sqlalchemy import models
@@ -23,7 +28,7 @@ from caas.db.sqlalchemy import models
 LOG = logging.getLogger(__name__)
 
 REFERENCE_FIELDS = ('image_id', 'flavor_id', 'master_flavor_id',
-                    'keypair_id', 'external_network_id', 'fixed_network')
+                    'external_network_id', 'fixed_network')
 SORT_KEYS = db.SORT_KEYS[models.ClusterTemplate]
 
 
@@ -58,6 +63,20 @@ def _default(field, coe):
     return dict(value) if isinstance(value, dict) else value
 
 
+def _check_coe_drivers(values):
+    """400 naming the allowed values when the network or volume driver is
+    not one Magnum supports for the template's COE."""
+    coe = values.get('coe')
+    for field, allowed in (('network_driver', schema.NETWORK_DRIVERS),
+                           ('volume_driver', schema.VOLUME_DRIVERS)):
+        value = values.get(field)
+        if value and coe in allowed and value not in allowed[coe]:
+            raise exceptions.InvalidParameterValue(
+                err='Invalid value for field/attribute %s: %s is not '
+                    'supported for coe %s; use one of %s, or leave it '
+                    'unset.' % (field, value, coe, ', '.join(allowed[coe])))
+
+
 def _check_cloud_and_driver(values, changed_fields):
     """Validate references among changed_fields; keep cluster_distro right.
 
@@ -68,7 +87,7 @@ def _check_cloud_and_driver(values, changed_fields):
         found = references.check(
             services.cloud, values,
             [f for f in REFERENCE_FIELDS if f in changed_fields])
-        if 'image_id' in found:
+        if references.image_distro(found.get('image_id')):
             values['cluster_distro'] = references.image_distro(
                 found['image_id'])
     if values.get('cluster_distro'):
@@ -76,6 +95,7 @@ def _check_cloud_and_driver(values, changed_fields):
             values['server_type'], values['cluster_distro'], values['coe'],
             explicit=values.get('driver'))
         driver.validate_labels(values.get('labels'))
+        driver.validate_network_driver(values.get('network_driver'))
     else:
         LOG.warning('Template %s: image %s has no known os_distro; the '
                     'driver is chosen when a cluster is created.',
@@ -94,7 +114,8 @@ def create():
         if values.get(field) is None:
             values[field] = _default(field, values['coe'])
     values['uuid'] = db.new_uuid()
-    values['cluster_distro'] = None
+    values['cluster_distro'] = values.get('cluster_distro') or None
+    _check_coe_drivers(values)
     _check_cloud_and_driver(values, REFERENCE_FIELDS)
     values.update(project_id=ctx.project_id, user_id=ctx.user_id)
     row = db.create_cluster_template(values)
@@ -122,7 +143,9 @@ def _list(summary, rule, path):
 
 
 def get_all():
-    return _list(True, 'clustertemplate:get_all', 'clustertemplates')
+    # Whole templates, as Magnum lists them (clients filter the list by
+    # image and coe, and `template list --fields` shows any field).
+    return _list(False, 'clustertemplate:get_all', 'clustertemplates')
 
 
 def detail():
@@ -137,10 +160,11 @@ def get_one(ident):
 
 def update(ident):
     ctx = request.context()
+    patch = patching.read()
     row = _find(ident, 'clustertemplate:update',
                 'clustertemplate:update_all_projects')
     current = {k: getattr(row, k) for k in schema.PROPERTIES}
-    patched = patching.apply(current, request.json_body(),
+    patched = patching.apply(current, patch,
                              allowed=schema.PROPERTIES,
                              read_only=schema.READ_ONLY)
     for field in schema.PROPERTIES:
@@ -149,15 +173,19 @@ def update(ident):
             patched[field] = _default(field, patched.get('coe', row.coe))
     patched = schemas.coerce_and_validate(schema.CREATE, {
         k: v for k, v in patched.items()
-        if v is not None or k not in ('coe', 'image_id')})
+        if v is not None or k not in ('coe', 'image_id')},
+        nulls_as_absent=False)
     changes = {k: v for k, v in patched.items() if getattr(row, k) != v}
     if not changes:
         return request.respond(_view(row))
     if 'public' in changes or 'hidden' in changes:
         policy.authorize(ctx, 'clustertemplate:publish')
     checked = dict(patched, uuid=row.uuid, cluster_distro=row.cluster_distro)
+    if set(changes) & {'coe', 'network_driver', 'volume_driver'}:
+        _check_coe_drivers(checked)
     if set(changes) & {'image_id', 'server_type', 'coe', 'driver',
-                       'labels'} or set(changes) & set(REFERENCE_FIELDS):
+                       'labels', 'network_driver'} or \
+            set(changes) & set(REFERENCE_FIELDS):
         _check_cloud_and_driver(checked, changes)
         if checked['cluster_distro'] != row.cluster_distro:
             changes['cluster_distro'] = checked['cluster_distro']

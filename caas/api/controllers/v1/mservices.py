@@ -3,6 +3,13 @@
 A conductor is ``up`` while its last heartbeat is newer than
 ``[conductor] heartbeat_timeout`` seconds, the same limit after which its
 operations are taken over.
+
+Each conductor is reported as Magnum reports its own: binary
+``magnum-conductor`` (whether it runs as ``caas-conductor`` or inside
+``caas-all``; ``GET /v1/conductors`` names the real one), so tools written
+for Magnum recognise it. Its ``id`` is the conductor row's: a small
+integer given when a host first registers (1 for the first) and kept
+across restarts, since a restarted conductor re-registers its host's row.
 """
 
 
@@ -22,11 +29,15 @@ def liveness(row, now, timeout):
     return age, 'up' if age <= timeout else 'down'
 
 
+#: The binary every conductor is listed as.
+MAGNUM_BINARY = 'magnum-conductor'
+
+
 def _view(row, now, timeout):
     return {
         'id': row.id,
         'host': row.host,
-        'binary': row.binary,
+        'binary': MAGNUM_BINARY,
         'state': liveness(row, now, timeout)[1],
         'report_count': row.report_count,
         'disabled': bool(row.disabled),

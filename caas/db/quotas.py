@@ -1,0 +1,168 @@
+"""Project quotas: Magnum's ``quotas`` rows and the race-safe check that a
+cluster create stays within them.
+
+A quota row is written by an administrator (``/v1/quotas``); a project
+without one gets ``[quotas] max_clusters_per_project``. The check runs in
+the transaction that inserts the cluster, after an UPDATE of the
+project's ``quota_locks`` row: on PostgreSQL and MySQL that row lock makes
+a second create of the same project wait until the first committed, and
+its count then sees the first cluster (READ COMMITTED takes a new snapshot
+per statement); on SQLite every writer holds the database lock
+(``BEGIN IMMEDIATE``). So two creates at the limit cannot both pass.
+"""
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from caas.common import exceptions
+from caas.db.sqlalchemy import models
+from caas.db.sqlalchemy.engine import session_scope
+
+#: The resources a quota may name (Magnum's QuotaResourceName.ALL).
+RESOURCES = ('Cluster',)
+CLUSTER = 'Cluster'
+
+SORT_KEYS = ('id', 'project_id', 'resource', 'hard_limit', 'created_at',
+             'updated_at')
+
+Quota = models.Quota
+
+
+def _checked_project(project_id):
+    if not (isinstance(project_id, str) and project_id):
+        # A quota for "no project" would be a quota for every caller
+        # without one: a programming error, not a request to serve.
+        raise TypeError('A quota needs its project_id, got %r.' %
+                        (project_id,))
+    return project_id
+
+
+def create_quota(project_id, resource, hard_limit):
+    """Insert a quota; 409 when the project already has one for resource."""
+    _checked_project(project_id)
+    try:
+        with session_scope() as session:
+            row = Quota(project_id=project_id, resource=resource,
+                        hard_limit=hard_limit)
+            session.add(row)
+    except IntegrityError:
+        raise exceptions.QuotaAlreadyExists(project_id=project_id,
+                                            resource=resource)
+    return row
+
+
+def get_quota(project_id, resource):
+    """The stored quota, or QuotaNotFound (404)."""
+    with session_scope(readonly=True) as session:
+        row = session.scalars(sa.select(Quota).where(
+            Quota.project_id == _checked_project(project_id),
+            Quota.resource == resource)).first()
+    if row is None:
+        raise exceptions.QuotaNotFound(project_id=project_id,
+                                       resource=resource)
+    return row
+
+
+def update_quota(project_id, resource, hard_limit):
+    with session_scope() as session:
+        row = session.scalars(sa.select(Quota).where(
+            Quota.project_id == _checked_project(project_id),
+            Quota.resource == resource).with_for_update()).first()
+        if row is None:
+            raise exceptions.QuotaNotFound(project_id=project_id,
+                                           resource=resource)
+        row.hard_limit = hard_limit
+        row.updated_at = models.utcnow()
+    return row
+
+
+def delete_quota(project_id, resource):
+    with session_scope() as session:
+        deleted = session.execute(sa.delete(Quota).where(
+            Quota.project_id == _checked_project(project_id),
+            Quota.resource == resource)).rowcount
+    if not deleted:
+        raise exceptions.QuotaNotFound(project_id=project_id,
+                                       resource=resource)
+
+
+def list_quotas(*, project_id, limit=None, marker=None, sort_key='id',
+                sort_dir='asc'):
+    """Quotas of ``project_id``, or of every project when it is None (the
+    administrators' ``all_tenants``, decided by the API).
+
+    :param marker: the ``id`` of the last quota of the previous page.
+    """
+    if sort_key not in SORT_KEYS:
+        raise exceptions.InvalidParameterValue(
+            err='Invalid value for sort_key: %s. Valid keys are: %s.' % (
+                sort_key, ', '.join(SORT_KEYS)))
+    column = getattr(Quota, sort_key)
+    order = sa.asc if sort_dir == 'asc' else sa.desc
+    with session_scope(readonly=True) as session:
+        query = sa.select(Quota)
+        if project_id is not None:
+            query = query.where(Quota.project_id == project_id)
+        if marker is not None:
+            mrow = session.get(Quota, marker)
+            if mrow is None or (project_id is not None and
+                                mrow.project_id != project_id):
+                raise exceptions.InvalidParameterValue(
+                    err='Invalid value for marker: %s was not found.' %
+                        marker)
+            value = getattr(mrow, sort_key)
+            after = (lambda a, b: a > b) if sort_dir == 'asc' else \
+                (lambda a, b: a < b)
+            if value is None:
+                query = query.where(column.is_(None),
+                                    after(Quota.id, mrow.id))
+            else:
+                query = query.where(sa.or_(
+                    after(column, value),
+                    sa.and_(column == value, after(Quota.id, mrow.id))))
+        query = query.order_by(order(column), order(Quota.id))
+        if limit is not None:
+            query = query.limit(limit)
+        return list(session.scalars(query))
+
+
+def _lock(session, project_id, resource):
+    """Take the project's quota lock row for the rest of the transaction."""
+    values = {'locked_at': models.utcnow()}
+    where = (models.QuotaLock.project_id == project_id,
+             models.QuotaLock.resource == resource)
+    if session.execute(sa.update(models.QuotaLock).where(*where)
+                       .values(**values)).rowcount:
+        return
+    try:
+        # The first create of a project makes the row; a concurrent first
+        # create waits on the unique key, fails here and takes the lock
+        # below once the winner committed.
+        with session.begin_nested():
+            session.execute(sa.insert(models.QuotaLock).values(
+                project_id=project_id, resource=resource, **values))
+    except IntegrityError:
+        session.execute(sa.update(models.QuotaLock).where(*where)
+                        .values(**values))
+
+
+def check_cluster_quota(session, project_id, default_limit):
+    """Raise QuotaExceeded (403) unless ``project_id`` may have one more
+    cluster; holds the project's lock until ``session`` commits.
+
+    Call it inside the transaction that inserts the cluster.
+    """
+    _lock(session, project_id, CLUSTER)
+    limit = session.scalar(sa.select(Quota.hard_limit).where(
+        Quota.project_id == project_id, Quota.resource == CLUSTER))
+    source = 'set for the project'
+    if limit is None:
+        limit = default_limit
+        source = 'the default, [quotas] max_clusters_per_project'
+    count = session.scalar(sa.select(sa.func.count()).select_from(
+        models.Cluster).where(models.Cluster.project_id == project_id))
+    if count >= limit:
+        raise exceptions.QuotaExceeded(project_id=project_id,
+                                       resource=CLUSTER, source=source,
+                                       limit=limit, count=count)
+
