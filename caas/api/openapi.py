@@ -26,7 +26,9 @@ from caas.api.controllers.v1 import clustertemplates
 from caas.api.schemas import certificate as certificate_schema
 from caas.api.schemas import cluster as cluster_schema
 from caas.api.schemas import clustertemplate as template_schema
+from caas.api.schemas import quota as quota_schema
 from caas.conf import CONF
+from caas.db import quotas as db_quotas
 
 PATH = '/v1/openapi.json'
 
@@ -52,6 +54,14 @@ def _cluster_resize():
 
 def _template_create():
     return template_schema.CREATE
+
+
+def _quota_create():
+    return quota_schema.CREATE
+
+
+def _quota_update():
+    return quota_schema.UPDATE
 
 
 def _certificate_sign():
@@ -137,6 +147,26 @@ OPERATIONS = {
     'mservices_get_all': (
         'mservices', 'List the conductors and whether they are up.', '200',
         None, None, ()),
+    'stats_get_all': (
+        'stats', 'Cluster and node counts of a project, or of every project '
+        'for an administrator (microversion 1.4 on).', '200', None, None,
+        ('project_id', 'type')),
+    'quotas_get_all': (
+        'quotas', "List quotas: the caller's project, every project with "
+        'all_tenants (administrators).', '200', None, db_quotas.SORT_KEYS,
+        ('all_tenants',)),
+    'quotas_create': (
+        'quotas', "Set a project's quota (administrators).", '201',
+        _quota_create, None, ()),
+    'quotas_get_one': (
+        'quotas', "Show a project's quota (the default when none is set).",
+        '200', None, None, ()),
+    'quotas_update': (
+        'quotas', "Change a project's quota (a Quota object, not a JSON "
+        'Patch).', '202', _quota_update, None, ()),
+    'quotas_delete': (
+        'quotas', "Remove a project's quota; the default applies again.",
+        '204', None, None, ()),
 }
 
 _QUERY = {
@@ -148,6 +178,8 @@ _QUERY = {
     'all_projects': {'type': 'string', 'enum': ['true', 'false']},
     'cluster': {'type': 'string'},
     'last_event_id': {'type': 'integer', 'minimum': 0},
+    'type': {'type': 'string', 'enum': ['cluster']},
+    'all_tenants': {'type': 'string', 'enum': ['true', 'false']},
 }
 
 

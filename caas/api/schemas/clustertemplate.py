@@ -44,13 +44,14 @@ PROPERTIES = {
     'hidden': _bool,
     'tags': _text,
     'driver': _text,
+    # Accepted at create (Magnum's clients send it); the image's os_distro
+    # wins when the image is looked up. Read-only for a PATCH.
+    'cluster_distro': _text,
 }
 
 CREATE = {
     'type': 'object',
-    # cluster_distro may be sent at create (Magnum's clients send it); the
-    # image's os_distro wins when the image is looked up.
-    'properties': dict(PROPERTIES, cluster_distro=_text),
+    'properties': PROPERTIES,
     'required': ['coe', 'image_id'],
     'additionalProperties': False,
 }

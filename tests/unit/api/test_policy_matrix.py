@@ -126,6 +126,10 @@ def _make_world(kapi):
         'hidden': make_template('admin-c', name='tpl-hidden', public=True,
                                 hidden=True),
     }
+    resp = kapi.post('/v1/quotas', {'project_id': 'project-a',
+                                    'hard_limit': 10},
+                     headers=_as('admin-c'))
+    assert resp.status_code == 201, resp.json_body
     resp = kapi.post('/v1/clusters', {'name': 'cl-a', 'cluster_template_id':
                                       w['tpl_a']['uuid'], 'node_count': 1},
                      headers=_as('member-a'))
@@ -170,7 +174,7 @@ def kapi(world, rpc, cloud, drivers):
 def snapshot():
     """Every stored row of the API's tables, in a comparable form."""
     tables = (models.ClusterTemplate, models.Cluster, models.NodeGroup,
-              models.Operation, models.ClusterCA)
+              models.Operation, models.ClusterCA, models.Quota)
     with engine.session_scope(readonly=True) as session:
         return {model.__tablename__: sorted(
             json.dumps(row.as_dict(), sort_keys=True, default=str)
@@ -199,6 +203,14 @@ LIST = {'member_a': 200, 'reader_a': 200, 'member_b': 200,
         'no_project': 403, 'system_admin': 403, 'admin_c': 200,
         'admin_c_all': 200, 'member_a_all': 403}
 EVERYONE = dict.fromkeys(CALLERS, 200)
+
+ADMINS_ONLY = {'member_a': 403, 'reader_a': 403, 'member_b': 403,
+               'no_project': 403, 'system_admin': 403}
+
+
+def _admins(ok):
+    return dict(ADMINS_ONLY, admin_c=ok, admin_c_all=ok, member_a_all=403)
+
 
 MATRIX = {
     ('GET', '/'): (lambda w: '/', None, EVERYONE),
@@ -275,6 +287,29 @@ MATRIX = {
         {'member_a': 403, 'reader_a': 403, 'member_b': 403,
          'no_project': 403, 'system_admin': 200, 'admin_c': 200,
          'admin_c_all': 200, 'member_a_all': 403}),
+    # Another project's counts are refused; all_projects means nothing.
+    ('GET', '/v1/stats'): (
+        lambda w: '/v1/stats?project_id=project-a', None,
+        {'member_a': 200, 'reader_a': 200, 'member_b': 403,
+         'no_project': 403, 'system_admin': 403, 'admin_c': 200,
+         'admin_c_all': 200, 'member_a_all': 200}),
+    ('GET', '/v1/quotas'): (lambda w: '/v1/quotas', None, _admins(200)),
+    ('POST', '/v1/quotas'): (
+        lambda w: '/v1/quotas',
+        lambda w: {'project_id': 'project-b', 'hard_limit': 3},
+        _admins(201)),
+    # A project's readers see its quota; other projects get a 403.
+    ('GET', '/v1/quotas/<project_id>/<resource>'): (
+        lambda w: '/v1/quotas/project-a/Cluster', None,
+        {'member_a': 200, 'reader_a': 200, 'member_b': 403,
+         'no_project': 403, 'system_admin': 403, 'admin_c': 200,
+         'admin_c_all': 200, 'member_a_all': 200}),
+    ('PATCH', '/v1/quotas/<project_id>/<resource>'): (
+        lambda w: '/v1/quotas/project-a/Cluster',
+        lambda w: {'project_id': 'project-a', 'resource': 'Cluster',
+                   'hard_limit': 5}, _admins(202)),
+    ('DELETE', '/v1/quotas/<project_id>/<resource>'): (
+        lambda w: '/v1/quotas/project-a/Cluster', None, _admins(204)),
     ('GET', '/v1/mservices'): (
         lambda w: '/v1/mservices', None,
         {'member_a': 403, 'reader_a': 403, 'member_b': 403,
@@ -299,7 +334,8 @@ def test_every_endpoint_is_in_the_matrix(database, rpc, cloud):
                                sorted(set(MATRIX) - served)))
 
 
-SYNCHRONOUS = {('PATCH', '/v1/certificates/<ident>')}
+SYNCHRONOUS = {('PATCH', '/v1/certificates/<ident>'),
+               ('PATCH', '/v1/quotas/<project_id>/<resource>')}
 
 CASES = [(endpoint, caller) for endpoint in MATRIX for caller in CALLERS]
 
