@@ -21,7 +21,6 @@ import sqlalchemy as sa
 
 from caas.common import exceptions
 from caas.common import states
-from caas.db import quotas
 from caas.db.sqlalchemy import models
 from caas.db.sqlalchemy.engine import session_scope
 
@@ -232,17 +231,17 @@ def _new_operation(cluster_uuid, kind, params, timeout_minutes, request_id):
 
 
 def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
-                   cas=(), cluster_quota=None):
+                   cas=(), quota_check=None):
     """Write cluster, nodegroups, CAs and the create operation in one
     transaction.
 
     ``values['project_id']`` must name the cluster's project.
 
     :param cas: [{'ca_type', 'cert_pem', 'encrypted_key'}] (caas.pki)
-    :param cluster_quota: the project's cluster limit when no quota row
-        sets one; None skips the quota check.
+    :param quota_check: ``quota_check(session, project_id)``, called in the
+        transaction before the cluster is inserted (e.g.
+        ``caas.db.quotas.cluster_quota_check``); it raises to refuse.
     :returns: (cluster, operation)
-    :raises: QuotaExceeded (403)
     """
     values = dict(values)
     _owner(values)
@@ -252,9 +251,8 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
     values.update(status=states.CREATE_IN_PROGRESS, operation_id=op.id,
                   status_reason=None)
     with session_scope() as session:
-        if cluster_quota is not None:
-            quotas.check_cluster_quota(session, values['project_id'],
-                                       cluster_quota)
+        if quota_check is not None:
+            quota_check(session, values['project_id'])
         cluster = models.Cluster(**values)
         session.add(cluster)
         session.flush()

@@ -11,10 +11,13 @@ per statement); on SQLite every writer holds the database lock
 (``BEGIN IMMEDIATE``). So two creates at the limit cannot both pass.
 """
 
+import functools
+
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from caas.common import exceptions
+from caas.db import api as db_api
 from caas.db.sqlalchemy import models
 from caas.db.sqlalchemy.engine import session_scope
 
@@ -86,9 +89,9 @@ def delete_quota(project_id, resource):
                                        resource=resource)
 
 
-def list_quotas(*, project_id, limit=None, marker=None, sort_key='id',
+def list_quotas(*, scope, limit=None, marker=None, sort_key='id',
                 sort_dir='asc'):
-    """Quotas of ``project_id``, or of every project when it is None (the
+    """Quotas of ``scope``: a project id, or ``ALL_PROJECTS`` (the
     administrators' ``all_tenants``, decided by the API).
 
     :param marker: the ``id`` of the last quota of the previous page.
@@ -100,13 +103,12 @@ def list_quotas(*, project_id, limit=None, marker=None, sort_key='id',
     column = getattr(Quota, sort_key)
     order = sa.asc if sort_dir == 'asc' else sa.desc
     with session_scope(readonly=True) as session:
-        query = sa.select(Quota)
-        if project_id is not None:
-            query = query.where(Quota.project_id == project_id)
+        visible = db_api.project_filter(Quota, scope)
+        query = sa.select(Quota).where(visible)
         if marker is not None:
-            mrow = session.get(Quota, marker)
-            if mrow is None or (project_id is not None and
-                                mrow.project_id != project_id):
+            mrow = session.scalars(sa.select(Quota).where(
+                Quota.id == marker, visible)).first()
+            if mrow is None:
                 raise exceptions.InvalidParameterValue(
                     err='Invalid value for marker: %s was not found.' %
                         marker)
@@ -144,6 +146,12 @@ def _lock(session, project_id, resource):
     except IntegrityError:
         session.execute(sa.update(models.QuotaLock).where(*where)
                         .values(**values))
+
+
+def cluster_quota_check(default_limit):
+    """The ``quota_check`` of ``caas.db.api.create_cluster``."""
+    return functools.partial(check_cluster_quota,
+                             default_limit=default_limit)
 
 
 def check_cluster_quota(session, project_id, default_limit):

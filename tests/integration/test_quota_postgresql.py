@@ -47,7 +47,8 @@ def _create(template, name, limit):
           'is_default': True},
          {'name': 'default-worker', 'role': 'worker', 'node_count': 1,
           'is_default': True}],
-        timeout_minutes=5, cluster_quota=limit)
+        timeout_minutes=5,
+        quota_check=quotas.cluster_quota_check(limit))
 
 
 def _count():

@@ -35,7 +35,7 @@ def _cluster_of_b(api, name, node_count):
     assert resp.status_code == 202, resp.json_body
 
 
-# -- stats ---------------------------------------------------------------------
+# -- stats --------------------------------------------------------------------
 
 def test_stats_below_1_4_is_406(api):
     resp = api.get('/v1/stats', headers=_h(PROJECT_A, '1.3'))
@@ -80,7 +80,7 @@ def test_stats_type_other_than_cluster_is_400(api):
     assert 'cluster' in _title(resp)
 
 
-# -- quotas CRUD -----------------------------------------------------------------
+# -- quotas CRUD --------------------------------------------------------------
 
 def _quota(api, project='project-a', limit=2, headers=ADMIN):
     return api.post('/v1/quotas', {'project_id': project,
@@ -208,7 +208,7 @@ def test_quota_list_is_own_project_unless_all_tenants(api):
     assert api.get('/v1/quotas?marker=x', headers=ADMIN).status_code == 400
 
 
-# -- the quota enforced ----------------------------------------------------------
+# -- the quota enforced -------------------------------------------------------
 
 def test_create_beyond_the_quota_is_403_naming_quota_limit_and_project(
         api, rpc, make_cluster):

@@ -31,6 +31,7 @@ from caas.common import exceptions
 from caas.common import policy
 from caas.common import states
 from caas.db import api as db
+from caas.db import quotas
 from caas.db.sqlalchemy import models
 from caas.pki import authority
 
@@ -161,7 +162,8 @@ def create():
     cluster, operation = db.create_cluster(
         values, nodegroups, timeout_minutes=timeout,
         request_id=request.request_id(), cas=cas,
-        cluster_quota=services.conf.quotas.max_clusters_per_project)
+        quota_check=quotas.cluster_quota_check(
+            services.conf.quotas.max_clusters_per_project))
     LOG.info('Cluster %s: create accepted (operation %s)', cluster.uuid,
              operation.id)
     _cast('cluster_create', cluster, operation)

@@ -20,6 +20,7 @@ from caas.api.schemas import quota as schema
 from caas.common import coercion
 from caas.common import exceptions
 from caas.common import policy
+from caas.db import api as db_api
 from caas.db import quotas as db
 
 LOG = logging.getLogger(__name__)
@@ -97,7 +98,8 @@ def get_all():
     page = pagination.from_args(
         {k: v for k, v in flask.request.args.items() if k != 'marker'},
         request.services().conf.api.max_limit, db.SORT_KEYS)
-    rows = db.list_quotas(project_id=None if everyone else ctx.project_id,
+    rows = db.list_quotas(scope=db_api.ALL_PROJECTS if everyone
+                          else ctx.project_id,
                           limit=page.limit, marker=_marker(),
                           sort_key=page.sort_key, sort_dir=page.sort_dir)
     body = {'quotas': [_view(row) for row in rows]}
