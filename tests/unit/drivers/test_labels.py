@@ -27,10 +27,34 @@ def test_bad_kube_tag_names_the_label(driver):
     assert exc.value.code == 400
 
 
-def test_unknown_label_is_rejected_by_name(driver):
+def test_unknown_label_is_rejected_by_name_when_strict(driver, conf):
+    with pytest.raises(exceptions.InvalidParameterValue) as exc:
+        driver.validate_labels({'kube_tga': 'v1.27.3'}, strict=True)
+    assert 'kube_tga' in str(exc.value)
+    conf('strict_labels', True, group='drivers')
     with pytest.raises(exceptions.InvalidParameterValue) as exc:
         driver.validate_labels({'kube_tga': 'v1.27.3'})
     assert 'kube_tga' in str(exc.value)
+
+
+def test_unknown_label_is_kept_as_is_by_default(driver):
+    # Magnum stores labels no driver knows; known ones stay typed.
+    assert driver.validate_labels({'kube_tga': 'v1.27.3',
+                                   'master_lb_floating_ip_enabled': 'true'}) \
+        == {'kube_tga': 'v1.27.3', 'master_lb_floating_ip_enabled': True}
+
+
+def test_unknown_labels_never_reach_the_stack(driver):
+    labels = driver.effective_labels(
+        {'labels': {'kube_tga': 'v1.27.3', 'kube_tag': 'v1.28.0'}}, {})
+    assert 'kube_tga' not in labels
+    assert labels['kube_tag'] == 'v1.28.0'
+
+
+def test_a_known_label_with_a_bad_value_is_refused_even_if_lenient(driver):
+    with pytest.raises(exceptions.InvalidParameterValue) as exc:
+        driver.validate_labels({'kube_tga': 'x', 'kube_tag': 'latest'})
+    assert 'kube_tag' in str(exc.value) and 'kube_tga' not in str(exc.value)
 
 
 def test_non_boolean_value_names_the_label(driver):
@@ -76,6 +100,19 @@ def test_cluster_labels_override_template_labels(driver):
                                      {'labels': {'kube_tag': 'v1.27.0'}})
     assert labels['kube_tag'] == 'v1.28.0'
     assert labels['service_cluster_ip_range'] == '10.254.0.0/16'
+
+
+def test_cluster_labels_replace_template_labels_as_in_magnum(driver):
+    # The API copied (or merged, merge_labels) the template's labels into
+    # the cluster when it was created without its own.
+    labels = driver.effective_labels(
+        {'labels': {'kube_tag': 'v1.28.0'}},
+        {'labels': {'service_cluster_ip_range': '10.100.0.0/16'}})
+    assert labels['service_cluster_ip_range'] == '10.254.0.0/16'
+    labels = driver.effective_labels(
+        {'labels': {}},
+        {'labels': {'service_cluster_ip_range': '10.100.0.0/16'}})
+    assert labels['service_cluster_ip_range'] == '10.100.0.0/16'
 
 
 def test_fake_driver_takes_any_string_label():
