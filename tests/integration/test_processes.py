@@ -27,6 +27,9 @@ def test_cluster_lifecycle_across_processes(deploy):
     services = mc.mservices.list()
     assert sorted(s.host for s in services) == ['conductor-0', 'conductor-1']
     assert {s.state for s in services} == {'up'}
+    # As Magnum lists its own, with small ids given at first registration.
+    assert {s.binary for s in services} == {'magnum-conductor'}
+    assert sorted(s.id for s in services) == [1, 2]
 
     mc.clusters.update(cluster.uuid, [{'op': 'replace', 'path': '/node_count',
                                        'value': 3}])

@@ -205,7 +205,11 @@ def test_quota_list_is_own_project_unless_all_tenants(api):
     assert [q['project_id'] for q in rest['quotas']] == ['p2', 'p3']
     assert api.get('/v1/quotas?all_tenants=maybe',
                    headers=ADMIN).status_code == 400
-    assert api.get('/v1/quotas?marker=x', headers=ADMIN).status_code == 400
+    for marker in ('x', '0', '-1', '9' * 40, '1e3'):
+        assert api.get('/v1/quotas?marker=%s' % marker,
+                       headers=ADMIN).status_code == 400, marker
+    assert api.get('/v1/quotas?marker=9999',
+                   headers=ADMIN).status_code == 400
 
 
 # -- the quota enforced -------------------------------------------------------

@@ -60,11 +60,15 @@ def _marker():
     if marker in (None, ''):
         return None
     try:
-        return int(marker)
+        value = int(marker)
     except ValueError:
+        value = 0
+    # Ids are positive database integers: anything else names no quota.
+    if not 0 < value < 2 ** 31:
         raise exceptions.InvalidParameterValue(
             err='Invalid value for marker: %s. A quota marker is the id of '
                 'a quota.' % marker)
+    return value
 
 
 def _body():
