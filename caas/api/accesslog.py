@@ -57,7 +57,9 @@ class _LoggedBody:
         self._logged = False
 
     def __iter__(self):
-        self._iter = iter(self._body)
+        # One iterator however often the server asks for one.
+        if self._iter is None:
+            self._iter = iter(self._body)
         return self
 
     def __next__(self):

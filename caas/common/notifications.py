@@ -85,7 +85,12 @@ def reset():
 def enabled():
     """True when a notification driver is configured."""
     try:
-        return get_notifier().is_enabled()
+        notifier = get_notifier()
+        # oslo.messaging calls a notifier with no driver at all "enabled"
+        # (it is not only noop); it sends nothing, so it is off here.
+        drivers = [d for d in CONF.oslo_messaging_notifications.driver
+                   if d != 'noop']
+        return bool(drivers) and notifier.is_enabled()
     except Exception:
         LOG.exception('The notifier cannot be built; not notifying')
         return False
@@ -155,9 +160,9 @@ def notify_cluster(context, kind, outcome, cluster=None):
         return
     uuid = _value(cluster, 'uuid') if cluster is not None else '-'
     try:
-        notifier = get_notifier()
-        if not notifier.is_enabled():
+        if not enabled():
             return
+        notifier = get_notifier()
         body = payload(context, action, outcome, cluster)
         send = notifier.error if outcome == FAILURE else notifier.info
         send(context, event_type(action), body)

@@ -33,7 +33,7 @@ def test_create_sends_one_pending_cadf_event(api, notified, make_cluster,
     assert payload['eventType'] == 'activity'
     assert payload['action'] == 'create'
     assert payload['outcome'] == 'pending'
-    assert payload['initiator']['typeURI'] == 'data/security/account/user'
+    assert payload['initiator']['typeURI'] == 'service/security/account/user'
     assert payload['initiator']['project_id'] == 'project-a'
     assert payload['initiator']['user_id'] == 'alice'
     assert payload['observer']['typeURI'] == 'service/magnum/cluster'

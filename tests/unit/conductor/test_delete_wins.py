@@ -7,6 +7,7 @@ the simulated cloud must hold no stack and no server of the cluster, and
 the fenced-out flow must never have written a status.
 """
 
+import functools
 import threading
 
 import pytest
@@ -139,10 +140,13 @@ def test_a_fenced_create_copying_outputs_never_completes(make_runner, sim,
     real_copy = status.CopyOutputs.execute
     real_remove = status.DeleteClusterRecords.execute
 
+    # TaskFlow reads what a task requires from its signature: keep it.
+    @functools.wraps(real_copy)
     def copy(self, *args, **kwargs):
         copying.hold()
         return real_copy(self, *args, **kwargs)
 
+    @functools.wraps(real_remove)
     def remove(self, *args, **kwargs):
         removing.hold()
         return real_remove(self, *args, **kwargs)
