@@ -1,5 +1,7 @@
 """The WSGI middleware in front of the Flask app, outermost first.
 
+0. :class:`caas.api.accesslog.AccessLogMiddleware` — one access-log line
+   per request, refused ones included.
 1. ``ParsableErrorMiddleware`` — every error body in Magnum's shape.
 2. oslo.middleware ``RequestId`` — ``x-openstack-request-id`` on every
    response and ``openstack.request_id`` in the environ.
@@ -32,6 +34,7 @@ from oslo_middleware import http_proxy_to_wsgi
 from oslo_middleware import request_id
 from oslo_middleware import sizelimit
 
+from caas.api import accesslog
 from caas.api import errors
 from caas.api import inputs
 from caas.common import context as caas_context
@@ -129,5 +132,6 @@ def wrap(app, conf):
     app = http_proxy_to_wsgi.HTTPProxyToWSGI(app, conf)
     app = inputs.InputGuardMiddleware(app)
     app = request_id.RequestId(app)
-    return errors.ParsableErrorMiddleware(
+    app = errors.ParsableErrorMiddleware(
         app, body_limit=conf.api.max_request_body_size)
+    return accesslog.AccessLogMiddleware(app)

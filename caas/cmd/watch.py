@@ -116,6 +116,11 @@ class Watcher:
                                                if failed_at else None),
                     description='operation FAILED: %s' % (op.error or ''))
                 self.progress.stop_task(task_id)
+            elif op.state == states.OP_SUPERSEDED:
+                self.progress.update(
+                    task_id, description='operation SUPERSEDED: %s' % (
+                        op.error or ''))
+                self.progress.stop_task(task_id)
         for ev in db_events.list_events(scope=db_api.ALL_PROJECTS,
                                         cluster_id=self.cluster_uuid,
                                         marker=self._last_id, limit=500):

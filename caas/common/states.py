@@ -52,7 +52,13 @@ OP_PENDING = 'PENDING'      # recorded, cast sent (or lost), nobody owns it
 OP_RUNNING = 'RUNNING'      # owned by a conductor (owner + epoch)
 OP_SUCCEEDED = 'SUCCEEDED'
 OP_FAILED = 'FAILED'
+# Ended by a DELETE that won over it: fenced out (epoch bumped) in the
+# transaction that recorded the delete. Its owner stays set until that
+# conductor has stopped acting on it (or is dead), which the delete flow
+# waits for before it looks for the stack.
+OP_SUPERSEDED = 'SUPERSEDED'
 OP_UNFINISHED = (OP_PENDING, OP_RUNNING)
+OP_FINISHED = (OP_SUCCEEDED, OP_FAILED, OP_SUPERSEDED)
 
 # For each operation kind: the status set when it is accepted, on success
 # and on failure.

@@ -16,7 +16,9 @@ import datetime
 from oslo_log import log as logging
 from taskflow import states as tf_states
 
+from caas.common import notifications
 from caas.common import states
+from caas.conductor import notify
 from caas.conductor import steps
 from caas.db import operations as db_ops
 from caas.db.sqlalchemy import models
@@ -71,4 +73,6 @@ def expire(persistence, op, host):
     LOG.error('Cluster %s: %s (operation %s, owner %s, fenced at epoch %d, '
               'expired by %s)', op.cluster_id, reason, op.id,
               op.owner or '-', op.epoch + 1, host)
+    notify.operation_ended(op.cluster_id, op.id, op.kind,
+                           notifications.FAILURE)
     return True

@@ -30,7 +30,9 @@ from taskflow.persistence import models as tf_models
 from taskflow.persistence.backends import impl_sqlalchemy
 
 from caas.common import exceptions
+from caas.common import notifications
 from caas.common import states
+from caas.conductor import notify
 from caas.conductor import ownership
 from caas.conductor import progress
 from caas.conductor.flows import FACTORIES
@@ -224,11 +226,13 @@ class FlowRunner:
             LOG.warning('Cluster %s: lost the claim on operation %s (epoch '
                         '%d); stopping without acting', fence.cluster_uuid,
                         op_id, fence.epoch)
+            self._let_go(fence)
         except Exception as exc:
             if not self._owned(fence):
                 LOG.warning('Cluster %s: operation %s stopped here after its '
                             'claim (epoch %d) was lost: %s',
                             fence.cluster_uuid, op_id, fence.epoch, exc)
+                self._let_go(fence)
             elif self._finished(op_id):
                 # The flow failed and its first task's revert recorded it.
                 LOG.info('Cluster %s: operation %s failed: %s',
@@ -242,6 +246,29 @@ class FlowRunner:
         finally:
             with self._lock:
                 self._running.pop(op_id, None)
+
+    def _let_go(self, fence):
+        """Tell a delete that superseded this operation that its flow here
+        has ended (the sweeper says it too if this fails)."""
+        try:
+            if db_ops.stopped_acting(fence.operation_id, self.host):
+                LOG.info('Cluster %s: superseded operation %s stopped here',
+                         fence.cluster_uuid, fence.operation_id)
+        except Exception:
+            LOG.warning('Cluster %s: could not record that superseded '
+                        'operation %s stopped; the sweeper will',
+                        fence.cluster_uuid, fence.operation_id)
+
+    def let_go_superseded(self):
+        """Record for every superseded operation this host still owns but
+        no longer runs that it stopped acting on it."""
+        running = set(self.running())
+        done = 0
+        for op_id in db_ops.superseded_owned_by(self.host):
+            if op_id not in running and \
+                    db_ops.stopped_acting(op_id, self.host):
+                done += 1
+        return done
 
     @staticmethod
     def _project_of(op):
@@ -311,6 +338,8 @@ class FlowRunner:
         LOG.error('Cluster %s: %s', fence.cluster_uuid, reason)
         fence.finish(False, {'status': failed, 'status_reason': reason},
                      error=reason)
+        notify.operation_ended(fence.cluster_uuid, fence.operation_id,
+                               op.kind, notifications.FAILURE)
 
     def _forget_flow(self, op_id):
         """Finished flows need no logbook; keep the database small."""

@@ -94,6 +94,9 @@ class ConductorService:
             if deadlines.expire(self.runner.persistence, op, self.host):
                 expired.add(op.id)
         unfinished = [op for op in unfinished if op.id not in expired]
+        # Superseded by a DELETE and no longer running here: say so, so
+        # the delete goes on (normally the flow itself said it).
+        self.runner.let_go_superseded()
         orphans = self.liveness.orphans(unfinished,
                                         db_ops.conductor_reports())
         # Our own operations that no local flow runs: the claim check in

@@ -389,6 +389,95 @@ def start_operation(cluster_uuid, kind, params=None, timeout_minutes=60,
     return cluster, op
 
 
+class _LookAgain(Exception):
+    """The cluster's operation changed under us: roll back and re-read."""
+
+
+def start_delete(cluster_uuid, timeout_minutes=60, request_id=None,
+                 attempts=10):
+    """Start deleting a cluster: a DELETE always wins.
+
+    One transaction records the delete operation. If another operation
+    (create, update, ...) is unfinished, running or stuck, the same
+    transaction fences it out: its epoch is bumped and it is marked
+    SUPERSEDED with a reason, so every later fenced write of its owner
+    fails. The operations row is locked before the cluster row, the order
+    ``finish`` and ``expire`` use, so a flow finishing at the same moment
+    either commits first (and the delete starts from its settled status)
+    or is fenced out.
+
+    :returns: (cluster, operation, superseded): ``operation`` is None when
+        a delete is already running (nothing new is recorded or cast);
+        ``superseded`` is the (id, kind) of the operation fenced out, or
+        None.
+    """
+    kind = states.OP_CLUSTER_DELETE
+    for _attempt in range(attempts):
+        try:
+            return _start_delete_once(cluster_uuid, kind, timeout_minutes,
+                                      request_id)
+        except _LookAgain:
+            continue
+    row = get_cluster_by_uuid(cluster_uuid, scope=ALL_PROJECTS)
+    raise exceptions.OperationInProgress(cluster=cluster_uuid,
+                                         status=row.status)
+
+
+def _start_delete_once(cluster_uuid, kind, timeout_minutes, request_id):
+    Cluster, Op = models.Cluster, models.Operation
+    op = _new_operation(cluster_uuid, kind, None, timeout_minutes,
+                        request_id)
+    now = models.utcnow()
+    with session_scope() as session:
+        row = session.execute(sa.select(Cluster.operation_id, Cluster.status)
+                              .where(Cluster.uuid == cluster_uuid)).first()
+        if row is None:
+            raise exceptions.ClusterNotFound(cluster=cluster_uuid)
+        superseded = None
+        if row.operation_id is None:
+            cond = [Cluster.operation_id.is_(None),
+                    Cluster.status.in_(states.ALLOWED_FROM[kind])]
+        else:
+            superseded = session.execute(
+                sa.update(Op).where(Op.id == row.operation_id,
+                                    Op.state.in_(states.OP_UNFINISHED),
+                                    Op.kind != kind)
+                .values(epoch=Op.epoch + 1, state=states.OP_SUPERSEDED,
+                        finished_at=now, updated_at=now,
+                        error='Superseded by the delete operation %s: a '
+                              'DELETE always wins.' % op.id)
+                .returning(Op.id, Op.kind)).first()
+            if superseded is None:
+                current = session.get(Op, row.operation_id)
+                if current is not None and current.kind == kind and \
+                        current.state in states.OP_UNFINISHED:
+                    # Already being deleted: idempotent, nothing new.
+                    return session.scalars(sa.select(Cluster).where(
+                        Cluster.uuid == cluster_uuid)).one(), None, None
+                raise _LookAgain()   # it finished meanwhile
+            superseded = (superseded.id, superseded.kind)
+            cond = [Cluster.operation_id == row.operation_id]
+        updated = session.execute(
+            sa.update(Cluster).where(Cluster.uuid == cluster_uuid, *cond)
+            .values(status=states.TRANSITIONS[kind][0], operation_id=op.id,
+                    status_reason=None, updated_at=now)).rowcount
+        if updated != 1:
+            if superseded is None and row.operation_id is None:
+                fresh = session.execute(
+                    sa.select(Cluster.operation_id, Cluster.status)
+                    .where(Cluster.uuid == cluster_uuid)).first()
+                if fresh is not None and fresh.operation_id is None:
+                    raise exceptions.InvalidState(
+                        err='Cluster %s is in status %s, from which delete '
+                            'is not allowed.' % (cluster_uuid, fresh.status))
+            raise _LookAgain()
+        session.add(op)
+        session.flush()
+        cluster = session.scalars(sa.select(Cluster).where(
+            Cluster.uuid == cluster_uuid)).one()
+    return cluster, op, superseded
+
+
 def get_operation(op_id):
     with session_scope(readonly=True) as session:
         row = session.get(models.Operation, op_id)

@@ -149,6 +149,40 @@ def operations_owned_by(owner):
                 Op.owner == owner, Op.state.in_(states.OP_UNFINISHED))))
 
 
+# -- superseded operations (a DELETE always wins) -----------------------------
+
+def superseded_owners(cluster_uuid):
+    """[(operation id, owner)] of the cluster's superseded operations whose
+    conductor has not yet said it stopped acting on them."""
+    with session_scope(readonly=True) as session:
+        return [tuple(r) for r in session.execute(
+            sa.select(Op.id, Op.owner).where(
+                Op.cluster_id == cluster_uuid,
+                Op.state == states.OP_SUPERSEDED,
+                Op.owner.is_not(None)))]
+
+
+def superseded_owned_by(owner):
+    """Ids of superseded operations ``owner`` has not yet let go of."""
+    with session_scope(readonly=True) as session:
+        return list(session.scalars(sa.select(Op.id).where(
+            Op.owner == owner, Op.state == states.OP_SUPERSEDED)))
+
+
+def stopped_acting(op_id, owner):
+    """``owner`` no longer runs anything of this superseded operation.
+
+    Clears the owner: the delete flow that superseded it waits for this
+    (or for the owner's heartbeat to stop) before it looks for the stack,
+    so nothing the old flow was still sending to the cloud is left behind.
+    """
+    with session_scope() as session:
+        return session.execute(sa.update(Op).where(
+            Op.id == op_id, Op.owner == owner,
+            Op.state == states.OP_SUPERSEDED).values(
+                owner=None, updated_at=models.utcnow())).rowcount == 1
+
+
 # -- fenced writes ----------------------------------------------------------
 
 def _assert_owner(session, fence):

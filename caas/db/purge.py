@@ -26,7 +26,7 @@ from caas.db.sqlalchemy.engine import session_scope
 
 Op = models.Operation
 Cluster = models.Cluster
-OP_FINISHED = (states.OP_SUCCEEDED, states.OP_FAILED)
+OP_FINISHED = states.OP_FINISHED
 
 
 def _taskflow_tables():

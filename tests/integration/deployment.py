@@ -57,7 +57,8 @@ def wait_http(url, timeout=30):
 class Deployment:
 
     def __init__(self, workdir, db_url, transport_url, conductors=2,
-                 boot_delay=1.0, conductor_opts=None, auth_strategy='noauth'):
+                 boot_delay=1.0, conductor_opts=None, auth_strategy='noauth',
+                 notification_topic=None):
         self.workdir = str(workdir)
         self.db_url = db_url
         self.transport_url = transport_url
@@ -73,6 +74,8 @@ class Deployment:
             'health_check_interval': 5}
         self.conductor_opts.update(conductor_opts or {})
         self.auth_strategy = auth_strategy
+        # Notifications over the same broker on this topic (off if None).
+        self.notification_topic = notification_topic
         self.procs = {}
         self.spawns = {}
         self.conf = os.path.join(self.workdir, 'caas.conf')
@@ -123,6 +126,9 @@ class Deployment:
             '[conductor]',
             'topic = %s' % self.topic,
         ] + ['%s = %s' % kv for kv in self.conductor_opts.items()]
+        if self.notification_topic:
+            lines += ['[oslo_messaging_notifications]', 'driver = messaging',
+                      'topics = %s' % self.notification_topic]
         with open(self.conf, 'w') as f:
             f.write('\n'.join(lines) + '\n')
 

@@ -1,16 +1,19 @@
-"""cluster_delete: delete the stack, wait until it is gone, drop the rows."""
+"""cluster_delete: let a superseded operation stop, delete the stack, wait
+until it is gone, drop the rows."""
 
 from taskflow.patterns import linear_flow
 
 from caas.common import states
 from caas.conductor.tasks import stack
 from caas.conductor.tasks import status
+from caas.conductor.tasks import supersede
 
 
 def get_flow():
     kind = states.OP_CLUSTER_DELETE
     return linear_flow.Flow(kind).add(
         status.BeginOperation(kind),
+        supersede.WaitForSupersededToStop(),
         stack.DeleteStack(),
         stack.WaitForStackGone(),
         status.DeleteClusterRecords(),

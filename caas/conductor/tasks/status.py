@@ -4,7 +4,9 @@ from oslo_log import log as logging
 from taskflow import task
 
 from caas.common import exceptions
+from caas.common import notifications
 from caas.common import states
+from caas.conductor import notify
 from caas.conductor.tasks import common
 
 LOG = logging.getLogger(__name__)
@@ -48,6 +50,8 @@ class BeginOperation(task.Task):
                         fence.operation_id)
             return
         LOG.error('Cluster %s: %s (%s)', fence.cluster_uuid, failed, reason)
+        notify.operation_ended(fence.cluster_uuid, fence.operation_id,
+                               self.kind, notifications.FAILURE)
 
 
 class CompleteOperation(task.Task):
@@ -63,6 +67,8 @@ class CompleteOperation(task.Task):
         done = states.TRANSITIONS[self.kind][1]
         fence.finish(True, {'status': done, 'status_reason': None})
         LOG.info('Cluster %s: %s', fence.cluster_uuid, done)
+        notify.operation_ended(fence.cluster_uuid, fence.operation_id,
+                               self.kind, notifications.SUCCESS)
 
 
 class DeleteClusterRecords(task.Task):
@@ -70,8 +76,15 @@ class DeleteClusterRecords(task.Task):
     step, label = 'delete-records', 'removing the cluster records'
 
     def execute(self, fence):
+        # Described before its rows go, for the notification.
+        cluster = notify.cluster_row(fence.cluster_uuid)
         fence.delete_cluster()
         LOG.info('Cluster %s: deleted', fence.cluster_uuid)
+        if cluster is not None:
+            cluster.update(status=states.DELETE_COMPLETE, status_reason=None)
+        notify.operation_ended(fence.cluster_uuid, fence.operation_id,
+                               states.OP_CLUSTER_DELETE,
+                               notifications.SUCCESS, cluster=cluster)
 
 
 class CopyOutputs(task.Task):

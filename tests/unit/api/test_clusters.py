@@ -214,14 +214,40 @@ def test_patch_node_count_is_202_and_records_operation(api, rpc,
 
 def test_second_mutation_is_409(api, make_cluster):
     uuid = make_cluster()
-    # Still CREATE_IN_PROGRESS: an update and a delete are refused.
+    # Still CREATE_IN_PROGRESS: an update is refused.
     resp = api.patch('/v1/clusters/%s' % uuid, [
         {'op': 'replace', 'path': '/node_count', 'value': 2}],
         headers=PROJECT_A)
     assert resp.status_code == 409
     assert 'in progress' in _title(resp)
+
+
+def test_delete_during_create_wins(api, rpc, make_cluster):
+    uuid = make_cluster()
+    create_op = rpc.casts[-1]['operation_id']
+    resp = api.delete('/v1/clusters/%s' % uuid, headers=PROJECT_A)
+    assert resp.status_code == 204
+    assert rpc.casts[-1]['method'] == 'cluster_delete'
+    assert db.get_operation(create_op).state == 'SUPERSEDED'
+    body = api.get('/v1/clusters/%s' % uuid, headers=PROJECT_A).json_body
+    assert body['status'] == 'DELETE_IN_PROGRESS'
+    # An update after the delete is refused.
+    assert api.patch('/v1/clusters/%s' % uuid, [
+        {'op': 'replace', 'path': '/node_count', 'value': 2}],
+        headers=PROJECT_A).status_code == 409
+
+
+def test_second_delete_is_204_and_records_nothing(api, rpc, make_cluster):
+    uuid = make_cluster()
+    settle(uuid)
     assert api.delete('/v1/clusters/%s' % uuid,
-                      headers=PROJECT_A).status_code == 409
+                      headers=PROJECT_A).status_code == 204
+    casts = len(rpc.casts)
+    ops = len(db.list_operations(cluster_uuid=uuid))
+    assert api.delete('/v1/clusters/%s' % uuid,
+                      headers=PROJECT_A).status_code == 204
+    assert len(rpc.casts) == casts
+    assert len(db.list_operations(cluster_uuid=uuid)) == ops
 
 
 def test_patch_other_paths_are_400(api, make_cluster):

@@ -28,6 +28,7 @@ from caas.api import views
 from caas.api.schemas import cluster as schema
 from caas.api import schemas
 from caas.common import exceptions
+from caas.common import notifications
 from caas.common import policy
 from caas.common import states
 from caas.db import api as db
@@ -88,6 +89,12 @@ def _cast(method, cluster, operation):
         LOG.exception('Cluster %s: could not cast %s for operation %s; it is '
                       'recorded and the sweeper will re-drive it.',
                       cluster.uuid, method, operation.id)
+
+
+def _pending(kind, cluster):
+    """Magnum's pending notification, sent after the commit."""
+    notifications.notify_cluster(request.context(), kind,
+                                 notifications.PENDING, cluster)
 
 
 def _template_for_create(ident):
@@ -166,6 +173,7 @@ def create():
             services.conf.quotas.max_clusters_per_project))
     LOG.info('Cluster %s: create accepted (operation %s)', cluster.uuid,
              operation.id)
+    _pending(operation.kind, cluster)
     _cast('cluster_create', cluster, operation)
     return request.respond({'uuid': cluster.uuid}, 202)
 
@@ -213,6 +221,7 @@ def _start_update(row, params):
         request_id=request.request_id())
     LOG.info('Cluster %s: update accepted (operation %s, %s)', cluster.uuid,
              operation.id, params)
+    _pending(operation.kind, cluster)
     _cast('cluster_update', cluster, operation)
     return request.respond({'uuid': cluster.uuid}, 202)
 
@@ -291,13 +300,27 @@ def find_nodegroup(cluster_uuid, ident):
 
 
 def delete(ident):
+    """A DELETE always wins: an operation in progress (or stuck) is fenced
+    out in the transaction that records the delete; a delete already
+    running makes this one a no-op (204, nothing recorded or cast)."""
     row = _get(ident, 'cluster:delete', 'cluster:delete_all_projects')
-    cluster, operation = db.start_operation(
-        row.uuid, states.OP_CLUSTER_DELETE,
+    cluster, operation, superseded = db.start_delete(
+        row.uuid,
         timeout_minutes=request.services().conf.conductor.update_timeout,
         request_id=request.request_id())
+    if operation is None:
+        LOG.info('Cluster %s: delete already in progress', cluster.uuid)
+        return request.no_content()
+    if superseded is not None:
+        LOG.warning('Cluster %s: delete (operation %s) supersedes %s '
+                    'operation %s, which is fenced out', cluster.uuid,
+                    operation.id, superseded[1], superseded[0])
+        # The superseded operation's outcome: it ended here, unfinished.
+        notifications.notify_cluster(request.context(), superseded[1],
+                                     notifications.FAILURE, cluster)
     LOG.info('Cluster %s: delete accepted (operation %s)', cluster.uuid,
              operation.id)
+    _pending(operation.kind, cluster)
     _cast('cluster_delete', cluster, operation)
     return request.no_content()
 
