@@ -30,6 +30,8 @@ CA_ROTATION = microversion_parse.parse_version_string('1.5')
 RESIZE = microversion_parse.parse_version_string('1.7')
 NODEGROUPS = microversion_parse.parse_version_string('1.9')
 ZERO_NODES = microversion_parse.parse_version_string('1.10')
+# Nodegroups' node_labels and node_taints, applied to their nodes.
+NODE_LABELS = microversion_parse.parse_version_string('1.14')
 
 
 def _not_acceptable(message):

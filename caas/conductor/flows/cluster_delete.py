@@ -1,8 +1,10 @@
-"""cluster_delete: delete the stack, wait until it is gone, drop the rows."""
+"""cluster_delete: delete the nodegroups' stacks, then the cluster's stack,
+wait until it is gone, drop the rows."""
 
 from taskflow.patterns import linear_flow
 
 from caas.common import states
+from caas.conductor.tasks import nodegroup
 from caas.conductor.tasks import stack
 from caas.conductor.tasks import status
 
@@ -11,6 +13,7 @@ def get_flow():
     kind = states.OP_CLUSTER_DELETE
     return linear_flow.Flow(kind).add(
         status.BeginOperation(kind),
+        nodegroup.DeleteNodeGroupStacks(),
         stack.DeleteStack(),
         stack.WaitForStackGone(),
         status.DeleteClusterRecords(),
