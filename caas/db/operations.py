@@ -309,6 +309,17 @@ def settled_clusters():
                                        states.UPDATE_COMPLETE)))))
 
 
+def nodegroup_stacks():
+    """(cluster uuid, nodegroup name, stack id) of every nodegroup users
+    added whose stack was made: one query for all clusters."""
+    with session_scope(readonly=True) as session:
+        return list(session.execute(
+            sa.select(NodeGroup.cluster_id, NodeGroup.name, NodeGroup.stack_id)
+            .where(NodeGroup.is_default.is_not(True),
+                   NodeGroup.stack_id.is_not(None))
+            .order_by(NodeGroup.id)))
+
+
 def record_health(cluster_uuid, status, reason):
     """Write health only while no operation runs on the cluster.
 

@@ -196,3 +196,28 @@ def test_a_failed_nodegroup_create_fails_the_group_and_can_be_deleted(
     _run(runner, op)
     assert sim.cloud.summary()['counts']['stacks'] == 1
     assert len(_servers(sim)) == 2
+
+
+def test_a_deleted_nodegroup_stack_makes_the_cluster_unhealthy(make_runner,
+                                                               sim):
+    from caas.clients import cloud
+    from caas.conductor import health
+    runner = make_runner()
+    cluster, op = make_cluster()       # the fake driver: quick stacks
+    _run(runner, op)
+    ng_uuid, op = _start_create(cluster, name='gpu', node_count=1)
+    _run(runner, op)
+    clients = cloud.CloudClients()
+    health.run_once('c1', clients, 0, ['c1'])
+    assert _cluster(cluster.uuid).health_status == states.HEALTHY
+    stack_id = _group(cluster.uuid, ng_uuid).stack_id
+    clients.heat.stacks.delete(stack_id)
+
+    def unhealthy():
+        health.run_once('c1', clients, 0, ['c1'])
+        row = _cluster(cluster.uuid)
+        return row if row.health_status == states.UNHEALTHY else None
+    row = wait_for(unhealthy, timeout=10)
+    # The cluster's own stack is fine; the reason names the nodegroup.
+    assert set(row.health_status_reason) == {'nodegroup gpu'}
+    assert stack_id in row.health_status_reason['nodegroup gpu']
