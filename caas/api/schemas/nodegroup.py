@@ -60,7 +60,8 @@ NODE_PROPERTIES = {
 }
 
 # What a nodegroup PATCH may change. Magnum allows min/max only; caas also
-# takes node_count (the same as a resize naming the nodegroup).
+# takes node_count (the same as a resize naming the nodegroup), and from
+# 1.14 on node_labels and node_taints (NODE_PROPERTIES).
 UPDATABLE = ('node_count', 'min_node_count', 'max_node_count')
 
 

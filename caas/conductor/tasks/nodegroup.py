@@ -145,10 +145,12 @@ class UpdateNodeGroupStack(task.Task):
         remove = stack_tasks.members_to_remove(
             fence, clients, data.driver, found,
             params.get('nodes_to_remove') or [])
+        wanted = dict(ng)
+        for key in ('node_count', 'node_labels', 'node_taints'):
+            if key in params:
+                wanted[key] = params[key]
         new = data.driver.nodegroup_update_parameters(
-            data.cluster, data.template,
-            dict(ng, node_count=params.get('node_count', ng['node_count'])),
-            remove=remove)
+            data.cluster, data.template, wanted, remove=remove)
         current = found.to_dict().get('parameters') or {}
         if (found.stack_status == 'UPDATE_COMPLETE' and
                 all(str(current.get(k)) == str(v) for k, v in new.items())):
@@ -181,7 +183,8 @@ class CopyNodeGroupOutputs(task.Task):
         outputs = common.stack_outputs(found)
         values = {'node_addresses':
                   data.driver.nodegroup_addresses(outputs)['worker']}
-        for key in ('node_count', 'min_node_count', 'max_node_count'):
+        for key in ('node_count', 'min_node_count', 'max_node_count',
+                    'node_labels', 'node_taints'):
             if key in params:
                 values[key] = params[key]
         fence.update(nodegroup_uuid_values={ng['uuid']: values})

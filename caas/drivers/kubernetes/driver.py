@@ -263,8 +263,11 @@ class KubernetesDriver(base.Driver):
 
     def nodegroup_update_parameters(self, cluster, template, nodegroup,
                                     remove=()):
+        # New node labels or taints change the workers' user data, so Heat
+        # replaces them and they register again with the new ones.
         return {'number_of_minions': int(nodegroup.get('node_count') or 0),
-                'minions_to_remove': ','.join(remove)}
+                'minions_to_remove': ','.join(remove),
+                'node_registration': node_registration(nodegroup)}
 
 
 class UbuntuKubernetesDriver(KubernetesDriver):

@@ -296,3 +296,40 @@ def test_node_labels_below_1_14_are_400_naming_the_version(api, rpc,
     assert resp.status_code == 400
     assert '1.14' in resp.json_body['errors'][0]['detail']
     assert [c['method'] for c in rpc.casts] == ['cluster_create']
+
+
+def test_patch_node_labels_and_taints_at_1_14(api, rpc, v114, cluster):
+    _create(api, cluster, headers=v114, node_labels={'a': 'b'})
+    settle(cluster)
+    # python-magnumclient sends dicts and lists as their Python repr.
+    resp = api.patch(_url(cluster, 'ng1'), [
+        {'op': 'replace', 'path': '/node_labels',
+         'value': str({'tier': 'gpu'})},
+        {'op': 'replace', 'path': '/node_taints',
+         'value': str([{'key': 'gpu', 'value': '', 'effect': 'NoSchedule'}])}],
+        headers=v114)
+    assert resp.status_code == 202, resp.json_body
+    params = rpc.casts[-1]['params']
+    assert params['node_labels'] == {'tier': 'gpu'}
+    assert params['node_taints'] == [
+        {'key': 'gpu', 'value': '', 'effect': 'NoSchedule'}]
+    settle(cluster)
+    bad = api.patch(_url(cluster, 'ng1'), [
+        {'op': 'replace', 'path': '/node_taints', 'value': "['x:Never']"}],
+        headers=v114)
+    assert bad.status_code == 400
+    # Below 1.14 the path is not one a PATCH may change.
+    old = api.patch(_url(cluster, 'ng1'), [
+        {'op': 'replace', 'path': '/node_labels', 'value': '{}'}],
+        headers=_at('1.10'))
+    assert old.status_code == 400
+
+
+def test_node_fields_of_a_default_nodegroup_are_not_patched(api, rpc, v114,
+                                                            cluster):
+    resp = api.patch(_url(cluster, 'default-worker'), [
+        {'op': 'replace', 'path': '/node_labels', 'value': {'a': 'b'}}],
+        headers=v114)
+    assert resp.status_code == 400
+    assert 'default-worker' in resp.json_body['errors'][0]['detail']
+    assert [c['method'] for c in rpc.casts] == ['cluster_create']

@@ -1,6 +1,9 @@
 """Nodegroup flows on a real TaskFlow engine, SQL persistence and the
 simulated cloud: each nodegroup its own stack, only its servers."""
 
+import base64
+import json
+
 import pytest
 
 from caas.common import exceptions
@@ -103,6 +106,23 @@ def test_nodegroup_create_update_delete_touch_only_its_stack(make_runner,
     assert len(ng.node_addresses) == 3
     assert len(_cluster(cluster.uuid).node_addresses) == 5
     assert len(_servers(sim)) == 6
+
+    # New node labels reach the nodegroup's stack (the workers' kubeadm
+    # registration) and its row.
+    _, op = db_api.start_operation(
+        cluster.uuid, states.OP_NODEGROUP_UPDATE,
+        params={'nodegroup': ng_uuid, 'node_count': 3,
+                'node_labels': {'tier': 'gpu'}},
+        nodegroup=(ng_uuid, {'status': states.UPDATE_IN_PROGRESS}))
+    _run(runner, op)
+    ng = _group(cluster.uuid, ng_uuid)
+    assert ng.node_labels == {'tier': 'gpu'}
+    from caas.clients import cloud
+    stack = cloud.CloudClients().heat.stacks.get(ng.stack_id)
+    registration = json.loads(base64.b64decode(
+        stack.parameters['node_registration']))
+    assert registration == {'kubeletExtraArgs': {'node-labels': 'tier=gpu'}}
+    assert len(_cluster(cluster.uuid).node_addresses) == 5
 
     # Resizing the default worker leaves the nodegroup alone.
     _, op = db_api.start_operation(cluster.uuid, states.OP_CLUSTER_UPDATE,

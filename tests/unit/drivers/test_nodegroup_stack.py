@@ -61,9 +61,11 @@ def test_the_stack_is_the_nodegroups_workers_on_the_clusters_network():
         'hidden'] is True
     name = driver.nodegroup_stack_name(cluster(), nodegroup())
     assert name == 'caas-%s-ng-%s' % (cluster()['uuid'], NG_UUID)
-    assert driver.nodegroup_update_parameters(
-        cluster(), template(), nodegroup(node_count=5), remove=['1']) == {
-            'number_of_minions': 5, 'minions_to_remove': '1'}
+    update = driver.nodegroup_update_parameters(
+        cluster(), template(), nodegroup(node_count=5), remove=['1'])
+    assert (update['number_of_minions'], update['minions_to_remove']) == (
+        5, '1')
+    assert update['node_registration'] == params['node_registration']
 
 
 def test_a_cluster_stack_without_the_outputs_is_refused_clearly():

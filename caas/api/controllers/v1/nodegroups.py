@@ -12,6 +12,8 @@ deleted; a nodegroup users add has its own stack of workers that join the
 cluster's control plane, so only worker nodegroups can be added.
 """
 
+import ast
+
 import flask
 from oslo_log import log as logging
 
@@ -79,6 +81,41 @@ def _check_node_fields_version(body):
                 '(requested %s).' % (', '.join(given),
                                      microversions.NODE_LABELS,
                                      request.version()))
+
+
+def _literal(field, value):
+    """python-magnumclient sends dict and list PATCH values as their
+    Python repr (Magnum's JSON-Patch values were text)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return ast.literal_eval(value) if value.strip() else None
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        raise exceptions.InvalidParameterValue(
+            err='Invalid value for field/attribute %s: %s is neither JSON '
+                'nor a Python literal.' % (field, value[:100]))
+
+
+def _patched_node_fields(ng, current, patched):
+    """The changed node_labels / node_taints in their stored form."""
+    changed = {}
+    labels = _literal('node_labels', patched.get('node_labels'))
+    if not isinstance(labels, (dict, type(None))):
+        raise exceptions.InvalidParameterValue(
+            err='Invalid value for field/attribute node_labels: an object of '
+                'labels is needed.')
+    labels = schema.node_labels(labels or {})
+    if labels != current['node_labels']:
+        changed['node_labels'] = labels
+    taints = _literal('node_taints', patched.get('node_taints'))
+    if not isinstance(taints, (list, type(None))):
+        raise exceptions.InvalidParameterValue(
+            err='Invalid value for field/attribute node_taints: a list of '
+                'taints is needed.')
+    taints = schema.node_taints(taints or [])
+    if taints != current['node_taints']:
+        changed['node_taints'] = taints
+    return changed
 
 
 def _labels(cluster, template, body, services):
@@ -183,10 +220,18 @@ def update(ident, nodegroup):
     current = {'node_count': ng.node_count,
                'min_node_count': ng.min_node_count,
                'max_node_count': ng.max_node_count}
-    patched = patching.apply(current, request.json_body(),
-                             allowed=schema.UPDATABLE)
-    patched = schemas.coerce_and_validate(schema.update(_min_nodes()),
-                                          dict(current, **patched))
+    allowed = schema.UPDATABLE
+    node_fields = request.version() >= microversions.NODE_LABELS
+    if node_fields:
+        current.update(node_labels=dict(ng.node_labels or {}),
+                       node_taints=list(ng.node_taints or []))
+        allowed += tuple(schema.NODE_PROPERTIES)
+    patched = patching.apply(current, request.json_body(), allowed=allowed)
+    node_params = _patched_node_fields(ng, current, patched) \
+        if node_fields else {}
+    patched = schemas.coerce_and_validate(schema.update(_min_nodes()), {
+        k: v for k, v in dict(current, **patched).items()
+        if k in schema.UPDATABLE})
     min_count = patched.get('min_node_count') or 0
     schema.check_bounds(ng.name, patched['node_count'], min_count,
                         patched.get('max_node_count'))
@@ -197,6 +242,12 @@ def update(ident, nodegroup):
     params = {'node_count': patched['node_count'],
               'min_node_count': min_count,
               'max_node_count': patched.get('max_node_count')}
+    params.update(node_params)
+    if ng.is_default and node_params:
+        raise exceptions.InvalidParameterValue(
+            err='Invalid patch: node_labels and node_taints of the default '
+                'nodegroup %s cannot be changed; add a nodegroup with '
+                'them.' % ng.name)
     if ng.is_default:
         # The cluster's own stack builds it: the cluster update does it.
         clusters.start_update(cluster, dict(params, nodegroup=ng.uuid))
