@@ -333,3 +333,35 @@ def test_node_fields_of_a_default_nodegroup_are_not_patched(api, rpc, v114,
     assert resp.status_code == 400
     assert 'default-worker' in resp.json_body['errors'][0]['detail']
     assert [c['method'] for c in rpc.casts] == ['cluster_create']
+
+
+def test_patch_remove_unsets_a_bound_and_node_count_cannot_go(api, rpc,
+                                                             cluster):
+    _create(api, cluster, node_count=2, max_node_count=3)
+    settle(cluster)
+    resp = api.patch(_url(cluster, 'ng1'), [
+        {'op': 'remove', 'path': '/max_node_count'}], headers=HDRS)
+    assert resp.status_code == 202
+    assert rpc.casts[-1]['params']['max_node_count'] is None
+    settle(cluster)
+    resp = api.patch(_url(cluster, 'ng1'), [
+        {'op': 'remove', 'path': '/node_count'}], headers=HDRS)
+    assert resp.status_code == 400
+    assert 'node_count' in resp.json_body['errors'][0]['detail']
+
+
+def test_patch_of_the_masters_bounds_leaves_node_counts_alone(api, rpc,
+                                                             cluster):
+    resp = api.patch(_url(cluster, 'default-master'), [
+        {'op': 'replace', 'path': '/max_node_count', 'value': 3}],
+        headers=HDRS)
+    assert resp.status_code == 202, resp.json_body
+    params = rpc.casts[-1]['params']
+    assert rpc.casts[-1]['method'] == 'cluster_update'
+    assert 'node_count' not in params and params['max_node_count'] == 3
+
+
+@pytest.mark.parametrize('body', [5, 'x', [1], None])
+def test_a_body_that_is_no_object_is_400(api, cluster, body):
+    resp = api.post(_url(cluster), body, headers=HDRS)
+    assert resp.status_code == 400

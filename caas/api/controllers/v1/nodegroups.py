@@ -74,7 +74,9 @@ def get_one(ident, nodegroup):
 def _check_node_fields_version(body):
     """node_labels / node_taints checked and in their stored form; below
     1.14 they are unknown fields (a 400 that names the version)."""
-    given = [k for k in schema.NODE_PROPERTIES if k in (body or {})]
+    if not isinstance(body, dict):
+        return      # the schema says what is wrong with it
+    given = [k for k in schema.NODE_PROPERTIES if k in body]
     if given and request.version() < microversions.NODE_LABELS:
         raise exceptions.InvalidParameterValue(
             err='Invalid input: %s need(s) microversion %s or later '
@@ -229,9 +231,9 @@ def update(ident, nodegroup):
     patched = patching.apply(current, request.json_body(), allowed=allowed)
     node_params = _patched_node_fields(ng, current, patched) \
         if node_fields else {}
+    # A removed field is unset (node_count cannot be: a 400).
     patched = schemas.coerce_and_validate(schema.update(_min_nodes()), {
-        k: v for k, v in dict(current, **patched).items()
-        if k in schema.UPDATABLE})
+        k: v for k, v in patched.items() if k in schema.UPDATABLE})
     min_count = patched.get('min_node_count') or 0
     schema.check_bounds(ng.name, patched['node_count'], min_count,
                         patched.get('max_node_count'))
@@ -249,8 +251,12 @@ def update(ident, nodegroup):
                 'nodegroup %s cannot be changed; add a nodegroup with '
                 'them.' % ng.name)
     if ng.is_default:
-        # The cluster's own stack builds it: the cluster update does it.
-        clusters.start_update(cluster, dict(params, nodegroup=ng.uuid))
+        # The cluster's own stack builds it: the cluster update does it
+        # (for the masters only their bounds change).
+        stack_params = dict(params, nodegroup=ng.uuid)
+        if ng.role == 'master':
+            del stack_params['node_count']
+        clusters.start_update(cluster, stack_params)
         ng = clusters.find_nodegroup(cluster.uuid, ng.uuid)
     else:
         ng = start_update(cluster, ng, params)
