@@ -241,3 +241,21 @@ def test_a_deleted_nodegroup_stack_makes_the_cluster_unhealthy(make_runner,
     # The cluster's own stack is fine; the reason names the nodegroup.
     assert set(row.health_status_reason) == {'nodegroup gpu'}
     assert stack_id in row.health_status_reason['nodegroup gpu']
+
+
+def test_an_expired_nodegroup_operation_fails_only_its_nodegroup(
+        make_runner, sim):
+    from caas.db import operations as db_ops
+    runner = make_runner()
+    cluster, op = make_cluster()       # the fake driver: quick stacks
+    _run(runner, op)
+    ng_uuid, op = _start_create(cluster, name='late', node_count=1)
+    # The sweeper's deadline: nobody claimed it (epoch 0).
+    assert db_ops.expire(op.id, 0, states.UPDATE_FAILED, 'Timed out.')
+    ng = _group(cluster.uuid, ng_uuid)
+    assert (ng.status, ng.status_reason) == (states.CREATE_FAILED,
+                                             'Timed out.')
+    assert {g.status for g in db_api.list_nodegroups(cluster.uuid)
+            if g.is_default} == {states.CREATE_COMPLETE}
+    row = _cluster(cluster.uuid)
+    assert row.status == states.UPDATE_FAILED and row.operation_id is None
