@@ -22,7 +22,8 @@ from .test_kubernetes import template
 NG_UUID = '0a3c1e55-7d29-4f0e-9a77-3f2b6c1d8e90'
 OUTPUTS = {'cluster_network': 'net-1', 'cluster_subnet': 'sub-1',
            'cluster_secgroup': 'sg-1', 'api_private_ip': '127.20.0.5',
-           'api_public_ip': '127.0.5.5', 'bootstrap_token': 'abcdef.0123456789abcdef'}
+           'api_public_ip': '127.0.5.5',
+           'bootstrap_token': 'abcdef.0123456789abcdef'}
 
 
 def nodegroup(**fields):
