@@ -26,6 +26,7 @@ from caas.api.controllers.v1 import clustertemplates
 from caas.api.schemas import certificate as certificate_schema
 from caas.api.schemas import cluster as cluster_schema
 from caas.api.schemas import clustertemplate as template_schema
+from caas.api.schemas import nodegroup as nodegroup_schema
 from caas.api.schemas import quota as quota_schema
 from caas.conf import CONF
 from caas.db import quotas as db_quotas
@@ -50,6 +51,15 @@ def _cluster_create():
 
 def _cluster_resize():
     return cluster_schema.resize(min_nodes=0)
+
+
+def _nodegroup_create():
+    # The widest version: node_count 0 (1.10) and the node fields (1.14).
+    return nodegroup_schema.create(min_nodes=0, node_fields=True)
+
+
+def _nodegroup_patch():
+    return patching.schema(nodegroup_schema.UPDATABLE)
 
 
 def _template_create():
@@ -118,9 +128,18 @@ OPERATIONS = {
         '202', _cluster_resize, None, ()),
     'nodegroups_get_all': (
         'nodegroups', "List a cluster's nodegroups (microversion 1.9 on).",
-        '200', None, None, ()),
+        '200', None, None, ('role',)),
     'nodegroups_get_one': (
         'nodegroups', 'Show a nodegroup by UUID or name (1.9 on).', '200',
+        None, None, ()),
+    'nodegroups_create': (
+        'nodegroups', 'Add a worker nodegroup (1.9 on; node_labels and '
+        'node_taints 1.14 on).', '202', _nodegroup_create, None, ()),
+    'nodegroups_update': (
+        'nodegroups', 'Change node_count, min_node_count, max_node_count '
+        '(JSON Patch; 1.9 on).', '202', _nodegroup_patch, None, ()),
+    'nodegroups_delete': (
+        'nodegroups', 'Delete a nodegroup users added (1.9 on).', '204',
         None, None, ()),
     'certificates_get_one': (
         'certificates', "Show a cluster's CA certificate (PEM).", '200',
@@ -177,6 +196,7 @@ _QUERY = {
     'ca_cert_type': {'type': 'string', 'enum': list(pki.ALL_CA_TYPES)},
     'all_projects': {'type': 'string', 'enum': ['true', 'false']},
     'cluster': {'type': 'string'},
+    'role': {'type': 'string'},
     'last_event_id': {'type': 'integer', 'minimum': 0},
     'type': {'type': 'string', 'enum': ['cluster']},
     'all_tenants': {'type': 'string', 'enum': ['true', 'false']},

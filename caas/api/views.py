@@ -19,7 +19,9 @@ CLUSTER_SUMMARY = ('uuid', 'name', 'cluster_template_id', 'keypair',
                    'flavor_id', 'create_timeout', 'node_count', 'status',
                    'master_count', 'stack_id', 'health_status', 'links')
 NODEGROUP_SUMMARY = ('uuid', 'name', 'flavor_id', 'image_id', 'node_count',
-                     'role', 'is_default', 'status', 'links')
+                     'role', 'is_default', 'status', 'stack_id', 'links')
+# Nodegroup fields of microversion 1.14; older requests do not see them.
+NODEGROUP_1_14 = ('node_labels', 'node_taints')
 
 
 def json_value(value):
@@ -101,8 +103,12 @@ def cluster(row, base_url, summary=False):
     return _pick(data, CLUSTER_SUMMARY) if summary else data
 
 
-def nodegroup(row, base_url, summary=False):
+def nodegroup(row, base_url, summary=False, node_fields=True):
+    """:param node_fields: include the 1.14 fields."""
     data = _columns(row)
+    if not node_fields:
+        for key in NODEGROUP_1_14:
+            data.pop(key, None)
     data['links'] = links(base_url, 'clusters', row.cluster_id,
                           'nodegroups', row.uuid)
     return _pick(data, NODEGROUP_SUMMARY) if summary else data

@@ -84,6 +84,11 @@ class OperationInProgress(Conflict):
                '(%(status)s); retry when it has finished.')
 
 
+class NodeGroupAlreadyExists(Conflict):
+    message = ('A nodegroup with name %(name)s already exists in cluster '
+               '%(cluster)s.')
+
+
 class InvalidState(Conflict):
     message = '%(err)s'
 
@@ -145,4 +150,10 @@ class FencedOut(CaasException):
 
 class RPCSchemaError(CaasException):
     message = 'RPC %(method)s does not match its schema: %(err)s'
+    code = 500
+
+
+class RPCVersionTooNew(CaasException):
+    message = ('RPC %(method)s needs conductors of RPC API %(version)s or '
+               'later; the client is capped below it.')
     code = 500

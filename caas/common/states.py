@@ -45,7 +45,14 @@ UNKNOWN = 'UNKNOWN'
 OP_CLUSTER_CREATE = 'cluster_create'
 OP_CLUSTER_UPDATE = 'cluster_update'
 OP_CLUSTER_DELETE = 'cluster_delete'
-OPERATION_KINDS = (OP_CLUSTER_CREATE, OP_CLUSTER_UPDATE, OP_CLUSTER_DELETE)
+# A nodegroup's own operations; ``params['nodegroup']`` names its UUID.
+OP_NODEGROUP_CREATE = 'nodegroup_create'
+OP_NODEGROUP_UPDATE = 'nodegroup_update'
+OP_NODEGROUP_DELETE = 'nodegroup_delete'
+NODEGROUP_KINDS = (OP_NODEGROUP_CREATE, OP_NODEGROUP_UPDATE,
+                   OP_NODEGROUP_DELETE)
+OPERATION_KINDS = (OP_CLUSTER_CREATE, OP_CLUSTER_UPDATE,
+                   OP_CLUSTER_DELETE) + NODEGROUP_KINDS
 
 # Operation states.
 OP_PENDING = 'PENDING'      # recorded, cast sent (or lost), nobody owns it
@@ -66,6 +73,19 @@ TRANSITIONS = {
     OP_CLUSTER_CREATE: (CREATE_IN_PROGRESS, CREATE_COMPLETE, CREATE_FAILED),
     OP_CLUSTER_UPDATE: (UPDATE_IN_PROGRESS, UPDATE_COMPLETE, UPDATE_FAILED),
     OP_CLUSTER_DELETE: (DELETE_IN_PROGRESS, DELETE_COMPLETE, DELETE_FAILED),
+    # The cluster is UPDATE_* while one of its nodegroups changes (as in
+    # Magnum); the nodegroup's own status is in NODEGROUP_TRANSITIONS.
+    OP_NODEGROUP_CREATE: (UPDATE_IN_PROGRESS, UPDATE_COMPLETE, UPDATE_FAILED),
+    OP_NODEGROUP_UPDATE: (UPDATE_IN_PROGRESS, UPDATE_COMPLETE, UPDATE_FAILED),
+    OP_NODEGROUP_DELETE: (UPDATE_IN_PROGRESS, UPDATE_COMPLETE, UPDATE_FAILED),
+}
+
+# The nodegroup's own status for each nodegroup operation: accepted,
+# succeeded (a deleted nodegroup is gone instead), failed.
+NODEGROUP_TRANSITIONS = {
+    OP_NODEGROUP_CREATE: (CREATE_IN_PROGRESS, CREATE_COMPLETE, CREATE_FAILED),
+    OP_NODEGROUP_UPDATE: (UPDATE_IN_PROGRESS, UPDATE_COMPLETE, UPDATE_FAILED),
+    OP_NODEGROUP_DELETE: (DELETE_IN_PROGRESS, DELETE_COMPLETE, DELETE_FAILED),
 }
 
 # Statuses from which an operation kind may start. A cluster with an
@@ -75,9 +95,16 @@ ALLOWED_FROM = {
     OP_CLUSTER_UPDATE: (CREATE_COMPLETE, UPDATE_COMPLETE, UPDATE_FAILED,
                         RESUME_COMPLETE, RESTORE_COMPLETE, ROLLBACK_COMPLETE,
                         SNAPSHOT_COMPLETE, CHECK_COMPLETE, ADOPT_COMPLETE),
+    # A nodegroup changes only on a cluster that was built; an update that
+    # failed may be tried again (as for the cluster's own update).
+    OP_NODEGROUP_CREATE: (CREATE_COMPLETE, UPDATE_COMPLETE, UPDATE_FAILED,
+                          RESUME_COMPLETE, RESTORE_COMPLETE, ROLLBACK_COMPLETE,
+                          SNAPSHOT_COMPLETE, CHECK_COMPLETE, ADOPT_COMPLETE),
     # Every settled status, failures included, can be deleted.
     OP_CLUSTER_DELETE: tuple(s for s in CLUSTER_STATUSES if s not in IN_PROGRESS),
 }
+ALLOWED_FROM[OP_NODEGROUP_UPDATE] = ALLOWED_FROM[OP_NODEGROUP_CREATE]
+ALLOWED_FROM[OP_NODEGROUP_DELETE] = ALLOWED_FROM[OP_NODEGROUP_CREATE]
 
 # Progress events: what happened to one step (task) of an operation's flow.
 EV_STARTED = 'STARTED'        # the step began (or began again after a crash)

@@ -336,8 +336,13 @@ class FlowRunner:
                   'conductor logs for operation %s' % (
                       op.kind.replace('cluster_', ''), op.claims, op.id))
         LOG.error('Cluster %s: %s', fence.cluster_uuid, reason)
+        nodegroup = None
+        if op.kind in states.NODEGROUP_TRANSITIONS:
+            nodegroup = ((op.params or {}).get('nodegroup'), {
+                'status': states.NODEGROUP_TRANSITIONS[op.kind][2],
+                'status_reason': reason})
         fence.finish(False, {'status': failed, 'status_reason': reason},
-                     error=reason)
+                     error=reason, nodegroup=nodegroup)
         notify.operation_ended(fence.cluster_uuid, fence.operation_id,
                                op.kind, notifications.FAILURE)
 

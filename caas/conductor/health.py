@@ -7,6 +7,11 @@ when a conductor joins or dies only its share moves. (For the seconds in
 which two conductors disagree about who is alive, a cluster may be checked
 twice or skipped once; checks are read-only apart from the health fields.)
 
+A cluster is as healthy as its own stack and the stacks of the nodegroups
+users added to it: one of those that is missing or *_FAILED makes the
+cluster UNHEALTHY, with the nodegroup named in the reason (a nodegroup
+whose create never made a stack has nothing to watch and is left out).
+
 Each conductor lists the stacks once per interval (paged by Heat) instead
 of fetching one stack per cluster, and writes a cluster's health only when
 it changed, so N settled clusters cost O(1) cloud requests and no database
@@ -98,9 +103,15 @@ def run_once(host, clients, interval, live_hosts):
     mine = my_clusters(host, live_hosts)
     if not mine:
         return 0
+    groups = {}
+    uuids = {r.uuid for r in mine}
+    for cluster_uuid, name, stack_id in db_ops.nodegroup_stacks():
+        if cluster_uuid in uuids:
+            groups.setdefault(cluster_uuid, []).append((name, stack_id))
+    wanted = [r.stack_id for r in mine if r.stack_id]
+    wanted += [stack_id for pairs in groups.values() for _n, stack_id in pairs]
     try:
-        listed = list_stacks(clients, [r.stack_id for r in mine
-                                       if r.stack_id])
+        listed = list_stacks(clients, wanted)
     except (heat_exc.HTTPException, ks_exc.ClientException,
             exceptions.CaasException) as exc:
         LOG.warning('Health check of %d clusters could not list Heat '
@@ -110,6 +121,11 @@ def run_once(host, clients, interval, live_hosts):
     for row in mine:
         stack = listed.get(row.stack_id) if row.stack_id else None
         status, reason = verdict(row.stack_id, stack)
+        for name, stack_id in groups.get(row.uuid, ()):
+            ng_status, ng_reason = verdict(stack_id, listed.get(stack_id))
+            if ng_status != states.HEALTHY:
+                status = states.UNHEALTHY
+                reason['nodegroup %s' % name] = ng_reason['stack']
         if _changed(row, status, reason):
             changes.append((row.uuid, status, reason))
     db_ops.record_health_many(changes)

@@ -51,3 +51,21 @@ class ConductorManager:
         self._handle('cluster_delete', cluster_uuid=cluster_uuid,
                      operation_id=operation_id,
                      **({'request_id': request_id} if request_id else {}))
+
+    def nodegroup_create(self, context, cluster_uuid, operation_id,
+                         request_id=None):
+        self._handle('nodegroup_create', cluster_uuid=cluster_uuid,
+                     operation_id=operation_id,
+                     **({'request_id': request_id} if request_id else {}))
+
+    def nodegroup_update(self, context, cluster_uuid, operation_id,
+                         request_id=None):
+        self._handle('nodegroup_update', cluster_uuid=cluster_uuid,
+                     operation_id=operation_id,
+                     **({'request_id': request_id} if request_id else {}))
+
+    def nodegroup_delete(self, context, cluster_uuid, operation_id,
+                         request_id=None):
+        self._handle('nodegroup_delete', cluster_uuid=cluster_uuid,
+                     operation_id=operation_id,
+                     **({'request_id': request_id} if request_id else {}))

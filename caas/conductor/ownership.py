@@ -45,12 +45,18 @@ class Fence:
                                        owner=self.owner, epoch=self.epoch)
 
     def update(self, cluster_values=None, nodegroup_values=None,
-               operation_values=None):
+               operation_values=None, nodegroup_uuid_values=None):
         outage.call(db_ops.fenced_update, self, cluster_values,
-                    nodegroup_values, operation_values)
+                    nodegroup_values, operation_values,
+                    nodegroup_uuid_values)
 
-    def finish(self, succeeded, cluster_values, error=None):
-        outage.call(db_ops.finish, self, succeeded, cluster_values, error)
+    def finish(self, succeeded, cluster_values, error=None, nodegroup=None):
+        outage.call(db_ops.finish, self, succeeded, cluster_values, error,
+                    nodegroup)
+
+    def delete_nodegroup(self, nodegroup_uuid, cluster_values):
+        outage.call(db_ops.delete_nodegroup, self, nodegroup_uuid,
+                    cluster_values)
 
     def delete_cluster(self):
         outage.call(db_ops.delete_cluster, self)

@@ -6,6 +6,9 @@ API version history:
         each carrying cluster_uuid and operation_id.
 * 1.1 - Each method takes an optional request_id, the API request that
         asked for the operation, so conductor logs can be correlated.
+* 1.2 - nodegroup_create, nodegroup_update, nodegroup_delete (each with
+        cluster_uuid, operation_id and request_id; the operation's params
+        name the nodegroup).
 
 Messages carry IDs and primitives only; the conductor re-reads the rows.
 Every message is checked against ``rpc_schemas/<method>.json`` before it is
@@ -19,7 +22,7 @@ from caas.common import exceptions
 from caas.common import rpc
 from caas.conf import CONF
 
-RPC_API_VERSION = '1.1'
+RPC_API_VERSION = '1.2'
 
 # Reconnection attempts of one cast before it gives up.
 CAST_RETRIES = 1
@@ -41,6 +44,10 @@ class ConductorAPI:
 
     def _cast(self, context, method, version, **kwargs):
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        if version == '1.2' and not self.client.can_send_version(version):
+            # Conductors older than the method cannot run it; the operation
+            # is recorded and an upgraded conductor's sweeper claims it.
+            raise exceptions.RPCVersionTooNew(method=method, version=version)
         if not self.client.can_send_version(version):
             # An older server does not know the newer, optional arguments.
             kwargs.pop('request_id', None)
@@ -83,6 +90,39 @@ class ConductorAPI:
         :raises: RPCSchemaError, oslo_messaging.MessageDeliveryFailure
         """
         self._cast(context, 'cluster_delete', '1.1',
+                   cluster_uuid=cluster_uuid, operation_id=operation_id,
+                   request_id=request_id)
+
+    def nodegroup_create(self, context, cluster_uuid, operation_id,
+                         request_id=None):
+        """Build the nodegroup named by the operation (its own stack).
+
+        :raises: RPCSchemaError, RPCVersionTooNew (the version cap is below
+            1.2), oslo_messaging.MessageDeliveryFailure
+        """
+        self._cast(context, 'nodegroup_create', '1.2',
+                   cluster_uuid=cluster_uuid, operation_id=operation_id,
+                   request_id=request_id)
+
+    def nodegroup_update(self, context, cluster_uuid, operation_id,
+                         request_id=None):
+        """Apply the recorded change of a nodegroup to its stack.
+
+        :raises: RPCSchemaError, RPCVersionTooNew,
+            oslo_messaging.MessageDeliveryFailure
+        """
+        self._cast(context, 'nodegroup_update', '1.2',
+                   cluster_uuid=cluster_uuid, operation_id=operation_id,
+                   request_id=request_id)
+
+    def nodegroup_delete(self, context, cluster_uuid, operation_id,
+                         request_id=None):
+        """Delete a nodegroup's stack (only its servers), then its row.
+
+        :raises: RPCSchemaError, RPCVersionTooNew,
+            oslo_messaging.MessageDeliveryFailure
+        """
+        self._cast(context, 'nodegroup_delete', '1.2',
                    cluster_uuid=cluster_uuid, operation_id=operation_id,
                    request_id=request_id)
 

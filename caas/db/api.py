@@ -343,22 +343,40 @@ def cluster_stats(*, scope):
     return clusters, int(nodes or 0)
 
 
-def list_nodegroups(cluster_uuid):
+def list_nodegroups(cluster_uuid, role=None):
+    """A cluster's nodegroups (the cluster was read with its scope)."""
     with session_scope(readonly=True) as session:
-        return list(session.scalars(sa.select(models.NodeGroup).where(
-            models.NodeGroup.cluster_id == cluster_uuid).order_by(
-                models.NodeGroup.id)))
+        query = sa.select(models.NodeGroup).where(
+            models.NodeGroup.cluster_id == cluster_uuid)
+        if role is not None:
+            query = query.where(models.NodeGroup.role == role)
+        return list(session.scalars(query.order_by(models.NodeGroup.id)))
 
 
 def start_operation(cluster_uuid, kind, params=None, timeout_minutes=60,
-                    request_id=None):
+                    request_id=None, nodegroup=None, new_nodegroup=None):
     """Compare-and-set the cluster into kind's in-progress status.
 
     Succeeds only if the cluster has no operation in progress and its status
     allows ``kind``; otherwise raises a 409 that says why.
 
+    :param nodegroup: (uuid, values) written to that nodegroup in the same
+        transaction (a nodegroup operation's own status).
+    :param new_nodegroup: values of a nodegroup inserted in the same
+        transaction; a name the cluster already has is a 409.
     :returns: (cluster, operation)
     """
+    try:
+        return _start_operation(cluster_uuid, kind, params, timeout_minutes,
+                                request_id, nodegroup, new_nodegroup)
+    except sa.exc.IntegrityError:
+        # Two creates of one name raced past the API's look-up.
+        raise exceptions.NodeGroupAlreadyExists(
+            name=(new_nodegroup or {}).get('name'), cluster=cluster_uuid)
+
+
+def _start_operation(cluster_uuid, kind, params, timeout_minutes,
+                     request_id, nodegroup, new_nodegroup):
     in_progress = states.TRANSITIONS[kind][0]
     op = _new_operation(cluster_uuid, kind, params, timeout_minutes,
                         request_id)
@@ -383,6 +401,17 @@ def start_operation(cluster_uuid, kind, params=None, timeout_minutes=60,
                     'allowed.' % (cluster_uuid, row.status,
                                   kind.replace('cluster_', '')))
         session.add(op)
+        if nodegroup is not None:
+            ng_uuid, values = nodegroup
+            session.execute(sa.update(models.NodeGroup).where(
+                models.NodeGroup.cluster_id == cluster_uuid,
+                models.NodeGroup.uuid == ng_uuid).values(
+                    updated_at=models.utcnow(), **values))
+        if new_nodegroup is not None:
+            row = models.NodeGroup(**dict(new_nodegroup,
+                                          cluster_id=cluster_uuid))
+            _owner(new_nodegroup)
+            session.add(row)
         session.flush()
         cluster = session.scalars(sa.select(models.Cluster).where(
             models.Cluster.uuid == cluster_uuid)).one()

@@ -128,14 +128,22 @@ def expire(op_id, epoch, failed_status, reason):
                                 Op.state.in_(states.OP_UNFINISHED))
             .values(epoch=Op.epoch + 1, state=states.OP_FAILED,
                     finished_at=now, updated_at=now, error=reason)
-            .returning(Op.cluster_id)).first()
+            .returning(Op.cluster_id, Op.kind, Op.params)).first()
         if op is None:
             return False
         released = session.execute(sa.update(Cluster).where(
             Cluster.uuid == op.cluster_id, Cluster.operation_id == op_id)
             .values(status=failed_status, status_reason=reason,
                     operation_id=None, updated_at=now)).rowcount
-        if released:
+        ng_states = states.NODEGROUP_TRANSITIONS.get(op.kind)
+        if released and ng_states:
+            # Only the nodegroup the operation was about failed.
+            session.execute(sa.update(NodeGroup).where(
+                NodeGroup.cluster_id == op.cluster_id,
+                NodeGroup.uuid == (op.params or {}).get('nodegroup'))
+                .values(status=ng_states[2], status_reason=reason,
+                        updated_at=now))
+        elif released:
             session.execute(sa.update(NodeGroup).where(
                 NodeGroup.cluster_id == op.cluster_id).values(
                     status=failed_status, updated_at=now))
@@ -213,12 +221,28 @@ def still_owner(fence):
     return row is not None and tuple(row) == (fence.owner, fence.epoch)
 
 
+def _refresh_node_addresses(session, cluster_uuid, now):
+    """The cluster's ``node_addresses``: those of every worker nodegroup,
+    the default one first (one statement each way, whatever the count)."""
+    rows = session.execute(sa.select(NodeGroup.node_addresses).where(
+        NodeGroup.cluster_id == cluster_uuid, NodeGroup.role != 'master')
+        .order_by(NodeGroup.is_default.desc(), NodeGroup.id)).all()
+    addresses = [a for (addrs,) in rows for a in (addrs or [])]
+    session.execute(sa.update(Cluster).where(
+        Cluster.uuid == cluster_uuid).values(node_addresses=addresses,
+                                             updated_at=now))
+
+
 def fenced_update(fence, cluster_values=None, nodegroup_values=None,
-                  operation_values=None):
+                  operation_values=None, nodegroup_uuid_values=None):
     """Write cluster / nodegroup / operation fields only while we own the op.
 
     :param nodegroup_values: {role: values} applied to the cluster's
-        nodegroups of that role.
+        default nodegroups of that role (those its own stack builds).
+    :param nodegroup_uuid_values: {nodegroup uuid: values}.
+
+    Whenever a nodegroup's ``node_addresses`` are written, the cluster's
+    are recomputed from all its worker nodegroups in the same transaction.
     """
     now = models.utcnow()
     with session_scope() as session:
@@ -228,17 +252,31 @@ def fenced_update(fence, cluster_values=None, nodegroup_values=None,
             session.execute(sa.update(Cluster).where(
                 Cluster.uuid == cluster_uuid).values(
                     updated_at=now, **cluster_values))
+        addresses = False
         for role, values in (nodegroup_values or {}).items():
+            addresses = addresses or 'node_addresses' in values
             session.execute(sa.update(NodeGroup).where(
                 NodeGroup.cluster_id == cluster_uuid,
+                NodeGroup.is_default.is_(True),
                 NodeGroup.role == role).values(updated_at=now, **values))
+        for ng_uuid, values in (nodegroup_uuid_values or {}).items():
+            addresses = addresses or 'node_addresses' in values
+            session.execute(sa.update(NodeGroup).where(
+                NodeGroup.cluster_id == cluster_uuid,
+                NodeGroup.uuid == ng_uuid).values(updated_at=now, **values))
+        if addresses:
+            _refresh_node_addresses(session, cluster_uuid, now)
         if operation_values:
             session.execute(sa.update(Op).where(
                 Op.id == fence.operation_id).values(**operation_values))
 
 
-def finish(fence, succeeded, cluster_values, error=None):
-    """End the operation and release the cluster, in one transaction."""
+def finish(fence, succeeded, cluster_values, error=None, nodegroup=None):
+    """End the operation and release the cluster, in one transaction.
+
+    :param nodegroup: (uuid, values) for a nodegroup operation: only that
+        nodegroup's row is changed, and not to the cluster's status.
+    """
     now = models.utcnow()
     with session_scope() as session:
         _assert_owner(session, fence)
@@ -246,13 +284,38 @@ def finish(fence, succeeded, cluster_values, error=None):
         session.execute(sa.update(Cluster).where(
             Cluster.uuid == fence.cluster_uuid,
             Cluster.operation_id == fence.operation_id).values(**values))
-        if 'status' in cluster_values:
+        if nodegroup is not None:
+            ng_uuid, ng_values = nodegroup
+            session.execute(sa.update(NodeGroup).where(
+                NodeGroup.cluster_id == fence.cluster_uuid,
+                NodeGroup.uuid == ng_uuid).values(updated_at=now,
+                                                  **ng_values))
+        elif 'status' in cluster_values:
             session.execute(sa.update(NodeGroup).where(
                 NodeGroup.cluster_id == fence.cluster_uuid).values(
                     status=cluster_values['status'], updated_at=now))
         session.execute(sa.update(Op).where(Op.id == fence.operation_id).values(
             state=states.OP_SUCCEEDED if succeeded else states.OP_FAILED,
             finished_at=now, error=error))
+
+
+def delete_nodegroup(fence, nodegroup_uuid, cluster_values):
+    """Remove one nodegroup, recompute the cluster's addresses, release the
+    cluster and end the operation: one transaction."""
+    now = models.utcnow()
+    with session_scope() as session:
+        _assert_owner(session, fence)
+        session.execute(sa.delete(NodeGroup).where(
+            NodeGroup.cluster_id == fence.cluster_uuid,
+            NodeGroup.uuid == nodegroup_uuid,
+            NodeGroup.is_default.is_not(True)))
+        _refresh_node_addresses(session, fence.cluster_uuid, now)
+        session.execute(sa.update(Cluster).where(
+            Cluster.uuid == fence.cluster_uuid,
+            Cluster.operation_id == fence.operation_id).values(
+                operation_id=None, updated_at=now, **cluster_values))
+        session.execute(sa.update(Op).where(Op.id == fence.operation_id).values(
+            state=states.OP_SUCCEEDED, finished_at=now))
 
 
 def delete_cluster(fence):
@@ -278,6 +341,17 @@ def settled_clusters():
             .where(Cluster.operation_id.is_(None),
                    Cluster.status.in_((states.CREATE_COMPLETE,
                                        states.UPDATE_COMPLETE)))))
+
+
+def nodegroup_stacks():
+    """(cluster uuid, nodegroup name, stack id) of every nodegroup users
+    added whose stack was made: one query for all clusters."""
+    with session_scope(readonly=True) as session:
+        return list(session.execute(
+            sa.select(NodeGroup.cluster_id, NodeGroup.name, NodeGroup.stack_id)
+            .where(NodeGroup.is_default.is_not(True),
+                   NodeGroup.stack_id.is_not(None))
+            .order_by(NodeGroup.id)))
 
 
 def record_health(cluster_uuid, status, reason):

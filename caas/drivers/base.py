@@ -137,6 +137,25 @@ class Driver(abc.ABC):
             to remove first, for a resize with ``nodes_to_remove``.
         """
 
+    # nodegroups users add --------------------------------------------------
+    def nodegroup_stack_name(self, cluster, nodegroup):
+        """Derived from the cluster and nodegroup UUIDs only, so a re-run
+        finds the stack (and a cluster delete finds every one)."""
+        return '%s-ng-%s' % (self.stack_name(cluster), nodegroup['uuid'])
+
+    def nodegroup_stack_definition(self, cluster, template, nodegroup,
+                                   cluster_outputs):
+        """The stack of a nodegroup users added: its workers, joining the
+        cluster the cluster's stack built (``cluster_outputs`` are that
+        stack's outputs). Same shape as :meth:`stack_definition`."""
+        raise exceptions.InvalidParameterValue(
+            err='Driver %s cannot add nodegroups.' % self.name)
+
+    def nodegroup_update_parameters(self, cluster, template, nodegroup,
+                                    remove=()):
+        """Parameters for a PATCH update of a nodegroup's own stack."""
+        return {'number_of_minions': int(nodegroup.get('node_count') or 0)}
+
     def worker_members(self, outputs):
         """``{server_id: group member name}`` of the workers, from the stack
         outputs; empty when the driver cannot remove chosen nodes."""
@@ -191,6 +210,9 @@ def node_counts(cluster, nodegroups):
     """(masters, workers) from the nodegroups, else the cluster fields."""
     masters = workers = None
     for group in nodegroups or []:
+        if not group.get('is_default', True):
+            # A nodegroup users added has its own stack.
+            continue
         if group.get('role') == 'master':
             masters = (masters or 0) + int(group.get('node_count') or 0)
         else:

@@ -9,9 +9,15 @@ from caas.common import states
 from caas.conductor.flows import cluster_create
 from caas.conductor.flows import cluster_delete
 from caas.conductor.flows import cluster_update
+from caas.conductor.flows import nodegroup_create
+from caas.conductor.flows import nodegroup_delete
+from caas.conductor.flows import nodegroup_update
 
 FACTORIES = {
     states.OP_CLUSTER_CREATE: cluster_create.get_flow,
     states.OP_CLUSTER_UPDATE: cluster_update.get_flow,
     states.OP_CLUSTER_DELETE: cluster_delete.get_flow,
+    states.OP_NODEGROUP_CREATE: nodegroup_create.get_flow,
+    states.OP_NODEGROUP_UPDATE: nodegroup_update.get_flow,
+    states.OP_NODEGROUP_DELETE: nodegroup_delete.get_flow,
 }

@@ -1,9 +1,10 @@
-"""cluster_delete: let a superseded operation stop, delete the stack, wait
-until it is gone, drop the rows."""
+"""cluster_delete: let a superseded operation stop, delete the nodegroups'
+stacks, then the cluster's stack, wait until it is gone, drop the rows."""
 
 from taskflow.patterns import linear_flow
 
 from caas.common import states
+from caas.conductor.tasks import nodegroup
 from caas.conductor.tasks import stack
 from caas.conductor.tasks import status
 from caas.conductor.tasks import supersede
@@ -14,6 +15,7 @@ def get_flow():
     return linear_flow.Flow(kind).add(
         status.BeginOperation(kind),
         supersede.WaitForSupersededToStop(),
+        nodegroup.DeleteNodeGroupStacks(),
         stack.DeleteStack(),
         stack.WaitForStackGone(),
         status.DeleteClusterRecords(),

@@ -100,9 +100,13 @@ class UpdateStack(task.Task):
             return stack_id
         nodegroups = [dict(ng) for ng in data.nodegroups]
         for ng in nodegroups:
-            if ng['role'] == 'worker' and 'node_count' in params:
+            # The resized nodegroup: the one named, else the default worker.
+            named = ng['uuid'] == params.get('nodegroup') or (
+                not params.get('nodegroup') and ng.get('is_default') and
+                ng['role'] == 'worker')
+            if named and 'node_count' in params:
                 ng['node_count'] = params['node_count']
-        remove = _members_to_remove(fence, clients, data.driver, stack,
+        remove = members_to_remove(fence, clients, data.driver, stack,
                                     params.get('nodes_to_remove') or [])
         new = data.driver.update_parameters(data.cluster, data.template,
                                             nodegroups, remove=remove)
@@ -156,7 +160,7 @@ class UpdateStack(task.Task):
                         fence.cluster_uuid)
 
 
-def _members_to_remove(fence, clients, driver, stack, nodes):
+def members_to_remove(fence, clients, driver, stack, nodes):
     """Worker group members of the servers named in ``nodes_to_remove``.
 
     A node that no longer exists was removed by an earlier run of this
@@ -298,19 +302,27 @@ class WaitForStackGone(task.Task):
         if stack_id is None:
             return
         deadline = common.operation(operation_id).deadline
-        stack = _poll_while(
-            fence, clients, stack_id, 'DELETE_IN_PROGRESS', deadline,
-            news=lambda s: progress.stack_news(fence, None, s))
-        if stack is None:
-            LOG.info('Cluster %s: stack %s is gone', fence.cluster_uuid,
-                     stack_id)
-            return
-        if stack.stack_status == 'DELETE_IN_PROGRESS':
-            raise OperationTimedOut(
-                reason='Timed out waiting for Heat stack %s to be deleted; '
-                       'delete the cluster again to retry.' % stack_id)
-        raise StackFailed(reason='Heat could not delete stack %s (%s, %s): '
-                                 '%s; delete the cluster again to retry.' % (
-                                     stack.stack_name, stack_id,
-                                     stack.stack_status,
-                                     stack.stack_status_reason))
+        wait_for_stack_gone(fence, clients, stack_id, deadline)
+
+
+def wait_for_stack_gone(fence, clients, stack_id, deadline):
+    """Poll with backoff until the stack is gone.
+
+    :raises: StackFailed, OperationTimedOut, FencedOut
+    """
+    stack = _poll_while(
+        fence, clients, stack_id, 'DELETE_IN_PROGRESS', deadline,
+        news=lambda s: progress.stack_news(fence, None, s))
+    if stack is None:
+        LOG.info('Cluster %s: stack %s is gone', fence.cluster_uuid,
+                 stack_id)
+        return
+    if stack.stack_status == 'DELETE_IN_PROGRESS':
+        raise OperationTimedOut(
+            reason='Timed out waiting for Heat stack %s to be deleted; '
+                   'delete again to retry.' % stack_id)
+    raise StackFailed(reason='Heat could not delete stack %s (%s, %s): '
+                             '%s; delete again to retry.' % (
+                                 stack.stack_name, stack_id,
+                                 stack.stack_status,
+                                 stack.stack_status_reason))

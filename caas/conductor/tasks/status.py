@@ -107,4 +107,10 @@ class CopyOutputs(task.Task):
             cluster_values['node_count'] = params['node_count']
             ng_values.setdefault('worker', {})['node_count'] = \
                 params['node_count']
-        fence.update(cluster_values=cluster_values, nodegroup_values=ng_values)
+        # Bounds changed with a nodegroup PATCH of a default nodegroup.
+        bounds = {k: params[k] for k in ('min_node_count', 'max_node_count')
+                  if k in params}
+        by_uuid = {params['nodegroup']: bounds} \
+            if bounds and params.get('nodegroup') else None
+        fence.update(cluster_values=cluster_values, nodegroup_values=ng_values,
+                     nodegroup_uuid_values=by_uuid)

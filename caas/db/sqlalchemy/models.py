@@ -116,7 +116,10 @@ class Cluster(TimestampMixin, Base):
 
 class NodeGroup(TimestampMixin, Base):
     __tablename__ = 'nodegroups'
-    __table_args__ = (Index('ix_nodegroups_cluster', 'cluster_id'),)
+    __table_args__ = (Index('ix_nodegroups_cluster', 'cluster_id'),
+                      # A name is the nodegroup's handle in its cluster.
+                      UniqueConstraint('cluster_id', 'name',
+                                       name='uq_nodegroups_cluster_name'))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, nullable=False)
@@ -139,6 +142,10 @@ class NodeGroup(TimestampMixin, Base):
     status: Mapped[str | None] = mapped_column(String(32))
     status_reason: Mapped[str | None] = mapped_column(Text)
     version: Mapped[str | None] = mapped_column(String(255))
+    # Microversion 1.14: Kubernetes labels ({key: value}) and taints
+    # ([{key, value, effect}]) the driver gives the group's nodes.
+    node_labels: Mapped[dict | None] = mapped_column(JSON, default=dict)
+    node_taints: Mapped[list | None] = mapped_column(JSON, default=list)
 
 
 class ClusterCA(TimestampMixin, Base):

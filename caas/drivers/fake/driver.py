@@ -42,6 +42,30 @@ TEMPLATE = {
 }
 
 
+NODEGROUP_TEMPLATE = {
+    'heat_template_version': '2021-04-16',
+    'description': 'caas fake nodegroup: no servers, addresses made up.',
+    'parameters': {
+        'number_of_minions': {'type': 'number', 'default': 1},
+        'address_prefix': {'type': 'string'},
+    },
+    'resources': {
+        'minions': {'type': 'OS::Heat::ResourceGroup',
+                    'properties': {
+                        'count': {'get_param': 'number_of_minions'},
+                        'resource_def': {
+                            'type': 'OS::Heat::Value',
+                            'properties': {'value': {'str_replace': {
+                                'template': 'PREFIX.%index%',
+                                'params': {'PREFIX': {
+                                    'get_param': 'address_prefix'}}}}}}}},
+    },
+    'outputs': {
+        'kube_minions': {'value': {'get_attr': ['minions', 'value']}},
+    },
+}
+
+
 class FakeDriver(base.Driver):
     name = 'fake'
     provides = []
@@ -61,3 +85,14 @@ class FakeDriver(base.Driver):
     def update_parameters(self, cluster, template, nodegroups, remove=()):
         masters, workers = base.node_counts(cluster, nodegroups)
         return {'number_of_masters': masters, 'number_of_minions': workers}
+
+    def nodegroup_stack_definition(self, cluster, template, nodegroup,
+                                   cluster_outputs):
+        # A loopback /24 per nodegroup, from its UUID: addresses differ
+        # between groups, so tests see whose nodes are whose.
+        octet = int(nodegroup['uuid'].replace('-', '')[:2], 16)
+        params = {'address_prefix': '127.11.%d' % octet}
+        params.update(self.nodegroup_update_parameters(cluster, template,
+                                                       nodegroup))
+        return {'template': copy.deepcopy(NODEGROUP_TEMPLATE), 'files': {},
+                'parameters': params}

@@ -5,6 +5,9 @@ variant only sets ``os_distro`` (a stack parameter read by the bootstrap
 script) and the flavour of the user data (``template.user_data``).
 """
 
+import base64
+import json
+
 import yaml
 
 from caas.common import coercion
@@ -83,6 +86,30 @@ PODS_CIDR_LABEL = {'flannel': 'flannel_network_cidr',
                    'calico': 'calico_ipv4pool'}
 
 
+# Outputs of the cluster's stack a nodegroup's stack is built from.
+NODEGROUP_OUTPUTS = ('cluster_network', 'cluster_secgroup', 'api_private_ip',
+                     'bootstrap_token')
+
+
+def node_registration(nodegroup):
+    """Base64 of the JSON ``nodeRegistration`` of a kubeadm
+    JoinConfiguration that gives the nodegroup's nodes their node_labels
+    (kubelet ``--node-labels``) and node_taints (registered with them)."""
+    registration = {}
+    labels = nodegroup.get('node_labels') or {}
+    if labels:
+        registration['kubeletExtraArgs'] = {'node-labels': ','.join(
+            '%s=%s' % (k, v) for k, v in sorted(labels.items()))}
+    taints = nodegroup.get('node_taints') or []
+    if taints:
+        registration['taints'] = [
+            dict({'key': t['key'], 'effect': t['effect']},
+                 **({'value': t['value']} if t.get('value') else {}))
+            for t in taints]
+    text = json.dumps(registration, sort_keys=True)
+    return base64.b64encode(text.encode()).decode()
+
+
 def _first(*values, default=None):
     for value in values:
         if value not in (None, ''):
@@ -91,7 +118,10 @@ def _first(*values, default=None):
 
 
 def _group(nodegroups, role):
-    for group in nodegroups or []:
+    # The default groups first: they are what the cluster's stack builds.
+    ordered = sorted(nodegroups or [],
+                     key=lambda g: not g.get('is_default', True))
+    for group in ordered:
         if (group.get('role') == 'master') == (role == 'master'):
             return group
     return {}
@@ -194,6 +224,52 @@ class KubernetesDriver(base.Driver):
         masters, workers = base.node_counts(cluster, nodegroups)
         return {'number_of_masters': masters, 'number_of_minions': workers,
                 'minions_to_remove': ','.join(remove)}
+
+    # nodegroups users add --------------------------------------------------
+    def nodegroup_stack_definition(self, cluster, template, nodegroup,
+                                   cluster_outputs):
+        """The nodegroup's own stack: workers that join the control plane
+        of the cluster's stack, whose outputs say where it is."""
+        missing = [k for k in NODEGROUP_OUTPUTS
+                   if not (cluster_outputs or {}).get(k)]
+        if missing:
+            raise exceptions.InvalidParameterValue(
+                err="The cluster's Heat stack has no %s output: it was "
+                    'created before caas supported nodegroups, so a '
+                    'nodegroup cannot join it.' % ', '.join(missing))
+        full = self.stack_definition(cluster, template, [
+            dict(nodegroup, role='worker')])
+        opts = self._options(cluster, template,
+                             self.effective_labels(cluster, template))
+        build = {'fixed_network': opts['fixed'],
+                 'subnet': bool(opts['fixed_subnet']) or not opts['fixed'],
+                 'api_floating_ip': opts['api_floating_ip'],
+                 'node_floating_ip': opts['node_floating_ip'],
+                 'keypair': bool(opts['keypair'])}
+        hot = k8s_template.nodegroup_template(build)
+        params = dict(full['parameters'])
+        params.update(
+            network=cluster_outputs['cluster_network'],
+            subnet=cluster_outputs.get('cluster_subnet') or '',
+            security_group=cluster_outputs['cluster_secgroup'],
+            api_ip=cluster_outputs['api_private_ip'],
+            api_public_ip=cluster_outputs.get('api_public_ip') or '',
+            bootstrap_token=cluster_outputs['bootstrap_token'],
+            node_registration=node_registration(nodegroup))
+        params.update(self.nodegroup_update_parameters(
+            cluster, template, nodegroup))
+        params = {k: v for k, v in params.items() if k in hot['parameters']}
+        return {'template': hot,
+                'files': {'kubeminion.yaml': full['files']['kubeminion.yaml']},
+                'parameters': params}
+
+    def nodegroup_update_parameters(self, cluster, template, nodegroup,
+                                    remove=()):
+        # New node labels or taints change the workers' user data, so Heat
+        # replaces them and they register again with the new ones.
+        return {'number_of_minions': int(nodegroup.get('node_count') or 0),
+                'minions_to_remove': ','.join(remove),
+                'node_registration': node_registration(nodegroup)}
 
 
 class UbuntuKubernetesDriver(KubernetesDriver):

@@ -188,3 +188,19 @@ def cluster_template(options):
                               if k in probe['parameters']}
     _prune_parameters(tpl)
     return tpl
+
+
+def nodegroup_template(options):
+    """The stack of one nodegroup users added (``templates/
+    kubenodegroup.yaml``) as a dict: its workers only, on the network of
+    the cluster's stack.
+
+    :param options: as for :func:`cluster_template`.
+    """
+    tpl = _load('kubenodegroup.yaml')
+    probe = node_template('worker', 'ubuntu', options)
+    rdef = tpl['resources']['kube_minions']['properties']['resource_def']
+    rdef['properties'] = {k: v for k, v in rdef['properties'].items()
+                          if k in probe['parameters']}
+    _prune_parameters(tpl)
+    return tpl

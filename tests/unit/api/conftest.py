@@ -89,6 +89,15 @@ class FakeRpc:
     def cluster_delete(self, context, **kwargs):
         self._record('cluster_delete', context, **kwargs)
 
+    def nodegroup_create(self, context, **kwargs):
+        self._record('nodegroup_create', context, **kwargs)
+
+    def nodegroup_update(self, context, **kwargs):
+        self._record('nodegroup_update', context, **kwargs)
+
+    def nodegroup_delete(self, context, **kwargs):
+        self._record('nodegroup_delete', context, **kwargs)
+
 
 _IDENTITY_HEADERS = ('HTTP_X_PROJECT_ID', 'HTTP_X_PROJECT_NAME',
                      'HTTP_X_USER_ID', 'HTTP_X_ROLES', 'HTTP_X_DOMAIN_ID',

@@ -136,6 +136,11 @@ def _make_world(kapi):
     assert resp.status_code == 202, resp.json_body
     w['cluster'] = resp.json_body['uuid']
     api_conftest.settle(w['cluster'])
+    resp = kapi.post('/v1/clusters/%s/nodegroups' % w['cluster'],
+                     {'name': 'ng-a', 'node_count': 1},
+                     headers=_as('member-a'))
+    assert resp.status_code == 202, resp.json_body
+    api_conftest.settle(w['cluster'])
     return w
 
 
@@ -265,6 +270,16 @@ MATRIX = {
     ('GET', '/v1/clusters/<ident>/nodegroups/<nodegroup>'): (
         lambda w: '/v1/clusters/%s/nodegroups/default-worker' % w['cluster'],
         None, ALL_READ),
+    ('POST', '/v1/clusters/<ident>/nodegroups'): (
+        lambda w: '/v1/clusters/%s/nodegroups' % w['cluster'],
+        lambda w: {'name': 'ng-new', 'node_count': 1}, _change(202)),
+    ('PATCH', '/v1/clusters/<ident>/nodegroups/<nodegroup>'): (
+        lambda w: '/v1/clusters/%s/nodegroups/ng-a' % w['cluster'],
+        lambda w: [{'op': 'replace', 'path': '/max_node_count',
+                    'value': 5}], _change(202)),
+    ('DELETE', '/v1/clusters/<ident>/nodegroups/<nodegroup>'): (
+        lambda w: '/v1/clusters/%s/nodegroups/ng-a' % w['cluster'], None,
+        _change(204)),
     ('GET', '/v1/certificates/<ident>'): (
         lambda w: '/v1/certificates/%s' % w['cluster'], None, ALL_READ),
     # The cluster is a field of the body: another project's is a 400.

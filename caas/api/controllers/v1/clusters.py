@@ -26,6 +26,7 @@ from caas.api import request
 from caas.api import scope
 from caas.api import views
 from caas.api.schemas import cluster as schema
+from caas.api.schemas import nodegroup as ng_schema
 from caas.api import schemas
 from caas.common import exceptions
 from caas.common import notifications
@@ -78,8 +79,10 @@ def _min_nodes():
     return 0 if request.version() >= microversions.ZERO_NODES else 1
 
 
-def _cast(method, cluster, operation):
-    """Cast after the commit; a lost cast is re-driven by the sweeper."""
+def cast(method, cluster, operation):
+    """Cast after the commit; a lost cast is re-driven by the sweeper.
+    Magnum's pending notification goes first (after the commit too)."""
+    _pending(operation.kind, cluster)
     rpcapi = request.services().rpcapi
     try:
         getattr(rpcapi, method)(request.context(), cluster_uuid=cluster.uuid,
@@ -173,8 +176,7 @@ def create():
             services.conf.quotas.max_clusters_per_project))
     LOG.info('Cluster %s: create accepted (operation %s)', cluster.uuid,
              operation.id)
-    _pending(operation.kind, cluster)
-    _cast('cluster_create', cluster, operation)
+    cast('cluster_create', cluster, operation)
     return request.respond({'uuid': cluster.uuid}, 202)
 
 
@@ -213,7 +215,9 @@ def _default_worker(cluster_uuid):
     raise exceptions.NodeGroupNotFound(nodegroup='default-worker')
 
 
-def _start_update(row, params):
+def start_update(row, params):
+    """Record and cast a change of the cluster's own stack (its default
+    worker nodegroup); (cluster, operation)."""
     services = request.services()
     cluster, operation = db.start_operation(
         row.uuid, states.OP_CLUSTER_UPDATE, params=params,
@@ -221,9 +225,17 @@ def _start_update(row, params):
         request_id=request.request_id())
     LOG.info('Cluster %s: update accepted (operation %s, %s)', cluster.uuid,
              operation.id, params)
-    _pending(operation.kind, cluster)
-    _cast('cluster_update', cluster, operation)
+    cast('cluster_update', cluster, operation)
+    return cluster, operation
+
+
+def _accepted(cluster):
     return request.respond({'uuid': cluster.uuid}, 202)
+
+
+def _check_bounds(ng, node_count):
+    ng_schema.check_bounds(ng.name, node_count, ng.min_node_count,
+                           ng.max_node_count)
 
 
 def _set_health(row, patched):
@@ -251,12 +263,13 @@ def update(ident):
         _set_health(row, patched)
         return request.respond({'uuid': row.uuid}, 202)
     worker = _default_worker(row.uuid)
+    _check_bounds(worker, patched['node_count'])
     params = {'node_count': patched['node_count'], 'nodegroup': worker.uuid}
     rollback = flask.request.args.get('rollback', '').lower()
     if rollback in ('true', '1', 'yes') and \
             request.version() >= microversions.ROLLBACK:
         params['rollback'] = True
-    resp = _start_update(row, params)
+    resp = _accepted(start_update(row, params)[0])
     if health:
         # Only once the update was accepted: a 409 changes nothing.
         _set_health(row, patched)
@@ -279,10 +292,16 @@ def resize(ident):
         raise exceptions.InvalidParameterValue(
             err='Invalid value for field/attribute nodegroup: %s is a master '
                 'nodegroup, which cannot be resized.' % body['nodegroup'])
+    _check_bounds(ng, body['node_count'])
     params = {'node_count': body['node_count'], 'nodegroup': ng.uuid}
     if body.get('nodes_to_remove'):
         params['nodes_to_remove'] = body['nodes_to_remove']
-    return _start_update(row, params)
+    if not ng.is_default:
+        # A nodegroup users added has its own stack and operation.
+        from caas.api.controllers.v1 import nodegroups
+        nodegroups.start_update(row, ng, params)
+        return _accepted(row)
+    return _accepted(start_update(row, params)[0])
 
 
 def find_nodegroup(cluster_uuid, ident):
@@ -320,8 +339,7 @@ def delete(ident):
                                      notifications.FAILURE, cluster)
     LOG.info('Cluster %s: delete accepted (operation %s)', cluster.uuid,
              operation.id)
-    _pending(operation.kind, cluster)
-    _cast('cluster_delete', cluster, operation)
+    cast('cluster_delete', cluster, operation)
     return request.no_content()
 
 

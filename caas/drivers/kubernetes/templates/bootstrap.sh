@@ -22,6 +22,7 @@ CLUSTER_UUID="__CAAS_CLUSTER_UUID__"
 HTTP_PROXY_URL="__CAAS_HTTP_PROXY__"
 HTTPS_PROXY_URL="__CAAS_HTTPS_PROXY__"
 NO_PROXY_LIST="__CAAS_NO_PROXY__"
+NODE_REGISTRATION="__CAAS_NODE_REGISTRATION__"
 
 KUBE_MINOR="${KUBE_TAG#v}"
 KUBE_MINOR="v${KUBE_MINOR%.*}"
@@ -109,6 +110,26 @@ retry() {
     done
 }
 
+# >>> join-config
+# A worker's kubeadm JoinConfiguration. Its nodeRegistration (the node
+# labels and taints of the worker's nodegroup, kubelet registration
+# arguments) comes from the driver as base64 of JSON, which is YAML.
+join_config() {
+    local registration
+    registration=$(printf '%s' "$NODE_REGISTRATION" | base64 -d)
+    cat <<JOINCONFIG
+apiVersion: kubeadm.k8s.io/v1beta3
+kind: JoinConfiguration
+discovery:
+  bootstrapToken:
+    apiServerEndpoint: "${API_IP}:${API_PORT}"
+    token: "${BOOTSTRAP_TOKEN}"
+    unsafeSkipCAVerification: true
+nodeRegistration: ${registration}
+JOINCONFIG
+}
+# <<< join-config
+
 SANS="$API_IP"
 [ -n "$API_PUBLIC_IP" ] && SANS="$SANS,$API_PUBLIC_IP"
 
@@ -135,7 +156,7 @@ elif [ "$ROLE" = master ]; then
         --control-plane --certificate-key "$CERTIFICATE_KEY" \
         --apiserver-bind-port "$API_PORT"
 else
-    retry kubeadm join "$API_IP:$API_PORT" --token "$BOOTSTRAP_TOKEN" \
-        --discovery-token-unsafe-skip-ca-verification
+    join_config > /etc/kubernetes/caas-join.yaml
+    retry kubeadm join --config /etc/kubernetes/caas-join.yaml
 fi
 echo "caas bootstrap of $ROLE $NODE_INDEX for cluster $CLUSTER_UUID done"
