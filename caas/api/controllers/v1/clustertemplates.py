@@ -65,9 +65,12 @@ def _check_cloud_and_driver(values, changed_fields):
     """
     services = request.services()
     if services.conf.cloud.validate_references:
+        fields = [f for f in REFERENCE_FIELDS if f in changed_fields]
         found = references.check(
-            services.cloud, values,
-            [f for f in REFERENCE_FIELDS if f in changed_fields])
+            services.cloud, values, [f for f in fields if f != 'keypair_id'])
+        # Keypairs are per user: the requesting user's is the one to find.
+        references.check(services.user_cloud(), values,
+                         [f for f in fields if f == 'keypair_id'])
         if 'image_id' in found:
             values['cluster_distro'] = references.image_distro(
                 found['image_id'])
