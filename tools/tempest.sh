@@ -42,12 +42,20 @@ free_port() {
 }
 
 wait_http() {
-  local url=$1 n=0
-  until curl -s -o /dev/null "$url"; do
-    n=$((n + 1))
-    if [ $n -gt 600 ]; then echo "$url did not answer" >&2; return 1; fi
-    sleep 0.2
-  done
+  "$CAAS_BIN/python" - "$1" <<'PY'
+import sys, time, urllib.error, urllib.request
+deadline = time.monotonic() + 120
+while True:
+    try:
+        urllib.request.urlopen(sys.argv[1], timeout=2)
+        break
+    except urllib.error.HTTPError:
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            sys.exit('%s did not answer' % sys.argv[1])
+        time.sleep(0.2)
+PY
 }
 
 PIDS=()

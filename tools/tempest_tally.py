@@ -40,7 +40,8 @@ def reason_of(test):
         if key in details:
             text = details[key].as_text().strip()
             lines = [ln for ln in text.splitlines() if ln.strip()]
-            return lines[-1] if lines else text
+            last = lines[-1] if lines else text
+            return last if len(last) <= 300 else last[:297] + '...'
     return ''
 
 
