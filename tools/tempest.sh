@@ -179,7 +179,7 @@ run() {
   wait_http "http://127.0.0.1:$API_PORT/"
 
   rm -rf "$WORK/ws"
-  (cd "$WORK" && "$TVENV/bin/tempest" init ws >/dev/null)
+  (cd "$WORK" && "$TVENV/bin/tempest" init --workspace-path "$WORK/workspaces.yaml" --name caas-tempest ws >/dev/null 2>&1)
   write_tempest_conf
   local started=$SECONDS rc=0
   (cd "$WORK/ws" && "$TVENV/bin/tempest" run --serial --regex "$REGEX" \
