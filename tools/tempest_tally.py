@@ -41,6 +41,10 @@ def reason_of(test):
             text = details[key].as_text().strip()
             lines = [ln for ln in text.splitlines() if ln.strip()]
             last = lines[-1] if lines else text
+            # caas's (and Magnum's) error bodies: the title says it all.
+            title = re.search(r"'status': (\d+), 'title': '([^']*)'", last)
+            if title:
+                last = 'HTTP %s: %s' % title.groups()
             return last if len(last) <= 300 else last[:297] + '...'
     return ''
 
