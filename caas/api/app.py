@@ -57,6 +57,16 @@ class Services:
                     self._cloud = cloud.CloudClients()
         return self._cloud
 
+    def user_cloud(self):
+        """The cloud as the requesting user sees it: keypairs are per user,
+        so a cluster's keypair is looked up with the user's own token (as
+        Magnum does). Without one (noauth) it is the service's view."""
+        plugin = flask.request.environ.get('keystone.token_auth')
+        if plugin is None or not getattr(plugin, 'has_user_token', False):
+            return self.cloud
+        from caas.clients import cloud
+        return cloud.CloudClients.for_user(plugin)
+
 
 def _error_response(status, message, headers=None):
     rid = flask.request.environ.get('openstack.request_id')

@@ -104,6 +104,13 @@ class CloudClients:
                     self._session = make_session()
         return self._session
 
+    @classmethod
+    def for_user(cls, auth_plugin):
+        """Clients acting as a user (the auth plugin keystonemiddleware
+        leaves in the request), for one request's look-ups."""
+        return cls(session=ks_session.Session(auth=auth_plugin,
+                                              timeout=CONF.cloud.timeout))
+
     def _endpoint_kwargs(self):
         return {'region_name': CONF.cloud.region_name,
                 'interface': CONF.cloud.interface}

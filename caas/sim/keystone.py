@@ -1,5 +1,8 @@
-"""Keystone v3 subset of the simulated cloud: tokens and the catalog."""
+"""Keystone v3 subset of the simulated cloud: tokens and the catalog (the
+identity admin API is in ``caas.sim.keystone_admin``)."""
 
+from caas.sim import identity
+from caas.sim import keystone_admin
 from caas.sim import state as st
 from caas.sim import web
 from caas.sim.web import ApiError
@@ -81,7 +84,9 @@ def _project(cloud, scope, user):
     else:
         project = cloud.project_by_name(spec.get('name'),
                                         _domain_id(spec.get('domain')))
-    if project is None:
+    if project is None or not project.get('enabled', True) or \
+            not identity.effective_roles(cloud, user['id'], project['id']):
+        # Keystone's answer when the user has no role on the project.
         raise _unauthorized()
     return project
 
@@ -154,8 +159,9 @@ def token_view(app, req, rec, catalog=True):
         token['project'] = {'id': project['id'], 'name': project['name'],
                             'domain': domain}
         token['is_domain'] = False
-        token['roles'] = [{'id': name + '0' * (32 - len(name)),
-                           'name': name} for name in cloud.roles_of(user)]
+        token['roles'] = [{'id': role['id'], 'name': role['name']}
+                          for role in identity.effective_roles(
+                              cloud, user['id'], project['id'])]
         if catalog:
             token['catalog'] = _catalog(app, req, project)
     return {'token': token}
@@ -168,4 +174,4 @@ ROUTES = [
     ('GET', '/v3', version),
     ('POST', '/v3/auth/tokens', issue),
     ('GET|DELETE', '/v3/auth/tokens', validate),
-]
+] + keystone_admin.ROUTES

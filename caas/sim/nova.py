@@ -108,54 +108,119 @@ def flavor_extra_specs(app, req, flavor_id):
 
 
 # keypairs --------------------------------------------------------------------
-def _keypair_view(keypair, detail):
+# Keypairs are per user, as in Nova: two users may own the same name, and a
+# caller sees, boots with and deletes only its own, unless an admin names
+# another user with ``user_id`` (2.10+). Shapes follow the microversion.
+def _is_admin(cloud, token):
+    user = cloud.data['users'].get(token['user_id'])
+    return bool(user and token['project_id'] and 'admin' in
+                cloud.roles_of(user, token['project_id']))
+
+
+def _owner(req, cloud, spec=None):
+    """The user whose keypairs the request is about."""
+    token = web.token(req)
+    asked = (spec or {}).get('user_id') or req.GET.get('user_id')
+    if asked and _microversion(req) >= (2, 10) and asked != token['user_id']:
+        if not _is_admin(cloud, token):
+            raise ApiError(403, 'Policy doesn\'t allow '
+                                'os_compute_api:os-keypairs:show to be '
+                                'performed.')
+        return asked
+    return token['user_id']
+
+
+def _keypair_view(req, keypair, kind):
+    """kind: 'list', 'show' or 'create' (Nova's three shapes)."""
     view = {'name': keypair['name'], 'public_key': keypair['public_key'],
-            'fingerprint': keypair['fingerprint'], 'type': keypair['type']}
-    if detail:
-        view.update({'user_id': keypair['user_id'], 'id': 1,
+            'fingerprint': keypair['fingerprint']}
+    if _microversion(req) >= (2, 2):
+        view['type'] = keypair['type']
+    if kind == 'create':
+        view['user_id'] = keypair['user_id']
+    elif kind == 'show':
+        view.update({'user_id': keypair['user_id'], 'id': keypair.get('id', 0),
                      'created_at': keypair['created_at'], 'deleted': False,
                      'deleted_at': None, 'updated_at': None})
     return view
 
 
 def keypair_list(app, req):
-    with app.cloud.lock:
-        pairs = list(app.cloud.data['keypairs'].values())
-    return _respond(req, {'keypairs': [{'keypair': _keypair_view(k, False)}
-                                       for k in pairs]})
+    cloud = app.cloud
+    with cloud.lock:
+        owner = _owner(req, cloud)
+        pairs = sorted((k for k in cloud.data['keypairs'].values()
+                        if k['user_id'] == owner), key=lambda k: k['name'])
+    return _respond(req, {'keypairs': [{'keypair': _keypair_view(
+        req, k, 'list')} for k in pairs]})
 
 
 def keypair_show(app, req, name):
-    with app.cloud.lock:
-        keypair = app.cloud.data['keypairs'].get(name)
+    cloud = app.cloud
+    with cloud.lock:
+        owner = _owner(req, cloud)
+        keypair = cloud.keypair(owner, name)
         if keypair is None:
             raise ApiError(404, 'Keypair %s not found for user %s' % (
-                name, web.token(req)['user_id']))
+                name, owner))
         if req.method == 'DELETE':
-            del app.cloud.data['keypairs'][name]
-            app.cloud.save()
-            return _respond(req, None, status=202)
-    return _respond(req, {'keypair': _keypair_view(keypair, True)})
+            del cloud.data['keypairs'][st.keypair_key(owner, name)]
+            cloud.save()
+            return _respond(req, None, status=202
+                            if _microversion(req) < (2, 2) else 204)
+        view = _keypair_view(req, keypair, 'show')
+    return _respond(req, {'keypair': view})
+
+
+def _generate():
+    """A new ed25519 key: (public key in OpenSSH format, private PEM)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    key = ed25519.Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH,
+        serialization.PublicFormat.OpenSSH).decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption()).decode()
+    return public, private
 
 
 def keypair_create(app, req):
-    spec = web.json_body(req).get('keypair') or {}
-    name = spec.get('name')
-    if not name or not spec.get('public_key'):
-        raise ApiError(400, 'Keypair name and public_key are required '
-                            '(key generation is not simulated).')
-    with app.cloud.lock:
-        if name in app.cloud.data['keypairs']:
+    spec = web.json_body(req).get('keypair')
+    if not isinstance(spec, dict) or not isinstance(spec.get('name'), str) \
+            or not re.match(r'^[\w .@-]{1,255}$', spec['name']):
+        raise ApiError(400, "Invalid input for field/attribute keypair. "
+                            "'name' must be 1-255 letters, digits, spaces, "
+                            "'_', '-', '.' or '@'.")
+    key_type = spec.get('type', 'ssh')
+    if key_type not in ('ssh', 'x509') or (
+            'type' in spec and _microversion(req) < (2, 2)):
+        raise ApiError(400, "Invalid input for field/attribute keypair. "
+                            "'type' is not allowed here.")
+    cloud = app.cloud
+    public, private = spec.get('public_key'), None
+    if not public:
+        public, private = _generate()
+    with cloud.lock:
+        owner = _owner(req, cloud, spec)
+        name = spec['name']
+        if cloud.keypair(owner, name) is not None:
             raise ApiError(409, 'Key pair \'%s\' already exists.' % name)
-        keypair = {'name': name, 'public_key': spec['public_key'],
-                   'type': spec.get('type', 'ssh'),
-                   'user_id': web.token(req)['user_id'],
+        cloud.data['counters']['keypair'] = \
+            cloud.data['counters'].get('keypair', 0) + 1
+        keypair = {'id': cloud.data['counters']['keypair'], 'name': name,
+                   'public_key': public, 'type': key_type, 'user_id': owner,
                    'fingerprint': ':'.join('%02x' % b for b in bytes(
                        st.new_uuid().encode()[:16])),
                    'created_at': st.isotime(st.now())}
-        app.cloud.data['keypairs'][name] = keypair
-        app.cloud.save()
-    return _respond(req, {'keypair': _keypair_view(keypair, False)})
+        cloud.data['keypairs'][st.keypair_key(owner, name)] = keypair
+        cloud.save()
+    view = _keypair_view(req, keypair, 'create')
+    if private:
+        view['private_key'] = private
+    return _respond(req, {'keypair': view},
+                    status=200 if _microversion(req) < (2, 2) else 201)
 
 
 # servers ---------------------------------------------------------------------
@@ -211,7 +276,7 @@ def _visible(req, cloud):
     token = web.token(req)
     servers = cloud.visible_servers()
     if req.GET.get('all_tenants') in ('1', 'True', 'true') and \
-            cloud.data['users'][token['user_id']]['name'] == 'admin':
+            _is_admin(cloud, token):
         return servers
     return [s for s in servers if s['project_id'] == token['project_id']]
 
@@ -245,8 +310,7 @@ def _server(req, cloud, server_id):
     srv = cloud.server(server_id)
     token = web.token(req)
     if srv is None or (srv['project_id'] != token['project_id'] and
-                       cloud.data['users'][token['user_id']]['name'] !=
-                       'admin'):
+                       not _is_admin(cloud, token)):
         raise ApiError(404, 'Instance %s could not be found.' % server_id)
     return srv
 
@@ -281,7 +345,8 @@ def server_create(app, req):
         if spec.get('imageRef') and image is None:
             raise ApiError(400, 'Can not find requested image')
         if spec.get('key_name') and \
-                spec['key_name'] not in cloud.data['keypairs']:
+                cloud.keypair(token['user_id'], spec['key_name']) is None:
+            # Nova boots with the caller's own keypair of that name.
             raise ApiError(400, 'Invalid key_name provided.')
         networks = spec.get('networks')
         networks = networks if isinstance(networks, list) else None

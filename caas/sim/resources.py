@@ -228,7 +228,7 @@ class Server(Resource):
             problem = 'Flavor %s could not be found.' % props.get('flavor')
         elif props.get('image') and image is None:
             problem = 'Image %s could not be found.' % props.get('image')
-        elif key_name and key_name not in cloud.data['keypairs']:
+        elif key_name and not cloud.stack_keypair(stack, key_name):
             problem = 'Invalid key_name provided.'
         if problem:
             res['failed'] = 'BadRequest: resources.%s: %s (HTTP 400)' % (

@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 
+from caas.sim import identity
 from caas.sim import store as store_mod
 
 LOG = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ LOG = logging.getLogger(__name__)
 STATE_VERSION = 1
 KINDS = ('users', 'projects', 'tokens', 'flavors', 'images', 'keypairs',
          'networks', 'ports', 'floating_ips', 'servers', 'stacks',
-         'counters')
+         'counters', 'roles', 'assignments')
 TOKEN_TTL = 24 * 3600
 
 DEFAULT_KNOBS = {
@@ -83,6 +84,10 @@ def isotime(ts, micro=False):
     if micro:
         text += '.%06d' % int((ts % 1) * 1e6)
     return text + 'Z'
+
+
+def keypair_key(user_id, name):
+    return '%s:%s' % (user_id, name)
 
 
 def new_uuid():
@@ -241,12 +246,19 @@ class Cloud(object):
                 'checksum': uuid.uuid5(uuid.NAMESPACE_URL, name).hex,
                 'created_at': '2024-01-01T00:00:00Z',
                 'updated_at': '2024-01-01T00:00:00Z'})
-        d['keypairs'].setdefault('default', {
-            'name': 'default', 'type': 'ssh', 'user_id': USERS['admin'][0],
-            'fingerprint': '9f:3c:1d:2b:55:aa:10:7e:01:cd:ef:42:8a:7b:6c:01',
-            'public_key': ('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGNhYXNzaW1'
-                           'kZWZhdWx0a2V5Zm9ydGVzdHM default@cloudsim'),
-            'created_at': '2024-01-01T00:00:00Z'})
+        # Keypairs are per user (as in Nova): each seeded user has one
+        # named "default". A state from before that kept one, keyed by name.
+        d['keypairs'].pop('default', None)
+        for uid, _project in USERS.values():
+            d['keypairs'].setdefault(keypair_key(uid, 'default'), {
+                'name': 'default', 'type': 'ssh', 'user_id': uid,
+                'fingerprint': '9f:3c:1d:2b:55:aa:10:7e:01:cd:ef:42:8a:7b:'
+                               '6c:01',
+                'public_key': ('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGNhYXN'
+                               'zaW1kZWZhdWx0a2V5Zm9ydGVzdHM default@'
+                               'cloudsim'),
+                'created_at': '2024-01-01T00:00:00Z'})
+        identity.seed(self, USERS, PROJECTS)
         d['networks'].setdefault(PUBLIC_NET_ID, {
             'id': PUBLIC_NET_ID, 'name': 'public', 'external': True,
             'project_id': PROJECTS['admin']})
@@ -278,7 +290,20 @@ class Cloud(object):
         return None
 
     def check_password(self, user, password):
-        return password == self.knobs['admin_password'] and user['enabled']
+        return identity.password_matches(user, password,
+                                         self.knobs['admin_password'])
+
+    def keypair(self, user_id, name):
+        """The user's keypair of that name (keypairs are per user)."""
+        return self.data['keypairs'].get(keypair_key(user_id, name))
+
+    def stack_keypair(self, stack, name):
+        """A server of a stack boots with the stack owner's keypair, else
+        (a simplification, not Nova's rule) any user's of that name: caas
+        creates stacks as its service user, the keypair is its user's."""
+        return self.keypair(stack.get('user_id'), name) or next(
+            (k for k in self.data['keypairs'].values()
+             if k['name'] == name), None)
 
     # tokens --------------------------------------------------------------
     def issue_token(self, user, project, methods, expires_at=None):
@@ -301,13 +326,10 @@ class Cloud(object):
             return None
         return rec
 
-    def roles_of(self, user):
-        # Keystone's implied roles: admin -> member -> reader.
-        if user['name'] == 'admin':
-            return ['admin', 'member', 'reader']
-        if user['name'] == 'viewer':
-            return ['reader']
-        return ['member', 'reader']
+    def roles_of(self, user, project_id):
+        """Role names the user holds on the project, implied included."""
+        return [r['name'] for r in identity.effective_roles(
+            self, user['id'], project_id)]
 
     # addresses -----------------------------------------------------------
     def _next(self, counter):

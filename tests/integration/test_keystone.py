@@ -134,3 +134,48 @@ def test_tokens_are_validated_and_projects_isolated(deploy):
     assert [c['uuid'] for c in every] == [cluster.uuid]
     assert _call(dep, 'GET', '/v1/clusters/%s' % cluster.uuid,
                  admin).status_code == 200
+
+
+def test_a_clusters_keypair_is_the_requesting_users(deploy):
+    """Users made through the simulated Keystone's admin API work with
+    caas at once, and Nova keypairs are per user: a cluster may use the
+    requesting user's keypair, never another user's of the same name."""
+    from keystoneclient.v3 import client as ks_client
+    from novaclient import client as nova_client
+
+    dep = deploy(conductors=1, boot_delay=0.2, auth_strategy='keystone')
+    admin_auth = v3.Password(auth_url=dep.sim_url + '/identity/v3',
+                             username='admin', password='caas',
+                             project_name='admin',
+                             user_domain_name='Default',
+                             project_domain_name='Default')
+    keystone = ks_client.Client(session=ks_session.Session(auth=admin_auth))
+    project = keystone.projects.create('kp', domain='default')
+    member = keystone.roles.list(name='member')[0]
+    sessions = {}
+    for name in ('alice', 'bob'):
+        user = keystone.users.create(name, domain='default',
+                                     password='pw-' + name)
+        keystone.roles.grant(member, user=user, project=project)
+        sessions[name] = ks_session.Session(auth=v3.Password(
+            auth_url=dep.sim_url + '/identity/v3', username=name,
+            password='pw-' + name, project_name='kp',
+            user_domain_name='Default', project_domain_name='Default'))
+    nova_client.Client('2.1', session=sessions['alice']).keypairs.create(
+        'mine', public_key='ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA alice')
+
+    alice = magnum_client.Client('1', session=sessions['alice'],
+                                 api_version='latest')
+    bob = magnum_client.Client('1', session=sessions['bob'],
+                               api_version='latest')
+    tmpl = alice.cluster_templates.create(
+        name='kp', coe='kubernetes', image_id='ubuntu-jammy',
+        flavor_id='m1.small', master_flavor_id='m1.small',
+        keypair_id='mine', external_network_id='public')
+    with pytest.raises(mc_exc.BadRequest, match='mine'):
+        bob.clusters.create(name='bobs', cluster_template_id=tmpl.uuid,
+                            keypair='mine', node_count=1)
+    cluster = alice.clusters.create(name='alices', node_count=1,
+                                    cluster_template_id=tmpl.uuid)
+    done = helpers.wait_status(alice, cluster.uuid, 'CREATE_COMPLETE')
+    assert done.keypair == 'mine'

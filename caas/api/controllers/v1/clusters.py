@@ -139,8 +139,9 @@ def create():
         values['create_timeout'] = services.conf.conductor.default_create_timeout
     if services.conf.cloud.validate_references:
         references.check(services.cloud, values,
-                         ('keypair', 'flavor_id', 'master_flavor_id',
-                          'fixed_network'))
+                         ('flavor_id', 'master_flavor_id', 'fixed_network'))
+        # Keypairs are per user: the requesting user's is the one to find.
+        references.check(services.user_cloud(), values, ('keypair',))
     if template.cluster_distro:
         # The driver type-checks the labels it knows (a bad one is a 400
         # now, not a failed create later); unknown ones are stored.
