@@ -100,12 +100,14 @@ def test_missing_template_field_is_400(api, template):
     assert 'cluster_template_id' in _title(resp)
 
 
-def test_zero_nodes_needs_1_10(api, template):
+def test_zero_nodes_at_every_version(api, template):
     body = {'cluster_template_id': template['uuid'], 'node_count': 0}
     assert api.post('/v1/clusters', body,
-                    headers=PROJECT_A).status_code == 400
+                    headers=PROJECT_A).status_code == 202
     hdrs = dict(PROJECT_A, **LATEST)
     assert api.post('/v1/clusters', body, headers=hdrs).status_code == 202
+    assert api.post('/v1/clusters', dict(body, node_count=-1),
+                    headers=PROJECT_A).status_code == 400
 
 
 def test_several_masters_need_a_load_balancer(api, template):

@@ -76,6 +76,10 @@ def view(row, base_url, summary=False):
 
 
 def _min_nodes():
+    """Least node count of a resize. A cluster's own ``node_count`` (create,
+    PATCH) may be 0 at every version, as Magnum's cluster type allows and
+    magnum-tempest-plugin's test_create_cluster_with_zero_nodes expects
+    without a microversion header."""
     return 0 if request.version() >= microversions.ZERO_NODES else 1
 
 
@@ -117,7 +121,7 @@ def create():
     ctx = request.context()
     policy.authorize(ctx, 'cluster:create')
     services = request.services()
-    body = schemas.coerce_and_validate(schema.create(_min_nodes()),
+    body = schemas.coerce_and_validate(schema.create(0),
                                        request.json_body())
     template = _template_for_create(body['cluster_template_id'])
     labels = _labels(body, template)
@@ -254,7 +258,7 @@ def update(ident):
                'health_status': row.health_status,
                'health_status_reason': row.health_status_reason}
     patched = patching.apply(current, patch, allowed=schema.UPDATABLE)
-    patched = schemas.coerce_and_validate(schema.update(_min_nodes()),
+    patched = schemas.coerce_and_validate(schema.update(0),
                                           patched, nulls_as_absent=False)
     health = touched & set(schema.HEALTH_FIELDS)
     if health:
