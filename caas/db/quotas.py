@@ -161,14 +161,18 @@ def check_cluster_quota(session, project_id, default_limit):
     Call it inside the transaction that inserts the cluster.
     """
     _lock(session, project_id, CLUSTER)
-    limit = session.scalar(sa.select(Quota.hard_limit).where(
-        Quota.project_id == project_id, Quota.resource == CLUSTER))
+    # One statement for both reads: the quota row's limit (NULL without
+    # one) and the project's clusters.
+    limit, count = session.execute(sa.select(
+        sa.select(Quota.hard_limit).where(
+            Quota.project_id == project_id,
+            Quota.resource == CLUSTER).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(models.Cluster).where(
+            models.Cluster.project_id == project_id).scalar_subquery())).one()
     source = 'set for the project'
     if limit is None:
         limit = default_limit
         source = 'the default, [quotas] max_clusters_per_project'
-    count = session.scalar(sa.select(sa.func.count()).select_from(
-        models.Cluster).where(models.Cluster.project_id == project_id))
     if count >= limit:
         raise exceptions.QuotaExceeded(project_id=project_id,
                                        resource=CLUSTER, source=source,

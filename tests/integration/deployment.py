@@ -123,6 +123,10 @@ class Deployment:
             'project_domain_name = Default',
             '[pki]',
             'encryption_keys = %s' % self.pki_key,
+            # Scenarios and benchmarks make more clusters in one project
+            # than Magnum's default quota (20) allows.
+            '[quotas]',
+            'max_clusters_per_project = 1000000',
             '[conductor]',
             'topic = %s' % self.topic,
         ] + ['%s = %s' % kv for kv in self.conductor_opts.items()]

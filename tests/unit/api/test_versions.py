@@ -11,7 +11,7 @@ def test_root_lists_v1_with_version_range(api):
     v1 = body['versions'][0]
     assert v1['status'] == 'CURRENT'
     assert v1['min_version'] == '1.1'
-    assert v1['max_version'] == '1.10'
+    assert v1['max_version'] == '1.14'
     assert v1['links'][0]['href'] == 'http://localhost/v1/'
 
 
@@ -26,14 +26,17 @@ def test_v1_document_links_resources_and_media_types(api):
 def test_missing_header_gets_minimum_version(api):
     resp = api.get('/v1')
     assert resp.headers['OpenStack-API-Version'] == 'container-infra 1.1'
-    assert resp.headers['OpenStack-API-Minimum-Version'] == '1.1'
-    assert resp.headers['OpenStack-API-Maximum-Version'] == '1.10'
+    # Magnum's form: the range headers name the service type too.
+    assert resp.headers['OpenStack-API-Minimum-Version'] == \
+        'container-infra 1.1'
+    assert resp.headers['OpenStack-API-Maximum-Version'] == \
+        'container-infra 1.14'
     assert 'OpenStack-API-Version' in resp.headers['Vary']
 
 
 def test_latest_gets_maximum_version(api):
     resp = api.get('/v1/clusters', headers=LATEST)
-    assert resp.headers['OpenStack-API-Version'] == 'container-infra 1.10'
+    assert resp.headers['OpenStack-API-Version'] == 'container-infra 1.14'
 
 
 def test_explicit_version_is_echoed(api):
@@ -44,14 +47,16 @@ def test_explicit_version_is_echoed(api):
 
 
 def test_out_of_range_version_is_406_with_range_headers(api):
-    for value in ('container-infra 1.11', 'container-infra 1.0',
+    for value in ('container-infra 1.15', 'container-infra 1.0',
                   'container-infra 2.0'):
         resp = api.get('/v1/clusters',
                        headers={'OpenStack-API-Version': value})
         assert resp.status_code == 406, value
-        assert resp.headers['OpenStack-API-Minimum-Version'] == '1.1'
-        assert resp.headers['OpenStack-API-Maximum-Version'] == '1.10'
-        assert 'supported version range is: [1.1, 1.10]' in (
+        assert resp.headers['OpenStack-API-Minimum-Version'] == \
+            'container-infra 1.1'
+        assert resp.headers['OpenStack-API-Maximum-Version'] == \
+            'container-infra 1.14'
+        assert 'supported version range is: [1.1, 1.14]' in (
             resp.json_body['errors'][0]['title'])
 
 
