@@ -211,9 +211,15 @@ def stack_one(app, req, project_id, ident):
     cloud = app.cloud
     with cloud.lock:
         stack = _lookup(app, req, project_id, ident)
-        if not rest:
-            return _stack_action(app, req, stack, redirect='/' not in ident)
-        return _sub_resource(app, req, stack, rest)
+        try:
+            if not rest:
+                return _stack_action(app, req, stack,
+                                     redirect='/' not in ident)
+            return _sub_resource(app, req, stack, rest)
+        finally:
+            # Reading a state may have started a rolling update's next
+            # batch (caas.sim.rolling): keep it.
+            cloud.save()
 
 
 def _stack_action(app, req, stack, redirect):
