@@ -318,11 +318,14 @@ def list_nodegroups(cluster_uuid):
 
 
 def start_operation(cluster_uuid, kind, params=None, timeout_minutes=60,
-                    request_id=None):
+                    request_id=None, also=None):
     """Compare-and-set the cluster into kind's in-progress status.
 
     Succeeds only if the cluster has no operation in progress and its status
     allows ``kind``; otherwise raises a 409 that says why.
+
+    :param also: ``also(session)`` writes more rows in the same transaction,
+        after the compare-and-set succeeded (a CA rotation's new CAs).
 
     :returns: (cluster, operation)
     """
@@ -349,6 +352,8 @@ def start_operation(cluster_uuid, kind, params=None, timeout_minutes=60,
                 err='Cluster %s is in status %s, from which %s is not '
                     'allowed.' % (cluster_uuid, row.status,
                                   kind.replace('cluster_', '')))
+        if also is not None:
+            also(session)
         session.add(op)
         session.flush()
         cluster = session.scalars(sa.select(models.Cluster).where(
