@@ -28,6 +28,7 @@ MAX_VERSION = microversion_parse.parse_version_string(MAX_VERSION_STRING)
 ROLLBACK = microversion_parse.parse_version_string('1.3')
 CA_ROTATION = microversion_parse.parse_version_string('1.5')
 RESIZE = microversion_parse.parse_version_string('1.7')
+UPGRADE = microversion_parse.parse_version_string('1.8')
 NODEGROUPS = microversion_parse.parse_version_string('1.9')
 ZERO_NODES = microversion_parse.parse_version_string('1.10')
 

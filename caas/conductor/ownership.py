@@ -45,9 +45,10 @@ class Fence:
                                        owner=self.owner, epoch=self.epoch)
 
     def update(self, cluster_values=None, nodegroup_values=None,
-               operation_values=None):
+               operation_values=None, nodegroups_by_uuid=None):
         outage.call(db_ops.fenced_update, self, cluster_values,
-                    nodegroup_values, operation_values)
+                    nodegroup_values, operation_values,
+                    nodegroups_by_uuid=nodegroups_by_uuid)
 
     def finish(self, succeeded, cluster_values, error=None):
         outage.call(db_ops.finish, self, succeeded, cluster_values, error)

@@ -6,6 +6,8 @@ API version history:
         each carrying cluster_uuid and operation_id.
 * 1.1 - Each method takes an optional request_id, the API request that
         asked for the operation, so conductor logs can be correlated.
+* 1.2 - cluster_upgrade (a rolling upgrade to another template) and
+        cluster_ca_rotate (hand rotated CAs to the nodes).
 
 Messages carry IDs and primitives only; the conductor re-reads the rows.
 Every message is checked against ``rpc_schemas/<method>.json`` before it is
@@ -19,10 +21,15 @@ from caas.common import exceptions
 from caas.common import rpc
 from caas.conf import CONF
 
-RPC_API_VERSION = '1.1'
+RPC_API_VERSION = '1.2'
 
 # Reconnection attempts of one cast before it gives up.
 CAST_RETRIES = 1
+
+
+class ConductorTooOld(exceptions.CaasException):
+    message = ('The conductors understand RPC API %(cap)s at most; %(method)s '
+               'needs %(version)s.')
 
 
 class ConductorAPI:
@@ -39,12 +46,17 @@ class ConductorAPI:
         target = messaging.Target(topic=self.topic, version='1.0')
         self.client = rpc.get_client(target, version_cap=version_cap)
 
-    def _cast(self, context, method, version, **kwargs):
+    def _cast(self, context, method, version, added='1.0', **kwargs):
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
         if not self.client.can_send_version(version):
+            if not self.client.can_send_version(added):
+                # The operation stays recorded; the sweeper casts it again
+                # once the conductors are upgraded.
+                raise ConductorTooOld(cap=getattr(self.client, 'version_cap', None),
+                                      method=method, version=added)
             # An older server does not know the newer, optional arguments.
             kwargs.pop('request_id', None)
-            version = '1.0'
+            version = added
         try:
             rpc_schemas.validate(method, kwargs)
         except Exception as exc:
@@ -83,6 +95,28 @@ class ConductorAPI:
         :raises: RPCSchemaError, oslo_messaging.MessageDeliveryFailure
         """
         self._cast(context, 'cluster_delete', '1.1',
+                   cluster_uuid=cluster_uuid, operation_id=operation_id,
+                   request_id=request_id)
+
+    def cluster_upgrade(self, context, cluster_uuid, operation_id,
+                        request_id=None):
+        """Replace the nodes with the recorded template's, in batches.
+
+        :raises: RPCSchemaError, ConductorTooOld (version cap below 1.2),
+            oslo_messaging.MessageDeliveryFailure
+        """
+        self._cast(context, 'cluster_upgrade', '1.2', added='1.2',
+                   cluster_uuid=cluster_uuid, operation_id=operation_id,
+                   request_id=request_id)
+
+    def cluster_ca_rotate(self, context, cluster_uuid, operation_id,
+                          request_id=None):
+        """Hand the cluster's newly rotated CA certificates to its nodes.
+
+        :raises: RPCSchemaError, ConductorTooOld (version cap below 1.2),
+            oslo_messaging.MessageDeliveryFailure
+        """
+        self._cast(context, 'cluster_ca_rotate', '1.2', added='1.2',
                    cluster_uuid=cluster_uuid, operation_id=operation_id,
                    request_id=request_id)
 

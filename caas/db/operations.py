@@ -180,11 +180,12 @@ def still_owner(fence):
 
 
 def fenced_update(fence, cluster_values=None, nodegroup_values=None,
-                  operation_values=None):
+                  operation_values=None, nodegroups_by_uuid=None):
     """Write cluster / nodegroup / operation fields only while we own the op.
 
     :param nodegroup_values: {role: values} applied to the cluster's
         nodegroups of that role.
+    :param nodegroups_by_uuid: {nodegroup uuid: values}, for one group.
     """
     now = models.utcnow()
     with session_scope() as session:
@@ -198,6 +199,10 @@ def fenced_update(fence, cluster_values=None, nodegroup_values=None,
             session.execute(sa.update(NodeGroup).where(
                 NodeGroup.cluster_id == cluster_uuid,
                 NodeGroup.role == role).values(updated_at=now, **values))
+        for ng_uuid, values in (nodegroups_by_uuid or {}).items():
+            session.execute(sa.update(NodeGroup).where(
+                NodeGroup.cluster_id == cluster_uuid,
+                NodeGroup.uuid == ng_uuid).values(updated_at=now, **values))
         if operation_values:
             session.execute(sa.update(Op).where(
                 Op.id == fence.operation_id).values(**operation_values))

@@ -58,6 +58,21 @@ _RESIZE = {
     'additionalProperties': False,
 }
 
+# POST /v1/clusters/{ident}/actions/upgrade (microversion 1.8).
+UPGRADE = {
+    'type': 'object',
+    'properties': {
+        'cluster_template': {'type': 'string', 'minLength': 1,
+                             'maxLength': 255},
+        'max_batch_size': {'type': 'integer', 'minimum': 1,
+                           'maximum': MAX_NODES, 'default': 1},
+        'nodegroup': {'type': ['string', 'null'], 'minLength': 1,
+                      'maxLength': 255},
+    },
+    'required': ['cluster_template'],
+    'additionalProperties': False,
+}
+
 # The one field a cluster PATCH may change (Magnum 1.x).
 UPDATABLE = ('node_count',)
 

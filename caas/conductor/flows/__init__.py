@@ -6,12 +6,16 @@ name TaskFlow saved with it.
 """
 
 from caas.common import states
+from caas.conductor.flows import cluster_ca_rotate
 from caas.conductor.flows import cluster_create
 from caas.conductor.flows import cluster_delete
 from caas.conductor.flows import cluster_update
+from caas.conductor.flows import cluster_upgrade
 
 FACTORIES = {
     states.OP_CLUSTER_CREATE: cluster_create.get_flow,
     states.OP_CLUSTER_UPDATE: cluster_update.get_flow,
     states.OP_CLUSTER_DELETE: cluster_delete.get_flow,
+    states.OP_CLUSTER_UPGRADE: cluster_upgrade.get_flow,
+    states.OP_CLUSTER_CA_ROTATE: cluster_ca_rotate.get_flow,
 }

@@ -1,6 +1,7 @@
 """Version 1 of the API: Magnum's resources, microversions 1.1 to 1.10."""
 
 from caas.api.controllers.v1 import certificates
+from caas.api.controllers.v1 import cluster_upgrade
 from caas.api.controllers.v1 import clusters
 from caas.api.controllers.v1 import clustertemplates
 from caas.api.controllers.v1 import events
@@ -9,6 +10,6 @@ from caas.api.controllers.v1 import nodegroups
 
 
 def register(app):
-    for module in (clustertemplates, clusters, nodegroups, mservices,
-                   certificates, events):
+    for module in (clustertemplates, clusters, cluster_upgrade, nodegroups,
+                   mservices, certificates, events):
         module.register(app)
