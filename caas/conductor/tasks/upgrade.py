@@ -9,6 +9,8 @@ a conductor that dies half-way neither replaces a node twice nor skips a
 batch: the batches are Heat's, not ours.
 """
 
+import json
+
 from heatclient import exc as heat_exc
 from oslo_log import log as logging
 from taskflow import task
@@ -39,6 +41,20 @@ def upgraded_groups(data, params, new_template):
             for ng in data.nodegroups]
 
 
+def _normal(value):
+    """A parameter as text, lists comma-joined: Heat shows a
+    comma_delimited_list parameter as a JSON list of what was sent as
+    'a,b'."""
+    if isinstance(value, str) and value.startswith('['):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    if isinstance(value, (list, tuple)):
+        return ','.join(str(v) for v in value)
+    return str(value)
+
+
 def send_definition(fence, clients, stack_id, definition, what):
     """PATCH the stack with ``definition`` unless it is already being or
     has been applied. :returns: the stack id."""
@@ -56,7 +72,7 @@ def send_definition(fence, clients, stack_id, definition, what):
     new = definition['parameters']
     current = stack.to_dict().get('parameters') or {}
     if stack.stack_status == 'UPDATE_COMPLETE' and \
-            all(str(current.get(k)) == str(v) for k, v in new.items()):
+            all(_normal(current.get(k)) == _normal(v) for k, v in new.items()):
         LOG.info('Cluster %s: stack %s is already %s', fence.cluster_uuid,
                  stack.id, what)
         return stack.id
