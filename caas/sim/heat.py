@@ -314,6 +314,10 @@ def _sub_resource(app, req, stack, rest):
         view = found[0]
         view['attributes'] = {}
         view['properties'] = res['props']
+        if 'rolling_log' in res.get('data', {}):
+            # A simulated cloud's extension: what each rolling update of a
+            # group replaced, batch by batch (caas.sim.rolling).
+            view['rolling_updates'] = res['data']['rolling_log']
         return web.json_response({'resource': view})
     if kind == 'events':
         evs = stacks.events(cloud, stack)
