@@ -62,6 +62,10 @@ def _nodegroup_patch():
     return patching.schema(nodegroup_schema.UPDATABLE)
 
 
+def _cluster_upgrade():
+    return cluster_schema.UPGRADE
+
+
 def _template_create():
     return template_schema.CREATE
 
@@ -126,6 +130,10 @@ OPERATIONS = {
     'clusters_resize': (
         'clusters', 'Resize a worker nodegroup (microversion 1.7 on).',
         '202', _cluster_resize, None, ()),
+    'clusters_upgrade': (
+        'clusters', 'Upgrade a cluster (or one default nodegroup) to another '
+        'template, replacing nodes in batches (microversion 1.8 on).',
+        '202', _cluster_upgrade, None, ()),
     'nodegroups_get_all': (
         'nodegroups', "List a cluster's nodegroups (microversion 1.9 on).",
         '200', None, None, ('role',)),

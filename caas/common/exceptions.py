@@ -151,9 +151,3 @@ class FencedOut(CaasException):
 class RPCSchemaError(CaasException):
     message = 'RPC %(method)s does not match its schema: %(err)s'
     code = 500
-
-
-class RPCVersionTooNew(CaasException):
-    message = ('RPC %(method)s needs conductors of RPC API %(version)s or '
-               'later; the client is capped below it.')
-    code = 500

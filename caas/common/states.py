@@ -51,8 +51,12 @@ OP_NODEGROUP_UPDATE = 'nodegroup_update'
 OP_NODEGROUP_DELETE = 'nodegroup_delete'
 NODEGROUP_KINDS = (OP_NODEGROUP_CREATE, OP_NODEGROUP_UPDATE,
                    OP_NODEGROUP_DELETE)
-OPERATION_KINDS = (OP_CLUSTER_CREATE, OP_CLUSTER_UPDATE,
-                   OP_CLUSTER_DELETE) + NODEGROUP_KINDS
+# Replace the nodes with a new template's image and versions, in batches.
+OP_CLUSTER_UPGRADE = 'cluster_upgrade'
+# Hand the CA certificates the API just rotated to the nodes.
+OP_CLUSTER_CA_ROTATE = 'cluster_ca_rotate'
+OPERATION_KINDS = (OP_CLUSTER_CREATE, OP_CLUSTER_UPDATE, OP_CLUSTER_DELETE,
+                   OP_CLUSTER_UPGRADE, OP_CLUSTER_CA_ROTATE) + NODEGROUP_KINDS
 
 # Operation states.
 OP_PENDING = 'PENDING'      # recorded, cast sent (or lost), nobody owns it
@@ -78,6 +82,10 @@ TRANSITIONS = {
     OP_NODEGROUP_CREATE: (UPDATE_IN_PROGRESS, UPDATE_COMPLETE, UPDATE_FAILED),
     OP_NODEGROUP_UPDATE: (UPDATE_IN_PROGRESS, UPDATE_COMPLETE, UPDATE_FAILED),
     OP_NODEGROUP_DELETE: (UPDATE_IN_PROGRESS, UPDATE_COMPLETE, UPDATE_FAILED),
+    # Magnum reports both as an update of the cluster.
+    OP_CLUSTER_UPGRADE: (UPDATE_IN_PROGRESS, UPDATE_COMPLETE, UPDATE_FAILED),
+    OP_CLUSTER_CA_ROTATE: (UPDATE_IN_PROGRESS, UPDATE_COMPLETE,
+                           UPDATE_FAILED),
 }
 
 # The nodegroup's own status for each nodegroup operation: accepted,
@@ -87,6 +95,12 @@ NODEGROUP_TRANSITIONS = {
     OP_NODEGROUP_UPDATE: (UPDATE_IN_PROGRESS, UPDATE_COMPLETE, UPDATE_FAILED),
     OP_NODEGROUP_DELETE: (DELETE_IN_PROGRESS, DELETE_COMPLETE, DELETE_FAILED),
 }
+
+# Settled, healthy statuses: what an upgrade starts from (Magnum refuses to
+# upgrade a cluster that is not in a *_COMPLETE state).
+COMPLETE = (CREATE_COMPLETE, UPDATE_COMPLETE, RESUME_COMPLETE,
+            RESTORE_COMPLETE, ROLLBACK_COMPLETE, SNAPSHOT_COMPLETE,
+            CHECK_COMPLETE, ADOPT_COMPLETE)
 
 # Statuses from which an operation kind may start. A cluster with an
 # operation in progress never matches: the API's compare-and-set also
@@ -100,6 +114,10 @@ ALLOWED_FROM = {
     OP_NODEGROUP_CREATE: (CREATE_COMPLETE, UPDATE_COMPLETE, UPDATE_FAILED,
                           RESUME_COMPLETE, RESTORE_COMPLETE, ROLLBACK_COMPLETE,
                           SNAPSHOT_COMPLETE, CHECK_COMPLETE, ADOPT_COMPLETE),
+    OP_CLUSTER_UPGRADE: COMPLETE,
+    # The nodes need a stack to be handed the CAs: not after a failed
+    # create; after a failed update, yes (the stack is there).
+    OP_CLUSTER_CA_ROTATE: COMPLETE + (UPDATE_FAILED,),
     # Every settled status, failures included, can be deleted.
     OP_CLUSTER_DELETE: tuple(s for s in CLUSTER_STATUSES if s not in IN_PROGRESS),
 }

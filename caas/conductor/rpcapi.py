@@ -9,6 +9,8 @@ API version history:
 * 1.2 - nodegroup_create, nodegroup_update, nodegroup_delete (each with
         cluster_uuid, operation_id and request_id; the operation's params
         name the nodegroup).
+* 1.2 - cluster_upgrade (a rolling upgrade to another template) and
+        cluster_ca_rotate (hand rotated CAs to the nodes).
 
 Messages carry IDs and primitives only; the conductor re-reads the rows.
 Every message is checked against ``rpc_schemas/<method>.json`` before it is
@@ -28,6 +30,11 @@ RPC_API_VERSION = '1.2'
 CAST_RETRIES = 1
 
 
+class ConductorTooOld(exceptions.CaasException):
+    message = ('The conductors understand RPC API %(cap)s at most; %(method)s '
+               'needs %(version)s.')
+
+
 class ConductorAPI:
     """Casts to the conductors' topic.
 
@@ -42,16 +49,17 @@ class ConductorAPI:
         target = messaging.Target(topic=self.topic, version='1.0')
         self.client = rpc.get_client(target, version_cap=version_cap)
 
-    def _cast(self, context, method, version, **kwargs):
+    def _cast(self, context, method, version, added='1.0', **kwargs):
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
-        if version == '1.2' and not self.client.can_send_version(version):
-            # Conductors older than the method cannot run it; the operation
-            # is recorded and an upgraded conductor's sweeper claims it.
-            raise exceptions.RPCVersionTooNew(method=method, version=version)
         if not self.client.can_send_version(version):
+            if not self.client.can_send_version(added):
+                # The operation stays recorded; the sweeper casts it again
+                # once the conductors are upgraded.
+                raise ConductorTooOld(cap=getattr(self.client, 'version_cap', None),
+                                      method=method, version=added)
             # An older server does not know the newer, optional arguments.
             kwargs.pop('request_id', None)
-            version = '1.0'
+            version = added
         try:
             rpc_schemas.validate(method, kwargs)
         except Exception as exc:
@@ -97,10 +105,10 @@ class ConductorAPI:
                          request_id=None):
         """Build the nodegroup named by the operation (its own stack).
 
-        :raises: RPCSchemaError, RPCVersionTooNew (the version cap is below
+        :raises: RPCSchemaError, ConductorTooOld (the version cap is below
             1.2), oslo_messaging.MessageDeliveryFailure
         """
-        self._cast(context, 'nodegroup_create', '1.2',
+        self._cast(context, 'nodegroup_create', '1.2', added='1.2',
                    cluster_uuid=cluster_uuid, operation_id=operation_id,
                    request_id=request_id)
 
@@ -108,10 +116,10 @@ class ConductorAPI:
                          request_id=None):
         """Apply the recorded change of a nodegroup to its stack.
 
-        :raises: RPCSchemaError, RPCVersionTooNew,
+        :raises: RPCSchemaError, ConductorTooOld,
             oslo_messaging.MessageDeliveryFailure
         """
-        self._cast(context, 'nodegroup_update', '1.2',
+        self._cast(context, 'nodegroup_update', '1.2', added='1.2',
                    cluster_uuid=cluster_uuid, operation_id=operation_id,
                    request_id=request_id)
 
@@ -119,10 +127,29 @@ class ConductorAPI:
                          request_id=None):
         """Delete a nodegroup's stack (only its servers), then its row.
 
-        :raises: RPCSchemaError, RPCVersionTooNew,
+        :raises: RPCSchemaError, ConductorTooOld,
             oslo_messaging.MessageDeliveryFailure
         """
-        self._cast(context, 'nodegroup_delete', '1.2',
+        self._cast(context, 'nodegroup_delete', '1.2', added='1.2',
+    def cluster_upgrade(self, context, cluster_uuid, operation_id,
+                        request_id=None):
+        """Replace the nodes with the recorded template's, in batches.
+
+        :raises: RPCSchemaError, ConductorTooOld (version cap below 1.2),
+            oslo_messaging.MessageDeliveryFailure
+        """
+        self._cast(context, 'cluster_upgrade', '1.2', added='1.2',
+                   cluster_uuid=cluster_uuid, operation_id=operation_id,
+                   request_id=request_id)
+
+    def cluster_ca_rotate(self, context, cluster_uuid, operation_id,
+                          request_id=None):
+        """Hand the cluster's newly rotated CA certificates to its nodes.
+
+        :raises: RPCSchemaError, ConductorTooOld (version cap below 1.2),
+            oslo_messaging.MessageDeliveryFailure
+        """
+        self._cast(context, 'cluster_ca_rotate', '1.2', added='1.2',
                    cluster_uuid=cluster_uuid, operation_id=operation_id,
                    request_id=request_id)
 

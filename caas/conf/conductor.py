@@ -53,6 +53,10 @@ opts = [
     cfg.IntOpt('update_timeout', default=60, min=1,
                help='Minutes an update or delete may take; enforced like '
                     'create_timeout.'),
+    cfg.IntOpt('upgrade_timeout', default=180, min=1,
+               help='Minutes a cluster upgrade may take: it replaces every '
+                    'node of the upgraded nodegroups, max_batch_size at a '
+                    'time. Enforced like create_timeout.'),
 ]
 
 

@@ -354,7 +354,8 @@ def list_nodegroups(cluster_uuid, role=None):
 
 
 def start_operation(cluster_uuid, kind, params=None, timeout_minutes=60,
-                    request_id=None, nodegroup=None, new_nodegroup=None):
+                    request_id=None, nodegroup=None, new_nodegroup=None,
+                    also=None):
     """Compare-and-set the cluster into kind's in-progress status.
 
     Succeeds only if the cluster has no operation in progress and its status
@@ -364,11 +365,14 @@ def start_operation(cluster_uuid, kind, params=None, timeout_minutes=60,
         transaction (a nodegroup operation's own status).
     :param new_nodegroup: values of a nodegroup inserted in the same
         transaction; a name the cluster already has is a 409.
+    :param also: ``also(session)`` writes more rows in the same transaction,
+        after the compare-and-set succeeded (a CA rotation's new CAs).
+
     :returns: (cluster, operation)
     """
     try:
         return _start_operation(cluster_uuid, kind, params, timeout_minutes,
-                                request_id, nodegroup, new_nodegroup)
+                                request_id, nodegroup, new_nodegroup, also)
     except sa.exc.IntegrityError:
         # Two creates of one name raced past the API's look-up.
         raise exceptions.NodeGroupAlreadyExists(
@@ -376,7 +380,7 @@ def start_operation(cluster_uuid, kind, params=None, timeout_minutes=60,
 
 
 def _start_operation(cluster_uuid, kind, params, timeout_minutes,
-                     request_id, nodegroup, new_nodegroup):
+                     request_id, nodegroup, new_nodegroup, also):
     in_progress = states.TRANSITIONS[kind][0]
     op = _new_operation(cluster_uuid, kind, params, timeout_minutes,
                         request_id)
@@ -400,6 +404,8 @@ def _start_operation(cluster_uuid, kind, params, timeout_minutes,
                 err='Cluster %s is in status %s, from which %s is not '
                     'allowed.' % (cluster_uuid, row.status,
                                   kind.replace('cluster_', '')))
+        if also is not None:
+            also(session)
         session.add(op)
         if nodegroup is not None:
             ng_uuid, values = nodegroup

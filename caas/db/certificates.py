@@ -7,11 +7,12 @@ The rows are written with their cluster by ``caas.db.api.create_cluster``
 import sqlalchemy as sa
 
 from caas.common import exceptions
+from caas.common import states
+from caas.db import api as db_api
 from caas.db.sqlalchemy import models
 from caas.db.sqlalchemy.engine import session_scope
 
 ClusterCA = models.ClusterCA
-Cluster = models.Cluster
 
 
 class CANotFound(exceptions.NotFound):
@@ -34,39 +35,43 @@ def list_ca_types(cluster_uuid):
             ClusterCA.cluster_uuid == cluster_uuid).order_by(ClusterCA.id)))
 
 
-def replace_cas(cluster_uuid, rows):
-    """Swap in new CAs while no operation runs on the cluster.
+def list_ca_certs(cluster_uuid):
+    """[(ca_type, cert_pem)] of the cluster's CAs: certificates only."""
+    with session_scope(readonly=True) as session:
+        return [tuple(r) for r in session.execute(
+            sa.select(ClusterCA.ca_type, ClusterCA.cert_pem).where(
+                ClusterCA.cluster_uuid == cluster_uuid).order_by(
+                    ClusterCA.id))]
 
-    The conditional UPDATE of the cluster row is the lock: it fails while
-    an operation holds the cluster, and it holds the row until commit so
-    that no operation can start half-way through the swap.
+
+def _write_cas(session, cluster_uuid, rows, now):
+    for values in rows:
+        changed = session.execute(sa.update(ClusterCA).where(
+            ClusterCA.cluster_uuid == cluster_uuid,
+            ClusterCA.ca_type == values['ca_type']).values(
+                cert_pem=values['cert_pem'],
+                encrypted_key=values['encrypted_key'],
+                rotated_at=now, updated_at=now)).rowcount
+        if not changed:
+            session.add(ClusterCA(cluster_uuid=cluster_uuid,
+                                  created_at=now, rotated_at=now, **values))
+
+
+def rotate(cluster_uuid, rows, timeout_minutes, request_id=None):
+    """Swap in new CAs and start the operation that hands them to the
+    nodes, in one transaction: the operation's compare-and-set on the
+    cluster is the lock, so a cluster with an operation in progress keeps
+    its CAs (409).
 
     :param rows: [{'ca_type', 'cert_pem', 'encrypted_key'}]
-    :raises: ClusterNotFound, OperationInProgress (409)
+    :returns: (cluster, operation)
+    :raises: ClusterNotFound, OperationInProgress, InvalidState (409)
     """
     now = models.utcnow()
-    with session_scope() as session:
-        updated = session.execute(sa.update(Cluster).where(
-            Cluster.uuid == cluster_uuid,
-            Cluster.operation_id.is_(None)).values(updated_at=now)).rowcount
-        if updated != 1:
-            row = session.scalars(sa.select(Cluster).where(
-                Cluster.uuid == cluster_uuid)).first()
-            if row is None:
-                raise exceptions.ClusterNotFound(cluster=cluster_uuid)
-            raise exceptions.OperationInProgress(cluster=cluster_uuid,
-                                                 status=row.status)
-        for values in rows:
-            changed = session.execute(sa.update(ClusterCA).where(
-                ClusterCA.cluster_uuid == cluster_uuid,
-                ClusterCA.ca_type == values['ca_type']).values(
-                    cert_pem=values['cert_pem'],
-                    encrypted_key=values['encrypted_key'],
-                    rotated_at=now, updated_at=now)).rowcount
-            if not changed:
-                session.add(ClusterCA(cluster_uuid=cluster_uuid,
-                                      created_at=now, rotated_at=now,
-                                      **values))
+    return db_api.start_operation(
+        cluster_uuid, states.OP_CLUSTER_CA_ROTATE,
+        timeout_minutes=timeout_minutes, request_id=request_id,
+        also=lambda session: _write_cas(session, cluster_uuid, rows, now))
 
 
 def rekey(reencrypt, batch=100):

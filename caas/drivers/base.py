@@ -120,6 +120,79 @@ class Driver(abc.ABC):
         """The COE version these labels select, or None."""
         return None
 
+    # upgrades -------------------------------------------------------------
+    #: Labels that choose what a node installs: changing one is an upgrade.
+    version_labels = ()
+
+    def group_labels(self, cluster, template, nodegroup):
+        """A nodegroup's effective labels: the template's, overridden by the
+        cluster's, overridden by the nodegroup's own."""
+        merged = dict(template.get('labels') or {})
+        merged.update(cluster.get('labels') or {})
+        merged.update((nodegroup or {}).get('labels') or {})
+        return self.effective_labels({'labels': merged}, {})
+
+    def installed(self, cluster, template, nodegroup):
+        """What a nodegroup's nodes run: ``{'image_id': ..., <version
+        label>: ...}``. With an empty cluster and nodegroup, what a new
+        template installs."""
+        labels = self.group_labels(cluster, template, nodegroup)
+        found = {'image_id': (nodegroup or {}).get('image_id') or
+                 template.get('image_id')}
+        found.update({k: labels.get(k) for k in self.version_labels})
+        return found
+
+    def pinned_nodegroup(self, cluster, template, nodegroup):
+        """The nodegroup with what it runs written out (image and version
+        labels), so that a new cluster template cannot change it."""
+        return self._with(nodegroup, self.installed(cluster, template,
+                                                    nodegroup))
+
+    def upgraded_nodegroup(self, new_template, nodegroup):
+        """The nodegroup as an upgrade to ``new_template`` leaves it.
+
+        This is the per-nodegroup hook of an upgrade: pure, so that it
+        serves a nodegroup in the cluster's stack and one with a stack of
+        its own alike."""
+        return self._with(nodegroup, self.installed({}, new_template, {}))
+
+    def _with(self, nodegroup, found):
+        group = dict(nodegroup)
+        group['image_id'] = found['image_id']
+        labels = dict(group.get('labels') or {})
+        labels.update({k: found[k] for k in self.version_labels
+                       if found.get(k) is not None})
+        group['labels'] = labels
+        group['version'] = self.coe_version(
+            self.effective_labels({'labels': labels}, {}))
+        return group
+
+    def upgrade_definition(self, cluster, template, nodegroups,
+                           max_batch_size, ca_pems=()):
+        """The cluster stack's whole definition after an upgrade, for a
+        PATCH update: ``nodegroups`` already carry their new images and
+        version labels (``upgraded_nodegroup`` / ``pinned_nodegroup``), and
+        the stack replaces at most ``max_batch_size`` nodes of a group at a
+        time (the template declares how)."""
+        definition = self.stack_definition(cluster, template, nodegroups)
+        extra = dict(self.ca_parameters(ca_pems),
+                     **self.batch_parameters(max_batch_size))
+        declared = definition['template'].get('parameters') or {}
+        definition['parameters'].update(
+            {k: v for k, v in extra.items() if k in declared})
+        return definition
+
+    def batch_parameters(self, max_batch_size):
+        """Stack parameters that bound a rolling replacement."""
+        return {'update_max_batch_size': int(max_batch_size)}
+
+    # CA rotation ----------------------------------------------------------
+    def ca_parameters(self, ca_pems):
+        """Stack parameters handing the cluster's CA certificates (PEM,
+        never keys) to the nodes; {} when the driver has nowhere to put
+        them."""
+        return {}
+
     # stack ----------------------------------------------------------------
     def stack_name(self, cluster):
         """Derived from the cluster UUID only, so a re-run finds the stack."""

@@ -211,9 +211,15 @@ def stack_one(app, req, project_id, ident):
     cloud = app.cloud
     with cloud.lock:
         stack = _lookup(app, req, project_id, ident)
-        if not rest:
-            return _stack_action(app, req, stack, redirect='/' not in ident)
-        return _sub_resource(app, req, stack, rest)
+        try:
+            if not rest:
+                return _stack_action(app, req, stack,
+                                     redirect='/' not in ident)
+            return _sub_resource(app, req, stack, rest)
+        finally:
+            # Reading a state may have started a rolling update's next
+            # batch (caas.sim.rolling): keep it.
+            cloud.save()
 
 
 def _stack_action(app, req, stack, redirect):
@@ -308,6 +314,10 @@ def _sub_resource(app, req, stack, rest):
         view = found[0]
         view['attributes'] = {}
         view['properties'] = res['props']
+        if 'rolling_log' in res.get('data', {}):
+            # A simulated cloud's extension: what each rolling update of a
+            # group replaced, batch by batch (caas.sim.rolling).
+            view['rolling_updates'] = res['data']['rolling_log']
         return web.json_response({'resource': view})
     if kind == 'events':
         evs = stacks.events(cloud, stack)

@@ -246,9 +246,19 @@ class Server(Resource):
             stack_id=stack['root_id'])
         res['physical_id'] = srv['id']
 
+    # Like Heat's user_data_update_policy REPLACE; a new image (which Heat
+    # rebuilds in place by default) is a new server here too.
+    REPLACED_BY = ('image', 'user_data')
+
     def update(self, cloud, stack, res, props):
         srv = cloud.server(res.get('physical_id'))
+        replace = any(res['props'].get(k) != props.get(k)
+                      for k in self.REPLACED_BY)
         res['props'] = props
+        if srv is not None and replace:
+            cloud.delete_server(srv)
+            res['data']['replaced'] = res['data'].get('replaced', 0) + 1
+            return self.create(cloud, stack, res)
         if srv is None:
             res['failed'] = res.get('failed') or (
                 'NotFound: resources.%s: server not found' % res['name'])
@@ -369,6 +379,27 @@ class NestedStack(Resource, abc.ABC):
 
 
 class ResourceGroup(NestedStack):
+    """Members in a nested stack; ``rolling_update`` in caas.sim.rolling."""
+
+    def update(self, cloud, stack, res, props):
+        from caas.sim import rolling
+        rolling.cancel(res)
+        size = rolling.max_batch_size(res)
+        if size is None or res.get('nested') is None:
+            return super().update(cloud, stack, res, props)
+        res['props'] = props
+        try:
+            template, params = self.nested_definition(cloud, stack, res)
+            rolling.start(cloud, stack, res, template, params, size)
+        except hot.HOTError as exc:
+            res['failed'] = '%s: resources.%s: %s' % (
+                exc.error_type, res['name'], exc.message)
+
+    def state(self, cloud, stack, res):
+        from caas.sim import rolling
+        rolling.advance(cloud, stack, res)
+        return super().state(cloud, stack, res)
+
     def nested_definition(self, cloud, stack, res):
         props = res['props']
         count = int(props.get('count', 1))

@@ -123,10 +123,12 @@ def apply(cloud, stack, template, params, action, strict=True):
             props = {}
             problem = 'StackValidationFailed: resources.%s: %s' % (
                 name, getattr(exc, 'message', exc))
+        policy = _update_policy(definition, ctx)
         prev = old.pop(name, None)
         if prev is not None and prev['type'] == definition['type'] and \
                 problem is None and not _broken(cloud, stack, prev):
             new[name] = prev
+            prev['update_policy'] = policy
             # Like Heat, an update reaches into a failed nested stack and
             # replaces what failed there, even if its properties are equal.
             if prev['props'] != props or _nested_failed(cloud, stack, prev):
@@ -140,13 +142,22 @@ def apply(cloud, stack, template, params, action, strict=True):
         res = {'name': name, 'type': definition['type'], 'props': props,
                'physical_id': None, 'action': 'CREATE', 'started_at': t,
                'ready_at': t, 'data': {}, 'nested': None,
-               'failed': problem}
+               'failed': problem, 'update_policy': policy}
         new[name] = res
         _event(stack, name, None, 'CREATE_IN_PROGRESS', 'state changed', t)
         if problem is None:
             rtype.create(cloud, stack, res)
     for res in old.values():
         _delete_resource(cloud, stack, res)
+
+
+def _update_policy(definition, ctx):
+    """The resource's resolved ``update_policy`` ({} if it has none or it
+    cannot be resolved: Heat then updates the resource all at once)."""
+    try:
+        return hot.resolve(definition.get('update_policy') or {}, ctx) or {}
+    except (hot.HOTError, KeyError, IndexError, TypeError, ValueError):
+        return {}
 
 
 def _broken(cloud, stack, res):

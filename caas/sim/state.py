@@ -16,6 +16,7 @@ with ``Cloud.touch(kind, id)`` (a stack is one record with its nested
 stacks); ``Cloud.save()`` then writes those records and nothing else.
 """
 
+import contextlib
 import heapq
 import logging
 import random
@@ -74,8 +75,26 @@ FAULT_MESSAGE = ('No valid host was found. There are not enough hosts '
                  'available.')
 
 
+_clock = threading.local()
+
+
 def now():
-    return time.time()
+    at = getattr(_clock, 'at', None)
+    return time.time() if at is None else at
+
+
+@contextlib.contextmanager
+def clock_at(when):
+    """Let this thread's ``now()`` be ``when`` (in the past): work that the
+    cloud would have started at that moment, found out only when someone
+    reads a state, gets the timestamps it would have had, so that how often
+    clients poll never changes how long things take."""
+    before = getattr(_clock, 'at', None)
+    _clock.at = when
+    try:
+        yield
+    finally:
+        _clock.at = before
 
 
 def isotime(ts, micro=False):

@@ -55,7 +55,8 @@ def test_wheel_carries_schemas_templates_and_migrations(tmp_path):
     out = subprocess.run([sys.executable, '-c', CHECK, str(target)], env=env,
                          cwd=str(tmp_path), check=True, capture_output=True,
                          text=True).stdout
-    assert 'schemas cluster_create,cluster_delete,cluster_update' in out
+    assert ('schemas cluster_ca_rotate,cluster_create,cluster_delete,'
+            'cluster_update,cluster_upgrade') in out
     assert 'kubemaster.yaml' in out
     assert 'dashboard dashboard.css,dashboard.js,index.html' in out
     db = tmp_path / 'caas.sqlite'

@@ -61,6 +61,21 @@ _RESIZE = {
     'additionalProperties': False,
 }
 
+# POST /v1/clusters/{ident}/actions/upgrade (microversion 1.8).
+UPGRADE = {
+    'type': 'object',
+    'properties': {
+        'cluster_template': {'type': 'string', 'minLength': 1,
+                             'maxLength': 255},
+        'max_batch_size': {'type': 'integer', 'minimum': 1,
+                           'maximum': MAX_NODES, 'default': 1},
+        'nodegroup': {'type': ['string', 'null'], 'minLength': 1,
+                      'maxLength': 255},
+    },
+    'required': ['cluster_template'],
+    'additionalProperties': False,
+}
+
 # What a cluster PATCH may change (Magnum's): node_count starts an update;
 # the health fields (external auto-healers report them) are written as
 # they are, without an operation.

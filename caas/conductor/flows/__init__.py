@@ -6,12 +6,14 @@ name TaskFlow saved with it.
 """
 
 from caas.common import states
+from caas.conductor.flows import cluster_ca_rotate
 from caas.conductor.flows import cluster_create
 from caas.conductor.flows import cluster_delete
 from caas.conductor.flows import cluster_update
 from caas.conductor.flows import nodegroup_create
 from caas.conductor.flows import nodegroup_delete
 from caas.conductor.flows import nodegroup_update
+from caas.conductor.flows import cluster_upgrade
 
 FACTORIES = {
     states.OP_CLUSTER_CREATE: cluster_create.get_flow,
@@ -20,4 +22,6 @@ FACTORIES = {
     states.OP_NODEGROUP_CREATE: nodegroup_create.get_flow,
     states.OP_NODEGROUP_UPDATE: nodegroup_update.get_flow,
     states.OP_NODEGROUP_DELETE: nodegroup_delete.get_flow,
+    states.OP_CLUSTER_UPGRADE: cluster_upgrade.get_flow,
+    states.OP_CLUSTER_CA_ROTATE: cluster_ca_rotate.get_flow,
 }

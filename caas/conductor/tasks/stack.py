@@ -18,6 +18,8 @@ from caas.common import exceptions
 from caas.conductor import progress
 from caas.conductor.tasks import common
 from caas.conf import CONF
+from caas.db import certificates as ca_db
+from caas.db import outage
 from caas.db.sqlalchemy import models
 
 LOG = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ class CreateStack(task.Task):
         if stack is None:
             definition = data.driver.stack_definition(
                 data.cluster, data.template, data.nodegroups)
+            add_ca_parameters(data, definition)
             fence.check()
             timeout = data.cluster.get('create_timeout') or \
                 CONF.conductor.default_create_timeout
@@ -80,6 +83,22 @@ class CreateStack(task.Task):
         # A failed stack is kept so the user can inspect it; deleting the
         # cluster deletes it (no orphans).
         return None
+
+
+def ca_pems(cluster_uuid):
+    """The cluster's CA certificates (PEM; never a key)."""
+    return [pem for _type, pem in outage.call(ca_db.list_ca_certs,
+                                              cluster_uuid)]
+
+
+def add_ca_parameters(data, definition):
+    """The driver's parameters handing the CAs to the nodes (the nodes
+    trust the cluster's CAs from their first boot)."""
+    pems = ca_pems(data.cluster['uuid'])
+    declared = definition['template'].get('parameters') or {}
+    definition['parameters'].update(
+        {k: v for k, v in data.driver.ca_parameters(pems).items()
+         if k in declared})
 
 
 class UpdateStack(task.Task):

@@ -133,6 +133,7 @@ class KubernetesDriver(base.Driver):
     os_distro = None
     labels_schema = LABELS_SCHEMA
     network_drivers = NETWORK_DRIVERS
+    version_labels = ('kube_tag',)
 
     def coe_version(self, labels):
         tag = (labels or {}).get('kube_tag') or DEFAULT_KUBE_TAG
@@ -165,9 +166,11 @@ class KubernetesDriver(base.Driver):
                 err='network_driver %s is not supported by driver %s; use '
                     'one of %s.' % (network_driver, self.name,
                                     ', '.join(NETWORK_DRIVERS)))
-        image = _first(_group(nodegroups, 'worker').get('image_id'),
-                       template.get('image_id'))
-        if not image:
+        masters = _group(nodegroups, 'master')
+        workers = _group(nodegroups, 'worker')
+        image = _first(masters.get('image_id'), template.get('image_id'))
+        minion_image = _first(workers.get('image_id'), image)
+        if not image or not minion_image:
             raise exceptions.InvalidParameterValue(
                 err='The cluster template has no image_id.')
         build = {'fixed_network': opts['fixed'],
@@ -194,6 +197,7 @@ class KubernetesDriver(base.Driver):
                 cluster.get('flavor_id'), template.get('flavor_id'),
                 default=DEFAULT_FLAVOR),
             'server_image': image,
+            'minion_image': minion_image,
             'ssh_key_name': opts['keypair'],
             'external_network': _first(template.get('external_network_id'),
                                        default='public'),
@@ -202,7 +206,12 @@ class KubernetesDriver(base.Driver):
             'fixed_subnet_cidr': labels['fixed_subnet_cidr'],
             'dns_nameserver': _first(template.get('dns_nameserver'),
                                      default='8.8.8.8'),
-            'kube_tag': self.coe_version(labels),
+            # Each group's version from its own labels: an upgrade may
+            # move one group before the other.
+            'kube_tag': self.coe_version(self.group_labels(
+                cluster, template, masters)),
+            'minion_kube_tag': self.coe_version(self.group_labels(
+                cluster, template, workers)),
             'apiserver_port': int(_first(template.get('apiserver_port'),
                                          default=6443)),
             'pods_network_cidr': pods,
@@ -219,6 +228,9 @@ class KubernetesDriver(base.Driver):
         return {'template': hot, 'files': {
             name: yaml.safe_dump(body, sort_keys=False)
             for name, body in files.items()}, 'parameters': params}
+
+    def ca_parameters(self, ca_pems):
+        return {'ca_bundle': ''.join(ca_pems)}
 
     def update_parameters(self, cluster, template, nodegroups, remove=()):
         masters, workers = base.node_counts(cluster, nodegroups)

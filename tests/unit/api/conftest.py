@@ -98,6 +98,12 @@ class FakeRpc:
     def nodegroup_delete(self, context, **kwargs):
         self._record('nodegroup_delete', context, **kwargs)
 
+    def cluster_upgrade(self, context, **kwargs):
+        self._record('cluster_upgrade', context, **kwargs)
+
+    def cluster_ca_rotate(self, context, **kwargs):
+        self._record('cluster_ca_rotate', context, **kwargs)
+
 
 _IDENTITY_HEADERS = ('HTTP_X_PROJECT_ID', 'HTTP_X_PROJECT_NAME',
                      'HTTP_X_USER_ID', 'HTTP_X_ROLES', 'HTTP_X_DOMAIN_ID',

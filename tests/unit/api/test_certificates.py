@@ -270,3 +270,46 @@ def test_pem_that_is_not_a_csr_is_refused(api, make_cluster):
                                              'csr': pem}, headers=PROJECT_A)
         assert resp.status_code == 400, resp.json_body
         assert 'csr' in resp.json_body['errors'][0]['detail']
+
+
+def test_rotation_starts_an_operation_after_committing_the_new_cas(
+        api, make_cluster, rpc):
+    uuid = make_cluster()
+    settle(uuid)
+    rpc.casts.clear()
+    before = _ca(api, uuid).json_body['pem']
+    resp = api.patch('/v1/certificates/%s' % uuid, headers=_h(PROJECT_A, V15))
+    assert resp.status_code == 202
+    # FakeRpc read the committed rows: the operation holds the cluster.
+    [cast] = rpc.casts
+    assert cast['method'] == cast['kind'] == 'cluster_ca_rotate'
+    cluster = api.get('/v1/clusters/%s' % uuid, headers=PROJECT_A).json_body
+    assert cluster['status'] == 'UPDATE_IN_PROGRESS'
+    assert _ca(api, uuid).json_body['pem'] != before
+
+
+def test_a_rotation_while_a_rotation_runs_is_a_409_and_keeps_the_ca(
+        api, make_cluster, rpc):
+    uuid = make_cluster()
+    settle(uuid)
+    assert api.patch('/v1/certificates/%s' % uuid,
+                     headers=_h(PROJECT_A, V15)).status_code == 202
+    rotated = _ca(api, uuid).json_body['pem']
+    rpc.casts.clear()
+    resp = api.patch('/v1/certificates/%s' % uuid, headers=_h(PROJECT_A, V15))
+    assert resp.status_code == 409
+    assert 'UPDATE_IN_PROGRESS' in resp.json_body['errors'][0]['detail']
+    assert _ca(api, uuid).json_body['pem'] == rotated
+    assert rpc.casts == []
+
+
+def test_a_cluster_whose_create_failed_keeps_its_ca(api, make_cluster, rpc):
+    uuid = make_cluster()
+    settle(uuid, status='CREATE_FAILED')
+    before = _ca(api, uuid).json_body['pem']
+    rpc.casts.clear()
+    resp = api.patch('/v1/certificates/%s' % uuid, headers=_h(PROJECT_A, V15))
+    assert resp.status_code == 409
+    assert 'CREATE_FAILED' in resp.json_body['errors'][0]['detail']
+    assert _ca(api, uuid).json_body['pem'] == before
+    assert rpc.casts == []

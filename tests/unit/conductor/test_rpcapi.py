@@ -107,3 +107,24 @@ def test_the_server_drops_a_message_that_breaks_the_schema():
     manager.ConductorManager(runner).cluster_update(
         {}, cluster_uuid=CLUSTER, operation_id='nope')
     assert runner.claimed == []
+
+
+@pytest.mark.parametrize('method', ['cluster_upgrade', 'cluster_ca_rotate'])
+def test_the_1_2_methods_reach_the_conductor(memory_rpc, method):
+    client = rpcapi.ConductorAPI(topic='caas-test')
+    getattr(client, method)(context.get_admin_context(),
+                            cluster_uuid=CLUSTER, operation_id=OP,
+                            request_id='req-' + OP)
+    assert memory_rpc.event.wait(10)
+    assert memory_rpc.claimed == [OP]
+
+
+@pytest.mark.parametrize('method', ['cluster_upgrade', 'cluster_ca_rotate'])
+def test_a_client_capped_below_1_2_does_not_send_the_1_2_methods(
+        memory_rpc, method):
+    client = rpcapi.ConductorAPI(topic='caas-test', version_cap='1.1')
+    with pytest.raises(rpcapi.ConductorTooOld, match='1.2'):
+        getattr(client, method)(context.get_admin_context(),
+                                cluster_uuid=CLUSTER, operation_id=OP)
+    assert not memory_rpc.event.wait(0.5)
+    assert memory_rpc.claimed == []

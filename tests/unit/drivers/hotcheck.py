@@ -12,6 +12,7 @@ FUNCTIONS = {'get_param', 'get_resource', 'get_attr', 'str_replace',
              'list_join', 'str_split'}
 TYPES = {'OS::Nova::Server', 'OS::Heat::ResourceGroup', 'OS::Heat::None',
          'OS::Heat::RandomString', 'OS::Heat::SoftwareConfig',
+         'OS::Heat::SoftwareDeployment',
          'OS::Heat::MultipartMime', 'OS::Heat::Value',
          'OS::Nova::ServerGroup', 'OS::Neutron::Net', 'OS::Neutron::Subnet',
          'OS::Neutron::Router', 'OS::Neutron::RouterInterface',

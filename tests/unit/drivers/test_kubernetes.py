@@ -115,7 +115,7 @@ def test_os_variants_differ_only_in_parameters_and_user_data():
     assert strip_user_data(ubuntu) == strip_user_data(fcos)
     changed = {k for k in ubuntu['parameters']
                if ubuntu['parameters'][k] != fcos['parameters'][k]}
-    assert changed == {'os_distro', 'server_image'}
+    assert changed == {'os_distro', 'server_image', 'minion_image'}
 
 
 def user_data(definition, name='kubemaster.yaml'):
@@ -175,7 +175,9 @@ def test_nodegroups_override_counts_flavors_and_image():
     assert params['number_of_minions'] == 5
     assert params['master_flavor'] == 'm1.large'
     assert params['minion_flavor'] == 'm1.medium'
-    assert params['server_image'] == 'ubuntu-jammy-2'
+    # Each group its own image: an upgrade may move one group first.
+    assert params['server_image'] == 'ubuntu-jammy'
+    assert params['minion_image'] == 'ubuntu-jammy-2'
 
 
 def test_update_parameters_apply_node_counts():

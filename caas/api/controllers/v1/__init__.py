@@ -1,6 +1,7 @@
 """Version 1 of the API: Magnum's resources, microversions 1.1 to 1.14."""
 
 from caas.api.controllers.v1 import certificates
+from caas.api.controllers.v1 import cluster_upgrade
 from caas.api.controllers.v1 import clusters
 from caas.api.controllers.v1 import clustertemplates
 from caas.api.controllers.v1 import events
@@ -11,6 +12,6 @@ from caas.api.controllers.v1 import stats
 
 
 def register(app):
-    for module in (clustertemplates, clusters, nodegroups, mservices,
-                   certificates, events, quotas, stats):
+    for module in (clustertemplates, clusters, cluster_upgrade, nodegroups,
+                   mservices, certificates, events, quotas, stats):
         module.register(app)

@@ -1,12 +1,13 @@
 """``/v1/certificates``: a cluster's CA certificate, CSR signing, CA rotation.
 
-Served by the API itself, not the conductor: the CAs are rows in the
+Reading and signing are served by the API itself: the CAs are rows in the
 database (keys encrypted, see caas.pki), signing takes a millisecond and
-touches no cloud, so there is nothing to make durable and cast. CA
-rotation (``PATCH``, microversion 1.5) swaps in new CAs synchronously
-while no operation holds the cluster; handing them to the nodes is the
-drivers' part (not done yet). Private keys never leave this module's
-callees: responses carry certificates only.
+touches no cloud. CA rotation (``PATCH``, microversion 1.5) writes the new
+CAs in the same transaction as a ``cluster_ca_rotate`` operation (refused
+with 409 while another operation holds the cluster, the CAs unchanged),
+then casts it: the conductor hands the new certificates to the nodes
+through a stack update. Private keys never leave this module's callees:
+responses carry certificates only.
 """
 
 import flask
@@ -18,6 +19,7 @@ from caas.api import request
 from caas.api import schemas
 from caas.api import scope
 from caas.api import views
+from caas.api.controllers.v1 import clusters
 from caas.api.schemas import certificate as schema
 from caas.common import exceptions
 from caas.db import api as db
@@ -97,8 +99,15 @@ def rotate(ident):
                 'supported (cluster %s).' % cluster.uuid)
     types = ca_db.list_ca_types(cluster.uuid) or \
         list(pki.ca_types(template.coe))
-    ca_db.replace_cas(cluster.uuid, authority.new_cas(cluster.uuid, types))
-    LOG.info('Cluster %s: CAs rotated (%s)', cluster.uuid, ', '.join(types))
+    # The new CAs and the operation that hands them to the nodes are one
+    # transaction: while another operation runs, neither is written (409).
+    cluster, operation = ca_db.rotate(
+        cluster.uuid, authority.new_cas(cluster.uuid, types),
+        timeout_minutes=request.services().conf.conductor.update_timeout,
+        request_id=request.request_id())
+    LOG.info('Cluster %s: CAs rotated (%s); operation %s hands them to the '
+             'nodes', cluster.uuid, ', '.join(types), operation.id)
+    clusters._cast('cluster_ca_rotate', cluster, operation)
     return request.respond({'uuid': cluster.uuid}, 202)
 
 

@@ -1,0 +1,23 @@
+"""cluster_ca_rotate: hand the CAs the API rotated to the cluster's nodes.
+
+The API committed the new CAs with this operation; the flow updates the
+stack with their certificates (the driver decides how nodes get them) and
+waits until every node has been updated.
+"""
+
+from taskflow.patterns import linear_flow
+
+from caas.common import states
+from caas.conductor.tasks import stack
+from caas.conductor.tasks import status
+from caas.conductor.tasks import upgrade
+
+
+def get_flow():
+    kind = states.OP_CLUSTER_CA_ROTATE
+    return linear_flow.Flow(kind).add(
+        status.BeginOperation(kind),
+        upgrade.HandOverCAs(),
+        stack.WaitForStack('UPDATE'),
+        status.CompleteOperation(kind),
+    )
