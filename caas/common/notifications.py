@@ -47,6 +47,8 @@ ACTIONS = {
     states.OP_CLUSTER_CREATE: taxonomy.ACTION_CREATE,
     states.OP_CLUSTER_UPDATE: taxonomy.ACTION_UPDATE,
     states.OP_CLUSTER_DELETE: taxonomy.ACTION_DELETE,
+    # Magnum's conductor reports an upgrade as an update of the cluster.
+    states.OP_CLUSTER_UPGRADE: taxonomy.ACTION_UPDATE,
 }
 
 # The cluster fields Magnum attaches to the event's target.

@@ -67,6 +67,9 @@ class ConductorManager:
     def nodegroup_delete(self, context, cluster_uuid, operation_id,
                          request_id=None):
         self._handle('nodegroup_delete', cluster_uuid=cluster_uuid,
+                     operation_id=operation_id,
+                     **({'request_id': request_id} if request_id else {}))
+
     def cluster_upgrade(self, context, cluster_uuid, operation_id,
                         request_id=None):
         self._handle('cluster_upgrade', cluster_uuid=cluster_uuid,

@@ -131,6 +131,9 @@ class ConductorAPI:
             oslo_messaging.MessageDeliveryFailure
         """
         self._cast(context, 'nodegroup_delete', '1.2', added='1.2',
+                   cluster_uuid=cluster_uuid, operation_id=operation_id,
+                   request_id=request_id)
+
     def cluster_upgrade(self, context, cluster_uuid, operation_id,
                         request_id=None):
         """Replace the nodes with the recorded template's, in batches.
