@@ -30,6 +30,7 @@ CA_ROTATION = microversion_parse.parse_version_string('1.5')
 RESIZE = microversion_parse.parse_version_string('1.7')
 NODEGROUPS = microversion_parse.parse_version_string('1.9')
 ZERO_NODES = microversion_parse.parse_version_string('1.10')
+CREDENTIAL_ROTATION = microversion_parse.parse_version_string('1.12')
 
 
 def _not_acceptable(message):

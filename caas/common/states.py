@@ -45,7 +45,10 @@ UNKNOWN = 'UNKNOWN'
 OP_CLUSTER_CREATE = 'cluster_create'
 OP_CLUSTER_UPDATE = 'cluster_update'
 OP_CLUSTER_DELETE = 'cluster_delete'
-OPERATION_KINDS = (OP_CLUSTER_CREATE, OP_CLUSTER_UPDATE, OP_CLUSTER_DELETE)
+# A new trustee and trust for the nodes (PATCH /v1/credentials/{cluster}).
+OP_CLUSTER_CREDENTIAL_ROTATE = 'cluster_credential_rotate'
+OPERATION_KINDS = (OP_CLUSTER_CREATE, OP_CLUSTER_UPDATE, OP_CLUSTER_DELETE,
+                   OP_CLUSTER_CREDENTIAL_ROTATE)
 
 # Operation states.
 OP_PENDING = 'PENDING'      # recorded, cast sent (or lost), nobody owns it
@@ -60,6 +63,8 @@ TRANSITIONS = {
     OP_CLUSTER_CREATE: (CREATE_IN_PROGRESS, CREATE_COMPLETE, CREATE_FAILED),
     OP_CLUSTER_UPDATE: (UPDATE_IN_PROGRESS, UPDATE_COMPLETE, UPDATE_FAILED),
     OP_CLUSTER_DELETE: (DELETE_IN_PROGRESS, DELETE_COMPLETE, DELETE_FAILED),
+    OP_CLUSTER_CREDENTIAL_ROTATE: (UPDATE_IN_PROGRESS, UPDATE_COMPLETE,
+                                   UPDATE_FAILED),
 }
 
 # Statuses from which an operation kind may start. A cluster with an
@@ -69,6 +74,12 @@ ALLOWED_FROM = {
     OP_CLUSTER_UPDATE: (CREATE_COMPLETE, UPDATE_COMPLETE, UPDATE_FAILED,
                         RESUME_COMPLETE, RESTORE_COMPLETE, ROLLBACK_COMPLETE,
                         SNAPSHOT_COMPLETE, CHECK_COMPLETE, ADOPT_COMPLETE),
+    # The stack is updated like for a resize.
+    OP_CLUSTER_CREDENTIAL_ROTATE: (CREATE_COMPLETE, UPDATE_COMPLETE,
+                                   UPDATE_FAILED, RESUME_COMPLETE,
+                                   RESTORE_COMPLETE, ROLLBACK_COMPLETE,
+                                   SNAPSHOT_COMPLETE, CHECK_COMPLETE,
+                                   ADOPT_COMPLETE),
     # Every settled status, failures included, can be deleted.
     OP_CLUSTER_DELETE: tuple(s for s in CLUSTER_STATUSES if s not in IN_PROGRESS),
 }

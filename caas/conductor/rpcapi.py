@@ -6,6 +6,8 @@ API version history:
         each carrying cluster_uuid and operation_id.
 * 1.1 - Each method takes an optional request_id, the API request that
         asked for the operation, so conductor logs can be correlated.
+* 1.2 - cluster_credential_rotate: a new cloud credential for the
+        cluster's nodes (API microversion 1.12).
 
 Messages carry IDs and primitives only; the conductor re-reads the rows.
 Every message is checked against ``rpc_schemas/<method>.json`` before it is
@@ -19,7 +21,7 @@ from caas.common import exceptions
 from caas.common import rpc
 from caas.conf import CONF
 
-RPC_API_VERSION = '1.1'
+RPC_API_VERSION = '1.2'
 
 # Reconnection attempts of one cast before it gives up.
 CAST_RETRIES = 1
@@ -83,6 +85,23 @@ class ConductorAPI:
         :raises: RPCSchemaError, oslo_messaging.MessageDeliveryFailure
         """
         self._cast(context, 'cluster_delete', '1.1',
+                   cluster_uuid=cluster_uuid, operation_id=operation_id,
+                   request_id=request_id)
+
+    def cluster_credential_rotate(self, context, cluster_uuid, operation_id,
+                                  request_id=None):
+        """Rotate the cluster's cloud credential (trustee and trust).
+
+        :raises: RPCSchemaError, oslo_messaging.MessageDeliveryFailure
+        :raises: CaasException if the version cap predates 1.2 (no
+            conductor would understand it; the sweeper of an upgraded
+            conductor re-drives the recorded operation).
+        """
+        if not self.client.can_send_version('1.2'):
+            raise exceptions.CaasException(
+                message='The conductors do not support credential rotation '
+                        '(RPC API 1.2) yet.')
+        self._cast(context, 'cluster_credential_rotate', '1.2',
                    cluster_uuid=cluster_uuid, operation_id=operation_id,
                    request_id=request_id)
 

@@ -15,10 +15,11 @@ from caas.conf import database
 from caas.conf import default
 from caas.conf import pki
 from caas.conf import sim
+from caas.conf import trust
 
 CONF = cfg.CONF
 
-for _module in (default, api, cloud, conductor, database, pki, sim):
+for _module in (default, api, cloud, conductor, database, pki, sim, trust):
     _module.register_opts(CONF)
 
 # transport_url and friends, so they can be read and overridden before the

@@ -7,11 +7,12 @@ from caas.conf import database
 from caas.conf import default
 from caas.conf import pki
 from caas.conf import sim
+from caas.conf import trust
 
 
 def list_opts():
     result = []
-    for module in (default, api, cloud, conductor, database, pki, sim):
+    for module in (default, api, cloud, conductor, database, pki, sim, trust):
         for group, opts in module.list_opts().items():
             result.append((group, opts))
     return result

@@ -1,6 +1,7 @@
 """Keystone v3 subset of the simulated cloud: tokens and the catalog."""
 
 from caas.sim import state as st
+from caas.sim import trusts
 from caas.sim import web
 from caas.sim.web import ApiError
 
@@ -72,6 +73,9 @@ def _authenticate(cloud, identity):
 def _project(cloud, scope, user):
     if scope is None:
         return None
+    if 'OS-TRUST:trust' in scope:
+        raise ApiError(400, 'A trust scope is handled by issue()',
+                       'ValidationError')
     spec = scope.get('project')
     if spec is None:
         raise ApiError(400, 'Only project scope is supported',
@@ -93,8 +97,18 @@ def issue(app, req):
     with cloud.lock:
         user, methods, expires = _authenticate(cloud,
                                                auth.get('identity') or {})
-        project = _project(cloud, auth.get('scope'), user)
+        scope = auth.get('scope') or {}
+        trust_id = None
+        if 'OS-TRUST:trust' in scope:
+            user, project, trust_id = trusts.trust_scope(
+                cloud, scope['OS-TRUST:trust'], user)
+        else:
+            project = _project(cloud, auth.get('scope'), user)
         token = cloud.issue_token(user, project, methods, expires)
+        if trust_id:
+            cloud.data['tokens'][token]['trust_id'] = trust_id
+            cloud.touch('tokens', token)
+            cloud.save()
         view = token_view(app, req, cloud.data['tokens'][token])
     return web.json_response(view, status=201,
                              headers={'X-Subject-Token': token})
@@ -154,10 +168,11 @@ def token_view(app, req, rec, catalog=True):
         token['project'] = {'id': project['id'], 'name': project['name'],
                             'domain': domain}
         token['is_domain'] = False
-        token['roles'] = [{'id': name + '0' * (32 - len(name)),
-                           'name': name} for name in cloud.roles_of(user)]
+        token['roles'] = [{'id': trusts.role_id(name), 'name': name}
+                          for name in cloud.roles_of(user)]
         if catalog:
             token['catalog'] = _catalog(app, req, project)
+    trusts.decorate_token(cloud, rec, token)
     return {'token': token}
 
 

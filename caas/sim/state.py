@@ -16,7 +16,10 @@ with ``Cloud.touch(kind, id)`` (a stack is one record with its nested
 stacks); ``Cloud.save()`` then writes those records and nothing else.
 """
 
+import hashlib
 import heapq
+import hmac
+import os
 import logging
 import random
 import threading
@@ -30,7 +33,7 @@ LOG = logging.getLogger(__name__)
 STATE_VERSION = 1
 KINDS = ('users', 'projects', 'tokens', 'flavors', 'images', 'keypairs',
          'networks', 'ports', 'floating_ips', 'servers', 'stacks',
-         'counters')
+         'counters', 'trusts', 'passwords')
 TOKEN_TTL = 24 * 3600
 
 DEFAULT_KNOBS = {
@@ -87,6 +90,20 @@ def isotime(ts, micro=False):
 
 def new_uuid():
     return str(uuid.uuid4())
+
+
+def password_digest(password, salt=None):
+    """'salt$digest' (PBKDF2): the simulated Keystone keeps no password
+    as text."""
+    salt = salt or os.urandom(16).hex()
+    digest = hashlib.pbkdf2_hmac('sha256', password.encode('utf-8'),
+                                 bytes.fromhex(salt), 1000).hex()
+    return '%s$%s' % (salt, digest)
+
+
+def password_matches(stored, password):
+    salt = stored.split('$', 1)[0]
+    return hmac.compare_digest(stored, password_digest(password or '', salt))
 
 
 class Table(dict):
@@ -278,6 +295,11 @@ class Cloud(object):
         return None
 
     def check_password(self, user, password):
+        # Users made through the API have their own password (a digest in
+        # 'passwords', see caas.sim.trusts); the seeded ones share one.
+        stored = self.data['passwords'].get(user['id'])
+        if stored is not None:
+            return user['enabled'] and password_matches(stored, password)
         return password == self.knobs['admin_password'] and user['enabled']
 
     # tokens --------------------------------------------------------------
@@ -298,6 +320,9 @@ class Cloud(object):
     def token(self, token):
         rec = self.data['tokens'].get(token or '')
         if rec is None or rec['expires_at'] < now():
+            return None
+        if rec.get('trust_id') and rec['trust_id'] not in self.data['trusts']:
+            # Deleting a trust revokes the tokens issued from it.
             return None
         return rec
 

@@ -7,6 +7,7 @@ name TaskFlow saved with it.
 
 from caas.common import states
 from caas.conductor.flows import cluster_create
+from caas.conductor.flows import cluster_credential_rotate
 from caas.conductor.flows import cluster_delete
 from caas.conductor.flows import cluster_update
 
@@ -14,4 +15,5 @@ FACTORIES = {
     states.OP_CLUSTER_CREATE: cluster_create.get_flow,
     states.OP_CLUSTER_UPDATE: cluster_update.get_flow,
     states.OP_CLUSTER_DELETE: cluster_delete.get_flow,
+    states.OP_CLUSTER_CREDENTIAL_ROTATE: cluster_credential_rotate.get_flow,
 }

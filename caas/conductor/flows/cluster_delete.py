@@ -1,8 +1,10 @@
-"""cluster_delete: delete the stack, wait until it is gone, drop the rows."""
+"""cluster_delete: delete the stack, wait until it is gone, delete the
+cloud credential (trusts and trustee users), drop the rows."""
 
 from taskflow.patterns import linear_flow
 
 from caas.common import states
+from caas.conductor.tasks import credential
 from caas.conductor.tasks import stack
 from caas.conductor.tasks import status
 
@@ -13,5 +15,6 @@ def get_flow():
         status.BeginOperation(kind),
         stack.DeleteStack(),
         stack.WaitForStackGone(),
+        credential.DeleteTrustees(),
         status.DeleteClusterRecords(),
     )

@@ -17,6 +17,7 @@ from taskflow.types import failure
 from caas.common import exceptions
 from caas.conductor import progress
 from caas.conductor.tasks import common
+from caas.conductor.tasks import credential_params
 from caas.conf import CONF
 from caas.db.sqlalchemy import models
 
@@ -42,6 +43,10 @@ class CreateStack(task.Task):
         if stack is None:
             definition = data.driver.stack_definition(
                 data.cluster, data.template, data.nodegroups)
+            # The cloud credential made by this flow's make-credential step.
+            definition['parameters'].update(credential_params.stack_parameters(
+                data.driver, fence.cluster_uuid, fence.operation_id,
+                definition['template'].get('parameters') or {}))
             fence.check()
             timeout = data.cluster.get('create_timeout') or \
                 CONF.conductor.default_create_timeout
