@@ -16,11 +16,13 @@ Every call is made to be repeated: users are found by name before they are
 made, and trusts by their trustee.
 """
 
+from keystoneauth1 import adapter as ks_adapter
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 from keystoneclient.v3 import client as ks_client
 
+from caas.clients import cloud
 from caas.common import exceptions
 from caas.conf import CONF
 from caas.pki import keystore
@@ -47,14 +49,19 @@ class TrustorTokenInvalid(exceptions.CaasException):
     code = 401
 
 
+def _client(session):
+    # Through an adapter that logs nothing: user requests carry passwords.
+    return ks_client.Client(
+        session=ks_adapter.Adapter(session, logger=cloud.QUIET_LOGGER),
+        interface=CONF.cloud.interface, region_name=CONF.cloud.region_name)
+
+
 class Identity:
     """Keystone through caas's service session."""
 
     def __init__(self, session):
         self.session = session
-        self.client = ks_client.Client(
-            session=session, interface=CONF.cloud.interface,
-            region_name=CONF.cloud.region_name)
+        self.client = _client(session)
 
     def domain_id(self):
         """The trustee domain from ``[trust]``; the default domain when
@@ -133,9 +140,7 @@ def trustor_session(token, project_id):
 def create_trust(session, trustor_user_id, trustee_user_id, project_id,
                  roles):
     """Create the trust with the trustor's own session; its id."""
-    client = ks_client.Client(session=session,
-                              interface=CONF.cloud.interface,
-                              region_name=CONF.cloud.region_name)
+    client = _client(session)
     try:
         trust = client.trusts.create(
             trustee_user=trustee_user_id, trustor_user=trustor_user_id,

@@ -20,7 +20,6 @@ import secrets
 
 from oslo_log import log as logging
 from taskflow import task
-from taskflow.types import failure
 
 from caas.clients import identity
 from caas.conductor.tasks import common
@@ -133,13 +132,12 @@ class MakeTrustee(task.Task):
         return trustor, trust_id
 
     def revert(self, fence, clients, operation_id, result, *args, **kwargs):
-        """Wipe the user's token; delete the new trustee unless the stack
-        may already hand it to nodes (then it stays recorded, and the next
-        rotation or the cluster's deletion removes it)."""
+        """Wipe the user's token; delete the new trustee (also one this
+        step made before it failed) unless the stack may already hand it to
+        nodes: then it stays recorded, and the next rotation or the
+        cluster's deletion removes it."""
         try:
             _wipe_token(fence, operation_id)
-            if isinstance(result, failure.Failure):
-                return
             row = trustees.of_operation(fence.cluster_uuid, operation_id)
             if row is None or row.state == trustees.CURRENT:
                 return
@@ -219,7 +217,7 @@ class ApplyCredential(task.Task):
             return stack_id
         fence.check()
         try:
-            common.cloud_call(clients.heat.stacks.update, stack_id,
+            common.cloud_call(clients.quiet_heat.stacks.update, stack_id,
                               existing=True, parameters=new)
         except stack_tasks.heat_exc.HTTPException as exc:
             raise stack_tasks.StackFailed(

@@ -43,16 +43,19 @@ class CreateStack(task.Task):
         if stack is None:
             definition = data.driver.stack_definition(
                 data.cluster, data.template, data.nodegroups)
-            # The cloud credential made by this flow's make-credential step.
-            definition['parameters'].update(credential_params.stack_parameters(
+            # The cloud credential made by this flow's make-credential step
+            # (a password: the create is sent through the quiet client).
+            secret = credential_params.stack_parameters(
                 data.driver, fence.cluster_uuid, fence.operation_id,
-                definition['template'].get('parameters') or {}))
+                definition['template'].get('parameters') or {})
+            definition['parameters'].update(secret)
+            heat = clients.quiet_heat if secret else clients.heat
             fence.check()
             timeout = data.cluster.get('create_timeout') or \
                 CONF.conductor.default_create_timeout
             try:
                 created = common.cloud_call(
-                    clients.heat.stacks.create, stack_name=name,
+                    heat.stacks.create, stack_name=name,
                     template=definition['template'],
                     files=definition.get('files') or {},
                     parameters=definition['parameters'],

@@ -89,6 +89,9 @@ class FakeRpc:
     def cluster_delete(self, context, **kwargs):
         self._record('cluster_delete', context, **kwargs)
 
+    def cluster_credential_rotate(self, context, **kwargs):
+        self._record('cluster_credential_rotate', context, **kwargs)
+
 
 _IDENTITY_HEADERS = ('HTTP_X_PROJECT_ID', 'HTTP_X_PROJECT_NAME',
                      'HTTP_X_USER_ID', 'HTTP_X_ROLES', 'HTTP_X_DOMAIN_ID',
