@@ -79,3 +79,23 @@ def remove(fence, row_id):
     with session_scope() as session:
         db_ops._assert_owner(session, fence)
         session.execute(sa.delete(Trustee).where(Trustee.id == row_id))
+
+
+def rekey(reencrypt, batch=100):
+    """Re-encrypt every trustee password with ``reencrypt(token,
+    cluster_uuid)`` (``caas-manage pki rekey``), keyset-paged by id.
+
+    :returns: the number of rows re-encrypted.
+    """
+    done, last_id = 0, 0
+    while True:
+        with session_scope() as session:
+            rows = list(session.scalars(sa.select(Trustee).where(
+                Trustee.id > last_id).order_by(Trustee.id).limit(batch)))
+            if not rows:
+                return done
+            for row in rows:
+                row.encrypted_password = reencrypt(row.encrypted_password,
+                                                   row.cluster_uuid)
+                last_id = row.id
+            done += len(rows)

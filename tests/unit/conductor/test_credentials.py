@@ -270,3 +270,18 @@ def test_a_user_token_makes_the_user_the_trustor(make_runner, sim):
     assert resp.status_code == 201
     assert resp.json()['token']['user']['name'] == 'demo'
     assert resp.json()['token']['project']['id'] == demo_project
+
+
+def test_pki_rekey_re_encrypts_the_trustee_passwords(make_runner, sim, conf):
+    from caas.conf import CONF
+    from caas.pki import keystore
+    cluster = _created(make_runner(), sim)
+    (old_key,) = CONF.pki.encryption_keys
+    password = _stack_params(sim, cluster.uuid)['trustee_password']
+    new_key = keystore.generate_key()
+    conf('encryption_keys', [new_key, old_key], group='pki')
+    assert trustees.rekey(keystore.rotate) == 1
+    conf('encryption_keys', [new_key], group='pki')
+    row = trustees.current(cluster.uuid)
+    assert credential.cred_params.credential_of(
+        row, cluster.uuid)['password'] == password
