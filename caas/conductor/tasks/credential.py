@@ -26,6 +26,7 @@ from caas.conductor.tasks import common
 from caas.conductor.tasks import credential_params as cred_params
 from caas.conductor.tasks import stack as stack_tasks
 from caas.conf import CONF
+from caas.db import outage
 from caas.db import trustees
 from caas.pki import keystore
 
@@ -58,7 +59,7 @@ def _forget(fence, ident, row):
         common.cloud_call(ident.delete_trust, trust_id)
     if user_id:
         common.cloud_call(ident.delete_user, user_id)
-    trustees.remove(fence, row.id)
+    outage.call(trustees.remove, fence, row.id)
     LOG.info('Cluster %s: deleted trustee %s and its trust(s) %s',
              fence.cluster_uuid, user_id or row.username,
              ', '.join(sorted(trusts)) or '-')
@@ -72,12 +73,13 @@ class MakeTrustee(task.Task):
     def execute(self, fence, clients, operation_id):
         data = common.load(fence.cluster_uuid)
         ident = identity.Identity(clients.session)
-        row = trustees.of_operation(fence.cluster_uuid, operation_id)
+        row = outage.call(trustees.of_operation, fence.cluster_uuid,
+                          operation_id)
         if row is None:
             domain_id = common.cloud_call(ident.domain_id)
             password = secrets.token_urlsafe(
                 CONF.trust.password_length)[:CONF.trust.password_length]
-            row = trustees.add_pending(fence, {
+            row = outage.call(trustees.add_pending, fence, {
                 'username': username(fence.cluster_uuid, operation_id),
                 'domain_id': domain_id,
                 'encrypted_password': keystore.encrypt(
@@ -88,7 +90,7 @@ class MakeTrustee(task.Task):
         user_id = common.cloud_call(ident.ensure_user, row.username,
                                     row.domain_id, password)
         if row.user_id != user_id:
-            trustees.update(fence, row.id, user_id=user_id)
+            outage.call(trustees.update, fence, row.id, user_id=user_id)
         existing = common.cloud_call(ident.trusts_of, user_id)
         if existing:
             trust_id = existing[0]
@@ -99,7 +101,7 @@ class MakeTrustee(task.Task):
             trustor, trust_id = self._create_trust(fence, clients, ident,
                                                    data, user_id,
                                                    operation_id)
-        trustees.update(fence, row.id, trust_id=trust_id,
+        outage.call(trustees.update, fence, row.id, trust_id=trust_id,
                         trustor_user_id=trustor)
         _wipe_token(fence, operation_id)
         LOG.info('Cluster %s: trustee %s holds trust %s from %s',
@@ -138,7 +140,8 @@ class MakeTrustee(task.Task):
         cluster's deletion removes it."""
         try:
             _wipe_token(fence, operation_id)
-            row = trustees.of_operation(fence.cluster_uuid, operation_id)
+            row = outage.call(trustees.of_operation, fence.cluster_uuid,
+                          operation_id)
             if row is None or row.state == trustees.CURRENT:
                 return
             data = common.load(fence.cluster_uuid)
@@ -161,13 +164,14 @@ class RetireTrustees(task.Task):
     step, label = 'retire-credentials', 'deleting the previous credential'
 
     def execute(self, fence, clients, operation_id):
-        row = trustees.of_operation(fence.cluster_uuid, operation_id)
+        row = outage.call(trustees.of_operation, fence.cluster_uuid,
+                          operation_id)
         if row is None:
             return
         if row.state != trustees.CURRENT:
-            trustees.promote(fence, row.id)
+            outage.call(trustees.promote, fence, row.id)
         ident = identity.Identity(clients.session)
-        for other in trustees.list_trustees(fence.cluster_uuid):
+        for other in outage.call(trustees.list_trustees, fence.cluster_uuid):
             if other.id != row.id:
                 _forget(fence, ident, other)
 
@@ -178,7 +182,7 @@ class DeleteTrustees(task.Task):
     step, label = 'delete-credentials', 'deleting the cloud credential'
 
     def execute(self, fence, clients):
-        rows = trustees.list_trustees(fence.cluster_uuid)
+        rows = outage.call(trustees.list_trustees, fence.cluster_uuid)
         if not rows:
             return
         ident = identity.Identity(clients.session)

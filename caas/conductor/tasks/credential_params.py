@@ -5,6 +5,7 @@ use it without importing the credential tasks (which use the stack tasks).
 """
 
 from caas.conf import CONF
+from caas.db import outage
 from caas.db import trustees
 from caas.pki import keystore
 
@@ -23,8 +24,8 @@ def credential_of(row, cluster_uuid):
 def stack_parameters(driver, cluster_uuid, operation_id, declared):
     """Credential parameters for a stack that declares ``declared``: the
     operation's own trustee, else the cluster's current one."""
-    row = trustees.of_operation(cluster_uuid, operation_id) or \
-        trustees.current(cluster_uuid)
+    row = outage.call(trustees.of_operation, cluster_uuid, operation_id) or \
+        outage.call(trustees.current, cluster_uuid)
     if row is None or row.user_id is None:
         return {}
     params = driver.credential_parameters(credential_of(row, cluster_uuid))
