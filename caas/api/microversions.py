@@ -47,6 +47,7 @@ CLUSTER_ID = microversion_parse.parse_version_string('1.13')
 NODE_LABELS_TAINTS = microversion_parse.parse_version_string('1.14')
 # Nodegroups' node_labels and node_taints, applied to their nodes.
 NODE_LABELS = NODE_LABELS_TAINTS
+CREDENTIAL_ROTATION = CREDENTIALS
 
 
 def _not_acceptable(message):

@@ -158,6 +158,10 @@ OPERATIONS = {
     'certificates_rotate': (
         'certificates', "Rotate a cluster's CAs (microversion 1.5 on).",
         '202', None, None, ()),
+    'credentials_rotate': (
+        'credentials', "Rotate the cloud credential (Keystone trustee and "
+        "trust) of a cluster's nodes (microversion 1.12 on).", '202', None,
+        None, ()),
     'clusters_events': (
         'events', "A cluster's progress events, paged (a caas extension).",
         '200', None, ('id',), ('all_projects',)),

@@ -13,6 +13,7 @@ service type to "image" for the duration of the call, so a flavor looked up
 meanwhile by another thread was sent to Glance and came back "not found").
 """
 
+import logging as std_logging
 import threading
 
 import requests
@@ -31,6 +32,13 @@ from caas.conf import CONF
 LOG = logging.getLogger(__name__)
 
 NOVA_API_VERSION = '2.1'
+
+# keystoneauth logs whole request bodies at DEBUG. Requests that carry a
+# secret (a trustee's password, as a stack parameter or a Keystone user's)
+# go through clients that log with this logger, which emits nothing.
+QUIET_LOGGER = std_logging.getLogger('caas.clients.secret')
+QUIET_LOGGER.setLevel(std_logging.CRITICAL + 1)
+QUIET_LOGGER.propagate = False
 
 
 def pool_size():
@@ -121,6 +129,16 @@ class CloudClients:
             self._local.heat = heat_client.Client(
                 '1', session=self.session, **self._endpoint_kwargs())
         return self._local.heat
+
+    @property
+    def quiet_heat(self):
+        """A heatclient for calls whose parameters hold a secret: it logs
+        neither their requests nor their answers."""
+        if getattr(self._local, 'quiet_heat', None) is None:
+            self._local.quiet_heat = heat_client.Client(
+                '1', session=self.session, logger=QUIET_LOGGER,
+                **self._endpoint_kwargs())
+        return self._local.quiet_heat
 
     @property
     def nova(self):

@@ -56,10 +56,14 @@ def _pki_generate_key():
 
 def _pki_rekey():
     from caas.db import certificates
+    from caas.db import trustees
     from caas.pki import keystore
     done = certificates.rekey(keystore.rotate)
     print('Re-encrypted %d CA keys with the first of [pki] encryption_keys'
           % done)
+    done = trustees.rekey(keystore.rotate)
+    print('Re-encrypted %d trustee passwords with the first of [pki] '
+          'encryption_keys' % done)
 
 
 def _watch():
@@ -107,8 +111,9 @@ def _add_parsers(subparsers):
                           help='Print a new key for [pki] encryption_keys.')
     gen.set_defaults(func=_pki_generate_key)
     rekey = psub.add_parser(
-        'rekey', help='Re-encrypt every CA key with the first of [pki] '
-                      'encryption_keys (after putting a new key first).')
+        'rekey', help='Re-encrypt every CA key and trustee password with '
+                      'the first of [pki] encryption_keys (after putting a '
+                      'new key first).')
     rekey.set_defaults(func=_pki_rekey)
 
     watch = subparsers.add_parser(

@@ -55,8 +55,11 @@ NODEGROUP_KINDS = (OP_NODEGROUP_CREATE, OP_NODEGROUP_UPDATE,
 OP_CLUSTER_UPGRADE = 'cluster_upgrade'
 # Hand the CA certificates the API just rotated to the nodes.
 OP_CLUSTER_CA_ROTATE = 'cluster_ca_rotate'
+# A new trustee and trust for the nodes (PATCH /v1/credentials/{cluster}).
+OP_CLUSTER_CREDENTIAL_ROTATE = 'cluster_credential_rotate'
 OPERATION_KINDS = (OP_CLUSTER_CREATE, OP_CLUSTER_UPDATE, OP_CLUSTER_DELETE,
-                   OP_CLUSTER_UPGRADE, OP_CLUSTER_CA_ROTATE) + NODEGROUP_KINDS
+                   OP_CLUSTER_UPGRADE, OP_CLUSTER_CA_ROTATE,
+                   OP_CLUSTER_CREDENTIAL_ROTATE) + NODEGROUP_KINDS
 
 # Operation states.
 OP_PENDING = 'PENDING'      # recorded, cast sent (or lost), nobody owns it
@@ -86,6 +89,8 @@ TRANSITIONS = {
     OP_CLUSTER_UPGRADE: (UPDATE_IN_PROGRESS, UPDATE_COMPLETE, UPDATE_FAILED),
     OP_CLUSTER_CA_ROTATE: (UPDATE_IN_PROGRESS, UPDATE_COMPLETE,
                            UPDATE_FAILED),
+    OP_CLUSTER_CREDENTIAL_ROTATE: (UPDATE_IN_PROGRESS, UPDATE_COMPLETE,
+                                   UPDATE_FAILED),
 }
 
 # The nodegroup's own status for each nodegroup operation: accepted,
@@ -118,6 +123,12 @@ ALLOWED_FROM = {
     # The nodes need a stack to be handed the CAs: not after a failed
     # create; after a failed update, yes (the stack is there).
     OP_CLUSTER_CA_ROTATE: COMPLETE + (UPDATE_FAILED,),
+    # The stack is updated like for a resize.
+    OP_CLUSTER_CREDENTIAL_ROTATE: (CREATE_COMPLETE, UPDATE_COMPLETE,
+                                   UPDATE_FAILED, RESUME_COMPLETE,
+                                   RESTORE_COMPLETE, ROLLBACK_COMPLETE,
+                                   SNAPSHOT_COMPLETE, CHECK_COMPLETE,
+                                   ADOPT_COMPLETE),
     # Every settled status, failures included, can be deleted.
     OP_CLUSTER_DELETE: tuple(s for s in CLUSTER_STATUSES if s not in IN_PROGRESS),
 }

@@ -81,3 +81,9 @@ class ConductorManager:
         self._handle('cluster_ca_rotate', cluster_uuid=cluster_uuid,
                      operation_id=operation_id,
                      **({'request_id': request_id} if request_id else {}))
+
+    def cluster_credential_rotate(self, context, cluster_uuid, operation_id,
+                                  request_id=None):
+        self._handle('cluster_credential_rotate', cluster_uuid=cluster_uuid,
+                     operation_id=operation_id,
+                     **({'request_id': request_id} if request_id else {}))

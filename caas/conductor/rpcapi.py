@@ -11,6 +11,8 @@ API version history:
         name the nodegroup).
 * 1.2 - cluster_upgrade (a rolling upgrade to another template) and
         cluster_ca_rotate (hand rotated CAs to the nodes).
+* 1.2 - cluster_credential_rotate: a new cloud credential for the
+        cluster's nodes (API microversion 1.12).
 
 Messages carry IDs and primitives only; the conductor re-reads the rows.
 Every message is checked against ``rpc_schemas/<method>.json`` before it is
@@ -153,6 +155,17 @@ class ConductorAPI:
             oslo_messaging.MessageDeliveryFailure
         """
         self._cast(context, 'cluster_ca_rotate', '1.2', added='1.2',
+                   cluster_uuid=cluster_uuid, operation_id=operation_id,
+                   request_id=request_id)
+
+    def cluster_credential_rotate(self, context, cluster_uuid, operation_id,
+                                  request_id=None):
+        """Rotate the cluster's cloud credential (trustee and trust).
+
+        :raises: RPCSchemaError, ConductorTooOld (version cap below 1.2),
+            oslo_messaging.MessageDeliveryFailure
+        """
+        self._cast(context, 'cluster_credential_rotate', '1.2', added='1.2',
                    cluster_uuid=cluster_uuid, operation_id=operation_id,
                    request_id=request_id)
 

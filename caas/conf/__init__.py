@@ -17,11 +17,12 @@ from caas.conf import drivers
 from caas.conf import pki
 from caas.conf import quotas
 from caas.conf import sim
+from caas.conf import trust
 
 CONF = cfg.CONF
 
 for _module in (default, api, cloud, conductor, database, drivers,
-                pki, quotas, sim):
+                pki, quotas, sim, trust):
     _module.register_opts(CONF)
 
 # transport_url and friends, so they can be read and overridden before the

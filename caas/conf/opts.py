@@ -9,12 +9,13 @@ from caas.conf import drivers
 from caas.conf import pki
 from caas.conf import quotas
 from caas.conf import sim
+from caas.conf import trust
 
 
 def list_opts():
     result = []
     for module in (default, api, cloud, conductor, database, drivers,
-                   pki, quotas, sim):
+                   pki, quotas, sim, trust):
         for group, opts in module.list_opts().items():
             result.append((group, opts))
     return result

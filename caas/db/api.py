@@ -231,7 +231,7 @@ def _new_operation(cluster_uuid, kind, params, timeout_minutes, request_id):
 
 
 def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
-                   cas=(), quota_check=None):
+                   cas=(), quota_check=None, op_params=None):
     """Write cluster, nodegroups, CAs and the create operation in one
     transaction.
 
@@ -241,13 +241,14 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
     :param quota_check: ``quota_check(session, project_id)``, called in the
         transaction before the cluster is inserted (e.g.
         ``caas.db.quotas.cluster_quota_check``); it raises to refuse.
+    :param op_params: the create operation's params.
     :returns: (cluster, operation)
     """
     values = dict(values)
     _owner(values)
     values.setdefault('uuid', new_uuid())
-    op = _new_operation(values['uuid'], states.OP_CLUSTER_CREATE, {},
-                        timeout_minutes, request_id)
+    op = _new_operation(values['uuid'], states.OP_CLUSTER_CREATE,
+                        op_params or {}, timeout_minutes, request_id)
     values.update(status=states.CREATE_IN_PROGRESS, operation_id=op.id,
                   status_reason=None)
     with session_scope() as session:

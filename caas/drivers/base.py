@@ -235,6 +235,31 @@ class Driver(abc.ABC):
         members = outputs.get('kube_minion_servers') or {}
         return {server: name for name, server in members.items() if server}
 
+    # cloud credential -----------------------------------------------------
+    #: Stack parameters that carry the cluster's cloud credential; a
+    #: driver's template declares those its nodes use (the password
+    #: ``hidden``). The flows pass only what the template declares.
+    CREDENTIAL_PARAMETERS = ('auth_url', 'region_name', 'trustee_domain_id',
+                             'trustee_username', 'trustee_user_id',
+                             'trustee_password', 'trust_id')
+
+    def credential_parameters(self, credential):
+        """Stack parameters from the cluster's trustee.
+
+        :param credential: ``user_id``, ``username``, ``domain_id``,
+            ``password``, ``trust_id``, ``auth_url``, ``region_name`` and
+            ``hand_trust`` (``[trust] cluster_user_trust``: without it the
+            nodes get an empty trust id, as Magnum's do).
+        """
+        return {'auth_url': credential['auth_url'],
+                'region_name': credential['region_name'] or '',
+                'trustee_domain_id': credential['domain_id'],
+                'trustee_username': credential['username'],
+                'trustee_user_id': credential['user_id'],
+                'trustee_password': credential['password'],
+                'trust_id': credential['trust_id']
+                if credential['hand_trust'] else ''}
+
     # outputs --------------------------------------------------------------
     def nodegroup_addresses(self, outputs):
         """``{'master': [...], 'worker': [...]}`` from the stack outputs."""

@@ -18,6 +18,7 @@ from caas.sim import glance
 from caas.sim import heat
 from caas.sim import keystone
 from caas.sim import nova
+from caas.sim import trusts
 from caas.sim.web import ApiError, json_body, json_response
 
 LOG = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class _Sim(object):
         return {'error': {'code': code, 'message': message}}
 
 
-SERVICES = [keystone, nova, glance, heat, _Sim]
+SERVICES = [keystone, trusts, nova, glance, heat, _Sim]
 
 
 class SimApp(object):

@@ -72,7 +72,10 @@ def _summary(app, req, stack):
 
 def _stack_view(app, req, stack, resolve_outputs=True):
     view = _summary(app, req, stack)
-    params = {k: hot._text(v) for k, v in stack['param_values'].items()}
+    declared = stack['template'].get('parameters') or {}
+    # Like Heat: a parameter declared hidden is shown masked.
+    params = {k: '******' if (declared.get(k) or {}).get('hidden')
+              else hot._text(v) for k, v in stack['param_values'].items()}
     params.update({'OS::stack_name': stack['name'],
                    'OS::stack_id': stack['id'],
                    'OS::project_id': stack['project_id']})

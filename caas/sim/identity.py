@@ -94,6 +94,12 @@ def effective_roles(cloud, user_id, project_id):
 
 
 def forget_user(cloud, user_id):
+    # Keystone deletes the trusts a user is party to with the user.
+    trusts = cloud.data.get('trusts') or {}
+    for trust_id in [t['id'] for t in trusts.values()
+                     if user_id in (t['trustor_user_id'],
+                                    t['trustee_user_id'])]:
+        del trusts[trust_id]
     for a in assignments(cloud, user_id=user_id):
         del cloud.data['assignments'][a['id']]
     for kid, pair in list(cloud.data['keypairs'].items()):

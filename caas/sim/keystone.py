@@ -4,6 +4,7 @@ identity admin API is in ``caas.sim.keystone_admin``)."""
 from caas.sim import identity
 from caas.sim import keystone_admin
 from caas.sim import state as st
+from caas.sim import trusts
 from caas.sim import web
 from caas.sim.web import ApiError
 
@@ -75,6 +76,9 @@ def _authenticate(cloud, identity):
 def _project(cloud, scope, user):
     if scope is None:
         return None
+    if 'OS-TRUST:trust' in scope:
+        raise ApiError(400, 'A trust scope is handled by issue()',
+                       'ValidationError')
     spec = scope.get('project')
     if spec is None:
         raise ApiError(400, 'Only project scope is supported',
@@ -98,8 +102,18 @@ def issue(app, req):
     with cloud.lock:
         user, methods, expires = _authenticate(cloud,
                                                auth.get('identity') or {})
-        project = _project(cloud, auth.get('scope'), user)
+        scope = auth.get('scope') or {}
+        trust_id = None
+        if 'OS-TRUST:trust' in scope:
+            user, project, trust_id = trusts.trust_scope(
+                cloud, scope['OS-TRUST:trust'], user)
+        else:
+            project = _project(cloud, auth.get('scope'), user)
         token = cloud.issue_token(user, project, methods, expires)
+        if trust_id:
+            cloud.data['tokens'][token]['trust_id'] = trust_id
+            cloud.touch('tokens', token)
+            cloud.save()
         view = token_view(app, req, cloud.data['tokens'][token])
     return web.json_response(view, status=201,
                              headers={'X-Subject-Token': token})
@@ -164,6 +178,7 @@ def token_view(app, req, rec, catalog=True):
                               cloud, user['id'], project['id'])]
         if catalog:
             token['catalog'] = _catalog(app, req, project)
+    trusts.decorate_token(cloud, rec, token)
     return {'token': token}
 
 

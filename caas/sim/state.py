@@ -32,7 +32,7 @@ LOG = logging.getLogger(__name__)
 STATE_VERSION = 1
 KINDS = ('users', 'projects', 'tokens', 'flavors', 'images', 'keypairs',
          'networks', 'ports', 'floating_ips', 'servers', 'stacks',
-         'counters', 'roles', 'assignments')
+         'counters', 'roles', 'assignments', 'trusts')
 TOKEN_TTL = 24 * 3600
 
 DEFAULT_KNOBS = {
@@ -342,6 +342,9 @@ class Cloud(object):
     def token(self, token):
         rec = self.data['tokens'].get(token or '')
         if rec is None or rec['expires_at'] < now():
+            return None
+        if rec.get('trust_id') and rec['trust_id'] not in self.data['trusts']:
+            # Deleting a trust revokes the tokens issued from it.
             return None
         return rec
 

@@ -8,6 +8,7 @@ import textwrap
 
 from alembic import script
 
+import rpc_schemas
 from tests.integration.deployment import ROOT
 
 CHECK = textwrap.dedent('''
@@ -55,8 +56,7 @@ def test_wheel_carries_schemas_templates_and_migrations(tmp_path):
     out = subprocess.run([sys.executable, '-c', CHECK, str(target)], env=env,
                          cwd=str(tmp_path), check=True, capture_output=True,
                          text=True).stdout
-    assert ('schemas cluster_ca_rotate,cluster_create,cluster_delete,'
-            'cluster_update,cluster_upgrade') in out
+    assert 'schemas %s' % ','.join(rpc_schemas.methods()) in out
     assert 'kubemaster.yaml' in out
     assert 'dashboard dashboard.css,dashboard.js,index.html' in out
     db = tmp_path / 'caas.sqlite'

@@ -8,6 +8,7 @@ name TaskFlow saved with it.
 from caas.common import states
 from caas.conductor.flows import cluster_ca_rotate
 from caas.conductor.flows import cluster_create
+from caas.conductor.flows import cluster_credential_rotate
 from caas.conductor.flows import cluster_delete
 from caas.conductor.flows import cluster_update
 from caas.conductor.flows import nodegroup_create
@@ -24,4 +25,5 @@ FACTORIES = {
     states.OP_NODEGROUP_DELETE: nodegroup_delete.get_flow,
     states.OP_CLUSTER_UPGRADE: cluster_upgrade.get_flow,
     states.OP_CLUSTER_CA_ROTATE: cluster_ca_rotate.get_flow,
+    states.OP_CLUSTER_CREDENTIAL_ROTATE: cluster_credential_rotate.get_flow,
 }

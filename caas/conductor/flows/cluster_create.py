@@ -1,8 +1,10 @@
-"""cluster_create: stack, wait for it, copy its outputs, complete."""
+"""cluster_create: the cloud credential, the stack, wait for it, copy its
+outputs, make the credential current, complete."""
 
 from taskflow.patterns import linear_flow
 
 from caas.common import states
+from caas.conductor.tasks import credential
 from caas.conductor.tasks import stack
 from caas.conductor.tasks import status
 
@@ -11,8 +13,10 @@ def get_flow():
     kind = states.OP_CLUSTER_CREATE
     return linear_flow.Flow(kind).add(
         status.BeginOperation(kind),
+        credential.MakeTrustee(),
         stack.CreateStack(),
         stack.WaitForStack('CREATE'),
         status.CopyOutputs(),
+        credential.RetireTrustees(),
         status.CompleteOperation(kind),
     )

@@ -1,9 +1,11 @@
 """cluster_delete: let a superseded operation stop, delete the nodegroups'
-stacks, then the cluster's stack, wait until it is gone, drop the rows."""
+stacks, then the cluster's stack, wait until it is gone, delete the cloud
+credential (trusts and trustee users), drop the rows."""
 
 from taskflow.patterns import linear_flow
 
 from caas.common import states
+from caas.conductor.tasks import credential
 from caas.conductor.tasks import nodegroup
 from caas.conductor.tasks import stack
 from caas.conductor.tasks import status
@@ -18,5 +20,6 @@ def get_flow():
         nodegroup.DeleteNodeGroupStacks(),
         stack.DeleteStack(),
         stack.WaitForStackGone(),
+        credential.DeleteTrustees(),
         status.DeleteClusterRecords(),
     )

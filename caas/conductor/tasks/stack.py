@@ -17,6 +17,7 @@ from taskflow.types import failure
 from caas.common import exceptions
 from caas.conductor import progress
 from caas.conductor.tasks import common
+from caas.conductor.tasks import credential_params
 from caas.conf import CONF
 from caas.db import certificates as ca_db
 from caas.db import outage
@@ -45,12 +46,19 @@ class CreateStack(task.Task):
             definition = data.driver.stack_definition(
                 data.cluster, data.template, data.nodegroups)
             add_ca_parameters(data, definition)
+            # The cloud credential made by this flow's make-credential step
+            # (a password: the create is sent through the quiet client).
+            secret = credential_params.stack_parameters(
+                data.driver, fence.cluster_uuid, fence.operation_id,
+                definition['template'].get('parameters') or {})
+            definition['parameters'].update(secret)
+            heat = clients.quiet_heat if secret else clients.heat
             fence.check()
             timeout = data.cluster.get('create_timeout') or \
                 CONF.conductor.default_create_timeout
             try:
                 created = common.cloud_call(
-                    clients.heat.stacks.create, stack_name=name,
+                    heat.stacks.create, stack_name=name,
                     template=definition['template'],
                     files=definition.get('files') or {},
                     parameters=definition['parameters'],

@@ -165,6 +165,32 @@ class ClusterCA(TimestampMixin, Base):
     rotated_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
 
 
+class ClusterTrustee(TimestampMixin, Base):
+    """A Keystone user and trust a cluster's nodes authenticate with.
+
+    ``current`` is what the nodes use; a rotation adds a ``pending`` row
+    (named after its operation, so a re-run finds it) and retires the
+    others only once the stack carries the new one.
+    """
+    __tablename__ = 'cluster_trustees'
+    __table_args__ = (UniqueConstraint('cluster_uuid', 'operation_id',
+                                       name='uq_cluster_trustees_operation'),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cluster_uuid: Mapped[str] = mapped_column(
+        String(36), ForeignKey('clusters.uuid', ondelete='CASCADE'),
+        nullable=False)
+    operation_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    username: Mapped[str] = mapped_column(String(255), nullable=False)
+    domain_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    trust_id: Mapped[str | None] = mapped_column(String(255))
+    trustor_user_id: Mapped[str | None] = mapped_column(String(255))
+    # A Fernet token ([pki] encryption_keys), never the plaintext password.
+    encrypted_password: Mapped[str] = mapped_column(Text, nullable=False)
+
+
 class Operation(TimestampMixin, Base):
     """One requested operation on a cluster and who is carrying it out."""
     __tablename__ = 'operations'

@@ -25,6 +25,11 @@ TEMPLATE = {
     'parameters': {
         'number_of_masters': {'type': 'number', 'default': 1},
         'number_of_minions': {'type': 'number', 'default': 1},
+        # The cloud credential, as a real driver's nodes would get it.
+        'trustee_user_id': {'type': 'string', 'default': ''},
+        'trustee_password': {'type': 'string', 'default': '',
+                             'hidden': True},
+        'trust_id': {'type': 'string', 'default': ''},
     },
     'resources': {
         'masters': _group('number_of_masters', '127.10.0'),

@@ -104,6 +104,9 @@ class FakeRpc:
     def cluster_ca_rotate(self, context, **kwargs):
         self._record('cluster_ca_rotate', context, **kwargs)
 
+    def cluster_credential_rotate(self, context, **kwargs):
+        self._record('cluster_credential_rotate', context, **kwargs)
+
 
 _IDENTITY_HEADERS = ('HTTP_X_PROJECT_ID', 'HTTP_X_PROJECT_NAME',
                      'HTTP_X_USER_ID', 'HTTP_X_ROLES', 'HTTP_X_DOMAIN_ID',

@@ -3,12 +3,15 @@
 import time
 
 import pytest
+from cryptography import fernet
 
 from caas.clients import cloud
 from caas.common import states
 from caas.conductor import engine
 from caas.db import api as db_api
 from caas.sim.server import SimServer
+
+PKI_KEY = fernet.Fernet.generate_key().decode()
 
 
 @pytest.fixture
@@ -21,6 +24,8 @@ def sim(conf):
     conf('project_name', 'service', group='cloud')
     conf('stack_poll_initial', 0.02, group='conductor')
     conf('stack_poll_max', 0.2, group='conductor')
+    # The trustee passwords are encrypted like the CA keys.
+    conf('encryption_keys', [PKI_KEY], group='pki')
     yield srv
     srv.stop()
 

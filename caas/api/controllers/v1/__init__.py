@@ -4,6 +4,7 @@ from caas.api.controllers.v1 import certificates
 from caas.api.controllers.v1 import cluster_upgrade
 from caas.api.controllers.v1 import clusters
 from caas.api.controllers.v1 import clustertemplates
+from caas.api.controllers.v1 import credentials
 from caas.api.controllers.v1 import events
 from caas.api.controllers.v1 import mservices
 from caas.api.controllers.v1 import nodegroups
@@ -13,5 +14,6 @@ from caas.api.controllers.v1 import stats
 
 def register(app):
     for module in (clustertemplates, clusters, cluster_upgrade, nodegroups,
-                   mservices, certificates, events, quotas, stats):
+                   mservices, certificates, events, quotas, stats,
+                   credentials):
         module.register(app)

@@ -25,6 +25,7 @@ from caas.api import references
 from caas.api import request
 from caas.api import scope
 from caas.api import views
+from caas.api.controllers.v1 import credentials
 from caas.api.schemas import cluster as schema
 from caas.api.schemas import nodegroup as ng_schema
 from caas.api import schemas
@@ -174,11 +175,13 @@ def create():
     # The CAs are written with the cluster: one transaction, no cluster
     # without them, nothing for a conductor to make idempotently later.
     cas = authority.new_cas(values['uuid'], pki.ca_types(template.coe))
+    # The caller's token, sealed, for the trust the conductor makes.
     cluster, operation = db.create_cluster(
         values, nodegroups, timeout_minutes=timeout,
         request_id=request.request_id(), cas=cas,
         quota_check=quotas.cluster_quota_check(
-            services.conf.quotas.max_clusters_per_project))
+            services.conf.quotas.max_clusters_per_project),
+        op_params=credentials.trustor_params())
     LOG.info('Cluster %s: create accepted (operation %s)', cluster.uuid,
              operation.id)
     cast('cluster_create', cluster, operation)

@@ -1,0 +1,150 @@
+"""Keystone calls for the per-cluster trustees and trusts.
+
+Two identities act here:
+
+* caas's own service session (``[cloud]`` credentials) creates, finds and
+  deletes the trustee users and lists and deletes trusts (in a real cloud
+  it needs the admin role, or admin of the trustee domain);
+* the *trustor* - the user who asked for the operation - is the only one
+  Keystone lets create a trust from themselves. The conductor gets their
+  token from the operation row (encrypted, see
+  ``caas.conductor.tasks.credential``) and re-scopes it to the cluster's
+  project. In noauth mode there is no user token and the service user is
+  the trustor, on its own project.
+
+Every call is made to be repeated: users are found by name before they are
+made, and trusts by their trustee.
+"""
+
+from keystoneauth1 import adapter as ks_adapter
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity import v3
+from keystoneclient.v3 import client as ks_client
+
+from caas.clients import cloud
+from caas.common import exceptions
+from caas.conf import CONF
+from caas.pki import keystore
+
+
+# The operation param that carries the requesting user's token, sealed.
+TOKEN_PARAM = 'trustor_token'
+
+
+def seal_token(token):
+    """The user's token as the API hands it to the conductor: a Fernet
+    token ([pki] encryption_keys) in the operation's params, never text."""
+    return keystore.encrypt(token.encode('utf-8'))
+
+
+def unseal_token(sealed, cluster_uuid):
+    return keystore.decrypt(sealed, cluster_uuid).decode('utf-8')
+
+
+class TrustorTokenInvalid(exceptions.CaasException):
+    message = ('The token of the user who asked for this operation is no '
+               'longer valid (expired or revoked), so caas cannot create '
+               "the cluster's trust on their behalf; %(hint)s")
+    code = 401
+
+
+def _client(session):
+    # Through an adapter that logs nothing: user requests carry passwords.
+    return ks_client.Client(
+        session=ks_adapter.Adapter(session, logger=cloud.QUIET_LOGGER),
+        interface=CONF.cloud.interface, region_name=CONF.cloud.region_name)
+
+
+class Identity:
+    """Keystone through caas's service session."""
+
+    def __init__(self, session):
+        self.session = session
+        self.client = _client(session)
+
+    def domain_id(self):
+        """The trustee domain from ``[trust]``; the default domain when
+        neither option is set."""
+        if CONF.trust.trustee_domain_id:
+            return CONF.trust.trustee_domain_id
+        name = CONF.trust.trustee_domain_name
+        if not name:
+            return 'default'
+        found = self.client.domains.list(name=name)
+        if not found:
+            raise exceptions.CaasException(
+                message='The trustee domain %s ([trust] trustee_domain_name) '
+                        'does not exist in Keystone.' % name)
+        return found[0].id
+
+    def find_user(self, name, domain_id):
+        users = self.client.users.list(name=name, domain=domain_id)
+        return users[0].id if users else None
+
+    def ensure_user(self, name, domain_id, password):
+        """The user's id; made with ``password``, or its password set to
+        ``password`` if an earlier run made it (nothing uses a trustee
+        before its trust reaches the stack, so resetting it is safe)."""
+        user_id = self.find_user(name, domain_id)
+        if user_id is None:
+            try:
+                return self.client.users.create(
+                    name=name, domain=domain_id, password=password,
+                    enabled=True).id
+            except ks_exc.Conflict:
+                user_id = self.find_user(name, domain_id)
+                if user_id is None:
+                    raise
+        self.client.users.update(user_id, password=password)
+        return user_id
+
+    def delete_user(self, user_id):
+        """Delete; a user that is already gone is fine."""
+        try:
+            self.client.users.delete(user_id)
+        except ks_exc.NotFound:
+            pass
+
+    def trusts_of(self, trustee_user_id):
+        return [t.id for t in self.client.trusts.list(
+            trustee_user=trustee_user_id)]
+
+    def delete_trust(self, trust_id):
+        try:
+            self.client.trusts.delete(trust_id)
+        except ks_exc.NotFound:
+            pass
+
+    def service_trustor(self):
+        """(user id, project id, role names) of caas's own session."""
+        access = self.session.auth.get_access(self.session)
+        return access.user_id, access.project_id, access.role_names
+
+
+def trustor_session(token, project_id):
+    """A session as the user who asked, scoped to the cluster's project.
+
+    :raises: TrustorTokenInvalid when Keystone refuses the token.
+    """
+    auth = v3.Token(auth_url=CONF.cloud.auth_url, token=token,
+                    project_id=project_id)
+    session = ks_session.Session(auth=auth, timeout=CONF.cloud.timeout)
+    try:
+        access = auth.get_access(session)
+    except (ks_exc.Unauthorized, ks_exc.NotFound):
+        raise TrustorTokenInvalid(hint='ask again with a fresh token.')
+    return session, access
+
+
+def create_trust(session, trustor_user_id, trustee_user_id, project_id,
+                 roles):
+    """Create the trust with the trustor's own session; its id."""
+    client = _client(session)
+    try:
+        trust = client.trusts.create(
+            trustee_user=trustee_user_id, trustor_user=trustor_user_id,
+            project=project_id, role_names=list(roles), impersonation=True)
+    except ks_exc.Unauthorized:
+        raise TrustorTokenInvalid(hint='ask again with a fresh token.')
+    return trust.id

@@ -1,0 +1,101 @@
+"""Cluster trustee rows: the Keystone user and trust each cluster's nodes use.
+
+Writes are fenced like every conductor write: each one first re-asserts the
+operation's (owner, epoch) in the same transaction
+(``caas.db.operations``), so a conductor that lost its claim changes
+nothing. The password is stored only as a Fernet token.
+"""
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from caas.db import operations as db_ops
+from caas.db.sqlalchemy import models
+from caas.db.sqlalchemy.engine import session_scope
+
+Trustee = models.ClusterTrustee
+
+PENDING = 'pending'
+CURRENT = 'current'
+
+
+def list_trustees(cluster_uuid):
+    with session_scope(readonly=True) as session:
+        return list(session.scalars(sa.select(Trustee).where(
+            Trustee.cluster_uuid == cluster_uuid).order_by(Trustee.id)))
+
+
+def of_operation(cluster_uuid, operation_id):
+    with session_scope(readonly=True) as session:
+        return session.scalars(sa.select(Trustee).where(
+            Trustee.cluster_uuid == cluster_uuid,
+            Trustee.operation_id == operation_id)).first()
+
+
+def current(cluster_uuid):
+    with session_scope(readonly=True) as session:
+        return session.scalars(sa.select(Trustee).where(
+            Trustee.cluster_uuid == cluster_uuid,
+            Trustee.state == CURRENT).order_by(Trustee.id.desc())).first()
+
+
+def add_pending(fence, values):
+    """The operation's pending row, inserted once (a re-run gets the row
+    its predecessor wrote, password included)."""
+    try:
+        with session_scope() as session:
+            db_ops._assert_owner(session, fence)
+            session.add(Trustee(cluster_uuid=fence.cluster_uuid,
+                                operation_id=fence.operation_id,
+                                state=PENDING, created_at=models.utcnow(),
+                                **values))
+    except IntegrityError:
+        pass
+    return of_operation(fence.cluster_uuid, fence.operation_id)
+
+
+def update(fence, row_id, **values):
+    with session_scope() as session:
+        db_ops._assert_owner(session, fence)
+        session.execute(sa.update(Trustee).where(Trustee.id == row_id).values(
+            updated_at=models.utcnow(), **values))
+
+
+def promote(fence, row_id):
+    """Make ``row_id`` the cluster's current trustee (one statement each:
+    the others stop being current in the same transaction)."""
+    with session_scope() as session:
+        db_ops._assert_owner(session, fence)
+        now = models.utcnow()
+        session.execute(sa.update(Trustee).where(
+            Trustee.cluster_uuid == fence.cluster_uuid,
+            Trustee.id != row_id, Trustee.state == CURRENT).values(
+                state=PENDING, updated_at=now))
+        session.execute(sa.update(Trustee).where(Trustee.id == row_id).values(
+            state=CURRENT, updated_at=now))
+
+
+def remove(fence, row_id):
+    with session_scope() as session:
+        db_ops._assert_owner(session, fence)
+        session.execute(sa.delete(Trustee).where(Trustee.id == row_id))
+
+
+def rekey(reencrypt, batch=100):
+    """Re-encrypt every trustee password with ``reencrypt(token,
+    cluster_uuid)`` (``caas-manage pki rekey``), keyset-paged by id.
+
+    :returns: the number of rows re-encrypted.
+    """
+    done, last_id = 0, 0
+    while True:
+        with session_scope() as session:
+            rows = list(session.scalars(sa.select(Trustee).where(
+                Trustee.id > last_id).order_by(Trustee.id).limit(batch)))
+            if not rows:
+                return done
+            for row in rows:
+                row.encrypted_password = reencrypt(row.encrypted_password,
+                                                   row.cluster_uuid)
+                last_id = row.id
+            done += len(rows)
