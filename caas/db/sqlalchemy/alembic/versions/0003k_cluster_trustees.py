@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0003k'
-down_revision = '0002w'
+down_revision = '0003n'
 branch_labels = None
 depends_on = None
 
