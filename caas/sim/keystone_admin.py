@@ -40,13 +40,13 @@ def _token_user_name(cloud, req):
     return user.get('name')
 
 
-def _require_admin(cloud, req, owner_id=None):
+def _require_admin(cloud, req, owner_id=None, users=False):
     if owner_id is not None and web.token(req)['user_id'] == owner_id:
         return
-    if 'admin' not in _token_roles(cloud, req) and \
-            _token_user_name(cloud, req) != SERVICE_USER:
+    if 'admin' not in _token_roles(cloud, req) and not (
+            users and _token_user_name(cloud, req) == SERVICE_USER):
         # caas's own service user manages its trustee users (in a real
-        # cloud it is the admin of the trustee domain).
+        # cloud it is the admin of the trustee domain), and nothing else.
         raise ApiError(403, 'You are not authorized to perform the '
                             'requested action.', 'Forbidden')
 
@@ -132,7 +132,7 @@ def _user_view(req, user):
 def user_list(app, req):
     cloud = app.cloud
     with cloud.lock:
-        _require_admin(cloud, req)
+        _require_admin(cloud, req, users=True)
         users = [_user_view(req, u) for u in cloud.data['users'].values()]
     return _list(req, 'users', sorted(users, key=lambda u: u['name']))
 
@@ -142,7 +142,7 @@ def user_create(app, req):
     name, domain_id = _name(spec), _domain(spec)
     cloud = app.cloud
     with cloud.lock:
-        _require_admin(cloud, req)
+        _require_admin(cloud, req, users=True)
         if cloud.user_by_name(name, domain_id) is not None:
             raise _conflict('user', name)
         project_id = spec.get('default_project_id') or spec.get('project_id')
@@ -179,7 +179,7 @@ def user_show(app, req, user_id):
         if req.method == 'GET':
             _require_admin(cloud, req, owner_id=user_id)
             return web.json_response({'user': _user_view(req, user)})
-        _require_admin(cloud, req)
+        _require_admin(cloud, req, users=True)
         if req.method == 'DELETE':
             identity.forget_user(cloud, user_id)
             del cloud.data['users'][user_id]

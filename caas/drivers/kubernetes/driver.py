@@ -260,6 +260,9 @@ class KubernetesDriver(base.Driver):
                  'keypair': bool(opts['keypair'])}
         hot = k8s_template.nodegroup_template(build)
         params = dict(full['parameters'])
+        # The stack has workers only: they boot the nodegroup's image.
+        params['server_image'] = params.get('minion_image') or \
+            params.get('server_image')
         params.update(
             network=cluster_outputs['cluster_network'],
             subnet=cluster_outputs.get('cluster_subnet') or '',

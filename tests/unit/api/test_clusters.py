@@ -265,7 +265,8 @@ def test_patch_other_paths_are_400(api, make_cluster):
 def test_patch_node_count_validation(api, make_cluster):
     uuid = make_cluster()
     settle(uuid)
-    for value in ('abc', -1, 0):
+    # 0 is a valid node count at every version (Magnum's cluster type).
+    for value in ('abc', -1):
         resp = api.patch('/v1/clusters/%s' % uuid, [
             {'op': 'replace', 'path': '/node_count', 'value': value}],
             headers=PROJECT_A)

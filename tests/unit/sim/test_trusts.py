@@ -51,7 +51,8 @@ def test_a_user_made_with_a_password_logs_in_with_it_only(cloud, trustee):
     assert _login(cloud, trustee.id, 's3cret-pw').status_code == 201
     assert _login(cloud, trustee.id, 'caas').status_code == 401
     # Kept as a salted digest, never as text.
-    assert 's3cret-pw' not in repr(cloud.cloud.data['passwords'])
+    assert 's3cret-pw' not in repr(cloud.cloud.data['users'])
+    assert cloud.cloud.data['users'][trustee.id]['password_hash']
     _ks(cloud).users.update(trustee.id, password='other-pw')
     assert _login(cloud, trustee.id, 's3cret-pw').status_code == 401
     assert _login(cloud, trustee.id, 'other-pw').status_code == 201
@@ -125,7 +126,7 @@ def test_deleting_a_user_deletes_its_trusts(cloud, trustee):
         role_names=['member'], impersonation=True)
     _ks(cloud).users.delete(trustee.id)
     assert trust.id not in cloud.cloud.data['trusts']
-    assert trustee.id not in cloud.cloud.data['passwords']
+    assert trustee.id not in cloud.cloud.data['users']
 
 
 def test_a_hidden_stack_parameter_is_shown_masked(cloud):

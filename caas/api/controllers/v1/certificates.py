@@ -107,7 +107,7 @@ def rotate(ident):
         request_id=request.request_id())
     LOG.info('Cluster %s: CAs rotated (%s); operation %s hands them to the '
              'nodes', cluster.uuid, ', '.join(types), operation.id)
-    clusters._cast('cluster_ca_rotate', cluster, operation)
+    clusters.cast('cluster_ca_rotate', cluster, operation)
     return request.respond({'uuid': cluster.uuid}, 202)
 
 

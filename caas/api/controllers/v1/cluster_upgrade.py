@@ -138,7 +138,7 @@ def upgrade(ident):
              'nodegroups %s, max_batch_size %d)', cluster.uuid, new.uuid,
              operation.id, ', '.join(ng.name for ng in targets),
              params['max_batch_size'])
-    clusters._cast('cluster_upgrade', cluster, operation)
+    clusters.cast('cluster_upgrade', cluster, operation)
     return request.respond({'uuid': cluster.uuid}, 202)
 
 
