@@ -46,9 +46,10 @@ class Fence:
 
     def update(self, cluster_values=None, nodegroup_values=None,
                operation_values=None, nodegroups_by_uuid=None):
+        extra = {'nodegroups_by_uuid': nodegroups_by_uuid} \
+            if nodegroups_by_uuid else {}
         outage.call(db_ops.fenced_update, self, cluster_values,
-                    nodegroup_values, operation_values,
-                    nodegroups_by_uuid=nodegroups_by_uuid)
+                    nodegroup_values, operation_values, **extra)
 
     def finish(self, succeeded, cluster_values, error=None):
         outage.call(db_ops.finish, self, succeeded, cluster_values, error)
