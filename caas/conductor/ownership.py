@@ -46,9 +46,10 @@ class Fence:
 
     def update(self, cluster_values=None, nodegroup_values=None,
                operation_values=None, nodegroup_uuid_values=None):
+        extra = {'nodegroup_uuid_values': nodegroup_uuid_values} \
+            if nodegroup_uuid_values else {}
         outage.call(db_ops.fenced_update, self, cluster_values,
-                    nodegroup_values, operation_values,
-                    nodegroup_uuid_values)
+                    nodegroup_values, operation_values, **extra)
 
     def finish(self, succeeded, cluster_values, error=None, nodegroup=None):
         outage.call(db_ops.finish, self, succeeded, cluster_values, error,
