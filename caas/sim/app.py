@@ -73,6 +73,11 @@ class SimApp(object):
         self.container_infra_url = container_infra_url
         self._counts = collections.Counter()
         self._counts_lock = threading.Lock()
+        # {(service prefix, token): (record, monotonic time validated)}:
+        # what keystonemiddleware's token cache (token_cache_time, 300 s by
+        # default) lets a real Nova or Heat accept after Keystone revoked a
+        # token it had already validated.
+        self._validated = {}
         self.routes = []
         for service in SERVICES:
             for method, pattern, func in service.ROUTES:
@@ -106,6 +111,24 @@ class SimApp(object):
         with self._counts_lock:
             return dict(self._counts)
 
+    def _validate(self, service, token_id):
+        with self.cloud.lock:
+            token = self.cloud.token(token_id)
+        if service.PREFIX == '/identity' or not token_id:
+            return token
+        key = (service.PREFIX, token_id)
+        now = time.monotonic()
+        if token is not None:
+            self._validated[key] = (token, now)
+            if len(self._validated) > 10000:
+                self._validated.clear()
+            return token
+        cached = self._validated.get(key)
+        if cached is not None and \
+                now - cached[1] < self.cloud.knobs['token_cache_time']:
+            return cached[0]
+        return None
+
     def _match(self, req, path):
         allowed = False
         for service, methods, regex, func in self.routes:
@@ -127,9 +150,7 @@ class SimApp(object):
         is_public = suffix in public or suffix == '' or \
             any(re.match('^%s$' % p, suffix) for p in public)
         if not is_public:
-            token = None
-            with self.cloud.lock:
-                token = self.cloud.token(req.headers.get('X-Auth-Token'))
+            token = self._validate(service, req.headers.get('X-Auth-Token'))
             if token is None:
                 raise ApiError(401, 'The request you have made requires '
                                     'authentication.', 'Unauthorized')

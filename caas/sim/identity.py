@@ -102,9 +102,7 @@ def forget_user(cloud, user_id):
         del trusts[trust_id]
     for a in assignments(cloud, user_id=user_id):
         del cloud.data['assignments'][a['id']]
-    for kid, pair in list(cloud.data['keypairs'].items()):
-        if pair.get('user_id') == user_id:
-            del cloud.data['keypairs'][kid]
+    # Nova keeps a deleted Keystone user's keypairs (it is not told).
     for token, rec in list(cloud.data['tokens'].items()):
         if rec['user_id'] == user_id:
             del cloud.data['tokens'][token]

@@ -43,6 +43,10 @@ DEFAULT_KNOBS = {
     'api_error_rate': 0.0,
     'api_latency': 0.0,
     'admin_password': 'caas',
+    # Seconds a service other than Keystone keeps accepting a token it
+    # validated once, after Keystone revoked it (keystonemiddleware's
+    # token_cache_time default).
+    'token_cache_time': 300.0,
 }
 
 DOMAIN_ID = 'default'

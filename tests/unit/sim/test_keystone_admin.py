@@ -171,13 +171,36 @@ def test_bad_bodies_are_400(cloud, admin):
         assert resp.json()['error']['code'] == 400
 
 
-def test_deleting_a_user_takes_their_keypairs(cloud, admin):
+def test_deleting_a_user_keeps_their_keypairs_as_nova_does(cloud, admin):
     project, users, _roles = make_project_with_personas(admin)
     nova = nova_client.Client('2.1', session=session(
         cloud, 'tempest-member', 'tempest-p', 'pw-member'))
     nova.keypairs.create('k', public_key='ssh-ed25519 AAAA k')
     admin.users.delete(users['member'])
+    # Keystone does not tell Nova; the keypair stays (Nova's behaviour).
     with cloud.cloud.lock:
-        assert not [k for k in cloud.cloud.data['keypairs'].values()
-                    if k['user_id'] == users['member'].id]
+        assert [k for k in cloud.cloud.data['keypairs'].values()
+                if k['user_id'] == users['member'].id]
     del project
+
+
+def test_a_revoked_token_lives_on_in_a_services_cache_only(cloud, admin):
+    """keystonemiddleware in Nova caches a validated token (token_cache_time):
+    after Keystone revokes it, Nova still accepts it for a while, Keystone
+    does not, and a service that never validated it refuses it."""
+    project, users, _roles = make_project_with_personas(admin)
+    sess = session(cloud, 'tempest-member', 'tempest-p', 'pw-member')
+    token = sess.get_token()
+    nova_url = cloud.url + '/compute/v2.1/os-keypairs'
+    heat_url = cloud.url + '/heat/v1/%s/stacks' % project.id
+    hdrs = {'X-Auth-Token': token}
+    assert requests.get(nova_url, headers=hdrs, timeout=10).status_code == 200
+    admin.users.delete(users['member'])
+    assert requests.get(nova_url, headers=hdrs, timeout=10).status_code == 200
+    assert requests.get(heat_url, headers=hdrs, timeout=10).status_code == 401
+    check = requests.get(cloud.auth_url + '/auth/tokens', timeout=10,
+                         headers={'X-Auth-Token': admin.session.get_token(),
+                                  'X-Subject-Token': token})
+    assert check.status_code == 404
+    cloud.cloud.knobs['token_cache_time'] = 0.0
+    assert requests.get(nova_url, headers=hdrs, timeout=10).status_code == 401
