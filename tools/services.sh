@@ -14,8 +14,12 @@
 set -euo pipefail
 
 DIR=${CAAS_SERVICES_DIR:-/tmp/caas-services}
-PG_PORT=${CAAS_PG_PORT:-55432}
-RABBIT_PORT=${CAAS_RABBIT_PORT:-55672}
+# Below the kernel's ephemeral range (32768-60999 by default): a port in it
+# may be held as the local end of some client connection at the moment a
+# test restarts the broker, and the listener then cannot bind (seen once:
+# RabbitMQ "could_not_start_listener" after a restart).
+PG_PORT=${CAAS_PG_PORT:-25432}
+RABBIT_PORT=${CAAS_RABBIT_PORT:-25672}
 RABBIT_DIST_PORT=${CAAS_RABBIT_DIST_PORT:-$((RABBIT_PORT + 1))}
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 
@@ -98,12 +102,23 @@ start_rabbit() {
   [ -f "$RDIR/rabbitmq.conf" ] || : >"$RDIR/rabbitmq.conf"
   [ -f "$RDIR/advanced.config" ] || echo '[].' >"$RDIR/advanced.config"
   [ "$(id -u)" = 0 ] && id rabbitmq >/dev/null 2>&1 && chown -R rabbitmq "$RDIR"
-  rabbitmq-server -detached >/dev/null 2>&1
-  for _ in $(seq 1 120); do
-    rabbitmq-diagnostics -q -n "$RABBITMQ_NODENAME" ping >/dev/null 2>&1 && break
-    sleep 0.5
+  # A node that fails to boot (a listener that cannot bind yet) is started
+  # again, up to three times.
+  local attempt
+  for attempt in 1 2 3; do
+    rabbitmq-server -detached >/dev/null 2>&1
+    for _ in $(seq 1 120); do
+      rabbitmq-diagnostics -q -n "$RABBITMQ_NODENAME" ping >/dev/null 2>&1 && break
+      sleep 0.5
+    done
+    if rabbitmqctl -q -n "$RABBITMQ_NODENAME" await_startup --timeout 60 >/dev/null 2>&1; then
+      return 0
+    fi
+    echo "RabbitMQ node $RABBITMQ_NODENAME did not start (attempt $attempt)" >&2
+    stop_rabbit
+    sleep 2
   done
-  rabbitmqctl -q -n "$RABBITMQ_NODENAME" await_startup --timeout 60 >/dev/null
+  return 1
 }
 
 stop_rabbit() {
