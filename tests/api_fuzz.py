@@ -207,6 +207,9 @@ def build_app(rpc, cloud):
     CONF.set_override('encryption_keys', [PKI_KEY], group='pki')
     # Streams end at once: a fuzzed request must not hold the run.
     CONF.set_override('event_stream_lifetime', 0.1, group='api')
+    # Every fuzzed endpoint gets its own world of clusters in one project,
+    # more than the default quota of 20; the quota has its own tests.
+    CONF.set_override('max_clusters_per_project', 1000000, group='quotas')
     policy.reset()
     return api_app.build_app(CONF, rpcapi=rpc, cloud=cloud,
                              find_driver=find_driver)
@@ -218,6 +221,7 @@ def reset():
     CONF.clear_override('validate_references', group='cloud')
     CONF.clear_override('encryption_keys', group='pki')
     CONF.clear_override('event_stream_lifetime', group='api')
+    CONF.clear_override('max_clusters_per_project', group='quotas')
     policy.reset()
 
 
