@@ -146,7 +146,7 @@ def test_bad_bodies_are_a_400_naming_the_field(k8s_api, k8s_world, rpc,
 def test_a_template_that_installs_the_same_is_a_400(k8s_api, k8s_world,
                                                     rpc):
     _template(k8s_api, 'k129-again', labels={'kube_tag': 'v1.29.6'},
-              dns_nameserver='1.1.1.1')
+              dns_nameserver='127.0.0.53')
     resp = _upgrade(k8s_api, k8s_world['cluster'],
                     {'cluster_template': 'k129-again'})
     assert resp.status_code == 400
