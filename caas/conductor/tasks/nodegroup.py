@@ -208,22 +208,6 @@ class CompleteNodeGroupOperation(task.Task):
                  params['nodegroup'], done)
 
 
-def _delete_stack(fence, clients, name_or_id):
-    """Ask Heat to delete a stack; its id, or None if there is none."""
-    found = common.find_stack(clients, name_or_id)
-    if found is None:
-        return None
-    if found.stack_status != 'DELETE_IN_PROGRESS':
-        fence.check()
-        try:
-            common.cloud_call(clients.heat.stacks.delete, found.id)
-        except heat_exc.HTTPNotFound:
-            return None
-        LOG.info('Cluster %s: deleting stack %s', fence.cluster_uuid,
-                 found.id)
-    return found.id
-
-
 class DeleteNodeGroupStack(task.Task):
     default_provides = 'stack_id'
     step, label = 'delete-nodegroup-stack', "deleting the nodegroup's stack"
@@ -234,9 +218,10 @@ class DeleteNodeGroupStack(task.Task):
         name = data.driver.nodegroup_stack_name(data.cluster, ng)
         stack_id = None
         if ng.get('stack_id'):
-            stack_id = _delete_stack(fence, clients, ng['stack_id'])
+            stack_id = stack_tasks.delete_stack(fence, clients,
+                                                ng['stack_id'])
         # A create that never recorded its stack id may still have made one.
-        return stack_id or _delete_stack(fence, clients, name)
+        return stack_id or stack_tasks.delete_stack(fence, clients, name)
 
 
 class DeleteNodeGroupRecord(task.Task):
@@ -266,7 +251,7 @@ class DeleteNodeGroupStacks(task.Task):
                 continue
             name = data.driver.nodegroup_stack_name(data.cluster, ng)
             for ident in filter(None, (ng.get('stack_id'), name)):
-                stack_id = _delete_stack(fence, clients, ident)
+                stack_id = stack_tasks.delete_stack(fence, clients, ident)
                 if stack_id is not None:
                     deleting.append(stack_id)
                     break

@@ -294,32 +294,39 @@ def wait_for_stack(fence, clients, stack_id, action, deadline, news=None):
     return stack
 
 
+def delete_stack(fence, clients, name_or_id):
+    """Ask Heat to delete a stack (once: one already being deleted is left
+    alone); its id, or None if there is none."""
+    found = common.find_stack(clients, name_or_id)
+    if found is None:
+        return None
+    if found.stack_status != 'DELETE_IN_PROGRESS':
+        fence.check()
+        try:
+            common.cloud_call(clients.heat.stacks.delete, found.id)
+        except heat_exc.HTTPNotFound:
+            return None
+        LOG.info('Cluster %s: deleting stack %s', fence.cluster_uuid,
+                 found.id)
+    return found.id
+
+
 class DeleteStack(task.Task):
     default_provides = 'stack_id'
     step, label = 'delete-stack', 'deleting the Heat stack'
 
     def execute(self, fence, clients):
         data = common.load(fence.cluster_uuid)
-        ident = data.cluster.get('stack_id') or \
-            data.driver.stack_name(data.cluster)
-        stack = common.find_stack(clients, ident)
-        if stack is None:
+        name = data.driver.stack_name(data.cluster)
+        stack_id = delete_stack(fence, clients,
+                                data.cluster.get('stack_id') or name)
+        if stack_id is None:
             # A create that never got its stack id recorded may still have
             # made one under the derived name.
-            stack = common.find_stack(clients,
-                                      data.driver.stack_name(data.cluster))
-        if stack is None:
+            stack_id = delete_stack(fence, clients, name)
+        if stack_id is None:
             LOG.info('Cluster %s: no stack to delete', fence.cluster_uuid)
-            return None
-        if stack.stack_status != 'DELETE_IN_PROGRESS':
-            fence.check()
-            try:
-                common.cloud_call(clients.heat.stacks.delete, stack.id)
-            except heat_exc.HTTPNotFound:
-                return None
-            LOG.info('Cluster %s: deleting stack %s', fence.cluster_uuid,
-                     stack.id)
-        return stack.id
+        return stack_id
 
 
 class WaitForStackGone(task.Task):
