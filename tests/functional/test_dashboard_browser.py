@@ -104,7 +104,11 @@ def test_a_failure_shows_its_reason(aio, mc, page):  # noqa: F811
     assert 'CREATE_FAILED' in reason
     assert reason in item.text_content()
     assert 'doomed' in item.text_content()
-    row = page.evaluate(ROW, cluster.uuid)
+    # The cluster's new status can reach the page (a list refresh) just
+    # before the step's FAILED event does (the stream): the row says
+    # "failed" until then, and where it failed once the event is in.
+    row = _follow(page, cluster.uuid,
+                  lambda s: s['step'].startswith('failed at'), timeout=30)[-1]
     assert row['status'] == 'CREATE_FAILED'
     # The bar stays where the operation failed (waiting for the stack).
     index, count = _wait_step()

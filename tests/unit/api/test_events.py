@@ -205,6 +205,42 @@ def test_one_stream_too_many_is_refused_and_others_still_served(
     again.close()
 
 
+def test_a_stream_nobody_closes_or_that_fails_gives_its_slot_back(
+        api, conf, monkeypatch):
+    """A WSGI caller that drops the body without close(), and a stream that
+    fails while it is read, each free their slot (issue: leaked slots made
+    every later stream a 503)."""
+    import gc
+    conf('max_event_streams', 1, group='api')
+    conf('event_stream_lifetime', 0.1, group='api')
+    app = api_app.build_app(CONF, rpcapi=None, cloud=None)
+    environ = wz_test.EnvironBuilder('/v1/events/stream',
+                                     headers=PROJECT_A).get_environ()
+    started = []
+    body = app(environ, lambda status, headers, exc=None: started.append(
+        status))
+    assert started == ['200 OK'] and events_api.open_streams() == 1
+    refused = api.get('/v1/events/stream', headers=PROJECT_A)
+    assert refused.status_code == 503
+    del body
+    gc.collect()
+    assert events_api.open_streams() == 0
+
+    def broken(**kw):
+        raise RuntimeError('database went away')
+    body = app(wz_test.EnvironBuilder('/v1/events/stream',
+                                      headers=PROJECT_A).get_environ(),
+               lambda status, headers, exc=None: None)
+    monkeypatch.setattr(db_events, 'list_events', broken)
+    chunks = iter(body)
+    assert b'caas events' in next(chunks)
+    with pytest.raises(RuntimeError):
+        next(chunks)
+    assert events_api.open_streams() == 0
+    body.close()
+    assert events_api.open_streams() == 0
+
+
 # -- the page ----------------------------------------------------------------
 
 def test_dashboard_files_are_served_with_a_strict_policy(api):

@@ -17,6 +17,7 @@ the database, where conductors in any process write them.
 import json
 import threading
 import time
+import weakref
 
 import flask
 
@@ -116,11 +117,28 @@ def _start_id():
     return value
 
 
-class _Stream:
-    """The body of one stream; its close() frees the stream's slot even if
-    the server never iterated it."""
+class _Slot:
+    """One of the ``max_event_streams`` places, given back exactly once."""
 
-    def __init__(self, where, cluster_id, last_id, conf, disconnected):
+    def __init__(self):
+        self._held = True
+
+    def release(self):
+        global _streams_open
+        with _streams_lock:
+            if self._held:
+                self._held = False
+                _streams_open -= 1
+
+
+class _Stream:
+    """The body of one stream. Its slot is given back when the stream ends,
+    fails, is closed - even if the server never iterated it - or, for a
+    caller that never closes it, when it is garbage-collected."""
+
+    def __init__(self, slot, where, cluster_id, last_id, conf, disconnected):
+        self._slot = slot
+        weakref.finalize(self, slot.release)
         self.where = where
         self.cluster_id = cluster_id
         self.last_id = last_id
@@ -129,6 +147,12 @@ class _Stream:
         self._closed = False
 
     def __iter__(self):
+        try:
+            yield from self._events()
+        finally:
+            self.close()
+
+    def _events(self):
         conf = self.conf
         now = time.monotonic()
         end = now + conf.event_stream_lifetime
@@ -157,11 +181,8 @@ class _Stream:
         yield b'event: end\ndata: {}\n\n'
 
     def close(self):
-        global _streams_open
-        if not self._closed:
-            self._closed = True
-            with _streams_lock:
-                _streams_open -= 1
+        self._closed = True
+        self._slot.release()
 
 
 def stream():
@@ -181,7 +202,7 @@ def stream():
             exc.headers = {'Retry-After': '5'}
             raise exc
         _streams_open += 1
-    body = _Stream(where, cluster_id, last_id, conf,
+    body = _Stream(_Slot(), where, cluster_id, last_id, conf,
                    flask.request.environ.get('waitress.client_disconnected'))
     resp = flask.Response(body, mimetype='text/event-stream')
     resp.headers['Cache-Control'] = 'no-cache'
