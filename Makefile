@@ -10,7 +10,7 @@ run: $(STAMP)
 	$(BIN)/caas-all $(ARGS)
 
 test: $(STAMP) services
-	eval "$$(tools/services.sh start)" && $(BIN)/pytest -q -rfE -p no:cacheprovider tests $(PYTEST_ARGS)
+	eval "$$(tools/services.sh start)" && $(BIN)/pytest -q -rfE -p no:cacheprovider --durations=40 tests $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit tests/functional $(PYTEST_ARGS)
