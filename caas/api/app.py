@@ -20,6 +20,8 @@ from caas.api import errors
 from caas.api import microversions
 from caas.api import middleware
 from caas.api import openapi
+from caas.api import refcache
+from caas.api import references
 from caas.api.controllers import root
 from caas.api.controllers import v1
 from caas.common import exceptions
@@ -38,6 +40,8 @@ class Services:
         self._cloud = cloud
         self.find_driver = find_driver or drivers.find_driver
         self._lock = threading.Lock()
+        self.references = refcache.ReferenceCache(
+            lambda: conf.cloud.reference_cache_time)
 
     @property
     def rpcapi(self):
@@ -66,6 +70,20 @@ class Services:
             return self.cloud
         from caas.clients import cloud
         return cloud.CloudClients.for_user(plugin)
+
+    def check_references(self, values, fields, as_user=False):
+        """:func:`caas.api.references.check` of ``fields`` against the
+        service's view of the cloud, or (``as_user``) the requesting
+        user's, answered from the app's cache of recent finds."""
+        view = 'service'
+        cloud = self.cloud
+        if as_user:
+            ctx = flask.request.environ.get('caas.context')
+            view = (getattr(ctx, 'user_id', None),
+                    getattr(ctx, 'project_id', None))
+            cloud = self.user_cloud()
+        return references.check(cloud, values, fields,
+                                cache=self.references, view=view)
 
 
 def _error_response(status, message, headers=None):

@@ -41,11 +41,14 @@ def _lookup(finder, value, field, timeout):
     return retrying(finder, value)
 
 
-def check(cloud, values, fields, retry_timeout=None):
+def check(cloud, values, fields, retry_timeout=None, cache=None, view=None):
     """Look up each of ``fields`` that has a value.
 
     :param retry_timeout: seconds to keep retrying a transient failure;
         ``[cloud] reference_retry_timeout`` if None.
+    :param cache: a :class:`caas.api.refcache.ReferenceCache` answering
+        what was found recently, and remembering what is found now.
+    :param view: whose view of the cloud ``cloud`` is (the cache key).
     :returns: {field: what the cloud returned}
     :raises: InvalidParameterValue (400), CloudError (503)
     """
@@ -61,8 +64,12 @@ def check(cloud, values, fields, retry_timeout=None):
         key = (_FINDERS[field], value)
         try:
             if key not in asked:
+                asked[key] = cache and cache.get((view,) + key)
+            if not asked[key]:
                 asked[key] = _lookup(getattr(cloud, key[0]), value, field,
                                      retry_timeout)
+                if cache is not None:
+                    cache.put((view,) + key, asked[key])
             found[field] = asked[key]
         except exceptions.NotFound:
             raise exceptions.InvalidParameterValue(

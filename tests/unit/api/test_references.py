@@ -154,3 +154,58 @@ def test_every_thread_gets_its_own_nova_client_on_one_session():
     # its thread's client only.
     with mine.glance.alternate_service_type('image'):
         assert theirs[0].client.service_type == 'compute'
+
+
+# -- the cache of found references -------------------------------------------
+
+def _create(api, name, headers=HEADERS, **kw):
+    body = dict({'name': name, 'cluster_template_id': 'k8s',
+                 'keypair': 'default', 'node_count': 1}, **kw)
+    return api.post('/v1/clusters', body, headers=headers)
+
+
+def test_a_burst_of_creates_asks_the_cloud_once_per_reference(
+        api, cloud, template, conf):
+    conf('reference_cache_time', 60, group='cloud')
+    del cloud.lookups[:]
+    for i in range(5):
+        assert _create(api, 'c%d' % i).status_code == 202
+    # Each flavor and the keypair, once.
+    assert sorted(cloud.lookups) == ['default', 'm1.large', 'm1.small']
+    # A template's check is remembered for the clusters made from it.
+    del cloud.lookups[:]
+    assert api.post('/v1/clustertemplates', template_body(name='t2'),
+                    headers=HEADERS).status_code == 201
+    assert 'm1.small' not in cloud.lookups
+    assert 'm1.large' not in cloud.lookups
+
+
+def test_what_was_not_found_is_asked_again_and_usable_at_once(
+        api, cloud, template, conf):
+    conf('reference_cache_time', 60, group='cloud')
+    resp = _create(api, 'early', keypair='later')
+    assert resp.status_code == 400 and 'keypair' in resp.json_body[
+        'errors'][0]['detail']
+    cloud.keypairs['later'] = {'name': 'later'}
+    assert _create(api, 'now', keypair='later').status_code == 202
+    assert cloud.lookups.count('later') == 2
+
+
+def test_keypairs_are_remembered_per_user(api, cloud, template, conf):
+    conf('reference_cache_time', 60, group='cloud')
+    del cloud.lookups[:]
+    other = dict(HEADERS, **{'X-User-Id': 'carol'})
+    assert _create(api, 'alice1').status_code == 202
+    assert _create(api, 'carol1', headers=other).status_code == 202
+    assert _create(api, 'carol2', headers=other).status_code == 202
+    # Alice's find is not Carol's: the keypair was looked up for each.
+    assert cloud.lookups.count('default') == 2
+    assert cloud.lookups.count('m1.small') == 1
+
+
+def test_no_cache_time_asks_every_time(api, cloud, template, conf):
+    conf('reference_cache_time', 0, group='cloud')
+    del cloud.lookups[:]
+    for i in range(3):
+        assert _create(api, 'c%d' % i).status_code == 202
+    assert cloud.lookups.count('default') == 3

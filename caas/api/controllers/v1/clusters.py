@@ -21,7 +21,6 @@ from caas import pki
 from caas.api import microversions
 from caas.api import pagination
 from caas.api import patching
-from caas.api import references
 from caas.api import request
 from caas.api import scope
 from caas.api import views
@@ -143,10 +142,10 @@ def create():
     if values.get('create_timeout') is None:
         values['create_timeout'] = services.conf.conductor.default_create_timeout
     if services.conf.cloud.validate_references:
-        references.check(services.cloud, values,
-                         ('flavor_id', 'master_flavor_id', 'fixed_network'))
+        services.check_references(
+            values, ('flavor_id', 'master_flavor_id', 'fixed_network'))
         # Keypairs are per user: the requesting user's is the one to find.
-        references.check(services.user_cloud(), values, ('keypair',))
+        services.check_references(values, ('keypair',), as_user=True)
     if template.cluster_distro:
         # The driver type-checks the labels it knows (a bad one is a 400
         # now, not a failed create later); unknown ones are stored.

@@ -84,8 +84,8 @@ def _check_cloud_and_driver(values, changed_fields):
     """
     services = request.services()
     if services.conf.cloud.validate_references:
-        found = references.check(
-            services.cloud, values,
+        found = services.check_references(
+            values,
             [f for f in REFERENCE_FIELDS if f in changed_fields])
         if references.image_distro(found.get('image_id')):
             values['cluster_distro'] = references.image_distro(

@@ -19,7 +19,6 @@ from oslo_log import log as logging
 
 from caas.api import microversions
 from caas.api import patching
-from caas.api import references
 from caas.api import request
 from caas.api import scope
 from caas.api import views
@@ -184,7 +183,7 @@ def create(ident):
         'status': states.CREATE_IN_PROGRESS, 'node_addresses': [],
     }
     if services.conf.cloud.validate_references:
-        references.check(services.cloud, values, ('flavor_id', 'image_id'))
+        services.check_references(values, ('flavor_id', 'image_id'))
     cluster, operation = db.start_operation(
         cluster.uuid, states.OP_NODEGROUP_CREATE,
         params={'nodegroup': values['uuid']},
