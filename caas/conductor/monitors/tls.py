@@ -113,7 +113,8 @@ class Client:
             resp = conn.getresponse()
             body = resp.read(MAX_BODY + 1)
         except ssl.SSLCertVerificationError as exc:
-            raise ProbeError('TLS: %s' % exc.verify_message)
+            raise ProbeError('TLS: certificate verify failed: %s'
+                             % exc.verify_message)
         except (OSError, http.client.HTTPException, socket.timeout) as exc:
             raise ProbeError('%s %s:%d: %s' % (
                 'GET', self.host, self.port, exc or type(exc).__name__))
