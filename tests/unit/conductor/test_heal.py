@@ -264,3 +264,57 @@ def test_a_worker_of_an_added_nodegroup_is_replaced_in_its_own_stack(
     assert _server_ids(sim, cluster, GROUP) == default_before
     group = _group(cluster.uuid, ng_uuid)
     assert len(group.node_addresses) == 3
+
+
+def test_a_node_the_kubernetes_api_reports_not_ready_is_replaced(
+        make_runner, sim, conf):
+    """The probe's verdict joins the stack's and starts the heal: a stand-in
+    Kubernetes API (certificates from the cluster's CA) reports one worker
+    NotReady by its server name."""
+    from caas.conductor import monitors
+    from caas.conductor.monitors import schedule
+    from caas.conductor.monitors import tls
+    from caas.pki import authority
+    from tests.unit.conductor import coe_standin
+    conf('auto_heal_after', 0, group='health')
+    runner, cluster = _created(make_runner)
+    rows = authority.new_cas(cluster.uuid, ['kubernetes'])
+    with engine.session_scope() as session:
+        session.execute(sa.insert(models.ClusterCA),
+                        [dict(r, cluster_uuid=cluster.uuid) for r in rows])
+    tls.forget(cluster.uuid)
+    clients = cloud.CloudClients()
+    ids = _server_ids(sim, cluster, GROUP)
+    names = {i: clients.nova.servers.get(s).name for i, s in ids.items()}
+    ca_pem, ca_key = coe_standin.cluster_ca(cluster.uuid)
+    api = coe_standin.StandIn(
+        coe_standin.free_loopback(40), ca_pem, ca_pem, ca_key,
+        coe_standin.k8s_routes({names['0']: 'True', names['1']: 'False',
+                                names['2']: 'True'})).start()
+    try:
+        with engine.session_scope() as session:
+            session.execute(sa.update(models.Cluster).where(
+                models.Cluster.uuid == cluster.uuid).values(
+                    api_address=api.url()))
+        probes = schedule.ProbeScheduler(
+            30, 2, lambda t: monitors.probe(t.uuid, t.coe, t.api_address))
+        watcher = health.Watcher(30, runner=runner, probes=probes)
+        # The first pass hands the scheduler its targets; probe them all.
+        health.run_once('c1', clients, 30, ['c1'], watcher=watcher)
+        for slot in range(probes.slots):
+            probes.run_slot(slot)
+        wait_for(lambda: probes.result(cluster.uuid, 60))
+        health.run_once('c1', clients, 30, ['c1'], watcher=watcher)
+        [op] = _heals(cluster)
+        assert op.params['servers'] == [ids['1']]
+        assert 'not Ready' in op.params['reasons'][ids['1']]
+        assert wait_operation(op.id, timeout=60).state == \
+            states.OP_SUCCEEDED
+        after = _server_ids(sim, cluster, GROUP)
+        assert after['1'] != ids['1']
+        assert (after['0'], after['2']) == (ids['0'], ids['2'])
+        assert {p for p, _cn in api.requests} == {'/healthz',
+                                                  '/api/v1/nodes'}
+        probes.stop()
+    finally:
+        api.stop()
