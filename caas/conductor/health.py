@@ -39,6 +39,7 @@ from caas.common import states
 from caas.conductor import monitors
 from caas.conductor.monitors import autoheal
 from caas.conductor.monitors import schedule
+from caas.conductor.monitors import tls
 from caas.conductor.tasks import common
 from caas.conf import CONF
 from caas.db import operations as db_ops
@@ -146,9 +147,10 @@ class Watcher:
         two intervals)}; the probe targets become ``rows``."""
         if self.probes is None:
             return {}
-        self.probes.set_targets([r for r in rows
-                                 if getattr(r, 'coe', None) in
-                                 monitors.MONITORS])
+        targets = [r for r in rows
+                   if getattr(r, 'coe', None) in monitors.MONITORS]
+        self.probes.set_targets(targets)
+        tls.keep_only(t.uuid for t in targets)
         return {r.uuid: self.probes.result(r.uuid, 2 * self.interval)
                 for r in rows}
 

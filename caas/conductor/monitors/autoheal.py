@@ -81,6 +81,7 @@ class Healer:
         :param probes: {cluster uuid: ProbeResult or None}.
         """
         rows = [r for r in rows if enabled(r)]
+        self._forget_others({r.uuid for r in rows}, listed)
         if not rows:
             return {}
         try:
@@ -102,6 +103,14 @@ class Healer:
                 LOG.warning('Cluster %s: auto-healing check failed: %s',
                             row.uuid, exc)
         return verdicts
+
+    def _forget_others(self, uuids, listed):
+        """Clusters this conductor no longer heals, stacks that are gone:
+        nothing is kept for them."""
+        for key in [k for k in self._since if k[0] not in uuids]:
+            del self._since[key]
+        for stack_id in [s for s in self._members if s not in listed]:
+            del self._members[stack_id]
 
     def _assess(self, clients, row, listed, groups, servers, probe):
         stacks = [listed.get(row.stack_id)] + [listed.get(sid)

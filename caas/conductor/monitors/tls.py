@@ -92,6 +92,13 @@ def forget(cluster_uuid):
         _contexts.pop(cluster_uuid, None)
 
 
+def keep_only(cluster_uuids):
+    """Drop the contexts of clusters this conductor no longer probes."""
+    with _lock:
+        for gone in set(_contexts) - set(cluster_uuids):
+            del _contexts[gone]
+
+
 class Client:
     """GETs on one API server: host and port fixed, so a probe can reach
     nothing but the cluster's API address."""
