@@ -105,6 +105,8 @@ user_domain_name = Default
 project_domain_name = Default
 [pki]
 encryption_keys = $PKI_KEY
+[health]
+probe_networks = 127.0.0.0/8
 [conductor]
 topic = caas-tempest-$API_PORT
 stack_poll_initial = 0.2

@@ -79,6 +79,11 @@ def configure(data_dir, sim_auth_url):
     CONF.set_override('username', 'caas', group='cloud')
     CONF.set_override('password', CONF.sim.admin_password, group='cloud')
     CONF.set_override('project_name', 'service', group='cloud')
+    # Nothing answers at the API addresses the simulated cloud hands out,
+    # so health comes from the stacks and Nova here (a config file may turn
+    # probes on, e.g. with real nodes); a probe stays on loopback anyway.
+    CONF.set_default('coe_probes', False, group='health')
+    CONF.set_default('probe_networks', ['127.0.0.0/8'], group='health')
     if not CONF.pki.encryption_keys:
         # Embedded mode only: a key of its own, kept beside the database
         # that it protects, so that a restart still reads the CA keys.

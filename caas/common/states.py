@@ -57,9 +57,13 @@ OP_CLUSTER_UPGRADE = 'cluster_upgrade'
 OP_CLUSTER_CA_ROTATE = 'cluster_ca_rotate'
 # A new trustee and trust for the nodes (PATCH /v1/credentials/{cluster}).
 OP_CLUSTER_CREDENTIAL_ROTATE = 'cluster_credential_rotate'
+# Replace unhealthy nodes (label auto_healing_enabled): started by the
+# conductor that watches the cluster, never by a request.
+OP_CLUSTER_HEAL = 'cluster_heal'
 OPERATION_KINDS = (OP_CLUSTER_CREATE, OP_CLUSTER_UPDATE, OP_CLUSTER_DELETE,
                    OP_CLUSTER_UPGRADE, OP_CLUSTER_CA_ROTATE,
-                   OP_CLUSTER_CREDENTIAL_ROTATE) + NODEGROUP_KINDS
+                   OP_CLUSTER_CREDENTIAL_ROTATE,
+                   OP_CLUSTER_HEAL) + NODEGROUP_KINDS
 
 # Operation states.
 OP_PENDING = 'PENDING'      # recorded, cast sent (or lost), nobody owns it
@@ -91,6 +95,9 @@ TRANSITIONS = {
                            UPDATE_FAILED),
     OP_CLUSTER_CREDENTIAL_ROTATE: (UPDATE_IN_PROGRESS, UPDATE_COMPLETE,
                                    UPDATE_FAILED),
+    # Magnum has no HEAL status; its auto-healer's stack update shows as an
+    # update of the cluster too.
+    OP_CLUSTER_HEAL: (UPDATE_IN_PROGRESS, UPDATE_COMPLETE, UPDATE_FAILED),
 }
 
 # The nodegroup's own status for each nodegroup operation: accepted,
@@ -129,6 +136,8 @@ ALLOWED_FROM = {
                                    RESTORE_COMPLETE, ROLLBACK_COMPLETE,
                                    SNAPSHOT_COMPLETE, CHECK_COMPLETE,
                                    ADOPT_COMPLETE),
+    # Only a settled cluster is healed (the watcher watches no other).
+    OP_CLUSTER_HEAL: (CREATE_COMPLETE, UPDATE_COMPLETE),
     # Every settled status, failures included, can be deleted.
     OP_CLUSTER_DELETE: tuple(s for s in CLUSTER_STATUSES if s not in IN_PROGRESS),
 }

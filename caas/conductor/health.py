@@ -16,9 +16,19 @@ Each conductor lists the stacks once per interval (paged by Heat) instead
 of fetching one stack per cluster, and writes a cluster's health only when
 it changed, so N settled clusters cost O(1) cloud requests and no database
 writes per interval while nothing happens.
+
+With a ``Watcher`` (the conductor service has one), two more sources join
+the stack's verdict: the latest COE probe of the cluster
+(:mod:`caas.conductor.monitors`; the probes run spread over the interval,
+not in this pass), and, for clusters with ``auto_healing_enabled``, the
+Nova status of their workers (:mod:`caas.conductor.monitors.autoheal`: one
+server listing per interval), which may start a ``cluster_heal``. The worst
+verdict wins (UNHEALTHY, then UNKNOWN, then HEALTHY) and the reasons are
+merged into one dict.
 """
 
 import hashlib
+import time
 
 from heatclient import exc as heat_exc
 from keystoneauth1 import exceptions as ks_exc
@@ -26,7 +36,12 @@ from oslo_log import log as logging
 
 from caas.common import exceptions
 from caas.common import states
+from caas.conductor import monitors
+from caas.conductor.monitors import autoheal
+from caas.conductor.monitors import schedule
+from caas.conductor.monitors import tls
 from caas.conductor.tasks import common
+from caas.conf import CONF
 from caas.db import operations as db_ops
 
 LOG = logging.getLogger(__name__)
@@ -91,7 +106,56 @@ def list_stacks(clients, wanted=()):
         marker = page[-1].id
 
 
-def run_once(host, clients, interval, live_hosts):
+_RANK = {states.HEALTHY: 0, states.UNKNOWN: 1, states.UNHEALTHY: 2}
+
+
+def worst(*statuses):
+    return max(statuses, key=lambda s: _RANK.get(s, 1))
+
+
+class Watcher:
+    """What one conductor's health watching keeps between passes: the COE
+    probe scheduler (None when [health] coe_probes is off) and the healer.
+    """
+
+    def __init__(self, interval, runner=None, probes=None,
+                 clock=time.monotonic):
+        self.interval = interval
+        self.probes = probes
+        self.healer = autoheal.Healer(runner, clock)
+
+    @classmethod
+    def for_service(cls, interval, runner):
+        probes = None
+        if CONF.health.coe_probes:
+            probes = schedule.ProbeScheduler(
+                interval, CONF.health.probe_workers,
+                lambda t: monitors.probe(t.uuid, t.coe, t.api_address))
+        return cls(interval, runner, probes)
+
+    def start(self):
+        if self.probes is not None:
+            self.probes.start()
+        return self
+
+    def stop(self):
+        if self.probes is not None:
+            self.probes.stop()
+
+    def probe_results(self, rows):
+        """{uuid: the cluster's latest probe result (None if none within
+        two intervals)}; the probe targets become ``rows``."""
+        if self.probes is None:
+            return {}
+        targets = [r for r in rows
+                   if getattr(r, 'coe', None) in monitors.MONITORS]
+        self.probes.set_targets(targets)
+        tls.keep_only(t.uuid for t in targets)
+        return {r.uuid: self.probes.result(r.uuid, 2 * self.interval)
+                for r in rows}
+
+
+def run_once(host, clients, interval, live_hosts, watcher=None):
     """Check this conductor's share of the settled clusters; count them.
 
     One stack listing for all of them; the database is written only for
@@ -99,8 +163,10 @@ def run_once(host, clients, interval, live_hosts):
 
     :param interval: unused; the caller runs this once per interval.
     :param live_hosts: the conductors this one sees alive.
+    :param watcher: a Watcher, for COE probes and auto-healing.
     """
     mine = my_clusters(host, live_hosts)
+    probes = watcher.probe_results(mine) if watcher is not None else {}
     if not mine:
         return 0
     groups = {}
@@ -117,7 +183,9 @@ def run_once(host, clients, interval, live_hosts):
         LOG.warning('Health check of %d clusters could not list Heat '
                     'stacks: %s', len(mine), exc)
         return 0
-    changes = []
+    healing = watcher.healer.assess(clients, mine, listed, groups, probes) \
+        if watcher is not None else {}
+    changes, heals = [], []
     for row in mine:
         stack = listed.get(row.stack_id) if row.stack_id else None
         status, reason = verdict(row.stack_id, stack)
@@ -126,7 +194,19 @@ def run_once(host, clients, interval, live_hosts):
             if ng_status != states.HEALTHY:
                 status = states.UNHEALTHY
                 reason['nodegroup %s' % name] = ng_reason['stack']
+        probe = probes.get(row.uuid)
+        if probe is not None:
+            status = worst(status, probe.status)
+            reason.update(probe.reason)
+        if row.uuid in healing:
+            heal_status, heal_reason, due = healing[row.uuid]
+            status = worst(status, heal_status)
+            reason.update(heal_reason)
+            if due:
+                heals.append((row.uuid, due))
         if _changed(row, status, reason):
             changes.append((row.uuid, status, reason))
     db_ops.record_health_many(changes)
+    for cluster_uuid, due in heals:
+        watcher.healer.heal(cluster_uuid, due)
     return len(mine)

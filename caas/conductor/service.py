@@ -58,6 +58,8 @@ class ConductorService:
             CONF.conductor.unclaimed_timeout)
         self.rpc_server = None
         self._periodics = []
+        self.watcher = health.Watcher.for_service(
+            CONF.conductor.health_check_interval, self.runner)
 
     def start(self):
         self.heartbeat.start()
@@ -76,6 +78,7 @@ class ConductorService:
         ]
         for p in self._periodics:
             p.start()
+        self.watcher.start()
         LOG.info('Conductor %s started on topic %s', self.host,
                  CONF.conductor.topic)
 
@@ -120,7 +123,7 @@ class ConductorService:
         self.liveness.observe_hosts(db_ops.conductor_reports())
         return health.run_once(self.host, self.clients,
                                CONF.conductor.health_check_interval,
-                               self.liveness.live())
+                               self.liveness.live(), watcher=self.watcher)
 
     def stop(self, graceful_timeout=10):
         """Stop taking work and hand what is running to the other conductors.
@@ -132,6 +135,7 @@ class ConductorService:
         """
         for p in self._periodics:
             p.stopped.set()
+        self.watcher.stop()
         if self.rpc_server is not None:
             try:
                 self.rpc_server.stop()

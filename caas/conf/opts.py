@@ -6,6 +6,7 @@ from caas.conf import conductor
 from caas.conf import database
 from caas.conf import default
 from caas.conf import drivers
+from caas.conf import health
 from caas.conf import pki
 from caas.conf import quotas
 from caas.conf import sim
@@ -15,7 +16,7 @@ from caas.conf import trust
 def list_opts():
     result = []
     for module in (default, api, cloud, conductor, database, drivers,
-                   pki, quotas, sim, trust):
+                   health, pki, quotas, sim, trust):
         for group, opts in module.list_opts().items():
             result.append((group, opts))
     return result

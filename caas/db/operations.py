@@ -334,10 +334,17 @@ def delete_cluster(fence):
 # -- steady-state watching --------------------------------------------------
 
 def settled_clusters():
+    """What the health watcher needs of every settled cluster, its
+    template's COE and labels included: one query."""
+    Template = models.ClusterTemplate
     with session_scope(readonly=True) as session:
         return list(session.execute(
             sa.select(Cluster.uuid, Cluster.stack_id, Cluster.health_status,
-                      Cluster.health_status_reason)
+                      Cluster.health_status_reason, Cluster.api_address,
+                      Cluster.labels, Template.coe,
+                      Template.labels.label('template_labels'))
+            .join(Template, Template.uuid == Cluster.cluster_template_id,
+                  isouter=True)
             .where(Cluster.operation_id.is_(None),
                    Cluster.status.in_((states.CREATE_COMPLETE,
                                        states.UPDATE_COMPLETE)))))

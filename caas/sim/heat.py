@@ -1,4 +1,5 @@
-"""Heat (orchestration v1) HTTP subset: stacks, outputs, resources, events.
+"""Heat (orchestration v1) HTTP subset: stacks, outputs, resources (and
+marking one unhealthy), events.
 
 The stack engine is ``caas.sim.stacks``; this module only maps HTTP to it
 and renders Heat's bodies and error shapes.
@@ -97,8 +98,42 @@ def _project(req, project_id):
     return project_id
 
 
+UUID = re.compile(r'^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$')
+
+
+def _nested(cloud, project_id, ident):
+    """A live nested stack by id (or ``name/id``), as Heat addresses every
+    stack; nested stacks live inside their root's record here, so they are
+    looked for only when the identifier is a stack id."""
+    sid = ident.rsplit('/', 1)[-1]
+    if not UUID.match(sid):
+        return None
+
+    def walk(stack):
+        for res in stack['resources'].values():
+            nested = res.get('nested')
+            if nested is None:
+                continue
+            if nested['id'] == sid:
+                return nested
+            found = walk(nested)
+            if found is not None:
+                return found
+        return None
+
+    for root in cloud.data['stacks'].values():
+        if root['project_id'] == project_id and \
+                root.get('delete_ready_at') is None:
+            found = walk(root)
+            if found is not None:
+                return found
+    return None
+
+
 def _lookup(app, req, project_id, ident):
-    stack = stacks.find_stack(app.cloud, _project(req, project_id), ident)
+    project_id = _project(req, project_id)
+    stack = stacks.find_stack(app.cloud, project_id, ident) or \
+        _nested(app.cloud, project_id, ident)
     if stack is None:
         raise ApiError(404, 'The Stack (%s) could not be found.'
                        % ident.split('/')[0], 'EntityNotFound')
@@ -255,6 +290,12 @@ def _stack_action(app, req, stack, redirect):
 
 
 def _resource_view(req, stack, res, status, reason):
+    if res.get('unhealthy') is not None:
+        # Marked unhealthy (PATCH of the resource): Heat shows CHECK_FAILED
+        # until an update of the stack replaces it.
+        status, reason = 'CHECK_FAILED', res['unhealthy']
+    stack_href = '%s/stacks/%s/%s' % (_base(req, stack['project_id']),
+                                      stack['name'], stack['id'])
     view = {'resource_name': res['name'],
             'logical_resource_id': res['name'],
             'physical_resource_id': res.get('physical_id') or '',
@@ -262,9 +303,9 @@ def _resource_view(req, stack, res, status, reason):
             'resource_status_reason': reason, 'required_by': [],
             'creation_time': _time(res['started_at']),
             'updated_time': _time(res['started_at']),
-            'links': [{'rel': 'self', 'href': '%s/stacks/%s/%s/resources/%s'
-                       % (_base(req, stack['project_id']), stack['name'],
-                          stack['id'], res['name'])}]}
+            'links': [{'rel': 'self', 'href': '%s/resources/%s'
+                       % (stack_href, res['name'])},
+                      {'rel': 'stack', 'href': stack_href}]}
     if stack.get('parent'):
         view['parent_resource'] = stack['name']
     return view
@@ -280,8 +321,46 @@ def _event_views(req, stack, evs):
              'links': _links(req, stack)} for e in evs]
 
 
+def _mark_unhealthy(app, req, stack, name):
+    """PATCH /stacks/{name}/{id}/resources/{resource}: mark a resource
+    unhealthy (or healthy again), as Heat does. The stack's status does not
+    change; the next update of the stack (or of a stack above it) replaces
+    the resource."""
+    body = web.json_body(req)
+    unknown = set(body) - {'mark_unhealthy', 'resource_status_reason'}
+    if unknown or 'mark_unhealthy' not in body:
+        raise ApiError(400, 'Invalid keys in resource mark unhealthy %s'
+                       % ', '.join(sorted(unknown)) if unknown else
+                       'mark_unhealthy is required', 'InvalidParameterValue')
+    mark = body['mark_unhealthy']
+    if not isinstance(mark, bool):
+        raise ApiError(400, 'Unrecognized value "%s", acceptable values '
+                            'are: true, false' % mark, 'InvalidParameterValue')
+    reason = body.get('resource_status_reason') or ''
+    if not isinstance(reason, str):
+        raise ApiError(400, 'resource_status_reason must be a string',
+                       'InvalidParameterValue')
+    res = stack['resources'].get(name)
+    if res is None:
+        raise ApiError(404, 'The Resource (%s) could not be found.' % name,
+                       'EntityNotFound')
+    state, _reason, _when = stacks.resource_state(app.cloud, stack, res)
+    if state == 'IN_PROGRESS':
+        raise ApiError(409, 'Resource %s is %s_IN_PROGRESS; it cannot be '
+                            'marked now.' % (name, res['action']),
+                       'ActionInProgress')
+    if mark:
+        res['unhealthy'] = reason or 'Marked unhealthy'
+    else:
+        res.pop('unhealthy', None)
+    app.cloud.touch('stacks', stack['root_id'])
+    return web.json_response(None, status=200)
+
+
 def _sub_resource(app, req, stack, rest):
     cloud = app.cloud
+    if req.method == 'PATCH' and len(rest) == 2 and rest[0] == 'resources':
+        return _mark_unhealthy(app, req, stack, rest[1])
     if req.method != 'GET':
         raise ApiError(405, 'Method %s not allowed' % req.method)
     kind = rest[0]

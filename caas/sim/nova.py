@@ -256,10 +256,11 @@ def server_view(cloud, srv, host_url, detail=True, version=(2, 1)):
         'key_name': srv['key_name'], 'config_drive': '',
         'OS-EXT-AZ:availability_zone': 'nova',
         'OS-EXT-STS:vm_state': {'BUILD': 'building', 'ACTIVE': 'active',
-                                'ERROR': 'error'}[status],
+                                'ERROR': 'error',
+                                'SHUTOFF': 'stopped'}[status],
         'OS-EXT-STS:task_state': 'deleting' if deleting else (
             'spawning' if status == 'BUILD' else None),
-        'OS-EXT-STS:power_state': 1 if status == 'ACTIVE' else 0,
+        'OS-EXT-STS:power_state': {'ACTIVE': 1, 'SHUTOFF': 4}.get(status, 0),
         'OS-SRV-USG:launched_at': None if status == 'BUILD' else
         st.isotime(srv['ready_at']),
         'OS-SRV-USG:terminated_at': None,
@@ -362,6 +363,30 @@ def server_create(app, req):
     return _respond(req, body, status=202)
 
 
+def server_action(app, req, server_id):
+    """``os-stop`` and ``os-start``: a node that is switched off is what
+    auto-healing replaces (Nova answers 409 when the server is not in a
+    state the action starts from)."""
+    body = web.json_body(req)
+    actions = {'os-stop': ('ACTIVE', 'SHUTOFF'),
+               'os-start': ('SHUTOFF', 'ACTIVE')}
+    if len(body) != 1 or next(iter(body)) not in actions:
+        raise ApiError(400, 'There is no such action: %s'
+                       % ', '.join(sorted(body)) or '-')
+    cloud = app.cloud
+    with cloud.lock:
+        srv = _server(req, cloud, server_id)
+        before, after = actions[next(iter(body))]
+        status = cloud.server_status(srv)
+        if status != before:
+            raise ApiError(409, "Cannot '%s' instance %s while it is in "
+                                'vm_state %s' % (next(iter(body)), server_id,
+                                                 status.lower()))
+        cloud.set_server_status(srv, after)
+        cloud.save()
+    return _respond(req, None, status=202)
+
+
 ROUTES = [
     ('GET', '', versions),
     ('GET', '/v2.1', version),
@@ -375,4 +400,5 @@ ROUTES = [
     ('GET', r'/v2\.1/servers(?P<detail>/detail)?', server_list),
     ('POST', r'/v2\.1/servers', server_create),
     ('GET|DELETE', r'/v2\.1/servers/(?P<server_id>[^/]+)', server_show),
+    ('POST', r'/v2\.1/servers/(?P<server_id>[^/]+)/action', server_action),
 ]

@@ -284,7 +284,7 @@ class Server(Resource):
         status = cloud.server_status(srv)
         if status == 'BUILD':
             return 'IN_PROGRESS', '', None
-        if status == 'ERROR':
+        if status == 'ERROR' and not srv.get('changed_after_boot'):
             return 'FAILED', ('ResourceInError: resources.%s: Went to status '
                               'ERROR due to "Message: %s, Code: 500"' % (
                                   res['name'], st.FAULT_MESSAGE)), \

@@ -161,8 +161,9 @@ def _update_policy(definition, ctx):
 
 
 def _broken(cloud, stack, res):
-    """A failed resource is replaced on update (a group repairs inside)."""
-    if res.get('failed'):
+    """A failed resource, or one marked unhealthy, is replaced on update
+    (a group repairs inside)."""
+    if res.get('failed') or res.get('unhealthy') is not None:
         return True
     rtype = resources.type_of(res['type'])
     return not isinstance(rtype, resources.NestedStack) and \
@@ -170,9 +171,22 @@ def _broken(cloud, stack, res):
 
 
 def _nested_failed(cloud, stack, res):
+    """A nested stack with something to replace: a failed resource, or
+    one marked unhealthy (Heat always hands an update down to nested
+    stacks, and a resource marked unhealthy is replaced there)."""
     rtype = resources.type_of(res['type'])
-    return isinstance(rtype, resources.NestedStack) and \
-        rtype.state(cloud, stack, res)[0] == 'FAILED'
+    if not isinstance(rtype, resources.NestedStack):
+        return False
+    return rtype.state(cloud, stack, res)[0] == 'FAILED' or \
+        _marked_inside(res.get('nested'))
+
+
+def _marked_inside(nested):
+    if not nested:
+        return False
+    return any(r.get('unhealthy') is not None or
+               _marked_inside(r.get('nested'))
+               for r in nested['resources'].values())
 
 
 def _delete_resource(cloud, stack, res):

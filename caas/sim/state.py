@@ -455,6 +455,13 @@ class Cloud(object):
     def server_status(self, srv):
         return 'BUILD' if now() < srv['ready_at'] else srv['outcome']
 
+    def set_server_status(self, srv, status):
+        """A booted server changes state (stopped, started, broken): what
+        Nova reports from now on. Heat does not look again, so the stack's
+        server resource stays as it was."""
+        srv.update(outcome=status, updated_at=now(), changed_after_boot=True)
+        self.touch('servers', srv['id'])
+
     def server_addresses(self, srv):
         addresses = {}
         fips = {f['port_id']: f for f in self.data['floating_ips'].values()

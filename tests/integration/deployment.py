@@ -127,6 +127,9 @@ class Deployment:
             # than Magnum's default quota (20) allows.
             '[quotas]',
             'max_clusters_per_project = 1000000',
+            # COE probes go to the clusters' API addresses: loopback only.
+            '[health]',
+            'probe_networks = 127.0.0.0/8',
             '[conductor]',
             'topic = %s' % self.topic,
         ] + ['%s = %s' % kv for kv in self.conductor_opts.items()]

@@ -10,6 +10,7 @@ from caas.conductor.flows import cluster_ca_rotate
 from caas.conductor.flows import cluster_create
 from caas.conductor.flows import cluster_credential_rotate
 from caas.conductor.flows import cluster_delete
+from caas.conductor.flows import cluster_heal
 from caas.conductor.flows import cluster_update
 from caas.conductor.flows import nodegroup_create
 from caas.conductor.flows import nodegroup_delete
@@ -26,4 +27,5 @@ FACTORIES = {
     states.OP_CLUSTER_UPGRADE: cluster_upgrade.get_flow,
     states.OP_CLUSTER_CA_ROTATE: cluster_ca_rotate.get_flow,
     states.OP_CLUSTER_CREDENTIAL_ROTATE: cluster_credential_rotate.get_flow,
+    states.OP_CLUSTER_HEAL: cluster_heal.get_flow,
 }
