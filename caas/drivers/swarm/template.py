@@ -147,8 +147,10 @@ def node_template(role, os_distro, options):
     replace = props['user_data']['str_replace']
     replace['template'] = user_data(os_distro, role)
     if role == 'worker':
+        # Filled with nothing rather than left out: Heat would leave the
+        # placeholder itself in the script.
         for key in MANAGER_ONLY:
-            del replace['params'][key]
+            replace['params'][key] = ''
     if role == 'worker' or not options['lb']:
         _remove_resources(tpl, ['api_pool_member'])
     if not options['subnet']:
