@@ -385,3 +385,33 @@ def test_swarm_mode_templates_find_their_driver(server_type, os_distro,
                                                 name):
     driver = caas.drivers.find_driver(server_type, os_distro, 'swarm-mode')
     assert driver.name == name
+
+
+def _groups(image='ubuntu-jammy'):
+    return [{'uuid': 'm', 'name': 'default-master', 'role': 'master',
+             'node_count': 1, 'image_id': image, 'labels': {}},
+            {'uuid': 'w', 'name': 'default-worker', 'role': 'worker',
+             'node_count': 3, 'image_id': image, 'labels': {}}]
+
+
+def test_upgrade_is_a_new_image_replaced_in_batches():
+    driver = swarm.UbuntuSwarmDriver()
+    new = template(image_id='ubuntu-noble')
+    assert driver.installed({}, new, {}) == {'image_id': 'ubuntu-noble'}
+    old_master, old_worker = _groups()
+    ngs = [driver.pinned_nodegroup(cluster(), template(), old_master),
+           driver.upgraded_nodegroup(new, old_worker)]
+    defn = driver.upgrade_definition(cluster(), template(), ngs, 2,
+                                     ['NEW CA PEM'])
+    params = defn['parameters']
+    assert params['server_image'] == 'ubuntu-jammy'
+    assert params['minion_image'] == 'ubuntu-noble'
+    assert params['update_max_batch_size'] == 2
+    assert params['number_of_minions'] == 3
+    # The CA and its key are left as the stack has them (a PATCH keeps
+    # what it is not given): the managers keep the CA they booted with.
+    assert not {'ca_cert_b64', 'ca_key_b64'} & set(params)
+    resources = defn['template']['resources']
+    for group in ('swarm_secondary_masters', 'swarm_nodes'):
+        assert resources[group]['update_policy'] == {'rolling_update': {
+            'max_batch_size': {'get_param': 'update_max_batch_size'}}}

@@ -12,7 +12,8 @@ from urllib import parse
 
 import pytest
 
-from caas.drivers.swarm import driver as swarm
+from caas.drivers.swarm import driver as swarm  # noqa: F401
+from caas.sim import state as on_sim_state
 
 from . import test_kubernetes_on_sim as on_sim
 from . import test_swarm as swarm_test
@@ -108,6 +109,30 @@ def test_cluster_stack_creates_scales_and_deletes(heat, driver_cls,
     stack = wait(heat, name, 'UPDATE_COMPLETE')
     left = driver.worker_members(outputs(stack))
     assert len(left) == 2 and victim not in left
+
+    # Upgrade of the workers: a new image, replaced in batches; the
+    # managers keep theirs.
+    servers = {srv: member for srv, member in left.items()}
+    managers = driver.nodegroup_addresses(outputs(stack))['master']
+    groups = [driver.pinned_nodegroup(cluster, template, {
+                  'uuid': 'm', 'role': 'master', 'node_count': masters}),
+              driver.upgraded_nodegroup(
+                  dict(template, image_id=IMAGES[driver.os_distro]), {
+                      'uuid': 'w', 'role': 'worker', 'node_count': 2})]
+    definition = driver.upgrade_definition(cluster, template, groups, 1, [])
+    # The same image by its ID: a changed image property, as a new image
+    # would be (the simulated cloud has one image per OS).
+    definition['parameters']['minion_image'] = next(
+        i for i, name, _distro in on_sim_state.IMAGES
+        if name == IMAGES[driver.os_distro])
+    heat.stacks.update(name, existing=True,
+                       template=definition['template'],
+                       files=definition['files'],
+                       parameters=definition['parameters'])
+    stack = wait(heat, name, 'UPDATE_COMPLETE')
+    upgraded = driver.worker_members(outputs(stack))
+    assert len(upgraded) == 2 and not set(upgraded) & set(servers)
+    assert driver.nodegroup_addresses(outputs(stack))['master'] == managers
 
     heat.stacks.delete(name)
     deadline = on_sim.time.monotonic() + 30
