@@ -18,6 +18,7 @@ import shutil
 import ssl
 import subprocess
 import threading
+import time
 from urllib import parse
 
 import pytest
@@ -99,6 +100,41 @@ def test_swarm_cluster_resizes(aio, mc, swarm_cluster):
                           timeout=60, poll=0.1)
     assert len(resized.node_addresses) == 3
     assert resized.master_addresses == swarm_cluster.master_addresses
+
+
+def _nodegroup(mc, cluster_uuid, name, wanted, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        groups = {g.name: g for g in mc.nodegroups.list(cluster_uuid)}
+        if wanted is None and name not in groups:
+            return None
+        group = groups.get(name)
+        if group is not None and wanted is not None:
+            group = mc.nodegroups.get(cluster_uuid, name)
+            assert not group.status.endswith('FAILED'), group.status_reason
+            if group.status == wanted:
+                return group
+        time.sleep(0.2)
+    raise AssertionError('nodegroup %s never %s' % (name, wanted))
+
+
+def test_swarm_nodegroup_joins_and_goes(aio, mc, swarm_cluster):
+    mc.nodegroups.create(swarm_cluster.uuid, name='extra', node_count=2,
+                         node_labels={'tier': 'batch'})
+    extra = _nodegroup(mc, swarm_cluster.uuid, 'extra', 'CREATE_COMPLETE')
+    assert len(extra.node_addresses) == 2
+    with aio.sim.cloud.lock:
+        stacks = [s for s in aio.sim.cloud.data['stacks'].values()
+                  if s['name'].startswith('caas-%s-ng-' %
+                                          swarm_cluster.uuid)]
+    assert len(stacks) == 1
+    assert set(stacks[0]['param_values']) >= {'swarm_join', 'primary_ip',
+                                              'engine_labels'}
+    assert 'ca_key_b64' not in stacks[0]['param_values']
+    wait_status(mc, swarm_cluster.uuid, 'UPDATE_COMPLETE', timeout=60,
+                poll=0.1)
+    mc.nodegroups.delete(swarm_cluster.uuid, 'extra')
+    _nodegroup(mc, swarm_cluster.uuid, 'extra', None)
 
 
 def test_swarm_template_with_tls_disabled_fails_the_create_with_a_reason(

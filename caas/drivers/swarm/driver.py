@@ -274,8 +274,12 @@ class SwarmDriver(base.Driver):
     # nodegroups users add --------------------------------------------------
     def nodegroup_stack_definition(self, cluster, template, nodegroup,
                                    cluster_outputs):
+        cluster_outputs = cluster_outputs or {}
+        # The tokens are whatever the first manager signalled: present even
+        # when empty (a simulated cloud signals no data).
         missing = [k for k in NODEGROUP_OUTPUTS
-                   if not (cluster_outputs or {}).get(k)]
+                   if cluster_outputs.get(k) is None or
+                   (k != 'swarm_join' and not cluster_outputs[k])]
         if missing:
             raise exceptions.InvalidParameterValue(
                 err="The cluster's Heat stack has no %s output, so a "
@@ -293,7 +297,7 @@ class SwarmDriver(base.Driver):
             subnet=cluster_outputs.get('cluster_subnet') or '',
             security_group=cluster_outputs['cluster_secgroup'],
             primary_ip=cluster_outputs['primary_private_ip'],
-            swarm_join=cluster_outputs['swarm_join'])
+            swarm_join=cluster_outputs['swarm_join'] or '')
         params.update(self.nodegroup_update_parameters(
             cluster, template, nodegroup))
         params = {k: v for k, v in params.items() if k in hot['parameters']}

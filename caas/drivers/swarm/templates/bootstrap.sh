@@ -55,7 +55,7 @@ signal() {
 on_exit() {
     local rc=$? reason
     if [ "$rc" -ne 0 ]; then
-        reason="caas bootstrap of $(hostname) failed (exit $rc); see /var/log/caas-bootstrap.log"
+        reason="caas bootstrap of $(uname -n) failed (exit $rc); see /var/log/caas-bootstrap.log"
         # Fail the wait conditions now rather than when they time out.
         signal FAILURE "$reason" "" "$WAIT_ENDPOINT" "$WAIT_TOKEN" || true
         signal FAILURE "$reason" "" "$TOKENS_ENDPOINT" "$TOKENS_TOKEN" || true
@@ -127,7 +127,7 @@ install_docker() {
 # balancer's. The CA key file is removed once the certificate exists.
 issue_server_cert() {
     local ca_key="$CAAS_DIR/ca-key.pem" name sans address
-    name="$(hostname)"
+    name="$(uname -n)"
     install -d -m 0700 "$TLS_DIR"
     install -m 0644 "$CAAS_DIR/ca.pem" "$TLS_DIR/ca.pem"
     sans="IP:127.0.0.1,IP:$PRIVATE_IP,DNS:localhost,DNS:$name"
@@ -258,7 +258,7 @@ forget_replaced_self() {
     me="$(docker info --format '{{.Swarm.NodeID}}')"
     docker node ls --format '{{.ID}} {{.Hostname}} {{.Status}}' |
         while read -r id host status; do
-            if [ "$id" != "$me" ] && [ "$host" = "$(hostname)" ] &&
+            if [ "$id" != "$me" ] && [ "$host" = "$(uname -n)" ] &&
                     [ "$status" = Down ]; then
                 docker node demote "$id" || true
                 docker node rm --force "$id" || true
