@@ -173,3 +173,45 @@ def test_rendered_ignition_config_is_well_formed(role):
         'contents']
     paths = [f['path'] for f in config['storage']['files']]
     assert (swarm_template.CA_KEY_PATH in paths) == (role != 'worker')
+
+
+def _prune_script():
+    script = swarm_template.bootstrap_script()
+    start = script.index("<<'PRUNE'\n") + len("<<'PRUNE'\n")
+    return script[start:script.index('\nPRUNE\n', start) + 1]
+
+
+def test_node_pruner_passes_shellcheck(tmp_path):
+    path = tmp_path / 'caas-swarm-prune'
+    path.write_text(_prune_script())
+    proc = subprocess.run([tool('shellcheck'), '--severity=style',
+                           str(path)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_node_pruner_forgets_only_replaced_nodes(tmp_path):
+    """Run against a stand-in ``docker`` whose node list has a replaced
+    manager and worker (Down, with a Ready twin of the same name) and a
+    node that is merely down (no twin: it must stay)."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    calls = tmp_path / 'calls'
+    docker = bin_dir / 'docker'
+    docker.write_text(
+        '#!/bin/bash\n'
+        'if [ "$1 $2" = "node ls" ]; then\n'
+        '  printf "%%s\\n" "old-m s-manager-primary Down" '
+        '"new-m s-manager-primary Ready" "old-w s-node-0 Down" '
+        '"new-w s-node-0 Ready" "lost s-node-1 Down"\n'
+        'else echo "$*" >> "%s"; fi\n' % calls)
+    docker.chmod(0o755)
+    script = tmp_path / 'prune'
+    script.write_text(_prune_script())
+    proc = subprocess.run(
+        ['bash', str(script)], capture_output=True, text=True, timeout=60,
+        env={'PATH': '%s:%s' % (bin_dir, os.environ.get('PATH', '/bin'))})
+    assert proc.returncode == 0, proc.stderr
+    assert calls.read_text().splitlines() == [
+        'node demote old-m', 'node rm --force old-m',
+        'node demote old-w', 'node rm --force old-w']

@@ -252,18 +252,46 @@ join_existing_swarm() {
     return 1
 }
 
-# Managers replaced by an upgrade leave a Down entry under the same name.
-forget_replaced_self() {
-    local me id host status
-    me="$(docker info --format '{{.Swarm.NodeID}}')"
-    docker node ls --format '{{.ID}} {{.Hostname}} {{.Status}}' |
-        while read -r id host status; do
-            if [ "$id" != "$me" ] && [ "$host" = "$(uname -n)" ] &&
-                    [ "$status" = Down ]; then
-                docker node demote "$id" || true
-                docker node rm --force "$id" || true
-            fi
-        done
+# A replaced server (an upgrade, auto-healing) comes back under the same
+# name and leaves its old node Down in the swarm: managers forget such
+# nodes, now and every minute, so the node list matches the servers.
+install_node_pruner() {
+    cat > /usr/local/bin/caas-swarm-prune <<'PRUNE'
+#!/bin/bash
+set -euo pipefail
+nodes="$(docker node ls --format '{{.ID}} {{.Hostname}} {{.Status}}')"
+ready="$(printf '%s\n' "$nodes" | awk '$3 == "Ready" {print $2}')"
+printf '%s\n' "$nodes" | while read -r id host status; do
+    if [ "$status" = Down ] && printf '%s\n' "$ready" | grep -qxF "$host"; then
+        docker node demote "$id" >/dev/null 2>&1 || true
+        docker node rm --force "$id" || true
+    fi
+done
+PRUNE
+    chmod 0755 /usr/local/bin/caas-swarm-prune
+    cat > /etc/systemd/system/caas-swarm-prune.service <<'UNIT'
+[Unit]
+Description=caas: forget swarm nodes replaced under the same name
+After=docker.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/bin/caas-swarm-prune
+UNIT
+    cat > /etc/systemd/system/caas-swarm-prune.timer <<'UNIT'
+[Unit]
+Description=caas: forget replaced swarm nodes every minute
+
+[Timer]
+OnBootSec=2min
+OnUnitActiveSec=1min
+
+[Install]
+WantedBy=timers.target
+UNIT
+    systemctl daemon-reload
+    systemctl enable --now caas-swarm-prune.timer
+    /usr/local/bin/caas-swarm-prune
 }
 
 main() {
@@ -288,7 +316,7 @@ main() {
         esac
     fi
     if is_manager; then
-        forget_replaced_self
+        install_node_pruner
     fi
     if [ "$ROLE" = primary ]; then
         signal SUCCESS "the swarm runs" \
