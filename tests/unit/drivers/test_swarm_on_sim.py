@@ -139,3 +139,23 @@ def test_cluster_stack_creates_scales_and_deletes(heat, driver_cls,
     while any(s.stack_name == name for s in heat.stacks.list()):
         assert on_sim.time.monotonic() < deadline
         on_sim.time.sleep(0.1)
+
+
+@pytest.mark.parametrize('driver_cls', swarm_test.DRIVERS)
+def test_cluster_stack_with_docker_volumes(heat, driver_cls):
+    driver = driver_cls()
+    cluster = swarm_test.cluster(node_count=1, docker_volume_size=10)
+    template = swarm_test.template(image_id=IMAGES[driver.os_distro])
+    definition = driver.stack_definition(cluster, template, [])
+    unknown = _unknown_types(definition)
+    if unknown:
+        pytest.skip('the simulated cloud does not know %s yet'
+                    % ', '.join(unknown))
+    name = driver.stack_name(cluster)
+    heat.stacks.create(stack_name=name, template=definition['template'],
+                       files=definition['files'],
+                       parameters=definition['parameters'])
+    values = driver.cluster_values_from_outputs(
+        outputs(wait(heat, name, 'CREATE_COMPLETE')))
+    assert len(values['master_addresses']) == 1
+    assert len(values['node_addresses']) == 1
