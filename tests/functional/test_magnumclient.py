@@ -60,7 +60,9 @@ def test_second_mutation_while_one_runs_is_a_conflict(aio, mc):
     ({'coe': 'kubernetes'}, 'image_id'),
     ({'coe': 'kubernetes', 'image_id': 'ubuntu-jammy',
       'flavor_id': 'm9.huge'}, 'm9.huge'),
-    ({'coe': 'swarm-mode', 'image_id': 'ubuntu-jammy'}, 'swarm-mode'),
+    ({'coe': 'swarm', 'image_id': 'ubuntu-jammy'}, 'swarm'),
+    ({'coe': 'swarm-mode', 'image_id': 'ubuntu-jammy',
+      'network_driver': 'flannel'}, 'flannel'),
 ])
 def test_bad_template_is_a_400_naming_what_was_wrong(aio, mc, fields, named):
     with pytest.raises(mc_exc.BadRequest) as err:

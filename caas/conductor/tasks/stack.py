@@ -14,6 +14,7 @@ from oslo_log import log as logging
 from taskflow import task
 from taskflow.types import failure
 
+from caas import pki
 from caas.common import exceptions
 from caas.conductor import progress
 from caas.conductor.tasks import common
@@ -22,6 +23,7 @@ from caas.conf import CONF
 from caas.db import certificates as ca_db
 from caas.db import outage
 from caas.db.sqlalchemy import models
+from caas.pki import keystore
 
 LOG = logging.getLogger(__name__)
 
@@ -46,13 +48,14 @@ class CreateStack(task.Task):
             definition = data.driver.stack_definition(
                 data.cluster, data.template, data.nodegroups)
             add_ca_parameters(data, definition)
+            ca_key = add_ca_key_parameters(data, definition)
             # The cloud credential made by this flow's make-credential step
             # (a password: the create is sent through the quiet client).
             secret = credential_params.stack_parameters(
                 data.driver, fence.cluster_uuid, fence.operation_id,
                 definition['template'].get('parameters') or {})
             definition['parameters'].update(secret)
-            heat = clients.quiet_heat if secret else clients.heat
+            heat = clients.quiet_heat if secret or ca_key else clients.heat
             fence.check()
             timeout = data.cluster.get('create_timeout') or \
                 CONF.conductor.default_create_timeout
@@ -107,6 +110,28 @@ def add_ca_parameters(data, definition):
     definition['parameters'].update(
         {k: v for k, v in data.driver.ca_parameters(pems).items()
          if k in declared})
+
+
+def add_ca_key_parameters(data, definition):
+    """The cluster CA with its private key, for a driver whose nodes sign
+    with it (Swarm managers issue their own server certificates): only
+    when the driver has a ``ca_key_parameters`` hook and its template
+    declares what the hook returns, and only at create.
+
+    :returns: whether a key was added (the create is then sent through
+        the quiet client, which does not log the request).
+    """
+    hook = getattr(data.driver, 'ca_key_parameters', None)
+    declared = definition['template'].get('parameters') or {}
+    if hook is None:
+        return False
+    uuid = data.cluster['uuid']
+    ca = outage.call(ca_db.get_ca, uuid, pki.DEFAULT_CA_TYPE)
+    values = {k: v for k, v in hook(
+        ca.cert_pem, keystore.decrypt(ca.encrypted_key, uuid)).items()
+        if k in declared}
+    definition['parameters'].update(values)
+    return bool(values)
 
 
 class UpdateStack(task.Task):

@@ -60,7 +60,8 @@ def test_bare_metal_kubernetes_has_no_driver():
 
 def test_list_drivers_names_every_driver_with_what_it_provides():
     listed = dict(caas.drivers.list_drivers())
-    assert set(listed) == {'fake', 'k8s_ubuntu_v1', 'k8s_fcos_v1'}
+    assert set(listed) == {'fake', 'k8s_ubuntu_v1', 'k8s_fcos_v1',
+                           'swarm_ubuntu_v1', 'swarm_fcos_v1'}
     assert listed['k8s_ubuntu_v1'] == [
         {'server_type': 'vm', 'os': 'ubuntu', 'coe': 'kubernetes'}]
 

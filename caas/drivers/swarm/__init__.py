@@ -1,0 +1,1 @@
+"""Docker Swarm mode (coe ``swarm-mode``) on Nova servers or bare metal."""

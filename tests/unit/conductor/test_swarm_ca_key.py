@@ -1,0 +1,76 @@
+"""The cluster CA key reaches a Swarm stack at create, and nowhere else.
+
+A real engine with SQL persistence builds a swarm_ubuntu_v1 cluster on the
+simulated cloud: the conductor hands the CA certificate and key to the
+stack (the managers issue their server certificates with it), through the
+client that does not log requests, and never logs the key.
+"""
+
+import base64
+import logging
+
+from caas.common import states
+from caas.db import api as db_api
+from caas.pki import authority
+from tests.unit.conductor.conftest import wait_operation
+
+
+def _swarm_cluster(with_ca=True):
+    tmpl = db_api.create_cluster_template({
+        'name': 'sw', 'coe': 'swarm-mode', 'image_id': 'ubuntu-jammy',
+        'project_id': 'p1', 'server_type': 'vm', 'cluster_distro': 'ubuntu',
+        'flavor_id': 'm1.small', 'master_flavor_id': 'm1.small',
+        'keypair_id': 'default', 'external_network_id': 'public',
+        'network_driver': 'docker', 'labels': {}})
+    uuid = db_api.new_uuid()
+    groups = [{'name': 'default-master', 'role': 'master', 'node_count': 1,
+               'flavor_id': 'm1.small', 'image_id': 'ubuntu-jammy',
+               'is_default': True},
+              {'name': 'default-worker', 'role': 'worker', 'node_count': 1,
+               'flavor_id': 'm1.small', 'image_id': 'ubuntu-jammy',
+               'is_default': True}]
+    return db_api.create_cluster(
+        {'uuid': uuid, 'name': 'sw1', 'project_id': 'p1',
+         'cluster_template_id': tmpl.uuid, 'node_count': 1,
+         'master_count': 1, 'keypair': 'default', 'flavor_id': 'm1.small',
+         'master_flavor_id': 'm1.small', 'create_timeout': 5,
+         'labels': {}}, groups, timeout_minutes=5,
+        cas=authority.new_cas(uuid, ('kubernetes',)) if with_ca else ())
+
+
+def _params(sim, uuid):
+    for stack in sim.cloud.data['stacks'].values():
+        if stack['name'] == 'caas-%s' % uuid:
+            return stack['param_values']
+    raise AssertionError('no stack for %s' % uuid)
+
+
+def test_the_ca_key_goes_to_the_stack_and_never_to_the_log(
+        make_runner, sim, caplog):
+    caplog.set_level(logging.DEBUG)
+    cluster, op = _swarm_cluster()
+    assert make_runner().claim_and_run(op.id)
+    done = wait_operation(op.id)
+    assert done.state == states.OP_SUCCEEDED, done.error
+    params = _params(sim, cluster.uuid)
+    key = base64.b64decode(params['ca_key_b64']).decode()
+    assert key.startswith('-----BEGIN PRIVATE KEY-----')
+    ca_pem = base64.b64decode(params['ca_cert_b64']).decode()
+    assert ca_pem.startswith('-----BEGIN CERTIFICATE-----')
+    body = key.splitlines()[1]
+    assert body not in caplog.text
+    assert params['ca_key_b64'] not in caplog.text
+    row = db_api.get_cluster_by_uuid(cluster.uuid, scope=db_api.ALL_PROJECTS)
+    assert row.api_address.startswith('tcp://')
+    assert row.api_address.endswith(':2376')
+
+
+def test_a_swarm_cluster_without_its_ca_fails_naming_it(make_runner, sim):
+    cluster, op = _swarm_cluster(with_ca=False)
+    assert make_runner().claim_and_run(op.id)
+    done = wait_operation(op.id)
+    assert done.state != states.OP_SUCCEEDED
+    failed = db_api.get_cluster_by_uuid(cluster.uuid,
+                                        scope=db_api.ALL_PROJECTS)
+    assert failed.status == 'CREATE_FAILED'
+    assert 'CA' in failed.status_reason
