@@ -16,8 +16,6 @@ update (one operation runs on a cluster at a time: that update is this
 operation's, sent before its conductor died).
 """
 
-import json
-
 from heatclient import exc as heat_exc
 from oslo_log import log as logging
 from taskflow import task
@@ -25,10 +23,9 @@ from taskflow import task
 from caas.conductor.tasks import common
 from caas.conductor.tasks import credential_params as cred_params
 from caas.conductor.tasks import stack as stack_tasks
+from caas.conductor.tasks import upgrade
 
 LOG = logging.getLogger(__name__)
-
-MASKED = '******'
 
 
 def added_stacks(clients, data):
@@ -50,23 +47,6 @@ def added_stacks(clients, data):
             continue
         found.append((ng, stack))
     return found
-
-
-def _same(current, wanted):
-    """True when every non-hidden value of ``wanted`` is what the stack
-    shows (Heat shows a comma_delimited_list as JSON)."""
-    for key, value in wanted.items():
-        shown = current.get(key)
-        if shown == MASKED:
-            continue
-        if isinstance(shown, str) and shown.startswith('['):
-            try:
-                shown = ','.join(str(v) for v in json.loads(shown))
-            except ValueError:
-                pass
-        if str(shown) != str(value):
-            return False
-    return True
 
 
 class HandToNodeGroups(task.Task):
@@ -120,7 +100,7 @@ class HandToNodeGroups(task.Task):
         kwargs = {'existing': True, 'parameters': wanted}
         if wanted:
             if stack.stack_status in ('CREATE_COMPLETE', 'UPDATE_COMPLETE') \
-                    and _same(current, wanted):
+                    and upgrade.carries(current, wanted):
                 return None
         else:
             # A stack made before its template declared these parameters

@@ -81,6 +81,14 @@ def _normal(value):
     return str(value)
 
 
+def carries(current, wanted):
+    """True when a stack whose parameters Heat shows as ``current`` holds
+    every value of ``wanted`` (hidden ones, shown masked, are not
+    compared)."""
+    return all(_normal(current.get(k)) == _normal(v)
+               for k, v in wanted.items() if current.get(k) != MASKED)
+
+
 def send_definition(fence, clients, stack_id, definition, what,
                     quiet=False):
     """PATCH the stack with ``definition`` unless it is already being or
@@ -103,9 +111,7 @@ def send_definition(fence, clients, stack_id, definition, what,
         return stack.id
     new = definition['parameters']
     current = stack.to_dict().get('parameters') or {}
-    if stack.stack_status == 'UPDATE_COMPLETE' and \
-            all(_normal(current.get(k)) == _normal(v) for k, v in new.items()
-                if current.get(k) != MASKED):
+    if stack.stack_status == 'UPDATE_COMPLETE' and carries(current, new):
         LOG.info('Cluster %s: stack %s is already %s', fence.cluster_uuid,
                  stack.id, what)
         return stack.id

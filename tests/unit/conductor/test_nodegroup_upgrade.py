@@ -227,3 +227,19 @@ def test_a_failed_nodegroup_upgrade_fails_that_nodegroup_only(make_runner,
         assert groups[other].status == statuses[other]
     [entry] = _log(sim, _ng_stack_name(cluster, gpu.uuid))
     assert entry['status'] == 'FAILED' and len(entry['batches']) == 1
+
+
+def test_a_late_nodegroup_upgrade_fails_that_nodegroup_only(make_runner,
+                                                            sim):
+    """The deadline sweeper's verdict is scoped as the flow's own."""
+    from caas.db import operations as db_ops
+    _runner, cluster, new, gpu = _world(make_runner, sim, ng_nodes=1)
+    statuses = {n: g.status for n, g in _groups(cluster.uuid).items()}
+    op = _start(cluster, new, gpu, batch=1)
+    assert db_ops.expire(op.id, 0, states.UPDATE_FAILED, 'Timed out.')
+    assert _cluster(cluster.uuid).status == states.UPDATE_FAILED
+    groups = _groups(cluster.uuid)
+    assert (groups['gpu'].status, groups['gpu'].status_reason) == (
+        states.UPDATE_FAILED, 'Timed out.')
+    for other in ('default-master', 'default-worker'):
+        assert groups[other].status == statuses[other]
