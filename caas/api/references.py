@@ -8,6 +8,13 @@ answers 5xx or cannot be reached is retried with backoff for ``[cloud]
 reference_retry_timeout`` seconds, then the answer is a 503 naming the
 field, the value and the service, so "not found" is said only when the
 cloud said it.
+
+A look-up made with the requesting user's own token (keypairs are per
+user) that the cloud refuses with 401 is the user's problem, not the
+cloud's: the user was deleted or the token revoked or expired after
+caas's API (keystonemiddleware, which caches validated tokens) accepted
+it. That is a 401 saying so, never a 503. A 401 to caas's own service
+credentials stays a 503: the operator has to fix those.
 """
 
 from oslo_log import log as logging
@@ -75,6 +82,19 @@ def check(cloud, values, fields, retry_timeout=None, cache=None, view=None):
             raise exceptions.InvalidParameterValue(
                 err='Invalid value for field/attribute %s: %s was not found '
                     'in the cloud.' % (field, value))
+        except exceptions.CloudUnauthorized as exc:
+            if getattr(cloud, 'as_user', False):
+                raise exceptions.UserTokenRejected(
+                    message='Could not check %s %s: the %s of the cloud no '
+                            'longer accepts your token (401 Unauthorized): '
+                            'your user was deleted, or the token revoked or '
+                            'expired. Authenticate again and retry.' % (
+                                field, value, exc.service))
+            raise exceptions.CloudError(
+                message="Could not check %s %s: the %s of the cloud refused "
+                        "caas's own credentials (401 Unauthorized); an "
+                        'operator must fix [cloud] in caas.conf.' % (
+                            field, value, exc.service))
         except exceptions.CloudUnavailable as exc:
             raise exceptions.CloudError(
                 message='Could not check %s %s: the %s of the cloud is '

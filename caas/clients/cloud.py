@@ -89,6 +89,10 @@ def _translate(what, exc, service):
     if isinstance(exc, (nova_exc.NotFound, heat_exc.HTTPNotFound,
                         ks_exc.NotFound)):
         return exceptions.NotFound(message='%s was not found.' % what)
+    if isinstance(exc, (nova_exc.Unauthorized, heat_exc.HTTPUnauthorized,
+                        ks_exc.Unauthorized)):
+        return exceptions.CloudUnauthorized(service=service,
+                                            err='%s: %s' % (what, exc))
     if transient(exc):
         return exceptions.CloudUnavailable(service=service,
                                            err='%s: %s' % (what, exc))
@@ -98,6 +102,9 @@ def _translate(what, exc, service):
 class CloudClients:
     """Clients sharing one session (one token) per process, built lazily,
     one novaclient and heatclient per thread (see the module docstring)."""
+
+    #: True when the clients act with a requesting user's own token.
+    as_user = False
 
     def __init__(self, session=None):
         self._session = session
@@ -116,8 +123,10 @@ class CloudClients:
     def for_user(cls, auth_plugin):
         """Clients acting as a user (the auth plugin keystonemiddleware
         leaves in the request), for one request's look-ups."""
-        return cls(session=ks_session.Session(auth=auth_plugin,
-                                              timeout=CONF.cloud.timeout))
+        clients = cls(session=ks_session.Session(auth=auth_plugin,
+                                                 timeout=CONF.cloud.timeout))
+        clients.as_user = True
+        return clients
 
     def _endpoint_kwargs(self):
         return {'region_name': CONF.cloud.region_name,

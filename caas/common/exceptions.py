@@ -141,6 +141,23 @@ class CloudUnavailable(CloudError):
         return self.kwargs.get('service')
 
 
+class CloudUnauthorized(CloudError):
+    """A cloud service refused the token it was sent (401)."""
+    message = 'The %(service)s of the cloud refused the token: %(err)s'
+
+    @property
+    def service(self):
+        return self.kwargs.get('service')
+
+
+class UserTokenRejected(CaasException):
+    """The cloud refused the requesting user's own token although caas's
+    API had accepted it (the user was deleted or the token revoked since
+    keystonemiddleware cached its validation): the user's to fix, a 401."""
+    message = 'The cloud no longer accepts your token.'
+    code = 401
+
+
 class FencedOut(CaasException):
     """This conductor no longer owns the operation: it must not act."""
     message = ('Operation %(operation)s is no longer owned by %(owner)s at '

@@ -136,6 +136,10 @@ def expire(op_id, epoch, failed_status, reason):
             .values(status=failed_status, status_reason=reason,
                     operation_id=None, updated_at=now)).rowcount
         ng_states = states.NODEGROUP_TRANSITIONS.get(op.kind)
+        if op.kind == states.OP_CLUSTER_UPGRADE and \
+                (op.params or {}).get('nodegroup'):
+            # The upgrade of one nodegroup users added: only it failed.
+            ng_states = (None, None, failed_status)
         if released and ng_states:
             # Only the nodegroup the operation was about failed.
             session.execute(sa.update(NodeGroup).where(

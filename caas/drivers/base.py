@@ -175,6 +175,22 @@ class Driver(abc.ABC):
         the stack replaces at most ``max_batch_size`` nodes of a group at a
         time (the template declares how)."""
         definition = self.stack_definition(cluster, template, nodegroups)
+        return self._with_upgrade_parameters(definition, max_batch_size,
+                                             ca_pems)
+
+    def nodegroup_upgrade_definition(self, cluster, template, nodegroup,
+                                     cluster_outputs, max_batch_size,
+                                     ca_pems=()):
+        """The whole definition of a nodegroup's own stack after an
+        upgrade, for a PATCH update: ``nodegroup`` already carries its new
+        image and version labels (``upgraded_nodegroup``); at most
+        ``max_batch_size`` of its nodes are replaced at a time."""
+        definition = self.nodegroup_stack_definition(
+            cluster, template, nodegroup, cluster_outputs)
+        return self._with_upgrade_parameters(definition, max_batch_size,
+                                             ca_pems)
+
+    def _with_upgrade_parameters(self, definition, max_batch_size, ca_pems):
         extra = dict(self.ca_parameters(ca_pems),
                      **self.batch_parameters(max_batch_size))
         declared = definition['template'].get('parameters') or {}

@@ -86,3 +86,61 @@ def test_upgrade_and_ca_rotation_with_the_cli(deploy):
     assert sorted(op['kind'] for op in ops) == [
         'cluster_ca_rotate', 'cluster_create', 'cluster_upgrade']
     assert {op['state'] for op in ops} == {'SUCCEEDED'}
+
+
+def test_an_added_nodegroup_upgraded_and_rotated_with_the_cli(deploy):
+    """Magnum's order: the cluster first, then its added nodegroup, each in
+    its own stack; rotations then reach the nodegroup's stack too."""
+    dep = deploy(conductors=1, boot_delay=0.1)
+    mc = helpers.magnum(dep.api_url)
+    old = _template(mc, 'k129', 'v1.29.6')
+    new = _template(mc, 'k130', 'v1.30.2')
+    uuid = mc.clusters.create(name='demo', cluster_template_id=old.uuid,
+                              master_count=1, node_count=1).uuid
+    helpers.wait_status(mc, uuid, 'CREATE_COMPLETE', timeout=120)
+    cli(dep, 'nodegroup', 'create', 'demo', 'gpu', '--node-count', '2')
+    helpers.wait_status(mc, uuid, 'UPDATE_COMPLETE', timeout=120)
+    gpu = mc.nodegroups.get(uuid, 'gpu')
+    assert gpu.status == 'CREATE_COMPLETE', gpu.status_reason
+
+    # Leading the cluster is refused (Magnum's rule) ...
+    proc = subprocess.run(
+        [OPENSTACK, 'coe', 'cluster', 'upgrade', 'demo', 'k130',
+         '--nodegroup', 'gpu'], capture_output=True, text=True, timeout=120,
+        env={'PATH': os.environ.get('PATH', '/usr/bin:/bin'),
+             'HOME': os.environ.get('HOME', '/tmp'), 'OS_AUTH_TYPE': 'none',
+             'OS_ENDPOINT': dep.api_url + '/v1'})
+    assert proc.returncode != 0
+    assert "only to the cluster's template" in proc.stderr
+    # ... following it is not.
+    cli(dep, 'cluster', 'upgrade', 'demo', 'k130')
+    helpers.wait_status(mc, uuid, 'UPDATE_COMPLETE', timeout=180)
+    assert mc.nodegroups.get(uuid, 'gpu').labels['kube_tag'] == 'v1.29.6'
+    cli(dep, 'cluster', 'upgrade', 'demo', 'k130', '--nodegroup', 'gpu',
+        '--max-batch-size', '1')
+    helpers.wait_status(mc, uuid, 'UPDATE_COMPLETE', timeout=180)
+    gpu = mc.nodegroups.get(uuid, 'gpu')
+    assert gpu.status == 'UPDATE_COMPLETE', gpu.status_reason
+    assert (gpu.labels['kube_tag'], gpu.version) == ('v1.30.2', 'v1.30.2')
+    assert mc.clusters.get(uuid).cluster_template_id == new.uuid
+
+    heat = _heat(dep)
+    minions = heat.resources.get(gpu.stack_id, 'kube_minions').to_dict()
+    [rolled] = minions['rolling_updates']
+    assert rolled['status'] == 'COMPLETE' and rolled['max_batch_size'] == 1
+    assert [b['members'] for b in rolled['batches']] == [['0'], ['1']]
+
+    cluster_stack = mc.clusters.get(uuid).stack_id
+    cli(dep, 'ca', 'rotate', 'demo')
+    helpers.wait_status(mc, uuid, 'UPDATE_COMPLETE', timeout=120)
+    cli(dep, 'credential', 'rotate', 'demo')
+    helpers.wait_status(mc, uuid, 'UPDATE_COMPLETE', timeout=120)
+    theirs = heat.stacks.get(cluster_stack).to_dict()['parameters']
+    ours = heat.stacks.get(gpu.stack_id).to_dict()['parameters']
+    rotated = mc.certificates.get(cluster_uuid=uuid).pem.strip()
+    assert rotated in ours['ca_bundle']
+    assert ours['ca_bundle'] == theirs['ca_bundle']
+    assert (ours['trustee_user_id'], ours['trust_id']) == (
+        theirs['trustee_user_id'], theirs['trust_id'])
+    assert {op['state'] for op in helpers.operations(dep.db_url)} == {
+        'SUCCEEDED'}

@@ -1,11 +1,13 @@
 """cluster_credential_rotate: a new trustee and trust, handed to the nodes
-by a stack update; the old ones are deleted only once the update is
-complete, so the nodes never hold a credential that no longer works."""
+by a stack update of the cluster's stack, then of every added nodegroup's
+stack; the old ones are deleted only once every update is complete, so
+the nodes never hold a credential that no longer works."""
 
 from taskflow.patterns import linear_flow
 
 from caas.common import states
 from caas.conductor.tasks import credential
+from caas.conductor.tasks import nodegroup_stacks
 from caas.conductor.tasks import status
 
 
@@ -16,6 +18,7 @@ def get_flow():
         credential.MakeTrustee(),
         credential.ApplyCredential(),
         credential.WaitForCredential(),
+        nodegroup_stacks.HandToNodeGroups('credential'),
         credential.RetireTrustees(),
         status.CompleteOperation(kind),
     )

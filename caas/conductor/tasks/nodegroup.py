@@ -17,6 +17,7 @@ from taskflow import task
 from caas.common import exceptions
 from caas.common import states
 from caas.conductor.tasks import common
+from caas.conductor.tasks import credential_params as cred_params
 from caas.conductor.tasks import stack as stack_tasks
 from caas.conductor.tasks import status
 
@@ -95,10 +96,18 @@ class CreateNodeGroupStack(task.Task):
                 common.stack_outputs(cluster_stack))
         except exceptions.InvalidParameterValue as exc:
             raise stack_tasks.StackFailed(reason=str(exc))
+        # The nodegroup's nodes trust the cluster's CAs and hold its cloud
+        # credential from their first boot, as the cluster's own nodes do.
+        stack_tasks.add_ca_parameters(data, definition)
+        secret = cred_params.stack_parameters(
+            data.driver, fence.cluster_uuid, fence.operation_id,
+            definition['template'].get('parameters') or {})
+        definition['parameters'].update(secret)
+        heat = clients.quiet_heat if secret else clients.heat
         fence.check()
         try:
             created = common.cloud_call(
-                clients.heat.stacks.create, stack_name=name,
+                heat.stacks.create, stack_name=name,
                 template=definition['template'],
                 files=definition.get('files') or {},
                 parameters=definition['parameters'],

@@ -12,14 +12,26 @@ from caas.conductor.tasks import common
 LOG = logging.getLogger(__name__)
 
 
+def own_nodegroup(fence):
+    """The nodegroup (UUID) an operation is about when its outcome is that
+    nodegroup's alone (``params['nodegroup']``), else None."""
+    return (common.operation(fence.operation_id).params or {}).get(
+        'nodegroup')
+
+
 class BeginOperation(task.Task):
-    """Opens every flow; its revert marks the cluster failed and releases it."""
+    """Opens every flow; its revert marks the cluster failed and releases it.
+
+    :param nodegroup_scoped: the failure is the nodegroup's named by
+        ``params['nodegroup']`` (if any) rather than every nodegroup's.
+    """
 
     step, label = 'begin', 'starting'
 
-    def __init__(self, kind, **kwargs):
+    def __init__(self, kind, nodegroup_scoped=False, **kwargs):
         super().__init__(name='begin-%s' % kind, **kwargs)
         self.kind = kind
+        self.nodegroup_scoped = nodegroup_scoped
 
     def execute(self, fence):
         fence.check()
@@ -41,9 +53,11 @@ class BeginOperation(task.Task):
             failed = states.ROLLBACK_FAILED
             reason += '; the rollback failed too: %s' % params.get(
                 'rollback_error')
+        values = {'status': failed, 'status_reason': reason}
+        ng_uuid = params.get('nodegroup') if self.nodegroup_scoped else None
         try:
-            fence.finish(False, {'status': failed, 'status_reason': reason},
-                         error=reason)
+            fence.finish(False, values, error=reason,
+                         nodegroup=(ng_uuid, values) if ng_uuid else None)
         except exceptions.FencedOut:
             LOG.warning('Cluster %s: not marking %s, the claim on operation '
                         '%s was lost', fence.cluster_uuid, failed,
@@ -55,17 +69,24 @@ class BeginOperation(task.Task):
 
 
 class CompleteOperation(task.Task):
-    """Ends a create or update: *_COMPLETE, the cluster is free again."""
+    """Ends a create or update: *_COMPLETE, the cluster is free again.
+
+    :param nodegroup_scoped: as for :class:`BeginOperation`.
+    """
 
     step, label = 'complete', 'completing'
 
-    def __init__(self, kind, **kwargs):
+    def __init__(self, kind, nodegroup_scoped=False, **kwargs):
         super().__init__(name='complete-%s' % kind, **kwargs)
         self.kind = kind
+        self.nodegroup_scoped = nodegroup_scoped
 
     def execute(self, fence):
         done = states.TRANSITIONS[self.kind][1]
-        fence.finish(True, {'status': done, 'status_reason': None})
+        values = {'status': done, 'status_reason': None}
+        ng_uuid = own_nodegroup(fence) if self.nodegroup_scoped else None
+        fence.finish(True, values,
+                     nodegroup=(ng_uuid, values) if ng_uuid else None)
         LOG.info('Cluster %s: %s', fence.cluster_uuid, done)
         notify.operation_ended(fence.cluster_uuid, fence.operation_id,
                                self.kind, notifications.SUCCESS)

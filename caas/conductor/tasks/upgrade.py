@@ -1,5 +1,12 @@
 """Tasks of a cluster upgrade and of a CA rotation: a new definition of the
-cluster's stack, sent once, then waited for like any update.
+cluster's stack (or of the stack of the one nodegroup users added that an
+upgrade names), sent once, then waited for like any update.
+
+An upgrade is of the cluster's default nodegroups (``params['nodegroups']``,
+built by the cluster's stack) or, when ``params['nodegroup']`` names one, of
+a nodegroup users added: its own stack ``caas-<cluster>-ng-<nodegroup>``
+gets the new image and version with the same rolling policy, and only that
+nodegroup's row and status change.
 
 Both are idempotent the way ``stack.UpdateStack`` is: a task that runs again
 after its conductor died finds the stack already updating, or already
@@ -15,12 +22,18 @@ from heatclient import exc as heat_exc
 from oslo_log import log as logging
 from taskflow import task
 
+from caas.common import states
 from caas.conductor.tasks import common
+from caas.conductor.tasks import credential_params as cred_params
 from caas.conductor.tasks import stack as stack_tasks
+from caas.conductor.tasks import status
 from caas.db import api as db_api
 from caas.db import outage
 
 LOG = logging.getLogger(__name__)
+
+# How Heat shows a parameter declared hidden.
+MASKED = '******'
 
 
 def _new_template(params):
@@ -29,6 +42,19 @@ def _new_template(params):
     return outage.call(db_api.get_cluster_template,
                        params['cluster_template'],
                        scope=db_api.ALL_PROJECTS).as_dict()
+
+
+def added_target(data, params):
+    """The nodegroup users added that the upgrade is about, or None (an
+    upgrade of the default nodegroups)."""
+    uuid = params.get('nodegroup')
+    if not uuid:
+        return None
+    for ng in data.nodegroups:
+        if ng['uuid'] == uuid:
+            return ng
+    raise stack_tasks.StackFailed(
+        reason='Nodegroup %s of this upgrade no longer exists.' % uuid)
 
 
 def upgraded_groups(data, params, new_template):
@@ -55,13 +81,27 @@ def _normal(value):
     return str(value)
 
 
-def send_definition(fence, clients, stack_id, definition, what):
+def carries(current, wanted):
+    """True when a stack whose parameters Heat shows as ``current`` holds
+    every value of ``wanted`` (hidden ones, shown masked, are not
+    compared)."""
+    return all(_normal(current.get(k)) == _normal(v)
+               for k, v in wanted.items() if current.get(k) != MASKED)
+
+
+def send_definition(fence, clients, stack_id, definition, what,
+                    quiet=False):
     """PATCH the stack with ``definition`` unless it is already being or
-    has been applied. :returns: the stack id."""
+    has been applied (hidden parameters, which Heat shows masked, are not
+    compared). :returns: the stack id.
+
+    :param quiet: the parameters hold a secret: send them through the
+        client that logs nothing.
+    """
     stack = common.find_stack(clients, stack_id)
     if stack is None:
         raise stack_tasks.StackFailed(
-            reason='The cluster has no Heat stack %s any more; it cannot be '
+            reason='Heat stack %s does not exist any more; it cannot be '
                    '%s.' % (stack_id, what))
     if stack.stack_status == 'UPDATE_IN_PROGRESS':
         # Only one operation runs on a cluster: this is ours, sent before
@@ -71,14 +111,14 @@ def send_definition(fence, clients, stack_id, definition, what):
         return stack.id
     new = definition['parameters']
     current = stack.to_dict().get('parameters') or {}
-    if stack.stack_status == 'UPDATE_COMPLETE' and \
-            all(_normal(current.get(k)) == _normal(v) for k, v in new.items()):
+    if stack.stack_status == 'UPDATE_COMPLETE' and carries(current, new):
         LOG.info('Cluster %s: stack %s is already %s', fence.cluster_uuid,
                  stack.id, what)
         return stack.id
     fence.check()
+    heat = clients.quiet_heat if quiet else clients.heat
     try:
-        common.cloud_call(clients.heat.stacks.update, stack.id,
+        common.cloud_call(heat.stacks.update, stack.id,
                           existing=True, template=definition['template'],
                           files=definition.get('files') or {},
                           parameters=new)
@@ -91,6 +131,21 @@ def send_definition(fence, clients, stack_id, definition, what):
     return stack.id
 
 
+class BeginUpgrade(status.BeginOperation):
+    """Opens the upgrade; a failed upgrade of a nodegroup users added marks
+    that nodegroup UPDATE_FAILED (and the cluster), not the others."""
+
+    def __init__(self, **kwargs):
+        super().__init__(states.OP_CLUSTER_UPGRADE, nodegroup_scoped=True,
+                         **kwargs)
+
+
+class CompleteUpgrade(status.CompleteOperation):
+    def __init__(self, **kwargs):
+        super().__init__(states.OP_CLUSTER_UPGRADE, nodegroup_scoped=True,
+                         **kwargs)
+
+
 class UpgradeStack(task.Task):
     default_provides = 'stack_id'
     step, label = 'upgrade-stack', 'replacing the nodes in batches'
@@ -98,12 +153,65 @@ class UpgradeStack(task.Task):
     def execute(self, fence, clients, operation_id):
         data = common.load(fence.cluster_uuid)
         params = common.operation(operation_id).params
-        groups = upgraded_groups(data, params, _new_template(params))
+        new_template = _new_template(params)
+        ng = added_target(data, params)
+        if ng is not None:
+            return _upgrade_nodegroup(fence, clients, data, params,
+                                      new_template, ng)
+        groups = upgraded_groups(data, params, new_template)
         definition = data.driver.upgrade_definition(
             data.cluster, data.template, groups, params['max_batch_size'],
             stack_tasks.ca_pems(fence.cluster_uuid))
         return send_definition(fence, clients, data.cluster['stack_id'],
                                definition, 'upgraded')
+
+
+def _upgrade_nodegroup(fence, clients, data, params, new_template, ng):
+    """The nodegroup's own stack, redefined with its upgraded image and
+    version: Heat replaces its workers ``max_batch_size`` at a time."""
+    cluster_stack = common.find_stack(
+        clients, data.cluster['stack_id'] or
+        data.driver.stack_name(data.cluster))
+    if cluster_stack is None:
+        raise stack_tasks.StackFailed(
+            reason="The cluster's Heat stack %s does not exist; nodegroup "
+                   '%s cannot be upgraded.' % (data.cluster['stack_id'],
+                                               ng['name']))
+    definition = data.driver.nodegroup_upgrade_definition(
+        data.cluster, data.template,
+        data.driver.upgraded_nodegroup(new_template, ng),
+        common.stack_outputs(cluster_stack), params['max_batch_size'],
+        stack_tasks.ca_pems(fence.cluster_uuid))
+    # A stack made before nodegroups got the cloud credential gains it
+    # with the new template (a later stack keeps its values anyway).
+    secret = cred_params.stack_parameters(
+        data.driver, fence.cluster_uuid, fence.operation_id,
+        definition['template'].get('parameters') or {})
+    definition['parameters'].update(secret)
+    ident = ng.get('stack_id') or data.driver.nodegroup_stack_name(
+        data.cluster, ng)
+    return send_definition(fence, clients, ident, definition,
+                           'upgraded (nodegroup %s)' % ng['name'],
+                           quiet=bool(secret))
+
+
+class CopyUpgradeOutputs(status.CopyOutputs):
+    """The upgraded stack's addresses: the cluster's and its default
+    nodegroups', or those of the one nodegroup upgraded."""
+
+    def execute(self, fence, clients, stack_id, operation_id):
+        data = common.load(fence.cluster_uuid)
+        ng = added_target(data, common.operation(operation_id).params)
+        if ng is None:
+            return super().execute(fence, clients, stack_id, operation_id)
+        found = common.find_stack(clients, stack_id)
+        if found is None:
+            raise stack_tasks.StackFailed(
+                reason='Heat stack %s disappeared.' % stack_id)
+        addresses = data.driver.nodegroup_addresses(
+            common.stack_outputs(found))['worker']
+        fence.update(nodegroup_uuid_values={
+            ng['uuid']: {'node_addresses': addresses}})
 
 
 class RecordUpgrade(task.Task):
@@ -116,6 +224,17 @@ class RecordUpgrade(task.Task):
         data = common.load(fence.cluster_uuid)
         params = common.operation(operation_id).params
         new_template = _new_template(params)
+        ng = added_target(data, params)
+        if ng is not None:
+            # As in Magnum, only the nodegroup changes: the cluster is on
+            # this template already (the API's rule).
+            group = data.driver.upgraded_nodegroup(new_template, ng)
+            fence.update(nodegroup_uuid_values={ng['uuid']: {
+                'image_id': group['image_id'], 'labels': group['labels'],
+                'version': group.get('version')}})
+            LOG.info('Cluster %s: nodegroup %s upgraded to template %s',
+                     fence.cluster_uuid, ng['uuid'], new_template['uuid'])
+            return
         groups = upgraded_groups(data, params, new_template)
         cluster_values = {'cluster_template_id': new_template['uuid']}
         for group in groups:

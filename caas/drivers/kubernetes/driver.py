@@ -260,9 +260,13 @@ class KubernetesDriver(base.Driver):
                  'keypair': bool(opts['keypair'])}
         hot = k8s_template.nodegroup_template(build)
         params = dict(full['parameters'])
-        # The stack has workers only: they boot the nodegroup's image.
+        # The stack has workers only: they boot the nodegroup's image and
+        # run the nodegroup's version (its own labels: an upgrade of the
+        # nodegroup moves it, not the control plane's).
         params['server_image'] = params.get('minion_image') or \
             params.get('server_image')
+        params['kube_tag'] = params.get('minion_kube_tag') or \
+            params.get('kube_tag')
         params.update(
             network=cluster_outputs['cluster_network'],
             subnet=cluster_outputs.get('cluster_subnet') or '',

@@ -255,3 +255,102 @@ def test_a_lost_cast_still_answers_202(k8s_api, k8s_world, rpc):
     row = db.get_cluster(k8s_world['cluster'], scope=db.ALL_PROJECTS)
     assert row.operation_id == [op.id for op in ops
                                 if op.kind == 'cluster_upgrade'][0]
+
+
+# -- a nodegroup users added (its own stack) ---------------------------------
+@pytest.fixture
+def with_ng(k8s_api, k8s_world, rpc):
+    """k8s_world's cluster with a nodegroup ``gpu`` added on k129."""
+    resp = k8s_api.post('/v1/clusters/%s/nodegroups' % k8s_world['cluster'],
+                        {'name': 'gpu', 'node_count': 2},
+                        headers=_h(PROJECT_A, conftest.LATEST))
+    assert resp.status_code == 202, resp.json_body
+    settle(k8s_world['cluster'])
+    rpc.casts.clear()
+    return dict(k8s_world, ng=resp.json_body['uuid'])
+
+
+def _after_cluster_upgrade(world, template):
+    """Play a cluster upgrade that completed: the cluster and its default
+    groups on ``template``, the added nodegroup pinned to what it runs."""
+    from caas.db.sqlalchemy import models
+    from caas.db.sqlalchemy.engine import session_scope
+    import sqlalchemy as sa
+    with session_scope() as session:
+        session.execute(sa.update(models.Cluster).where(
+            models.Cluster.uuid == world['cluster']).values(
+                cluster_template_id=template,
+                labels={'kube_tag': 'v1.30.2'}))
+        session.execute(sa.update(models.NodeGroup).where(
+            models.NodeGroup.uuid == world['ng']).values(
+                labels={'kube_tag': 'v1.29.6'}))
+
+
+def test_an_added_nodegroup_is_upgraded_alone_with_its_own_status(
+        k8s_api, with_ng, rpc):
+    _after_cluster_upgrade(with_ng, with_ng['new'])
+    resp = _upgrade(k8s_api, with_ng['cluster'], {
+        'cluster_template': 'k130', 'nodegroup': 'gpu', 'max_batch_size': 2})
+    assert resp.status_code == 202, resp.json_body
+    [cast] = rpc.casts
+    assert cast['method'] == cast['kind'] == 'cluster_upgrade'
+    assert cast['params'] == {
+        'cluster_template': with_ng['new'],
+        'previous_template': with_ng['new'], 'max_batch_size': 2,
+        'nodegroups': [with_ng['ng']], 'nodegroup': with_ng['ng']}
+    groups = {ng.name: ng for ng in db.list_nodegroups(with_ng['cluster'])}
+    assert groups['gpu'].status == 'UPDATE_IN_PROGRESS'
+    # The default groups are not part of it.
+    assert groups['default-worker'].status != 'UPDATE_IN_PROGRESS'
+    row = db.get_cluster(with_ng['cluster'], scope=db.ALL_PROJECTS)
+    assert row.status == 'UPDATE_IN_PROGRESS'
+
+
+def test_an_added_nodegroup_follows_the_cluster_never_leads_it(
+        k8s_api, with_ng, rpc):
+    """Magnum's rule: a nodegroup users added is upgraded only to the
+    cluster's own template."""
+    resp = _upgrade(k8s_api, with_ng['cluster'], {
+        'cluster_template': 'k130', 'nodegroup': 'gpu'})
+    assert resp.status_code == 400
+    assert "only to the cluster's template (k129)" in _error(resp)
+    assert 'cluster_template' in _error(resp)
+    assert rpc.casts == []
+    groups = {ng.name: ng for ng in db.list_nodegroups(with_ng['cluster'])}
+    assert groups['gpu'].status != 'UPDATE_IN_PROGRESS'
+
+
+def test_an_added_nodegroup_on_the_clusters_versions_has_nothing_to_upgrade(
+        k8s_api, with_ng, rpc):
+    # Created on k129, the cluster still on k129.
+    resp = _upgrade(k8s_api, with_ng['cluster'], {
+        'cluster_template': 'k129', 'nodegroup': 'gpu'})
+    assert resp.status_code == 400
+    assert 'nothing to upgrade' in _error(resp) and 'gpu' in _error(resp)
+    assert rpc.casts == []
+
+
+def test_an_added_nodegroup_is_not_downgraded(k8s_api, with_ng, rpc):
+    # The nodegroup runs a newer kube_tag than the cluster's template.
+    from caas.db.sqlalchemy import models
+    from caas.db.sqlalchemy.engine import session_scope
+    import sqlalchemy as sa
+    with session_scope() as session:
+        session.execute(sa.update(models.NodeGroup).where(
+            models.NodeGroup.uuid == with_ng['ng']).values(
+                labels={'kube_tag': 'v1.31.0'}))
+    resp = _upgrade(k8s_api, with_ng['cluster'], {
+        'cluster_template': 'k129', 'nodegroup': 'gpu'})
+    assert resp.status_code == 400
+    assert 'downgraded' in _error(resp) and 'gpu' in _error(resp)
+    assert rpc.casts == []
+
+
+def test_without_a_nodegroup_only_the_default_groups_are_upgraded(
+        k8s_api, with_ng, rpc):
+    resp = _upgrade(k8s_api, with_ng['cluster'], {'cluster_template': 'k130'})
+    assert resp.status_code == 202, resp.json_body
+    groups = {ng.name: ng for ng in db.list_nodegroups(with_ng['cluster'])}
+    assert sorted(rpc.casts[0]['params']['nodegroups']) == sorted(
+        [groups['default-master'].uuid, groups['default-worker'].uuid])
+    assert 'nodegroup' not in rpc.casts[0]['params']

@@ -102,9 +102,11 @@ def test_the_flow_shapes():
     assert names.index('wait-stack-update') < names.index(
         'caas.conductor.tasks.upgrade.RecordUpgrade')
     names = [a.name for a in flows.FACTORIES['cluster_ca_rotate']()]
+    # The nodegroups' stacks get the CAs after the cluster's completed.
     assert names == ['begin-cluster_ca_rotate',
                      'caas.conductor.tasks.upgrade.HandOverCAs',
-                     'wait-stack-update', 'complete-cluster_ca_rotate']
+                     'wait-stack-update', 'nodegroup-stacks-cas',
+                     'complete-cluster_ca_rotate']
 
 
 def test_an_upgrade_replaces_every_node_in_batches(make_runner, sim):

@@ -56,8 +56,10 @@ def test_the_stack_is_the_nodegroups_workers_on_the_clusters_network():
             params['bootstrap_token']) == (
         'net-1', 'sg-1', '127.20.0.5', 'abcdef.0123456789abcdef')
     resources = definition['template']['resources']
-    # Workers only: no network, no masters, no API port of its own.
-    assert set(resources) == {'kube_minions'}
+    # Workers only: no network, no masters, no API port of its own (and
+    # the cloud provider's configuration its workers deploy, as the
+    # cluster's nodes do).
+    assert set(resources) == {'kube_minions', 'cloud_config'}
     assert definition['template']['parameters']['bootstrap_token'][
         'hidden'] is True
     name = driver.nodegroup_stack_name(cluster(), nodegroup())

@@ -8,9 +8,12 @@ as every mutation, one transaction records the ``cluster_upgrade``
 operation and only after it committed is the conductor cast; the conductor
 replaces the nodes in batches of ``max_batch_size``.
 
-Without ``nodegroup`` the whole cluster is upgraded (its default master and
-worker nodegroups, which live in the cluster's stack); with one, only that
-nodegroup. Other nodegroups are not upgraded by this version.
+Without ``nodegroup`` the cluster's default master and worker nodegroups
+(built by the cluster's stack) are upgraded, and the nodegroups users added
+keep what they run, as in Magnum; with one, only that nodegroup. A
+nodegroup users added (its own stack) is upgraded on its own, and, as
+Magnum requires, only to the cluster's template: upgrade the cluster first,
+then each added nodegroup.
 """
 
 import re
@@ -53,16 +56,20 @@ def _new_template(ident, cluster):
                        '%s' % exc)
 
 
-def _targets(cluster, name):
+def _targets(cluster, name, new, current):
     groups = db.list_nodegroups(cluster.uuid)
     if not name:
         return [ng for ng in groups if ng.is_default]
     ng = clusters.find_nodegroup(cluster.uuid, name)
-    if not ng.is_default:
-        raise _invalid('Invalid value for field/attribute nodegroup: %s is '
-                       'not a default nodegroup; only default-master and '
-                       'default-worker (or the whole cluster) can be '
-                       'upgraded.' % name)
+    if not ng.is_default and new.uuid != cluster.cluster_template_id:
+        # Magnum's rule (InvalidClusterTemplateForUpgrade): an added
+        # nodegroup follows the cluster, never leads it.
+        raise _invalid(
+            'Invalid value for field/attribute cluster_template: nodegroup '
+            '%s can be upgraded only to the cluster\'s template (%s); '
+            'upgrade the cluster to %s first.' % (
+                ng.name, current.name or current.uuid,
+                new.name or new.uuid))
     return [ng]
 
 
@@ -124,16 +131,23 @@ def upgrade(ident):
                        'driver %s, which an upgrade cannot change.' % (
                            new.name or new.uuid, new_driver.name,
                            cluster.uuid, driver.name))
-    targets = _targets(cluster, body.get('nodegroup'))
+    targets = _targets(cluster, body.get('nodegroup'), new, current)
     _check(driver, cluster, current, new, targets)
     params = {'cluster_template': new.uuid,
               'previous_template': current.uuid,
               'max_batch_size': body.get('max_batch_size') or 1,
               'nodegroups': [ng.uuid for ng in targets]}
+    own = None
+    if not targets[0].is_default:
+        # The conductor upgrades that nodegroup's own stack; its status
+        # is its own (UPDATE_IN_PROGRESS now, as in Magnum).
+        params['nodegroup'] = targets[0].uuid
+        own = (targets[0].uuid, {'status': states.UPDATE_IN_PROGRESS,
+                                 'status_reason': None})
     cluster, operation = db.start_operation(
         cluster.uuid, states.OP_CLUSTER_UPGRADE, params=params,
         timeout_minutes=services.conf.conductor.upgrade_timeout,
-        request_id=request.request_id())
+        request_id=request.request_id(), nodegroup=own)
     LOG.info('Cluster %s: upgrade to template %s accepted (operation %s, '
              'nodegroups %s, max_batch_size %d)', cluster.uuid, new.uuid,
              operation.id, ', '.join(ng.name for ng in targets),
