@@ -5,8 +5,9 @@ cloud, and a burst of creates from one project asks the same questions
 again and again: with several API threads each asking Nova for the same
 flavor, the checks - not caas - set the POST latency. Found references are
 remembered for ``[cloud] reference_cache_time`` seconds, per view of the
-cloud (the service's, or one user's in one project: keypairs are per user
-and images and flavors may be private to a project). A reference the cloud
+cloud. Only the service's view is cached: a keypair is looked up as the
+requesting user on every create, which also asks the cloud whether it still
+accepts the user's token. A reference the cloud
 did not find is never remembered, so a new image or keypair is usable at
 once; the check is never skipped, only answered from memory; a reference
 deleted from the cloud meanwhile fails later, at the stack, as it would
