@@ -22,6 +22,7 @@ from caas.conf import CONF
 from caas.db import certificates as ca_db
 from caas.db import outage
 from caas.db.sqlalchemy import models
+from caas.pki import keystore
 
 LOG = logging.getLogger(__name__)
 
@@ -52,7 +53,12 @@ class CreateStack(task.Task):
                 data.driver, fence.cluster_uuid, fence.operation_id,
                 definition['template'].get('parameters') or {})
             definition['parameters'].update(secret)
-            heat = clients.quiet_heat if secret else clients.heat
+            # The CAs the control plane signs with: given at create only,
+            # so later updates (existing=True) keep them and never replace
+            # a master for them.
+            keys = ca_key_parameters(data, definition)
+            definition['parameters'].update(keys)
+            heat = clients.quiet_heat if secret or keys else clients.heat
             fence.check()
             timeout = data.cluster.get('create_timeout') or \
                 CONF.conductor.default_create_timeout
@@ -107,6 +113,19 @@ def add_ca_parameters(data, definition):
     definition['parameters'].update(
         {k: v for k, v in data.driver.ca_parameters(pems).items()
          if k in declared})
+
+
+def ca_key_parameters(data, definition):
+    """The driver's parameters with the cluster's CA certificates and
+    private keys (decrypted here, sent only through the quiet client)."""
+    declared = definition['template'].get('parameters') or {}
+    cas = {}
+    for ca_type in outage.call(ca_db.list_ca_types, data.cluster['uuid']):
+        row = outage.call(ca_db.get_ca, data.cluster['uuid'], ca_type)
+        cas[ca_type] = (row.cert_pem, keystore.decrypt(
+            row.encrypted_key, data.cluster['uuid']).decode('ascii'))
+    return {k: v for k, v in data.driver.ca_key_parameters(cas).items()
+            if k in declared}
 
 
 class UpdateStack(task.Task):
