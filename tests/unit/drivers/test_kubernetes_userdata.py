@@ -232,3 +232,46 @@ def test_ca_hash_matches_what_kubeadms_documented_openssl_pipe_prints(cas):
     import hashlib
     assert k8s.ca_cert_hash(cert_pem) == \
         'sha256:' + hashlib.sha256(der).hexdigest()
+
+
+def kubeadm_config(driver_cls, role, function, cas):
+    """Run the rendered script's own config function with bash and parse
+    the YAML documents it prints, as kubeadm would read them."""
+    script = k8s_template.script_of(rendered(driver_cls, role, cas))
+    settings = '\n'.join(line for line in script.splitlines()
+                         if line.startswith(('ROLE=', 'NODE_', 'API_',
+                                             'BOOTSTRAP_', 'CERTIFICATE_',
+                                             'CA_CERT_', 'PODS_',
+                                             'SERVICES_', 'DNS_', 'KUBE_TAG',
+                                             'CLOUD_PROVIDER_ENABLED')))
+    body = script[script.index('# >>> join-config'):
+                  script.index('# <<< join-config')]
+    out = subprocess.run(['bash', '-c', 'set -euo pipefail\n%s\n%s\n%s' % (
+        settings, body, function)], capture_output=True, text=True,
+        check=True)
+    return list(yaml.safe_load_all(out.stdout))
+
+
+@pytest.mark.parametrize('driver_cls', k8s_test.DRIVERS)
+def test_the_first_master_inits_with_the_clusters_networks(driver_cls, cas):
+    init, cluster = kubeadm_config(driver_cls, 'master', 'init_config', cas)
+    assert init['kind'] == 'InitConfiguration'
+    assert init['bootstrapTokens'][0]['token'] == 'abcdef.0123456789abcdef'
+    assert init['certificateKey'] == 'ab' * 32
+    # cloud_provider_enabled: the kubelet leaves the node to the CCM.
+    assert init['nodeRegistration']['kubeletExtraArgs'] == {
+        'cloud-provider': 'external', 'node-labels': 'tier=batch'}
+    assert cluster['kind'] == 'ClusterConfiguration'
+    assert cluster['controlPlaneEndpoint'] == '10.0.0.5:6443'
+    assert cluster['apiServer']['certSANs'] == ['10.0.0.5', '172.24.4.5']
+    assert cluster['networking'] == {'podSubnet': '10.100.0.0/16',
+                                     'serviceSubnet': '10.254.0.0/16',
+                                     'dnsDomain': 'cluster.local'}
+
+
+def test_other_masters_join_the_control_plane_checking_the_ca(cas):
+    (join,) = kubeadm_config(k8s.UbuntuKubernetesDriver, 'master',
+                             'join_config', cas)
+    assert join['controlPlane']['certificateKey'] == 'ab' * 32
+    assert join['discovery']['bootstrapToken']['caCertHashes'] == [
+        k8s.ca_cert_hash(cas['kubernetes'][0])]

@@ -4,7 +4,7 @@
 # (other masters) or a worker join checked against the CA's hash; at last the
 # node signals its Heat wait condition, so that CREATE_COMPLETE means joined.
 # Values between double underscores are filled by Heat (str_replace).
-set -euo pipefail
+set -Eeuo pipefail
 exec > >(tee -a /var/log/caas-bootstrap.log) 2>&1
 
 ROLE="__CAAS_ROLE__"
@@ -87,10 +87,10 @@ mount_volume() {
     device="/dev/disk/by-id/virtio-${volume:0:20}"
     retry test -e "$device"
     if ! blkid "$device" >/dev/null 2>&1; then
-        mkfs.xfs "$device"
+        mkfs.ext4 -q "$device"
     fi
     mkdir -p "$target"
-    echo "$device $target xfs defaults 0 2" >> /etc/fstab
+    echo "$device $target ext4 defaults 0 2" >> /etc/fstab
     mount "$target"
 }
 
@@ -138,7 +138,7 @@ install_containerd() {
 install_ubuntu() {
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
-    apt-get install -y apt-transport-https ca-certificates curl gpg xfsprogs
+    apt-get install -y apt-transport-https ca-certificates curl gpg
     mkdir -p /etc/apt/keyrings
     curl -fsSL "https://pkgs.k8s.io/core:/stable:/${KUBE_MINOR}/deb/Release.key" \
         | gpg --dearmor -o /etc/apt/keyrings/kubernetes.gpg
@@ -231,7 +231,6 @@ controlPlane:
 CONTROLPLANE
     fi
 }
-# <<< join-config
 
 init_config() {
     local sans="\"$API_IP\""
@@ -259,6 +258,7 @@ networking:
   dnsDomain: "${DNS_DOMAIN}"
 INITCONFIG
 }
+# <<< join-config
 
 # The CNI, with the cluster's pod network.
 apply_cni() {
