@@ -134,3 +134,27 @@ def test_combination_reaches_create_complete(sim, cas, os_distro,
         else:
             assert 'PRIVATE KEY' not in data
             assert not any(k in data for k in key_b64 + key_texts)
+
+
+@pytest.mark.parametrize('os_distro', sorted(DRIVERS))
+def test_volumes_for_containerd_and_etcd(sim, cas, os_distro):
+    driver = DRIVERS[os_distro]()
+    cluster = k8s_test.cluster(docker_volume_size=20, labels={
+        'kube_tag': 'v1.28.4', 'etcd_volume_size': '10'})
+    definition = driver.stack_definition(
+        cluster, k8s_test.template(image_id=IMAGES[os_distro]), [])
+    heat = _client(sim)
+    name = driver.stack_name(cluster)
+    try:
+        heat.stacks.create(stack_name=name, template=definition['template'],
+                           files=definition['files'],
+                           parameters=definition['parameters'])
+    except heat_exc.HTTPException as exc:
+        if 'OS::Cinder::' in str(exc) and 'could not be found' in str(exc):
+            pytest.skip('the simulated cloud does not know OS::Cinder:: '
+                        'yet: %s' % exc)
+        raise
+    on_sim.wait(heat, name, 'CREATE_COMPLETE', timeout=60)
+    volumes = {r.resource_type for r in heat.resources.list(
+        name, nested_depth=2)}
+    assert {'OS::Cinder::Volume', 'OS::Cinder::VolumeAttachment'} <= volumes
