@@ -158,3 +158,34 @@ def test_volumes_for_containerd_and_etcd(sim, cas, os_distro):
     volumes = {r.resource_type for r in heat.resources.list(
         name, nested_depth=2)}
     assert {'OS::Cinder::Volume', 'OS::Cinder::VolumeAttachment'} <= volumes
+
+
+@pytest.mark.parametrize('server_type', ['vm', 'bm'])
+def test_a_nodegroup_stack_joins_the_cluster_stack(sim, cas, server_type):
+    driver, cluster, definition = definition_for(
+        'ubuntu', server_type, 1, False, True, cas)
+    template = k8s_test.template(server_type=server_type)
+    heat = _client(sim)
+    name = driver.stack_name(cluster)
+    heat.stacks.create(stack_name=name, template=definition['template'],
+                       files=definition['files'],
+                       parameters=definition['parameters'])
+    outputs = on_sim.outputs(on_sim.wait(heat, name, 'CREATE_COMPLETE'))
+    assert outputs['ca_cert_hash'] == k8s.ca_cert_hash(
+        cas['kubernetes'][0])
+    group = {'uuid': '0a3c1e55-7d29-4f0e-9a77-3f2b6c1d8e90', 'name': 'gpu',
+             'role': 'worker', 'is_default': False, 'node_count': 2,
+             'flavor_id': 'm1.small', 'node_labels': {'tier': 'gpu'}}
+    ng = driver.nodegroup_stack_definition(cluster, template, group, outputs)
+    ng_name = driver.nodegroup_stack_name(cluster, group)
+    heat.stacks.create(stack_name=ng_name, template=ng['template'],
+                       files=ng['files'], parameters=ng['parameters'])
+    ng_outputs = on_sim.outputs(on_sim.wait(heat, ng_name,
+                                            'CREATE_COMPLETE'))
+    assert len([a for a in ng_outputs['kube_minions'] if a]) == 2
+    servers = [s for s in sim.cloud.data['servers'].values()
+               if s['name'].startswith(ng_name)]
+    assert len(servers) == 2
+    for srv in servers:
+        assert outputs['ca_cert_hash'] in srv['user_data']
+        assert 'PRIVATE KEY' not in srv['user_data']
