@@ -79,23 +79,10 @@ def view(row, base_url, summary=False):
         data['cluster_id'] = row.stack_id
     if not summary:
         overridden, added, skipped = drivers_base.labels_diff(
-            _template_labels(row.cluster_template_id), row.labels)
+            row.template_labels, row.labels)
         data.update(labels_overridden=overridden, labels_added=added,
                     labels_skipped=skipped)
     return data
-
-
-def _template_labels(template_uuid):
-    """A template's labels, read once per request (a detailed list of
-    clusters from one template costs one more query, not one per row)."""
-    cache = flask.g.setdefault('caas_template_labels', {})
-    if template_uuid not in cache:
-        try:
-            cache[template_uuid] = dict(db.get_cluster_template(
-                template_uuid, scope=db.ALL_PROJECTS).labels or {})
-        except exceptions.ClusterTemplateNotFound:
-            cache[template_uuid] = {}
-    return cache[template_uuid]
 
 
 def _min_nodes():
