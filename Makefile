@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.caas-installed
 
-.PHONY: run test unit integration services bench clean
+.PHONY: run test unit integration services bench clean label-docs golden
 
 run: $(STAMP)
 	$(BIN)/caas-all $(ARGS)
@@ -19,6 +19,16 @@ unit: $(STAMP)
 # BENCH_SCALE=small (default, a few minutes) or full (issue 11's sizes, ~1 h).
 bench: $(STAMP) services
 	eval "$$(tools/services.sh start)" && $(BIN)/python benchmarks/bench.py
+
+# The user guide's label page, from the drivers' label schemas (a unit test
+# fails when the committed page is stale).
+label-docs: $(STAMP)
+	$(BIN)/python -m caas.drivers.labeldoc doc/source/labels.rst
+
+# The Kubernetes driver's golden stack definitions, after an intended change
+# (review the diff: it is what Heat will receive).
+golden: $(STAMP)
+	$(BIN)/python -m tests.unit.drivers.test_kubernetes_golden
 
 # RabbitMQ comes from Debian; PostgreSQL is expected on the machine (the
 # integration tests fail under CI, and skip elsewhere, when either is absent).

@@ -8,7 +8,8 @@ list costs one query whatever its length.
 import datetime
 from urllib import parse
 
-_INTERNAL = {'id', 'operation_id', 'health_checked_at', 'ca_cert'}
+_INTERNAL = {'id', 'operation_id', 'health_checked_at', 'ca_cert',
+             'template_labels'}
 
 # Template fields that may carry credentials (http://user:password@proxy).
 PROXY_FIELDS = ('http_proxy', 'https_proxy')

@@ -120,6 +120,15 @@ class Driver(abc.ABC):
         """The COE version these labels select, or None."""
         return None
 
+    def container_version(self, labels):
+        """The container engine's version these labels select, or None."""
+        return None
+
+    def validate_cluster(self, cluster, template):
+        """InvalidParameterValue (400) when the driver cannot build this
+        cluster (its fields as the API is about to record them, and its
+        template); called before anything is written."""
+
     # upgrades -------------------------------------------------------------
     #: Labels that choose what a node installs: changing one is an upgrade.
     version_labels = ()
@@ -207,6 +216,13 @@ class Driver(abc.ABC):
         """Stack parameters handing the cluster's CA certificates (PEM,
         never keys) to the nodes; {} when the driver has nowhere to put
         them."""
+        return {}
+
+    def ca_key_parameters(self, cas):
+        """Stack parameters (secrets) handing the CAs the control plane
+        signs with to the nodes that need them, given only when the stack
+        is created: ``cas`` is ``{ca_type: (cert_pem, key_pem)}``. {} when
+        the driver's nodes make no certificates."""
         return {}
 
     # stack ----------------------------------------------------------------
@@ -308,7 +324,23 @@ class Driver(abc.ABC):
         return {'api_address': api,
                 'master_addresses': addresses['master'],
                 'node_addresses': addresses['worker'],
-                'coe_version': outputs.get('kube_version') or None}
+                'coe_version': outputs.get('kube_version') or None,
+                'container_version': outputs.get('container_version') or
+                None}
+
+
+def labels_diff(parent, labels):
+    """``(overridden, added, skipped)`` of ``labels`` against the labels
+    they came from, as Magnum reports them: overridden maps a label both
+    have with another value to the parent's value, added maps a label only
+    ``labels`` has to its value, skipped maps a parent's label ``labels``
+    lacks to the parent's value."""
+    parent, labels = dict(parent or {}), dict(labels or {})
+    overridden = {k: parent[k] for k, v in labels.items()
+                  if k in parent and parent[k] != v}
+    added = {k: v for k, v in labels.items() if k not in parent}
+    skipped = {k: v for k, v in parent.items() if k not in labels}
+    return overridden, added, skipped
 
 
 def _as_list(value):

@@ -48,14 +48,18 @@ class CreateStack(task.Task):
             definition = data.driver.stack_definition(
                 data.cluster, data.template, data.nodegroups)
             add_ca_parameters(data, definition)
-            ca_key = add_ca_key_parameters(data, definition)
             # The cloud credential made by this flow's make-credential step
             # (a password: the create is sent through the quiet client).
             secret = credential_params.stack_parameters(
                 data.driver, fence.cluster_uuid, fence.operation_id,
                 definition['template'].get('parameters') or {})
             definition['parameters'].update(secret)
-            heat = clients.quiet_heat if secret or ca_key else clients.heat
+            # The CAs the control plane signs with: given at create only,
+            # so later updates (existing=True) keep them and never replace
+            # a master for them.
+            keys = ca_key_parameters(data, definition)
+            definition['parameters'].update(keys)
+            heat = clients.quiet_heat if secret or keys else clients.heat
             fence.check()
             timeout = data.cluster.get('create_timeout') or \
                 CONF.conductor.default_create_timeout
@@ -112,26 +116,17 @@ def add_ca_parameters(data, definition):
          if k in declared})
 
 
-def add_ca_key_parameters(data, definition):
-    """The cluster CA with its private key, for a driver whose nodes sign
-    with it (Swarm managers issue their own server certificates): only
-    when the driver has a ``ca_key_parameters`` hook and its template
-    declares what the hook returns, and only at create.
-
-    :returns: whether a key was added (the create is then sent through
-        the quiet client, which does not log the request).
-    """
-    hook = getattr(data.driver, 'ca_key_parameters', None)
+def ca_key_parameters(data, definition):
+    """The driver's parameters with the cluster's CA certificates and
+    private keys (decrypted here, sent only through the quiet client)."""
     declared = definition['template'].get('parameters') or {}
-    if hook is None:
-        return False
-    uuid = data.cluster['uuid']
-    ca = outage.call(ca_db.get_ca, uuid, pki.DEFAULT_CA_TYPE)
-    values = {k: v for k, v in hook(
-        ca.cert_pem, keystore.decrypt(ca.encrypted_key, uuid)).items()
-        if k in declared}
-    definition['parameters'].update(values)
-    return bool(values)
+    cas = {}
+    for ca_type in outage.call(ca_db.list_ca_types, data.cluster['uuid']):
+        row = outage.call(ca_db.get_ca, data.cluster['uuid'], ca_type)
+        cas[ca_type] = (row.cert_pem, keystore.decrypt(
+            row.encrypted_key, data.cluster['uuid']).decode('ascii'))
+    return {k: v for k, v in data.driver.ca_key_parameters(cas).items()
+            if k in declared}
 
 
 class UpdateStack(task.Task):

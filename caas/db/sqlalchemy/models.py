@@ -11,8 +11,10 @@ from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import select
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import column_property
 from sqlalchemy.orm import mapped_column
 
 
@@ -87,6 +89,13 @@ class Cluster(TimestampMixin, Base):
     keypair: Mapped[str | None] = mapped_column(String(255))
     docker_volume_size: Mapped[int | None] = mapped_column(Integer)
     labels: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The template's labels, read in the cluster's own SELECT (a correlated
+    # subquery), for Magnum's labels_overridden/added/skipped: a show or a
+    # detailed list costs no extra statement. Not a column of the table.
+    template_labels: Mapped[dict | None] = column_property(
+        select(ClusterTemplate.labels)
+        .where(ClusterTemplate.uuid == cluster_template_id)
+        .correlate_except(ClusterTemplate).scalar_subquery())
     master_flavor_id: Mapped[str | None] = mapped_column(String(255))
     flavor_id: Mapped[str | None] = mapped_column(String(255))
     node_count: Mapped[int] = mapped_column(Integer, nullable=False)

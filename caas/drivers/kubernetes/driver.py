@@ -6,84 +6,46 @@ script) and the flavour of the user data (``template.user_data``).
 """
 
 import base64
+import hashlib
 import json
 
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from caas.common import coercion
 from caas.common import exceptions
 from caas.drivers import base
+from caas.drivers.kubernetes import labels as k8s_labels
 from caas.drivers.kubernetes import template as k8s_template
 
-DEFAULT_KUBE_TAG = 'v1.29.6'
+DEFAULT_KUBE_TAG = k8s_labels.DEFAULT_KUBE_TAG
 DEFAULT_FLAVOR = 'm1.small'
 NETWORK_DRIVERS = ('flannel', 'calico')
-
-_CIDR = r'^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$'
-
-
-def _unsupported_feature(description):
-    # Magnum clients (Terraform, Horizon) often send these switches as
-    # "false"; accept that value and refuse "true" with a clear message.
-    return {'type': 'boolean', 'enum': [False],
-            'description': description + ' Not supported by this driver: '
-                           'only false is accepted.'}
-
-
-LABELS_SCHEMA = {
-    'type': 'object',
-    'description': 'Labels of the caas Kubernetes drivers. Unknown labels '
-                   'are stored and ignored, or refused with [drivers] '
-                   'strict_labels so that a typo never goes unnoticed.',
-    'additionalProperties': False,
-    'properties': {
-        'kube_tag': {
-            'type': 'string', 'pattern': r'^v?[0-9]+\.[0-9]+\.[0-9]+$',
-            'default': DEFAULT_KUBE_TAG,
-            'description': 'Kubernetes version installed by kubeadm.'},
-        'container_runtime': {
-            'type': 'string', 'enum': ['containerd'],
-            'default': 'containerd',
-            'description': 'Container runtime of every node.'},
-        'master_lb_floating_ip_enabled': {
-            'type': 'boolean',
-            'description': 'Give the API virtual IP a floating IP; '
-                           'defaults to the floating_ip_enabled field.'},
-        'flannel_network_cidr': {
-            'type': 'string', 'pattern': _CIDR,
-            'description': 'Pod network when network_driver is flannel.'},
-        'calico_ipv4pool': {
-            'type': 'string', 'pattern': _CIDR,
-            'description': 'Pod network when network_driver is calico.'},
-        'service_cluster_ip_range': {
-            'type': 'string', 'pattern': _CIDR, 'default': '10.254.0.0/16',
-            'description': 'Range of service cluster IPs.'},
-        'dns_cluster_domain': {
-            'type': 'string', 'default': 'cluster.local',
-            'pattern': r'^[a-z0-9]([a-z0-9-]*[a-z0-9])?'
-                       r'(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$',
-            'description': 'DNS domain of services.'},
-        'fixed_subnet_cidr': {
-            'type': 'string', 'pattern': _CIDR, 'default': '10.0.0.0/24',
-            'description': 'CIDR of the private subnet caas creates.'},
-        'kube_dashboard_enabled': _unsupported_feature(
-            'Deploy the Kubernetes dashboard.'),
-        'monitoring_enabled': _unsupported_feature('Deploy Prometheus.'),
-        'auto_healing_enabled': _unsupported_feature(
-            'Replace unhealthy nodes.'),
-        'auto_scaling_enabled': _unsupported_feature(
-            'Run the cluster autoscaler.'),
-        'cloud_provider_enabled': _unsupported_feature(
-            'Run the OpenStack cloud controller manager.'),
-        'cinder_csi_enabled': _unsupported_feature('Run the Cinder CSI.'),
-        'keystone_auth_enabled': _unsupported_feature(
-            'Authenticate Kubernetes users with Keystone.'),
-    },
-}
-
+LABELS_SCHEMA = k8s_labels.SCHEMA
+PODS_CIDR_LABEL = k8s_labels.PODS_CIDR_LABEL
 DEFAULT_PODS_CIDR = '10.100.0.0/16'
-PODS_CIDR_LABEL = {'flannel': 'flannel_network_cidr',
-                   'calico': 'calico_ipv4pool'}
+
+# Stack parameters of the CA material, by CA type: (certificate, key).
+CA_PARAMETERS = {'kubernetes': ('kube_ca_cert', 'kube_ca_key'),
+                 'etcd': ('etcd_ca_cert', 'etcd_ca_key'),
+                 'front_proxy': ('front_proxy_ca_cert', 'front_proxy_ca_key')}
+
+
+def ca_cert_hash(cert_pem):
+    """``sha256:<hex>`` of the certificate's DER SubjectPublicKeyInfo: the
+    hash ``kubeadm join --discovery-token-ca-cert-hash`` checks."""
+    cert = x509.load_pem_x509_certificate(
+        cert_pem.encode() if isinstance(cert_pem, str) else cert_pem)
+    spki = cert.public_key().public_bytes(
+        serialization.Encoding.DER,
+        serialization.PublicFormat.SubjectPublicKeyInfo)
+    return 'sha256:' + hashlib.sha256(spki).hexdigest()
+
+
+def _b64(text):
+    data = text.encode() if isinstance(text, str) else text
+    return base64.b64encode(data).decode('ascii')
 
 
 # Outputs of the cluster's stack a nodegroup's stack is built from.
@@ -127,8 +89,15 @@ def _group(nodegroups, role):
     return {}
 
 
+def _bool(value, default):
+    if value in (None, ''):
+        return default
+    return bool(coercion.from_string(value, {'type': 'boolean'}))
+
+
 class KubernetesDriver(base.Driver):
-    """kubeadm clusters; subclasses only name their OS variant."""
+    """kubeadm clusters on virtual machines or bare metal; subclasses only
+    name their operating system."""
 
     os_distro = None
     labels_schema = LABELS_SCHEMA
@@ -139,23 +108,77 @@ class KubernetesDriver(base.Driver):
         tag = (labels or {}).get('kube_tag') or DEFAULT_KUBE_TAG
         return tag if tag.startswith('v') else 'v' + tag
 
+    def container_version(self, labels):
+        return (labels or {}).get('containerd_tag') or \
+            k8s_labels.DEFAULT_CONTAINERD_TAG
+
+    @staticmethod
+    def server_type(template):
+        return template.get('server_type') or 'vm'
+
     def _options(self, cluster, template, labels):
-        fip = bool(coercion.from_string(_first(cluster.get('floating_ip_enabled'),
-                                      template.get('floating_ip_enabled'),
-                                      default=True), {'type': 'boolean'}))
+        """What the template set is built with (see
+        :func:`k8s_template.cluster_template`) and a few values."""
+        fip = _bool(_first(cluster.get('floating_ip_enabled'),
+                           template.get('floating_ip_enabled')), True)
+        lb = _bool(_first(cluster.get('master_lb_enabled'),
+                          template.get('master_lb_enabled')), False)
+        server_type = self.server_type(template)
         network = _first(cluster.get('fixed_network'),
                          template.get('fixed_network'))
+        provisioning = server_type == 'bm' and not network and \
+            bool(labels.get('provisioning_network'))
         subnet = _first(cluster.get('fixed_subnet'),
                         template.get('fixed_subnet'))
+        volume = int(_first(cluster.get('docker_volume_size'),
+                            template.get('docker_volume_size'),
+                            default=0) or 0)
         return {
-            'fixed_network': network, 'fixed_subnet': subnet,
-            'fixed': bool(network),
-            'node_floating_ip': fip,
+            'fixed_network': bool(network) or provisioning,
+            'provisioning_network': provisioning,
+            'subnet': bool(subnet) or not (network or provisioning),
+            'lb': lb,
             'api_floating_ip': labels.get('master_lb_floating_ip_enabled',
                                           fip),
-            'keypair': _first(cluster.get('keypair'),
-                              template.get('keypair_id')),
+            'node_floating_ip': fip,
+            'keypair': bool(_first(cluster.get('keypair'),
+                                   template.get('keypair_id'))),
+            'docker_volume': volume > 0,
+            'etcd_volume': int(labels.get('etcd_volume_size') or 0) > 0,
+            'volume_type': bool(labels.get('docker_volume_type')),
+            'server_type': server_type,
+            'os_distro': self.os_distro,
+            # values, not switches
+            'network': network, 'subnet_name': subnet,
+            'docker_volume_size': volume,
         }
+
+    def validate_cluster(self, cluster, template):
+        """400s for what this driver cannot build, before anything is
+        recorded: volumes on bare metal, a load balancer without a subnet
+        for its address."""
+        labels = self.effective_labels(cluster, template)
+        opts = self._options(cluster, template, labels)
+        if opts['server_type'] == 'bm':
+            asked = [name for name, size in (
+                ('docker_volume_size', opts['docker_volume_size']),
+                ('etcd_volume_size', labels.get('etcd_volume_size')))
+                if size]
+            if asked:
+                raise exceptions.InvalidParameterValue(
+                    err='Invalid value for field/attribute %s: bare metal '
+                        'servers (server_type bm) have no Cinder volumes; '
+                        'leave it unset or 0.' % ' and '.join(asked))
+        if opts['lb'] and not opts['subnet']:
+            raise exceptions.InvalidParameterValue(
+                err='master_lb_enabled needs a subnet for the load '
+                    "balancer's address: give fixed_subnet with "
+                    'fixed_network (or provisioning_network).')
+
+    def _build(self, opts):
+        return {k: v for k, v in opts.items()
+                if k not in ('network', 'subnet_name',
+                             'docker_volume_size')}
 
     def stack_definition(self, cluster, template, nodegroups):
         labels = self.effective_labels(cluster, template)
@@ -173,36 +196,25 @@ class KubernetesDriver(base.Driver):
         if not image or not minion_image:
             raise exceptions.InvalidParameterValue(
                 err='The cluster template has no image_id.')
-        build = {'fixed_network': opts['fixed'],
-                 'subnet': bool(opts['fixed_subnet']) or not opts['fixed'],
-                 'api_floating_ip': opts['api_floating_ip'],
-                 'node_floating_ip': opts['node_floating_ip'],
-                 'keypair': bool(opts['keypair'])}
+        build = self._build(opts)
         hot = k8s_template.cluster_template(build)
         files = {name: k8s_template.node_template(role, self.os_distro,
                                                   build)
                  for name, role in (('kubemaster.yaml', 'master'),
                                     ('kubeminion.yaml', 'worker'))}
-        pods = labels.get(PODS_CIDR_LABEL[network_driver],
-                          DEFAULT_PODS_CIDR)
-        params = {
-            'cluster_uuid': cluster['uuid'],
-            'os_distro': self.os_distro,
+        params = dict(self._common_parameters(cluster, template, labels,
+                                              opts, network_driver), **{
             'master_flavor': _first(
-                _group(nodegroups, 'master').get('flavor_id'),
-                cluster.get('master_flavor_id'),
+                masters.get('flavor_id'), cluster.get('master_flavor_id'),
                 template.get('master_flavor_id'), default=DEFAULT_FLAVOR),
             'minion_flavor': _first(
-                _group(nodegroups, 'worker').get('flavor_id'),
-                cluster.get('flavor_id'), template.get('flavor_id'),
-                default=DEFAULT_FLAVOR),
+                workers.get('flavor_id'), cluster.get('flavor_id'),
+                template.get('flavor_id'), default=DEFAULT_FLAVOR),
             'server_image': image,
             'minion_image': minion_image,
-            'ssh_key_name': opts['keypair'],
-            'external_network': _first(template.get('external_network_id'),
-                                       default='public'),
-            'fixed_network': opts['fixed_network'],
-            'fixed_subnet': opts['fixed_subnet'],
+            'fixed_network': opts['network'],
+            'fixed_subnet': opts['subnet_name'],
+            'provisioning_network': labels.get('provisioning_network'),
             'fixed_subnet_cidr': labels['fixed_subnet_cidr'],
             'dns_nameserver': _first(template.get('dns_nameserver'),
                                      default='8.8.8.8'),
@@ -212,16 +224,8 @@ class KubernetesDriver(base.Driver):
                 cluster, template, masters)),
             'minion_kube_tag': self.coe_version(self.group_labels(
                 cluster, template, workers)),
-            'apiserver_port': int(_first(template.get('apiserver_port'),
-                                         default=6443)),
-            'pods_network_cidr': pods,
-            'service_cluster_ip_range': labels['service_cluster_ip_range'],
-            'dns_cluster_domain': labels['dns_cluster_domain'],
-            'network_driver': network_driver,
-            'http_proxy': template.get('http_proxy') or '',
-            'https_proxy': template.get('https_proxy') or '',
-            'no_proxy': template.get('no_proxy') or '',
-        }
+            'etcd_volume_size': labels['etcd_volume_size'],
+        })
         params.update(self.update_parameters(cluster, template, nodegroups))
         # Only what this cluster's template declares: Heat rejects the rest.
         params = {k: v for k, v in params.items() if k in hot['parameters']}
@@ -229,8 +233,59 @@ class KubernetesDriver(base.Driver):
             name: yaml.safe_dump(body, sort_keys=False)
             for name, body in files.items()}, 'parameters': params}
 
+    def _common_parameters(self, cluster, template, labels, opts,
+                           network_driver):
+        """Parameters a cluster's stack and a nodegroup's share."""
+        return {
+            'cluster_uuid': cluster['uuid'],
+            'os_distro': self.os_distro,
+            'server_type': opts['server_type'],
+            'ssh_key_name': _first(cluster.get('keypair'),
+                                   template.get('keypair_id')),
+            'external_network': _first(template.get('external_network_id'),
+                                       default='public'),
+            'containerd_tag': self.container_version(labels),
+            'apiserver_port': int(_first(template.get('apiserver_port'),
+                                         default=6443)),
+            'pods_network_cidr': labels.get(PODS_CIDR_LABEL[network_driver],
+                                            DEFAULT_PODS_CIDR),
+            'service_cluster_ip_range': labels['service_cluster_ip_range'],
+            'dns_cluster_domain': labels['dns_cluster_domain'],
+            'network_driver': network_driver,
+            'calico_tag': labels['calico_tag'],
+            'flannel_tag': labels['flannel_tag'],
+            'cloud_provider_enabled': _text(labels['cloud_provider_enabled']),
+            'cloud_provider_tag': labels['cloud_provider_tag'],
+            'cinder_csi_enabled': _text(labels['cinder_csi_enabled']),
+            'cinder_csi_plugin_tag': labels['cinder_csi_plugin_tag'],
+            'docker_volume_size': opts['docker_volume_size'],
+            'volume_type': labels['docker_volume_type'],
+            'node_join_timeout': labels['node_join_timeout'],
+            'http_proxy': template.get('http_proxy') or '',
+            'https_proxy': template.get('https_proxy') or '',
+            'no_proxy': template.get('no_proxy') or '',
+        }
+
     def ca_parameters(self, ca_pems):
         return {'ca_bundle': ''.join(ca_pems)}
+
+    def ca_key_parameters(self, cas):
+        """The CA certificates and keys for the masters' user data (base64
+        of PEM, the keys in hidden parameters) and the Kubernetes CA's
+        hash the workers check at their join.
+
+        :param cas: ``{ca_type: (cert_pem, key_pem)}``.
+        """
+        params = {}
+        for ca_type, (cert, key) in (cas or {}).items():
+            if ca_type not in CA_PARAMETERS:
+                continue
+            cert_param, key_param = CA_PARAMETERS[ca_type]
+            params[cert_param] = _b64(cert)
+            params[key_param] = _b64(key)
+        if 'kubernetes' in (cas or {}):
+            params['ca_cert_hash'] = ca_cert_hash(cas['kubernetes'][0])
+        return params
 
     def update_parameters(self, cluster, template, nodegroups, remove=()):
         masters, workers = base.node_counts(cluster, nodegroups)
@@ -251,14 +306,9 @@ class KubernetesDriver(base.Driver):
                     'nodegroup cannot join it.' % ', '.join(missing))
         full = self.stack_definition(cluster, template, [
             dict(nodegroup, role='worker')])
-        opts = self._options(cluster, template,
-                             self.effective_labels(cluster, template))
-        build = {'fixed_network': opts['fixed'],
-                 'subnet': bool(opts['fixed_subnet']) or not opts['fixed'],
-                 'api_floating_ip': opts['api_floating_ip'],
-                 'node_floating_ip': opts['node_floating_ip'],
-                 'keypair': bool(opts['keypair'])}
-        hot = k8s_template.nodegroup_template(build)
+        labels = self.effective_labels(cluster, template)
+        opts = self._options(cluster, template, labels)
+        hot = k8s_template.nodegroup_template(self._build(opts))
         params = dict(full['parameters'])
         # The stack has workers only: they boot the nodegroup's image and
         # run the nodegroup's version (its own labels: an upgrade of the
@@ -267,12 +317,15 @@ class KubernetesDriver(base.Driver):
             params.get('server_image')
         params['kube_tag'] = params.get('minion_kube_tag') or \
             params.get('kube_tag')
+        groups = [cluster_outputs['cluster_secgroup'],
+                  cluster_outputs.get('worker_secgroup')]
         params.update(
             network=cluster_outputs['cluster_network'],
             subnet=cluster_outputs.get('cluster_subnet') or '',
-            security_group=cluster_outputs['cluster_secgroup'],
+            security_groups=','.join(g for g in groups if g),
             api_ip=cluster_outputs['api_private_ip'],
             api_public_ip=cluster_outputs.get('api_public_ip') or '',
+            ca_cert_hash=cluster_outputs.get('ca_cert_hash') or '',
             bootstrap_token=cluster_outputs['bootstrap_token'],
             node_registration=node_registration(nodegroup))
         params.update(self.nodegroup_update_parameters(
@@ -291,14 +344,20 @@ class KubernetesDriver(base.Driver):
                 'node_registration': node_registration(nodegroup)}
 
 
+def _text(flag):
+    """A boolean label as the 'true'/'false' the bootstrap script reads."""
+    return 'true' if flag else 'false'
+
+
 class UbuntuKubernetesDriver(KubernetesDriver):
     name = 'k8s_ubuntu_v1'
     os_distro = 'ubuntu'
-    provides = [{'server_type': 'vm', 'os': 'ubuntu', 'coe': 'kubernetes'}]
+    provides = [{'server_type': st, 'os': 'ubuntu', 'coe': 'kubernetes'}
+                for st in ('vm', 'bm')]
 
 
 class FedoraCoreOSKubernetesDriver(KubernetesDriver):
     name = 'k8s_fcos_v1'
     os_distro = 'fedora-coreos'
-    provides = [{'server_type': 'vm', 'os': 'fedora-coreos',
-                 'coe': 'kubernetes'}]
+    provides = [{'server_type': st, 'os': 'fedora-coreos',
+                 'coe': 'kubernetes'} for st in ('vm', 'bm')]

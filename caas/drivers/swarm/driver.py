@@ -22,6 +22,7 @@ import json
 
 import yaml
 
+from caas import pki
 from caas.common import coercion
 from caas.common import exceptions
 from caas.drivers import base
@@ -262,9 +263,18 @@ class SwarmDriver(base.Driver):
                 'minions_to_remove': ','.join(remove)}
 
     # TLS ------------------------------------------------------------------
-    def ca_key_parameters(self, cert_pem, key_pem):
+    def ca_key_parameters(self, cas):
         """The cluster CA and its private key for the managers, at create
-        only (hidden in the stack; see the module docstring)."""
+        only (hidden in the stack; see the module docstring).
+
+        :param cas: ``{ca_type: (cert_pem, key_pem)}``.
+        """
+        if pki.DEFAULT_CA_TYPE not in (cas or {}):
+            raise exceptions.CaasException(
+                message='Cluster has no %s CA: the Swarm managers cannot '
+                        'issue their Docker API certificates.'
+                        % pki.DEFAULT_CA_TYPE)
+        cert_pem, key_pem = cas[pki.DEFAULT_CA_TYPE]
         return {'ca_cert_b64': _b64(cert_pem), 'ca_key_b64': _b64(key_pem)}
 
     # A CA rotation is not handed to running swarm nodes (base: {}): the

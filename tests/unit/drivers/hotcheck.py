@@ -18,7 +18,12 @@ TYPES = {'OS::Nova::Server', 'OS::Heat::ResourceGroup', 'OS::Heat::None',
          'OS::Nova::ServerGroup', 'OS::Neutron::Net', 'OS::Neutron::Subnet',
          'OS::Neutron::Router', 'OS::Neutron::RouterInterface',
          'OS::Neutron::SecurityGroup', 'OS::Neutron::Port',
-         'OS::Neutron::FloatingIP', 'OS::Neutron::FloatingIPAssociation'}
+         'OS::Neutron::FloatingIP', 'OS::Neutron::FloatingIPAssociation',
+         'OS::Heat::WaitConditionHandle', 'OS::Heat::WaitCondition',
+         'OS::Cinder::Volume', 'OS::Cinder::VolumeAttachment',
+         'OS::Octavia::LoadBalancer', 'OS::Octavia::Listener',
+         'OS::Octavia::Pool', 'OS::Octavia::PoolMember',
+         'OS::Octavia::HealthMonitor'}
 PSEUDO = {'OS::stack_name', 'OS::stack_id', 'OS::project_id'}
 
 

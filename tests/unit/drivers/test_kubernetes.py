@@ -58,7 +58,7 @@ def test_checker_catches_an_undeclared_reference():
         cluster(), template(), [])
     definition['template']['outputs']['bad'] = {
         'value': {'get_attr': ['nowhere', 'x']}}
-    definition['template']['resources']['secgroup']['properties'][
+    definition['template']['resources']['secgroup_master']['properties'][
         'name'] = {'get_param': 'nothing'}
     assert len(hotcheck.check_definition(definition)) == 2
 
@@ -124,21 +124,29 @@ def user_data(definition, name='kubemaster.yaml'):
         'str_replace']
 
 
-def test_ubuntu_user_data_is_the_bootstrap_script():
+@pytest.mark.parametrize('name', ['kubemaster.yaml', 'kubeminion.yaml'])
+def test_ubuntu_user_data_is_a_cloud_config_running_the_script(name):
     data = user_data(k8s.UbuntuKubernetesDriver().stack_definition(
-        cluster(), template(), []))
-    assert data['template'] == k8s_template.bootstrap_script()
-    assert data['template'].startswith('#!/bin/bash')
+        cluster(), template(), []), name)
+    assert data['template'].startswith('#cloud-config\n')
+    body = yaml.safe_load(data['template'])
+    assert k8s_template.script_of(data['template']) == \
+        k8s_template.bootstrap_script()
+    assert body['runcmd'] == [[k8s_template.BOOTSTRAP_PATH]]
+    for placeholder in data['params']:
+        assert placeholder in data['template']
 
 
-def test_fcos_user_data_is_ignition_keeping_the_placeholders():
+@pytest.mark.parametrize('name', ['kubemaster.yaml', 'kubeminion.yaml'])
+def test_fcos_user_data_is_ignition_keeping_the_placeholders(name):
     data = user_data(k8s.FedoraCoreOSKubernetesDriver().stack_definition(
-        cluster(), template(), []))
+        cluster(), template(), []), name)
     ignition = json.loads(data['template'])
     assert ignition['ignition']['version'].startswith('3.')
-    source = ignition['storage']['files'][0]['contents']['source']
+    assert k8s_template.script_of(data['template']) == \
+        k8s_template.bootstrap_script()
     for placeholder in data['params']:
-        assert placeholder in source
+        assert placeholder in data['template']
 
 
 def test_every_placeholder_of_the_script_is_filled():
@@ -237,7 +245,7 @@ def test_outputs_become_cluster_values():
     assert values == {'api_address': 'https://172.24.4.10:6443',
                       'master_addresses': ['172.24.4.11'],
                       'node_addresses': ['172.24.4.12', '172.24.4.13'],
-                      'coe_version': 'v1.28.4'}
+                      'coe_version': 'v1.28.4', 'container_version': None}
 
 
 def test_nodegroup_addresses_by_role():
@@ -249,4 +257,5 @@ def test_nodegroup_addresses_by_role():
 def test_missing_outputs_give_empty_values():
     values = k8s.UbuntuKubernetesDriver().cluster_values_from_outputs({})
     assert values == {'api_address': None, 'master_addresses': [],
-                      'node_addresses': [], 'coe_version': None}
+                      'node_addresses': [], 'coe_version': None,
+                      'container_version': None}

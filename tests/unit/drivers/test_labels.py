@@ -64,10 +64,30 @@ def test_non_boolean_value_names_the_label(driver):
 
 
 def test_unsupported_feature_accepts_false_refuses_true(driver):
-    driver.validate_labels({'auto_healing_enabled': 'false'})
+    driver.validate_labels({'monitoring_enabled': 'false'})
     with pytest.raises(exceptions.InvalidParameterValue) as exc:
-        driver.validate_labels({'auto_healing_enabled': 'true'})
-    assert 'auto_healing_enabled' in str(exc.value)
+        driver.validate_labels({'monitoring_enabled': 'true'})
+    assert 'monitoring_enabled' in str(exc.value)
+
+
+@pytest.mark.parametrize('label', ['auto_healing_enabled',
+                                   'cloud_provider_enabled',
+                                   'cinder_csi_enabled'])
+def test_supported_switches_are_booleans_defaulting_to_false(driver, label):
+    assert driver.validate_labels({label: 'true'}) == {label: True}
+    assert driver.effective_labels({'labels': {}}, {})[label] is False
+    with pytest.raises(exceptions.InvalidParameterValue) as exc:
+        driver.validate_labels({label: 'sometimes'})
+    assert label in str(exc.value)
+
+
+def test_integer_labels_refuse_words_and_negatives(driver):
+    assert driver.validate_labels({'etcd_volume_size': '5'}) == {
+        'etcd_volume_size': 5}
+    for bad in ('five', '-1'):
+        with pytest.raises(exceptions.InvalidParameterValue) as exc:
+            driver.validate_labels({'etcd_volume_size': bad})
+        assert 'etcd_volume_size' in str(exc.value)
 
 
 def test_bad_cidr_names_the_label(driver):

@@ -12,6 +12,7 @@ import yaml
 
 from caas.drivers.fake import driver as fake
 from caas.drivers.kubernetes import driver as k8s
+from caas.drivers.kubernetes import template as k8s_template
 
 from . import hotcheck
 from .test_kubernetes import DRIVERS
@@ -52,14 +53,14 @@ def test_the_stack_is_the_nodegroups_workers_on_the_clusters_network():
     assert params['number_of_minions'] == 3
     assert params['minion_flavor'] == 'g1.large'
     assert params['server_image'] == 'ubuntu-noble'
-    assert (params['network'], params['security_group'], params['api_ip'],
+    assert (params['network'], params['security_groups'], params['api_ip'],
             params['bootstrap_token']) == (
         'net-1', 'sg-1', '127.20.0.5', 'abcdef.0123456789abcdef')
     resources = definition['template']['resources']
     # Workers only: no network, no masters, no API port of its own (and
     # the cloud provider's configuration its workers deploy, as the
-    # cluster's nodes do).
-    assert set(resources) == {'kube_minions', 'cloud_config'}
+    # cluster's nodes do; the server group on VMs).
+    assert set(resources) == {'kube_minions', 'cloud_config', 'server_group'}
     assert definition['template']['parameters']['bootstrap_token'][
         'hidden'] is True
     name = driver.nodegroup_stack_name(cluster(), nodegroup())
@@ -102,25 +103,26 @@ def _rendered_script(definition, values):
     text = replace['template']
     for key, ref in sorted(replace['params'].items(), key=lambda kv:
                            -len(kv[0])):
-        text = text.replace(key, str(values.get(ref['get_param'], '')))
+        if isinstance(ref, dict) and 'get_param' in ref:
+            ref = values.get(ref['get_param'], '')
+        elif isinstance(ref, dict):
+            ref = ''
+        text = text.replace(key, str(ref))
     return text
 
 
-def join_configuration(driver_cls, ng):
+def join_configuration(driver_cls, ng, outputs=OUTPUTS):
     """Render the driver's stack for ``ng``, then run the worker script's
     own join_config function with bash and parse what it prints."""
     definition = driver_cls().nodegroup_stack_definition(
-        cluster(), template(), ng, OUTPUTS)
+        cluster(), template(), ng, outputs)
     params = definition['parameters']
     values = {'api_ip': params['api_ip'], 'apiserver_port': 6443,
               'bootstrap_token': params['bootstrap_token'],
+              'ca_cert_hash': params.get('ca_cert_hash', ''),
+              'role': 'worker',
               'node_registration': params['node_registration']}
-    script = _rendered_script(definition, values)
-    if driver_cls is k8s.FedoraCoreOSKubernetesDriver:
-        from urllib import parse
-        ignition = json.loads(script)
-        source = ignition['storage']['files'][0]['contents']['source']
-        script = parse.unquote(source[len('data:,'):])
+    script = k8s_template.script_of(_rendered_script(definition, values))
     settings = '\n'.join(line for line in script.splitlines()
                          if re.match(r'^[A-Z_]+="[^"]*"$', line))
     function = script[script.index('# >>> join-config'):
@@ -151,6 +153,17 @@ def test_node_labels_and_taints_reach_the_kubeadm_join_configuration(
     assert registration['taints'] == [
         {'key': 'gpu', 'value': 'yes', 'effect': 'NoSchedule'},
         {'key': 'spot', 'effect': 'PreferNoSchedule'}]
+
+
+def test_workers_check_the_api_against_the_clusters_ca_hash():
+    digest = 'sha256:' + 'ab' * 32
+    config = join_configuration(k8s.FedoraCoreOSKubernetesDriver,
+                                nodegroup(),
+                                dict(OUTPUTS, ca_cert_hash=digest))
+    assert config['discovery']['bootstrapToken'] == {
+        'apiServerEndpoint': '127.20.0.5:6443',
+        'token': 'abcdef.0123456789abcdef', 'caCertHashes': [digest]}
+    assert 'controlPlane' not in config
 
 
 def test_a_worker_without_node_fields_registers_plainly():

@@ -53,9 +53,13 @@ def test_swarm_mode_has_no_driver():
     assert 'swarm-mode' in str(exc.value)
 
 
-def test_bare_metal_kubernetes_has_no_driver():
+def test_bare_metal_kubernetes_is_served_by_the_same_drivers():
+    assert caas.drivers.find_driver('bm', 'ubuntu', 'kubernetes').name == \
+        'k8s_ubuntu_v1'
+    assert caas.drivers.find_driver('bm', 'fedora-coreos',
+                                    'kubernetes').name == 'k8s_fcos_v1'
     with pytest.raises(exceptions.DriverNotFound):
-        caas.drivers.find_driver('bm', 'ubuntu', 'kubernetes')
+        caas.drivers.find_driver('bm', 'centos', 'kubernetes')
 
 
 def test_list_drivers_names_every_driver_with_what_it_provides():
@@ -63,7 +67,8 @@ def test_list_drivers_names_every_driver_with_what_it_provides():
     assert set(listed) == {'fake', 'k8s_ubuntu_v1', 'k8s_fcos_v1',
                            'swarm_ubuntu_v1', 'swarm_fcos_v1'}
     assert listed['k8s_ubuntu_v1'] == [
-        {'server_type': 'vm', 'os': 'ubuntu', 'coe': 'kubernetes'}]
+        {'server_type': 'vm', 'os': 'ubuntu', 'coe': 'kubernetes'},
+        {'server_type': 'bm', 'os': 'ubuntu', 'coe': 'kubernetes'}]
 
 
 def test_get_driver_returns_a_fresh_instance():

@@ -35,6 +35,7 @@ from caas.common import states
 from caas.db import api as db
 from caas.db import quotas
 from caas.db.sqlalchemy import models
+from caas.drivers import base as drivers_base
 from caas.pki import authority
 
 LOG = logging.getLogger(__name__)
@@ -68,10 +69,18 @@ def _labels(body, template):
 def view(row, base_url, summary=False):
     """A cluster's view at the request's microversion: from 1.13 on it
     names the cluster's id in its driver's backend (``cluster_id``; here
-    the Heat stack's id), as Magnum does."""
+    the Heat stack's id), as Magnum does. The full view says, as Magnum's
+    does at every version, how the cluster's labels differ from its
+    template's (``labels_overridden``, ``labels_added``,
+    ``labels_skipped``)."""
     data = views.cluster(row, base_url, summary=summary)
     if request.version() >= microversions.CLUSTER_ID:
         data['cluster_id'] = row.stack_id
+    if not summary:
+        overridden, added, skipped = drivers_base.labels_diff(
+            row.template_labels, row.labels)
+        data.update(labels_overridden=overridden, labels_added=added,
+                    labels_skipped=skipped)
     return data
 
 
@@ -102,6 +111,14 @@ def _pending(kind, cluster):
     """Magnum's pending notification, sent after the commit."""
     notifications.notify_cluster(request.context(), kind,
                                  notifications.PENDING, cluster)
+
+
+def _template_fields(template):
+    """The template row as the drivers take it (Magnum's field names)."""
+    return {key: getattr(template, key) for key in (
+        'server_type', 'fixed_network', 'fixed_subnet', 'docker_volume_size',
+        'floating_ip_enabled', 'master_lb_enabled', 'keypair_id', 'labels',
+        'network_driver')}
 
 
 def _template_for_create(ident):
@@ -136,9 +153,10 @@ def create():
     master_count = values.setdefault('master_count', 1)
     node_count = values.setdefault('node_count', 1)
     if master_count > 1 and not values.get('master_lb_enabled'):
+        # Magnum's rule and words (attr_validator.validate_master_count).
         raise exceptions.InvalidParameterValue(
-            err='Invalid value for field/attribute master_count: %d. More '
-                'than one master needs master_lb_enabled.' % master_count)
+            err='master_count must be 1 when master_lb_enabled is False '
+                '(master_count %d).' % master_count)
     if values.get('create_timeout') is None:
         values['create_timeout'] = services.conf.conductor.default_create_timeout
     if services.conf.cloud.validate_references:
@@ -153,6 +171,7 @@ def create():
             template.server_type, template.cluster_distro, template.coe,
             explicit=template.driver)
         driver.validate_labels(labels)
+        driver.validate_cluster(values, _template_fields(template))
     values['uuid'] = db.new_uuid()
     values.setdefault('name', 'cluster-%s' % values['uuid'][:8])
     values.update(cluster_template_id=template.uuid,

@@ -96,6 +96,7 @@ def _check_cloud_and_driver(values, changed_fields):
             explicit=values.get('driver'))
         driver.validate_labels(values.get('labels'))
         driver.validate_network_driver(values.get('network_driver'))
+        driver.validate_cluster({}, values)
     else:
         LOG.warning('Template %s: image %s has no known os_distro; the '
                     'driver is chosen when a cluster is created.',

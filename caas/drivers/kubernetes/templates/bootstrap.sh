@@ -1,32 +1,74 @@
 #!/bin/bash
-# caas node bootstrap: installs a container runtime and kubeadm, then
-# initialises the control plane (master 0), joins it (other masters) or
-# joins as a worker.  Values between double underscores are filled by Heat.
-set -euo pipefail
+# caas node bootstrap: containerd and kubeadm, then the control plane's
+# `kubeadm init` with the cluster's own CAs (master 0), a control-plane join
+# (other masters) or a worker join checked against the CA's hash; at last the
+# node signals its Heat wait condition, so that CREATE_COMPLETE means joined.
+# Values between double underscores are filled by Heat (str_replace).
+set -Eeuo pipefail
 exec > >(tee -a /var/log/caas-bootstrap.log) 2>&1
 
 ROLE="__CAAS_ROLE__"
 NODE_INDEX="__CAAS_NODE_INDEX__"
 OS_DISTRO="__CAAS_OS_DISTRO__"
+SERVER_TYPE="__CAAS_SERVER_TYPE__"
 KUBE_TAG="__CAAS_KUBE_TAG__"
+CONTAINERD_TAG="__CAAS_CONTAINERD_TAG__"
 API_IP="__CAAS_API_IP__"
 API_PORT="__CAAS_API_PORT__"
 API_PUBLIC_IP="__CAAS_API_PUBLIC_IP__"
+API_VIP="__CAAS_API_VIP__"
 BOOTSTRAP_TOKEN="__CAAS_BOOTSTRAP_TOKEN__"
 CERTIFICATE_KEY="__CAAS_CERTIFICATE_KEY__"
+CA_CERT_HASH="__CAAS_CA_CERT_HASH__"
 PODS_CIDR="__CAAS_PODS_CIDR__"
 SERVICES_CIDR="__CAAS_SERVICES_CIDR__"
 DNS_DOMAIN="__CAAS_DNS_DOMAIN__"
 NETWORK_DRIVER="__CAAS_NETWORK_DRIVER__"
+CALICO_TAG="__CAAS_CALICO_TAG__"
+FLANNEL_TAG="__CAAS_FLANNEL_TAG__"
+CLOUD_PROVIDER_ENABLED="__CAAS_CLOUD_PROVIDER_ENABLED__"
+CLOUD_PROVIDER_TAG="__CAAS_CLOUD_PROVIDER_TAG__"
+CINDER_CSI_ENABLED="__CAAS_CINDER_CSI_ENABLED__"
+CINDER_CSI_TAG="__CAAS_CINDER_CSI_TAG__"
+DOCKER_VOLUME="__CAAS_DOCKER_VOLUME__"
+ETCD_VOLUME="__CAAS_ETCD_VOLUME__"
 CLUSTER_UUID="__CAAS_CLUSTER_UUID__"
 HTTP_PROXY_URL="__CAAS_HTTP_PROXY__"
 HTTPS_PROXY_URL="__CAAS_HTTPS_PROXY__"
 NO_PROXY_LIST="__CAAS_NO_PROXY__"
 NODE_REGISTRATION="__CAAS_NODE_REGISTRATION__"
+WC_ENDPOINT="__CAAS_WC_ENDPOINT__"
+WC_TOKEN="__CAAS_WC_TOKEN__"
 
 KUBE_MINOR="${KUBE_TAG#v}"
 KUBE_MINOR="v${KUBE_MINOR%.*}"
 KUBE_VIP_TAG="v0.8.0"
+RUNC_TAG="v1.1.13"
+PKI=/etc/kubernetes/pki
+CPO_URL="https://raw.githubusercontent.com/kubernetes/cloud-provider-openstack/${CLOUD_PROVIDER_TAG}/manifests"
+CSI_URL="https://raw.githubusercontent.com/kubernetes/cloud-provider-openstack/${CINDER_CSI_TAG}/manifests/cinder-csi-plugin"
+
+# The node's verdict for its Heat wait condition (SUCCESS or FAILURE).
+signal() {
+    local status="$1" reason="$2"
+    curl -fsS --retry 10 --retry-delay 5 -X POST \
+        -H "X-Auth-Token: ${WC_TOKEN}" \
+        -H 'Content-Type: application/json' -H 'Accept: application/json' \
+        --data-binary "{\"status\": \"${status}\", \"reason\": \"${reason}\", \"id\": \"${ROLE}-${NODE_INDEX}\"}" \
+        "${WC_ENDPOINT}"
+}
+
+# A failed step fails the stack at once instead of at the timeout.
+trap 'signal FAILURE "bootstrap of ${ROLE} ${NODE_INDEX} failed at line ${LINENO}"' ERR
+
+retry() {
+    local n=0
+    until "$@"; do
+        n=$((n + 1))
+        [ "$n" -ge 60 ] && return 1
+        sleep 10
+    done
+}
 
 if [ -n "$HTTP_PROXY_URL$HTTPS_PROXY_URL" ]; then
     export http_proxy="$HTTP_PROXY_URL" https_proxy="$HTTPS_PROXY_URL"
@@ -35,6 +77,28 @@ if [ -n "$HTTP_PROXY_URL$HTTPS_PROXY_URL" ]; then
     printf '[Service]\nEnvironment="HTTP_PROXY=%s" "HTTPS_PROXY=%s" "NO_PROXY=%s"\n' \
         "$http_proxy" "$https_proxy" "$no_proxy" \
         > /etc/systemd/system/containerd.service.d/proxy.conf
+fi
+
+# A Cinder volume shows up under its ID's first 20 characters (the virtio
+# serial); it is formatted once and mounted where its data lives.
+mount_volume() {
+    local volume="$1" target="$2" device
+    [ -n "$volume" ] || return 0
+    device="/dev/disk/by-id/virtio-${volume:0:20}"
+    retry test -e "$device"
+    if ! blkid "$device" >/dev/null 2>&1; then
+        mkfs.ext4 -q "$device"
+    fi
+    mkdir -p "$target"
+    echo "$device $target ext4 defaults 0 2" >> /etc/fstab
+    mount "$target"
+}
+
+if [ "$SERVER_TYPE" = vm ]; then
+    mount_volume "$DOCKER_VOLUME" /var/lib/containerd
+    if [ "$ROLE" = master ]; then
+        mount_volume "$ETCD_VOLUME" /var/lib/etcd
+    fi
 fi
 
 modprobe overlay
@@ -48,10 +112,33 @@ SYSCTL
 sysctl --system
 swapoff -a
 
+case "$(uname -m)" in
+    aarch64) ARCH=arm64 ;;
+    *) ARCH=amd64 ;;
+esac
+
+# containerd from its release, the same version on every OS (the cluster's
+# container_version), with runc and the upstream systemd unit.
+install_containerd() {
+    local url="https://github.com/containerd/containerd/releases/download"
+    curl -fsSL -o /tmp/containerd.tar.gz \
+        "${url}/v${CONTAINERD_TAG}/containerd-${CONTAINERD_TAG}-linux-${ARCH}.tar.gz"
+    tar -C /usr/local -xzf /tmp/containerd.tar.gz
+    curl -fsSL -o /tmp/runc \
+        "https://github.com/opencontainers/runc/releases/download/${RUNC_TAG}/runc.${ARCH}"
+    install -m 0755 /tmp/runc /usr/local/sbin/runc
+    curl -fsSL -o /etc/systemd/system/containerd.service \
+        "https://raw.githubusercontent.com/containerd/containerd/v${CONTAINERD_TAG}/containerd.service"
+    mkdir -p /etc/containerd
+    /usr/local/bin/containerd config default \
+        | sed 's/SystemdCgroup = false/SystemdCgroup = true/' \
+        > /etc/containerd/config.toml
+}
+
 install_ubuntu() {
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
-    apt-get install -y apt-transport-https ca-certificates curl gpg containerd
+    apt-get install -y apt-transport-https ca-certificates curl gpg
     mkdir -p /etc/apt/keyrings
     curl -fsSL "https://pkgs.k8s.io/core:/stable:/${KUBE_MINOR}/deb/Release.key" \
         | gpg --dearmor -o /etc/apt/keyrings/kubernetes.gpg
@@ -83,10 +170,7 @@ case "$OS_DISTRO" in
     fedora-coreos) install_fedora_coreos ;;
     *) echo "unsupported os_distro $OS_DISTRO" >&2; exit 1 ;;
 esac
-
-mkdir -p /etc/containerd
-containerd config default | sed 's/SystemdCgroup = false/SystemdCgroup = true/' \
-    > /etc/containerd/config.toml
+install_containerd
 systemctl daemon-reload
 systemctl enable --now containerd kubelet
 
@@ -101,22 +185,33 @@ kube_vip_manifest() {
         > /etc/kubernetes/manifests/kube-vip.yaml
 }
 
-retry() {
-    local n=0
-    until "$@"; do
-        n=$((n + 1))
-        [ "$n" -ge 60 ] && return 1
-        sleep 10
-    done
+# >>> join-config
+# The kubelet's registration: the nodegroup's node labels and taints come
+# from the driver as base64 of JSON (which is YAML), plus the external cloud
+# provider when the cluster runs one.
+registration() {
+    local json
+    json=$(printf '%s' "$NODE_REGISTRATION" | base64 -d)
+    if [ "$CLOUD_PROVIDER_ENABLED" = true ]; then
+        json=$(printf '%s' "$json" | python3 -c 'import json, sys
+r = json.load(sys.stdin)
+r.setdefault("kubeletExtraArgs", {})["cloud-provider"] = "external"
+print(json.dumps(r, sort_keys=True))')
+    fi
+    printf '%s' "$json"
 }
 
-# >>> join-config
-# A worker's kubeadm JoinConfiguration. Its nodeRegistration (the node
-# labels and taints of the worker's nodegroup, kubelet registration
-# arguments) comes from the driver as base64 of JSON, which is YAML.
+# Workers check the API they discover against the cluster CA's hash; only
+# a cluster created before caas handed the hash skips that check.
+discovery() {
+    if [ -n "$CA_CERT_HASH" ]; then
+        printf '    caCertHashes: ["%s"]\n' "$CA_CERT_HASH"
+    else
+        printf '    unsafeSkipCAVerification: true\n'
+    fi
+}
+
 join_config() {
-    local registration
-    registration=$(printf '%s' "$NODE_REGISTRATION" | base64 -d)
     cat <<JOINCONFIG
 apiVersion: kubeadm.k8s.io/v1beta3
 kind: JoinConfiguration
@@ -124,39 +219,132 @@ discovery:
   bootstrapToken:
     apiServerEndpoint: "${API_IP}:${API_PORT}"
     token: "${BOOTSTRAP_TOKEN}"
-    unsafeSkipCAVerification: true
-nodeRegistration: ${registration}
+$(discovery)
+nodeRegistration: $(registration)
 JOINCONFIG
+    if [ "$ROLE" = master ]; then
+        cat <<CONTROLPLANE
+controlPlane:
+  certificateKey: "${CERTIFICATE_KEY}"
+  localAPIEndpoint:
+    bindPort: ${API_PORT}
+CONTROLPLANE
+    fi
+}
+
+init_config() {
+    local sans="\"$API_IP\""
+    [ -n "$API_PUBLIC_IP" ] && sans="$sans, \"$API_PUBLIC_IP\""
+    cat <<INITCONFIG
+apiVersion: kubeadm.k8s.io/v1beta3
+kind: InitConfiguration
+bootstrapTokens:
+  - token: "${BOOTSTRAP_TOKEN}"
+    ttl: "0s"
+certificateKey: "${CERTIFICATE_KEY}"
+localAPIEndpoint:
+  bindPort: ${API_PORT}
+nodeRegistration: $(registration)
+---
+apiVersion: kubeadm.k8s.io/v1beta3
+kind: ClusterConfiguration
+kubernetesVersion: "${KUBE_TAG}"
+controlPlaneEndpoint: "${API_IP}:${API_PORT}"
+apiServer:
+  certSANs: [${sans}]
+networking:
+  podSubnet: "${PODS_CIDR}"
+  serviceSubnet: "${SERVICES_CIDR}"
+  dnsDomain: "${DNS_DOMAIN}"
+INITCONFIG
 }
 # <<< join-config
 
-SANS="$API_IP"
-[ -n "$API_PUBLIC_IP" ] && SANS="$SANS,$API_PUBLIC_IP"
-
-if [ "$ROLE" = master ] && [ "$NODE_INDEX" = 0 ]; then
-    kube_vip_manifest
-    kubeadm init --kubernetes-version "$KUBE_TAG" \
-        --control-plane-endpoint "$API_IP:$API_PORT" \
-        --apiserver-bind-port "$API_PORT" \
-        --apiserver-cert-extra-sans "$SANS" \
-        --pod-network-cidr "$PODS_CIDR" --service-cidr "$SERVICES_CIDR" \
-        --service-dns-domain "$DNS_DOMAIN" \
-        --token "$BOOTSTRAP_TOKEN" --token-ttl 0 \
-        --upload-certs --certificate-key "$CERTIFICATE_KEY"
-    export KUBECONFIG=/etc/kubernetes/admin.conf
+# The CNI, with the cluster's pod network.
+apply_cni() {
+    local manifest=/etc/kubernetes/caas-cni.yaml
     case "$NETWORK_DRIVER" in
-        calico) kubectl apply -f https://raw.githubusercontent.com/projectcalico/calico/v3.27.3/manifests/calico.yaml ;;
-        *) kubectl apply -f https://github.com/flannel-io/flannel/releases/latest/download/kube-flannel.yml ;;
+        calico)
+            curl -fsSL -o "$manifest" \
+                "https://raw.githubusercontent.com/projectcalico/calico/${CALICO_TAG}/manifests/calico.yaml"
+            sed -i -e 's|# - name: CALICO_IPV4POOL_CIDR|- name: CALICO_IPV4POOL_CIDR|' \
+                -e "s|#   value: \"192.168.0.0/16\"|  value: \"${PODS_CIDR}\"|" "$manifest"
+            ;;
+        *)
+            curl -fsSL -o "$manifest" \
+                "https://github.com/flannel-io/flannel/releases/download/${FLANNEL_TAG}/kube-flannel.yml"
+            sed -i "s|10.244.0.0/16|${PODS_CIDR}|" "$manifest"
+            ;;
     esac
+    kubectl apply -f "$manifest"
+}
+
+# cloud-provider-openstack (Services of type LoadBalancer through Octavia)
+# and the Cinder CSI, reading the cluster's cloud credential that the
+# cloud_config deployment writes to /etc/kubernetes/cloud-config.
+apply_cloud_provider() {
+    retry test -s /etc/kubernetes/cloud-config
+    kubectl -n kube-system create secret generic cloud-config \
+        --from-file=cloud.conf=/etc/kubernetes/cloud-config \
+        --dry-run=client -o yaml | kubectl apply -f -
+    if [ "$CLOUD_PROVIDER_ENABLED" = true ]; then
+        local m
+        for m in cloud-controller-manager-roles.yaml \
+                 cloud-controller-manager-role-bindings.yaml \
+                 openstack-cloud-controller-manager-ds.yaml; do
+            kubectl apply -f "${CPO_URL}/controller-manager/${m}"
+        done
+    fi
+    if [ "$CINDER_CSI_ENABLED" = true ]; then
+        local m
+        for m in cinder-csi-controllerplugin-rbac.yaml \
+                 cinder-csi-controllerplugin.yaml \
+                 cinder-csi-nodeplugin-rbac.yaml \
+                 cinder-csi-nodeplugin.yaml csi-cinder-driver.yaml; do
+            kubectl apply -f "${CSI_URL}/${m}"
+        done
+    fi
+}
+
+# The CA files written by the user data; an empty one (a stack without the
+# cluster's CAs) is removed so kubeadm makes its own rather than failing.
+prepare_pki() {
+    local f
+    for f in ca.crt ca.key etcd/ca.crt etcd/ca.key front-proxy-ca.crt \
+             front-proxy-ca.key; do
+        if [ -e "$PKI/$f" ] && [ ! -s "$PKI/$f" ]; then
+            rm -f "$PKI/$f"
+        fi
+    done
+    if [ -e "$PKI/ca.key" ]; then
+        chmod 600 "$PKI"/*.key "$PKI"/etcd/*.key 2>/dev/null || true
+    else
+        echo "no cluster CA in the user data: kubeadm makes its own" >&2
+    fi
+}
+
+mkdir -p /etc/kubernetes
+if [ "$ROLE" = master ] && [ "$NODE_INDEX" = 0 ]; then
+    prepare_pki
+    [ "$API_VIP" = true ] && kube_vip_manifest
+    init_config > /etc/kubernetes/caas-init.yaml
+    kubeadm init --config /etc/kubernetes/caas-init.yaml --upload-certs
+    export KUBECONFIG=/etc/kubernetes/admin.conf
+    apply_cni
     kubectl label node "$(hostname)" "caas.openstack.org/cluster=$CLUSTER_UUID" --overwrite
+    if [ "$CLOUD_PROVIDER_ENABLED" = true ] || [ "$CINDER_CSI_ENABLED" = true ]; then
+        apply_cloud_provider
+    fi
 elif [ "$ROLE" = master ]; then
-    kube_vip_manifest
-    retry kubeadm join "$API_IP:$API_PORT" --token "$BOOTSTRAP_TOKEN" \
-        --discovery-token-unsafe-skip-ca-verification \
-        --control-plane --certificate-key "$CERTIFICATE_KEY" \
-        --apiserver-bind-port "$API_PORT"
+    prepare_pki
+    [ "$API_VIP" = true ] && kube_vip_manifest
+    join_config > /etc/kubernetes/caas-join.yaml
+    retry kubeadm join --config /etc/kubernetes/caas-join.yaml
 else
     join_config > /etc/kubernetes/caas-join.yaml
     retry kubeadm join --config /etc/kubernetes/caas-join.yaml
 fi
+
+retry curl -fsS http://127.0.0.1:10248/healthz
+signal SUCCESS "kubelet of ${ROLE} ${NODE_INDEX} is up"
 echo "caas bootstrap of $ROLE $NODE_INDEX for cluster $CLUSTER_UUID done"
