@@ -71,7 +71,9 @@ def test_another_project_sees_no_events(api, make_cluster):
 
 
 @pytest.mark.parametrize('query,name', [
-    ('marker=abc', 'marker'), ('limit=-1', 'limit'), ('limit=x', 'limit'),
+    ('marker=abc', 'marker'), ('marker=-1', 'marker'),
+    ('marker=9223372036854775808', 'marker'),
+    ('limit=-1', 'limit'), ('limit=x', 'limit'),
     ('sort_key=step', 'sort_key'), ('sort_dir=up', 'sort_dir')])
 def test_bad_paging_is_a_400_naming_it(api, make_cluster, query, name):
     make_cluster()
@@ -81,10 +83,13 @@ def test_bad_paging_is_a_400_naming_it(api, make_cluster, query, name):
         assert name in resp.json_body['errors'][0]['title']
 
 
-def test_bad_last_event_id_is_a_400(api):
-    resp = api.get('/v1/events/stream', headers={'Last-Event-ID': 'x'})
+@pytest.mark.parametrize('value', ['x', '-1', str(2 ** 63)])
+def test_bad_last_event_id_is_a_400(api, value):
+    resp = api.get('/v1/events/stream', headers={'Last-Event-ID': value})
     assert resp.status_code == 400
     assert 'Last-Event-ID' in resp.json_body['errors'][0]['title']
+    resp = api.get('/v1/events/stream?last_event_id=%s' % value)
+    assert resp.status_code == 400
 
 
 def test_stream_of_an_unknown_cluster_is_a_404(api):

@@ -35,6 +35,8 @@ from caas.db import operations as db_ops
 from caas.db.sqlalchemy import models
 
 _BATCH = 200
+# Event ids are BIGINT (SQLite's INTEGER): a larger marker is no event.
+_MAX_ID = 2 ** 63 - 1
 
 _streams_lock = threading.Lock()
 _streams_open = 0
@@ -55,11 +57,14 @@ def _marker():
     if raw in (None, ''):
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
+        value = -1
+    if not 0 <= value <= _MAX_ID:
         raise exceptions.InvalidParameterValue(
             err='Invalid value for marker: %s. It must be the id of an event '
-                '(an integer).' % raw)
+                '(an integer from 0 to %d).' % (raw, _MAX_ID))
+    return value
 
 
 def _page(path, where, cluster_id=None):
@@ -110,10 +115,10 @@ def _start_id():
         value = int(raw)
     except ValueError:
         value = -1
-    if value < 0:
+    if not 0 <= value <= _MAX_ID:
         raise exceptions.InvalidParameterValue(
             err='Invalid value for Last-Event-ID: %s. It must be the id of '
-                'an event (an integer).' % raw)
+                'an event (an integer from 0 to %d).' % (raw, _MAX_ID))
     return value
 
 
