@@ -59,6 +59,7 @@ def _index(cloud):
 
 def register_server(cloud, srv):
     """Note the handles the server's bootstrap signals (at create)."""
+    index = _index(cloud)
     found = []
     for part in userdata.parts(srv.get('user_data')):
         for match in ENDPOINT.finditer(part.text):
@@ -70,9 +71,10 @@ def register_server(cloud, srv):
     srv['signals'] = found
     srv['signal_outcome'] = 'SUCCESS' if cloud.knobs['nodes_signal'] \
         else None
-    index = _index(cloud)
     for key in found:
-        index.setdefault(tuple(key), []).append(srv['id'])
+        servers = index.setdefault(tuple(key), [])
+        if srv['id'] not in servers:
+            servers.append(srv['id'])
 
 
 def _server_signals(cloud, stack_id, handle_name):
@@ -218,6 +220,8 @@ class SoftwareConfig(rbase.Recorded):
     def record(self, cloud, stack, res):
         return {'config': config_text(cloud, res['props']),
                 'group': res['props'].get('group') or 'Heat::Ungrouped',
+                'inputs': [i.get('name') for i in
+                           res['props'].get('inputs') or []],
                 'outputs': res['props'].get('outputs') or []}
 
 

@@ -95,6 +95,12 @@ IMAGES = [
 ]
 PUBLIC_NET_ID = '5e0f7c2a-3b1d-4c6e-8f90-1a2b3c4d5e01'
 PRIVATE_NET_ID = '5e0f7c2a-3b1d-4c6e-8f90-1a2b3c4d5e02'
+SUBNETS = [
+    ('6e0f7c2a-3b1d-4c6e-8f90-1a2b3c4d5e01', 'public-subnet', PUBLIC_NET_ID,
+     '172.24.4.0/24'),
+    ('6e0f7c2a-3b1d-4c6e-8f90-1a2b3c4d5e02', 'private-subnet',
+     PRIVATE_NET_ID, '10.0.0.0/26'),
+]
 FAULT_MESSAGE = ('No valid host was found. There are not enough hosts '
                  'available.')
 
@@ -309,6 +315,15 @@ class Cloud(object):
         d['networks'].setdefault(PRIVATE_NET_ID, {
             'id': PRIVATE_NET_ID, 'name': 'private', 'external': False,
             'project_id': PROJECTS['admin']})
+        # What devstack makes: a subnet on each, that clusters given a
+        # fixed network and subnet (or load balancer members) may name.
+        for sid, name, net_id, cidr in SUBNETS:
+            d['subnets'].setdefault(sid, {
+                'id': sid, 'name': name, 'network_id': net_id, 'cidr': cidr,
+                'gateway_ip': cidr.rsplit('.', 1)[0] + '.1', 'ip_version': 4,
+                'dns_nameservers': [], 'enable_dhcp': True,
+                'allocation_pools': [], 'host_routes': [],
+                'project_id': PROJECTS['admin']})
 
     # lookups -------------------------------------------------------------
     def find(self, kind, name_or_id):

@@ -74,7 +74,7 @@ def user_data(os_distro):
     script = bootstrap_script()
     if os_distro == 'fedora-coreos':
         return json.dumps({
-            'ignition': {'version': '3.3.0'},
+            'ignition': {'version': '3.4.0'},
             'storage': {'files': [{
                 'path': '/usr/local/bin/caas-bootstrap',
                 'mode': 0o755,
