@@ -171,8 +171,17 @@ class WaitCondition(rbase.Resource):
             rbase.fail(res, 'NotFound', 'The WaitConditionHandle (%s) could '
                        'not be found.' % res['props']['handle'])
 
+    def update(self, cloud, stack, res, props):
+        super().update(cloud, stack, res, props)
+        res['data'].pop('completed', None)
+
     def _progress(self, cloud, stack, res):
         """(status, reason, time, successful signals so far)."""
+        done = (res.get('data') or {}).get('completed')
+        if done is not None:
+            # Complete stays complete: a node removed later (a resize)
+            # takes its signal with it, not the condition's state.
+            return 'COMPLETE', '', done[0], done[1]
         handle = _find_handle(stack, res['props']['handle'])
         count = int(res['props'].get('count') or 1)
         t = st.now()
@@ -187,7 +196,9 @@ class WaitCondition(rbase.Resource):
                         when, successes)
             successes.append(sig)
             if len(successes) >= count:
-                return 'COMPLETE', '', max(when, res['ready_at']), successes
+                when = max(when, res['ready_at'])
+                res.setdefault('data', {})['completed'] = [when, successes]
+                return 'COMPLETE', '', when, successes
         deadline = res['started_at'] + float(res['props']['timeout'])
         if t >= deadline:
             return ('FAILED', 'WaitConditionTimeout: resources.%s: %d of %d '

@@ -227,3 +227,12 @@ def test_deployment_of_a_missing_config_fails(cloud):
     state, reason = status(cloud, stack, 2)
     assert state == 'CREATE_FAILED'
     assert 'The config (no-such-config) could not be found' in reason
+
+
+def test_complete_stays_complete_when_a_node_goes(cloud):
+    stack = create(cloud, node_stack(count=1, servers=1, timeout=10))
+    assert status(cloud, stack, 1.1)[0] == 'CREATE_COMPLETE'
+    with cloud.lock:
+        for srv in cloud.visible_servers():
+            cloud.delete_server(srv, delay=0)
+    assert status(cloud, stack, 20)[0] == 'CREATE_COMPLETE'
