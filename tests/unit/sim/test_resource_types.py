@@ -286,4 +286,6 @@ def test_resources_are_deleted_in_reverse_order(cloud, monkeypatch):
     with cloud.lock:
         stacks.delete_stack(cloud, stack)
     assert deleted == ['port', 'subnet', 'net']
-    assert not cloud.data['subnets'] and not cloud.data['ports']
+    assert stack['resources']['subnet']['physical_id'] not in \
+        cloud.data['subnets']
+    assert not cloud.data['ports']
