@@ -178,7 +178,7 @@ def hot(definition):
     return hotcheck.check_definition(definition)
 
 
-# rendering on the simulated cloud ------------------------------------------------
+# rendering on the simulated cloud --------------------------------------------
 def _project():
     return state.PROJECTS['service'], state.USERS['caas'][0]
 
@@ -266,7 +266,7 @@ def check_rendered(driver, cluster, template, nodegroups=(), **knobs):
             continue
         if config.get('group') == 'script':
             # Heat's script hook exports the inputs to the script.
-            text += ''.join('\nexport %s' % name for name in
-                            list(config.get('inputs') or []) + list(HOOK_INPUTS))
+            names = list(config.get('inputs') or []) + list(HOOK_INPUTS)
+            text += ''.join('\nexport %s' % name for name in names)
         problems += user_data(text, 'software config %s' % config['id'])
     return problems

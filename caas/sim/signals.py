@@ -35,7 +35,9 @@ from caas.sim import props as p
 from caas.sim import rbase
 from caas.sim import state as st
 from caas.sim import userdata
+from caas.sim import web
 from caas.sim.props import P
+from caas.sim.web import ApiError
 
 ENDPOINT = re.compile(r'/stacks/[^/\s\'"]+/(?P<sid>[0-9a-f-]{36})/resources/'
                       r'(?P<res>[^/\s\'"?]+)/signal')
@@ -218,7 +220,7 @@ class WaitCondition(rbase.Resource):
         return hot._dig(json.dumps({s['id']: s['data'] for s in sigs}), path)
 
 
-# software configuration --------------------------------------------------------
+# software configuration ------------------------------------------------------
 class SoftwareConfig(rbase.Recorded):
     """SoftwareConfig, CloudConfig and MultipartMime: attribute config."""
 
@@ -337,7 +339,7 @@ TYPES = {
 }
 
 
-# HTTP --------------------------------------------------------------------------
+# HTTP ------------------------------------------------------------------------
 def _stacks_under(stack):
     yield stack
     for res in stack['resources'].values():
@@ -362,8 +364,6 @@ def resource_signal(app, req, project_id, stack_name, stack_id, resource):
 
     The caller shows the handle's token (or a Keystone token of the
     project) in X-Auth-Token, as with Heat's token signal transport."""
-    from caas.sim import web
-    from caas.sim.web import ApiError
     cloud = app.cloud
     token = req.headers.get('X-Auth-Token')
     with cloud.lock:
@@ -380,7 +380,8 @@ def resource_signal(app, req, project_id, stack_name, stack_id, resource):
                                 'authentication.', 'Unauthorized')
         if res['type'] != 'OS::Heat::WaitConditionHandle':
             raise ApiError(400, 'Resource %s is not a wait condition '
-                                'handle.' % resource, 'ResourceActionNotSupported')
+                                'handle.' % resource,
+                           'ResourceActionNotSupported')
         try:
             body = req.json_body if req.body else {}
         except ValueError:

@@ -104,7 +104,7 @@ def test_user_data_checks_every_part_by_its_kind():
         'nor a MIME archive']
 
 
-# the HOT lint --------------------------------------------------------------------
+# the HOT lint ----------------------------------------------------------------
 def _definition(resources, outputs=None, parameters=None, files=None):
     return {'template': {'heat_template_version': '2021-04-16',
                          'parameters': parameters or {},
@@ -144,7 +144,7 @@ def test_hot_lint_finds_problems(definition, expected):
     assert any(expected in p for p in problems), problems
 
 
-# check_rendered -------------------------------------------------------------------
+# check_rendered --------------------------------------------------------------
 class _Driver(object):
     """A driver whose one server boots ``script`` and whose wait condition
     needs ``count`` signals."""

@@ -45,7 +45,7 @@ NET = {
 }
 
 
-# properties and attributes, refused at create (400) ----------------------------
+# properties and attributes, refused at create (400) --------------------------
 def test_unknown_property_is_refused_like_heat(cloud):
     with pytest.raises(hot.HOTError, match=r'^Property error: resources\.net'
                        r'\.properties: Unknown Property colour$'):
@@ -141,10 +141,10 @@ def test_values_known_only_at_create_are_checked_then(cloud):
     assert "Value 'long' is not an integer" in reason
 
 
-# what the cloud refuses: the resource fails ------------------------------------
+# what the cloud refuses: the resource fails ----------------------------------
 def test_port_on_a_missing_network_fails(cloud):
-    stack = create(cloud, tpl({'port': {'type': 'OS::Neutron::Port',
-                                        'properties': {'network': 'nowhere'}}}))
+    stack = create(cloud, tpl({'port': {
+        'type': 'OS::Neutron::Port', 'properties': {'network': 'nowhere'}}}))
     state, reason = status(cloud, stack, 1)
     assert state == 'CREATE_FAILED'
     assert "Unable to find network with name or id 'nowhere'" in reason
