@@ -111,12 +111,10 @@ class AllInOne:
         from caas.conductor import service
         from caas.db import migration
         from caas.db.sqlalchemy import engine
+        from caas.cmd import cloudsim
         from caas.sim import server as sim_server
 
-        knobs = {k: getattr(CONF.sim, k) for k in (
-            'server_boot_delay', 'resource_delay', 'delete_delay',
-            'server_failure_rate', 'api_error_rate', 'api_latency',
-            'admin_password')}
+        knobs = {k: getattr(CONF.sim, k) for k in cloudsim.KNOBS}
         knobs.update(self.sim_knobs)
         self.sim = sim_server.SimServer(
             host='127.0.0.1', port=self.sim_port,

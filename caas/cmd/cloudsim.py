@@ -28,7 +28,8 @@ CLI_OPTS = [
 ]
 KNOBS = ('server_boot_delay', 'resource_delay', 'delete_delay',
          'server_failure_rate', 'api_error_rate', 'api_latency',
-         'admin_password')
+         'loadbalancer_delay', 'baremetal_boot_delay', 'nodes_signal',
+         'node_signal_delay', 'admin_password')
 
 
 def build_server(conf=CONF):

@@ -27,6 +27,21 @@ opts = [
                       'injection; Keystone is spared).'),
     cfg.FloatOpt('api_latency', default=0.0, min=0,
                  help='Seconds added to every API call (fault injection).'),
+    cfg.FloatOpt('loadbalancer_delay', default=0.2, min=0,
+                 help='Seconds an Octavia load balancer takes to become '
+                      'ACTIVE.'),
+    cfg.FloatOpt('baremetal_boot_delay', default=1.0, min=0,
+                 help='Seconds a server on a bare-metal (Ironic-backed) '
+                      'flavor stays in BUILD before ACTIVE.'),
+    cfg.BoolOpt('nodes_signal', default=True,
+                help='Servers signal the Heat wait-condition handles their '
+                     'user data names once ACTIVE, as a node bootstrap '
+                     'does when kubelet or Docker is up. False: they never '
+                     'signal and their wait conditions time out (fault '
+                     'injection).'),
+    cfg.FloatOpt('node_signal_delay', default=0.0, min=0,
+                 help='Seconds after a server became ACTIVE before it '
+                      'signals its wait conditions.'),
     cfg.StrOpt('admin_password', default='caas', secret=True,
                help='Password of the seeded users (admin, caas, demo, '
                     'viewer).'),

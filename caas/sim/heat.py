@@ -10,13 +10,18 @@ import re
 import yaml
 
 from caas.sim import hot
+from caas.sim import signals
 from caas.sim import stacks
 from caas.sim import state as st
 from caas.sim import web
 from caas.sim.web import ApiError
 
 PREFIX = '/heat'
-PUBLIC = ('/v1',)
+# A wait-condition handle's signal URL authenticates with the handle's own
+# token (caas.sim.signals.resource_signal checks it), as Heat's does.
+SIGNAL = (r'/v1/(?P<project_id>[^/]+)/stacks/(?P<stack_name>[^/]+)/'
+          r'(?P<stack_id>[^/]+)/resources/(?P<resource>[^/]+)/signal')
+PUBLIC = ('/v1', re.sub(r'\?P<\w+>', '?:', SIGNAL))
 STACK_NAME = re.compile(r'^[a-zA-Z][a-zA-Z0-9_.-]{0,254}$')
 MAX_STACKS_PER_PAGE = 1000
 SUFFIXES = ('outputs', 'resources', 'events', 'template', 'environment',
@@ -416,6 +421,8 @@ ROUTES = [
     ('GET', '/v1', versions),
     ('GET', r'/v1/(?P<project_id>[^/]+)/stacks', stack_list),
     ('POST', r'/v1/(?P<project_id>[^/]+)/stacks', stack_create),
+    ('POST', SIGNAL, lambda app, req, **kw: signals.resource_signal(
+        app, req, **kw)),
     ('GET|PUT|PATCH|DELETE', r'/v1/(?P<project_id>[^/]+)/stacks/'
      r'(?P<ident>.+)', stack_one),
 ]

@@ -7,6 +7,7 @@ nothing about the cloud: intrinsic functions reach resources through the
 ``Context`` the engine hands in.
 """
 
+import functools
 import itertools
 import json
 import re
@@ -41,8 +42,26 @@ _Loader.yaml_implicit_resolvers = {
     for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed_text(text):
+    return json.dumps(_parse(text))
+
+
 def parse(template):
-    """A template dict from a dict, a JSON string or a YAML string."""
+    """A template dict from a dict, a JSON string or a YAML string.
+
+    A string is parsed once (then copied from a cache as JSON): the files
+    of a stack are parsed again for every nested stack and check, and
+    parsing YAML in Python was most of the cost of creating a stack."""
+    if isinstance(template, (str, bytes)):
+        try:
+            return json.loads(_parsed_text(template))
+        except TypeError:  # YAML that is not JSON-able: parse every time
+            pass
+    return _parse(template)
+
+
+def _parse(template):
     if isinstance(template, (str, bytes)):
         try:
             template = json.loads(template)

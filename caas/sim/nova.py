@@ -79,11 +79,12 @@ def _flavor_view(req, flavor, detail=True):
     view = {'id': flavor['id'], 'name': flavor['name'],
             'links': _link(req, 'flavors', flavor['id'])}
     if detail:
-        view.update({k: v for k, v in flavor.items() if k not in view})
+        view.update({k: v for k, v in flavor.items()
+                     if k not in view and k != 'extra_specs'})
         if _microversion(req) >= (2, 55):
             view['description'] = None
         if _microversion(req) >= (2, 61):
-            view['extra_specs'] = {}
+            view['extra_specs'] = dict(flavor.get('extra_specs') or {})
     return view
 
 
@@ -104,7 +105,12 @@ def flavor_show(app, req, flavor_id):
 
 
 def flavor_extra_specs(app, req, flavor_id):
-    return _respond(req, {'extra_specs': {}})
+    with app.cloud.lock:
+        flavor = app.cloud.data['flavors'].get(flavor_id)
+    if flavor is None:
+        raise ApiError(404, 'Flavor %s could not be found.' % flavor_id)
+    return _respond(req, {'extra_specs': dict(flavor.get('extra_specs')
+                                              or {})})
 
 
 # keypairs --------------------------------------------------------------------
@@ -236,7 +242,7 @@ def server_view(cloud, srv, host_url, detail=True, version=(2, 1)):
         flavor_view = {'original_name': flavor.get('name'),
                        'vcpus': flavor.get('vcpus'), 'ram': flavor.get('ram'),
                        'disk': flavor.get('disk'), 'ephemeral': 0, 'swap': 0,
-                       'extra_specs': {}}
+                       'extra_specs': dict(flavor.get('extra_specs') or {})}
     else:
         flavor_view = {'id': srv['flavor_id'], 'links': []}
     deleting = srv.get('delete_at') is not None

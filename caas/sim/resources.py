@@ -11,53 +11,26 @@ failed (a reason when the resource failed outright).
 import abc
 import string
 
+from caas.sim import cinder_types
 from caas.sim import hot
+from caas.sim import neutron_types
+from caas.sim import octavia_types
+from caas.sim import props as p
+from caas.sim import rbase
+from caas.sim import signals
 from caas.sim import state as st
+from caas.sim.props import P
+from caas.sim.rbase import Resource
 
-
-def _physical_name(stack, res):
-    suffix = ''.join(st.random.choice(string.ascii_lowercase + string.digits)
-                     for _ in range(12))
-    return '%s-%s-%s' % (stack['name'][:60], res['name'][:60], suffix)
-
-
-class Resource(object):
-    """A resource that only takes ``resource_delay`` to settle."""
-
-    attributes = ()
-
-    def create(self, cloud, stack, res):
-        res['physical_id'] = st.new_uuid()
-        self.settle_later(cloud, res)
-
-    def update(self, cloud, stack, res, props):
-        res['props'] = props
-        self.settle_later(cloud, res)
-
-    def delete(self, cloud, stack, res):
-        """Release what ``create`` made; nothing for a plain resource."""
-
-    def settle_later(self, cloud, res, delay=None):
-        if delay is None:
-            delay = cloud.knobs['resource_delay']
-        res['ready_at'] = res['started_at'] + delay
-
-    def state(self, cloud, stack, res):
-        """(IN_PROGRESS|COMPLETE|FAILED, reason, time reached)."""
-        if res.get('failed'):
-            return 'FAILED', res['failed'], res['started_at']
-        if st.now() < res['ready_at']:
-            return 'IN_PROGRESS', '', None
-        return 'COMPLETE', '', res['ready_at']
-
-    def ref(self, cloud, res):
-        return res.get('physical_id')
-
-    def attr(self, cloud, stack, res, name, path):
-        return hot._dig((res.get('data') or {}).get(name), path)
+_physical_name = rbase.physical_name
 
 
 class Value(Resource):
+    properties = {'value': P(p.ANY, required=True),
+                  'type': P(allowed=['string', 'number', 'json',
+                                     'comma_delimited_list', 'boolean'])}
+    attributes = ('value',)
+
     def create(self, cloud, stack, res):
         super().create(cloud, stack, res)
         res['data'] = {'value': res['props'].get('value')}
@@ -68,6 +41,21 @@ class Value(Resource):
 
 
 class RandomString(Resource):
+    properties = {
+        'length': P(p.INTEGER, min=1, max=512), 'salt': P(),
+        'sequence': P(allowed=['lettersdigits', 'letters', 'lowercase',
+                               'uppercase', 'digits', 'hexdigits',
+                               'octdigits']),
+        'character_classes': P(p.LIST, items=P(p.MAP, keys={
+            'class': P(allowed=['lettersdigits', 'letters', 'lowercase',
+                                'uppercase', 'digits', 'hexdigits',
+                                'octdigits']),
+            'min': P(p.INTEGER, min=1, max=512)})),
+        'character_sequences': P(p.LIST, items=P(p.MAP, keys={
+            'sequence': P(required=True),
+            'min': P(p.INTEGER, min=1, max=512)}))}
+    attributes = ('value',)
+
     def create(self, cloud, stack, res):
         super().create(cloud, stack, res)
         length = int(res['props'].get('length') or 32)
@@ -82,138 +70,77 @@ class RandomString(Resource):
         return res['data']['value']
 
 
-class Config(Resource):
-    """SoftwareConfig, CloudConfig and MultipartMime: attribute config."""
+class ServerGroup(rbase.Recorded):
+    """OS::Nova::ServerGroup: Nova refuses a policy it does not know."""
 
-    def _config(self, props):
-        if 'parts' in props:
-            return '\n'.join(hot._text(p.get('config'))
-                             for p in props.get('parts') or [])
-        if 'cloud_config' in props:
-            return '#cloud-config\n' + hot._text(props['cloud_config'])
-        return props.get('config')
+    kind = 'server_groups'
+    properties = {
+        'name': P(), 'rules': P(p.MAP),
+        'policies': P(p.LIST, items=P(allowed=[
+            'anti-affinity', 'affinity', 'soft-anti-affinity',
+            'soft-affinity']), min=1, max=1)}
 
-    def create(self, cloud, stack, res):
-        super().create(cloud, stack, res)
-        res['data'] = {'config': self._config(res['props'])}
-
-    def update(self, cloud, stack, res, props):
-        super().update(cloud, stack, res, props)
-        res['data'] = {'config': self._config(props)}
+    def record(self, cloud, stack, res):
+        return {'name': res['props'].get('name') or
+                _physical_name(stack, res),
+                'policies': res['props'].get('policies') or
+                ['anti-affinity'], 'members': []}
 
 
-class Net(Resource):
-    def create(self, cloud, stack, res):
-        super().create(cloud, stack, res)
-        name = res['props'].get('name') or _physical_name(stack, res)
-        cloud.data['networks'][res['physical_id']] = {
-            'id': res['physical_id'], 'name': name, 'external': False,
-            'project_id': stack['project_id']}
-        res['data'] = {'name': name, 'id': res['physical_id'],
-                       'subnets': []}
-
-    def delete(self, cloud, stack, res):
-        cloud.data['networks'].pop(res.get('physical_id'), None)
-
-
-class Subnet(Resource):
-    def create(self, cloud, stack, res):
-        super().create(cloud, stack, res)
-        props = res['props']
-        cidr = props.get('cidr') or '10.0.0.0/24'
-        net = cloud.network(props.get('network') or props.get('network_id'))
-        res['data'] = {'cidr': cidr, 'name': props.get('name'),
-                       'network_id': net['id'],
-                       'gateway_ip': cidr.rsplit('.', 1)[0] + '.1'}
-
-
-class Port(Resource):
-    def create(self, cloud, stack, res):
-        props = res['props']
-        port = cloud.create_port(props.get('network') or
-                                 props.get('network_id'),
-                                 stack['project_id'],
-                                 name=props.get('name') or '')
-        res['physical_id'] = port['id']
-        self.settle_later(cloud, res)
-
-    def delete(self, cloud, stack, res):
-        cloud.delete_port(res.get('physical_id'))
-
-    def attr(self, cloud, stack, res, name, path):
-        port = cloud.data['ports'].get(res.get('physical_id')) or {}
-        values = {
-            'fixed_ips': [{'ip_address': port.get('fixed_ip'),
-                           'subnet_id': None}],
-            'mac_address': port.get('mac_address'),
-            'network_id': port.get('network_id'),
-            'name': port.get('name'), 'device_id': port.get('device_id'),
-            'show': port}
-        return hot._dig(values.get(name), path)
-
-
-class FloatingIP(Resource):
-    def create(self, cloud, stack, res):
-        fip = cloud.create_floating_ip(stack['project_id'],
-                                       res['props'].get('port_id'))
-        res['physical_id'] = fip['id']
-        self.settle_later(cloud, res)
-
-    def update(self, cloud, stack, res, props):
-        super().update(cloud, stack, res, props)
-        fip = cloud.data['floating_ips'].get(res['physical_id'])
-        if fip is not None:
-            fip['port_id'] = props.get('port_id')
-            cloud.touch('floating_ips', fip['id'])
-
-    def delete(self, cloud, stack, res):
-        cloud.data['floating_ips'].pop(res.get('physical_id'), None)
-
-    def attr(self, cloud, stack, res, name, path):
-        fip = cloud.data['floating_ips'].get(res.get('physical_id')) or {}
-        port = cloud.data['ports'].get(fip.get('port_id')) or {}
-        public = cloud.find('networks', 'public')
-        values = {'floating_ip_address': fip.get('address'),
-                  'fixed_ip_address': port.get('fixed_ip'),
-                  'port_id': fip.get('port_id'),
-                  'floating_network_id': public['id'] if public else None,
-                  'show': fip}
-        return hot._dig(values.get(name), path)
-
-
-class FloatingIPAssociation(Resource):
-    def _fip(self, cloud, props):
-        return cloud.data['floating_ips'].get(props.get('floatingip_id'))
-
-    def create(self, cloud, stack, res):
-        super().create(cloud, stack, res)
-        fip = self._fip(cloud, res['props'])
-        if fip is None:
-            res['failed'] = ('NotFound: resources.%s: Floating IP %s could '
-                             'not be found' % (res['name'], res['props'].get(
-                                 'floatingip_id')))
-        else:
-            fip['port_id'] = res['props'].get('port_id')
-            cloud.touch('floating_ips', fip['id'])
-
-    def update(self, cloud, stack, res, props):
-        self.delete(cloud, stack, res)
-        super().update(cloud, stack, res, props)
-        fip = self._fip(cloud, props)
-        if fip is not None:
-            fip['port_id'] = props.get('port_id')
-            cloud.touch('floating_ips', fip['id'])
-
-    def delete(self, cloud, stack, res):
-        fip = self._fip(cloud, res['props'])
-        if fip is not None and fip.get('port_id') == \
-                res['props'].get('port_id'):
-            fip['port_id'] = None
-            cloud.touch('floating_ips', fip['id'])
+_NETWORK = {k: P() for k in ('uuid', 'network', 'fixed_ip', 'port',
+                             'subnet', 'floating_ip', 'tag',
+                             'allocate_network', 'vif_model')}
+_NETWORK['port_extra_properties'] = P(p.MAP)
 
 
 class Server(Resource):
     """OS::Nova::Server, backed by a server of the simulated Nova."""
+
+    properties = {
+        'name': P(), 'image': P(), 'flavor': P(required=True),
+        'key_name': P(), 'admin_pass': P(), 'admin_user': P(),
+        'availability_zone': P(), 'config_drive': P(p.BOOLEAN),
+        'block_device_mapping': P(p.LIST, items=P(p.MAP)),
+        'block_device_mapping_v2': P(p.LIST, items=P(p.MAP)),
+        'diskConfig': P(allowed=['AUTO', 'MANUAL']),
+        'flavor_update_policy': P(allowed=['RESIZE', 'REPLACE']),
+        'image_update_policy': P(allowed=[
+            'REBUILD', 'REPLACE', 'REBUILD_PRESERVE_EPHEMERAL']),
+        'metadata': P(p.MAP), 'personality': P(p.MAP),
+        'networks': P(p.LIST, items=P(p.MAP, keys=_NETWORK)),
+        'reservation_id': P(), 'scheduler_hints': P(p.MAP),
+        'security_groups': P(p.LIST, items=P()),
+        'software_config_transport': P(allowed=[
+            'POLL_SERVER_CFN', 'POLL_SERVER_HEAT', 'POLL_TEMP_URL',
+            'ZAQAR_MESSAGE']),
+        'user_data': P(), 'user_data_format': P(allowed=[
+            'HEAT_CFNTOOLS', 'RAW', 'SOFTWARE_CONFIG']),
+        'user_data_update_policy': P(allowed=['REPLACE', 'IGNORE']),
+        'deployment_swift_data': P(p.MAP), 'tags': P(p.LIST, items=P())}
+    attributes = ('accessIPv4', 'accessIPv6', 'addresses', 'console_urls',
+                  'first_address', 'instance_name', 'name', 'networks',
+                  'os_collect_config', 'tags')
+
+    def _problem(self, cloud, stack, props, flavor, image):
+        """What Nova (or Heat's lookups) would refuse, or None."""
+        key_name = props.get('key_name')
+        if flavor is None:
+            return 'Flavor %s could not be found.' % props.get('flavor')
+        if props.get('image') and image is None:
+            return 'Image %s could not be found.' % props.get('image')
+        if key_name and not cloud.stack_keypair(stack, key_name):
+            return 'Invalid key_name provided.'
+        for entry in props.get('networks') or []:
+            net = entry.get('network') or entry.get('uuid')
+            if net and cloud.find('networks', net) is None:
+                return 'Network %s could not be found.' % net
+            if entry.get('port') and \
+                    entry['port'] not in cloud.data['ports']:
+                return 'Port %s could not be found.' % entry['port']
+        group = (props.get('scheduler_hints') or {}).get('group')
+        if group and group not in cloud.data['server_groups']:
+            return 'Invalid server group %s' % group
+        return None
 
     def create(self, cloud, stack, res):
         props = res['props']
@@ -222,14 +149,7 @@ class Server(Resource):
         flavor = cloud.find('flavors', props.get('flavor'))
         image = cloud.find('images', props.get('image')) \
             if props.get('image') else None
-        key_name = props.get('key_name')
-        problem = None
-        if flavor is None:
-            problem = 'Flavor %s could not be found.' % props.get('flavor')
-        elif props.get('image') and image is None:
-            problem = 'Image %s could not be found.' % props.get('image')
-        elif key_name and not cloud.stack_keypair(stack, key_name):
-            problem = 'Invalid key_name provided.'
+        problem = self._problem(cloud, stack, props, flavor, image)
         if problem:
             res['failed'] = 'BadRequest: resources.%s: %s (HTTP 400)' % (
                 res['name'], problem)
@@ -238,12 +158,21 @@ class Server(Resource):
         for entry in props.get('networks') or []:
             networks.append({k: entry.get(k) for k in (
                 'network', 'uuid', 'port', 'floating_ip') if entry.get(k)})
+        user_data = props.get('user_data')
+        if props.get('user_data_format') == 'SOFTWARE_CONFIG':
+            config = cloud.data['software_configs'].get(user_data)
+            user_data = config['config'] if config else user_data
         srv = cloud.create_server(
             stack['project_id'], stack.get('user_id'),
             props.get('name') or _physical_name(stack, res), flavor, image,
-            key_name=key_name, networks=networks,
-            metadata=props.get('metadata'), user_data=props.get('user_data'),
+            key_name=props.get('key_name'), networks=networks,
+            metadata=props.get('metadata'), user_data=user_data,
             stack_id=stack['root_id'])
+        if cinder_types.is_baremetal(cloud, srv):
+            # Ironic deploys an image to a disk: slower than a VM's boot.
+            srv['ready_at'] = srv['created_at'] + \
+                cloud.knobs['baremetal_boot_delay']
+        signals.register_server(cloud, srv)
         res['physical_id'] = srv['id']
 
     # Like Heat's user_data_update_policy REPLACE; a new image (which Heat
@@ -323,6 +252,9 @@ class Server(Resource):
 class NestedStack(Resource, abc.ABC):
     """Base of ResourceGroup and provider templates: a nested stack."""
 
+    def has_attribute(self, name, definition, files):
+        return None
+
     @abc.abstractmethod
     def nested_definition(self, cloud, stack, res):
         """(template, params) of the nested stack for ``res``."""
@@ -380,6 +312,34 @@ class NestedStack(Resource, abc.ABC):
 
 class ResourceGroup(NestedStack):
     """Members in a nested stack; ``rolling_update`` in caas.sim.rolling."""
+
+    properties = {
+        'count': P(p.INTEGER, min=0), 'index_var': P(),
+        'resource_def': P(p.MAP, required=True, keys={
+            'type': P(required=True), 'properties': P(p.MAP),
+            'metadata': P(p.MAP)}),
+        'removal_policies': P(p.LIST, items=P(p.MAP, keys={
+            'resource_list': P(p.LIST)})),
+        'removal_policies_mode': P(allowed=['append', 'update'])}
+    GROUP_ATTRIBUTES = ('refs', 'refs_map', 'attributes',
+                        'removed_rsrc_list')
+
+    def validate(self, res_name, props):
+        # The members' properties are their type's to check.
+        rdef = props.get('resource_def')
+        if isinstance(rdef, dict) and isinstance(rdef.get('properties'),
+                                                 dict):
+            props = dict(props, resource_def=dict(rdef, properties={}))
+        super().validate(res_name, props)
+
+    def has_attribute(self, name, definition, files):
+        if name in self.GROUP_ATTRIBUTES or name.startswith('resource.'):
+            return True
+        rdef = (definition.get('properties') or {}).get('resource_def')
+        if not isinstance(rdef, dict) or not isinstance(rdef.get('type'),
+                                                        str):
+            return None
+        return type_of(rdef['type']).has_attribute(name, rdef, files)
 
     def update(self, cloud, stack, res, props):
         from caas.sim import rolling
@@ -476,6 +436,13 @@ class ResourceGroup(NestedStack):
 class Provider(NestedStack):
     """A resource whose type names a template in the stack's files."""
 
+    def has_attribute(self, name, definition, files):
+        try:
+            nested = hot.parse(files[definition['type']])
+        except (hot.HOTError, KeyError):
+            return None
+        return name in nested['outputs'] or name == 'OS::stack_id'
+
     def nested_definition(self, cloud, stack, res):
         template = hot.parse(stack['files'][res['type']])
         return template, res['props']
@@ -497,26 +464,14 @@ class Provider(NestedStack):
 
 TYPES = {
     'OS::Nova::Server': Server(),
+    'OS::Nova::ServerGroup': ServerGroup(),
     'OS::Heat::ResourceGroup': ResourceGroup(),
     'OS::Heat::None': Resource(),
     'OS::Heat::RandomString': RandomString(),
-    'OS::Heat::SoftwareConfig': Config(),
-    'OS::Heat::CloudConfig': Config(),
-    'OS::Heat::MultipartMime': Config(),
     'OS::Heat::Value': Value(),
-    'OS::Heat::WaitConditionHandle': Resource(),
-    'OS::Heat::WaitCondition': Resource(),
-    'OS::Heat::SoftwareDeployment': Resource(),
-    'OS::Nova::ServerGroup': Resource(),
-    'OS::Neutron::Net': Net(),
-    'OS::Neutron::Subnet': Subnet(),
-    'OS::Neutron::Router': Resource(),
-    'OS::Neutron::RouterInterface': Resource(),
-    'OS::Neutron::SecurityGroup': Resource(),
-    'OS::Neutron::Port': Port(),
-    'OS::Neutron::FloatingIP': FloatingIP(),
-    'OS::Neutron::FloatingIPAssociation': FloatingIPAssociation(),
 }
+for _module in (neutron_types, cinder_types, octavia_types, signals):
+    TYPES.update(_module.TYPES)
 PROVIDER = Provider()
 
 

@@ -53,6 +53,8 @@ class SimServer(object):
             request_handler=_Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_port
+        # Where nodes signal their wait-condition handles (caas.sim.signals).
+        self.cloud.public_url = self.url
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={'poll_interval': 0.05},
                                         name='cloudsim', daemon=True)

@@ -12,8 +12,10 @@ entry points below touch it.
 import uuid
 
 from caas.sim import hot
+from caas.sim import props as props_mod
 from caas.sim import resources
 from caas.sim import state as st
+from caas.sim import validation
 
 
 def _record(cloud, name, project_id, user_id, files, parent=None, **extra):
@@ -38,7 +40,8 @@ def create_stack(cloud, name, project_id, user_id, template, params=None,
     template = hot.parse(template)
     files = files or {}
     hot.validate(template, files, resources.TYPES)
-    hot.resolve_params(template, params, strict=True)
+    validation.validate(template, files,
+                        hot.resolve_params(template, params, strict=True))
     stack = _record(cloud, name, project_id, user_id, files, **extra)
     cloud.data['stacks'][stack['id']] = stack
     apply(cloud, stack, template, params, 'CREATE', strict=True)
@@ -62,7 +65,8 @@ def update_stack(cloud, stack, template=None, params=None, files=None,
     new_params.update(params or {})
     new_params = {k: v for k, v in new_params.items()
                   if k in template['parameters'] or k in (params or {})}
-    hot.resolve_params(template, new_params, strict=True)
+    validation.validate(template, merged_files,
+                        hot.resolve_params(template, new_params, strict=True))
     cloud.touch('stacks', stack['id'])
     stack['files'] = merged_files
     stack.update({k: v for k, v in extra.items() if v is not None})
@@ -118,6 +122,9 @@ def apply(cloud, stack, template, params, action, strict=True):
         problem = None
         try:
             props = hot.resolve(definition.get('properties') or {}, ctx)
+            # What depends on other resources is checked now that it is
+            # known (an attribute not known yet passes).
+            rtype.validate(name, props_mod.known(props))
         except (hot.HOTError, KeyError, IndexError, TypeError,
                 ValueError) as exc:
             props = {}
@@ -147,7 +154,8 @@ def apply(cloud, stack, template, params, action, strict=True):
         _event(stack, name, None, 'CREATE_IN_PROGRESS', 'state changed', t)
         if problem is None:
             rtype.create(cloud, stack, res)
-    for res in old.values():
+    # What the update removes goes in the reverse of its creation order.
+    for res in reversed(list(old.values())):
         _delete_resource(cloud, stack, res)
 
 
@@ -196,7 +204,9 @@ def _delete_resource(cloud, stack, res):
 
 
 def delete_resources(cloud, stack):
-    for res in stack['resources'].values():
+    """Delete every resource, dependents before what they depend on (the
+    reverse of the creation order, as Heat does)."""
+    for res in reversed(list(stack['resources'].values())):
         resources.type_of(res['type']).delete(cloud, stack, res)
 
 

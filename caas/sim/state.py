@@ -32,7 +32,10 @@ LOG = logging.getLogger(__name__)
 STATE_VERSION = 1
 KINDS = ('users', 'projects', 'tokens', 'flavors', 'images', 'keypairs',
          'networks', 'ports', 'floating_ips', 'servers', 'stacks',
-         'counters', 'roles', 'assignments', 'trusts')
+         'counters', 'roles', 'assignments', 'trusts',
+         # Heat-made objects other stacks may name (caas.sim.*_types).
+         'subnets', 'security_groups', 'server_groups', 'volumes',
+         'loadbalancers', 'lb_objects', 'software_configs')
 TOKEN_TTL = 24 * 3600
 
 DEFAULT_KNOBS = {
@@ -47,6 +50,15 @@ DEFAULT_KNOBS = {
     # validated once, after Keystone revoked it (keystonemiddleware's
     # token_cache_time default).
     'token_cache_time': 300.0,
+    # Servers signal the wait-condition handles in their user data (1) or
+    # never do (0: their wait conditions time out), node_signal_delay
+    # seconds after they became ACTIVE (caas.sim.signals).
+    'nodes_signal': 1.0,
+    'node_signal_delay': 0.0,
+    # Seconds a server on a bare-metal (Ironic) flavor takes to deploy.
+    'baremetal_boot_delay': 1.0,
+    # Seconds an Octavia load balancer takes to become ACTIVE.
+    'loadbalancer_delay': 0.2,
 }
 
 DOMAIN_ID = 'default'
@@ -67,7 +79,15 @@ FLAVORS = [
     ('2', 'm1.small', 1, 2048, 20),
     ('3', 'm1.medium', 2, 4096, 40),
     ('4', 'm1.large', 4, 8192, 80),
+    # Ironic-backed: a whole machine, scheduled on its custom resource
+    # class with the standard resources zeroed, as Ironic's flavors are.
+    ('10', 'baremetal', 8, 32768, 200),
 ]
+FLAVOR_EXTRA_SPECS = {
+    '10': {'resources:CUSTOM_BAREMETAL': '1', 'resources:VCPU': '0',
+           'resources:MEMORY_MB': '0', 'resources:DISK_GB': '0',
+           'cpu_arch': 'x86_64', 'capabilities:boot_mode': 'uefi'},
+}
 IMAGES = [
     ('7d2b6a5e-1c8f-4f0e-9a51-2b7f1c4e0a01', 'ubuntu-jammy', 'ubuntu'),
     ('7d2b6a5e-1c8f-4f0e-9a51-2b7f1c4e0a02', 'fedora-coreos',
@@ -75,6 +95,12 @@ IMAGES = [
 ]
 PUBLIC_NET_ID = '5e0f7c2a-3b1d-4c6e-8f90-1a2b3c4d5e01'
 PRIVATE_NET_ID = '5e0f7c2a-3b1d-4c6e-8f90-1a2b3c4d5e02'
+SUBNETS = [
+    ('6e0f7c2a-3b1d-4c6e-8f90-1a2b3c4d5e01', 'public-subnet', PUBLIC_NET_ID,
+     '172.24.4.0/24'),
+    ('6e0f7c2a-3b1d-4c6e-8f90-1a2b3c4d5e02', 'private-subnet',
+     PRIVATE_NET_ID, '10.0.0.0/26'),
+]
 FAULT_MESSAGE = ('No valid host was found. There are not enough hosts '
                  'available.')
 
@@ -257,7 +283,8 @@ class Cloud(object):
                 'disk': disk, 'swap': '', 'rxtx_factor': 1.0,
                 'OS-FLV-EXT-DATA:ephemeral': 0,
                 'OS-FLV-DISABLED:disabled': False,
-                'os-flavor-access:is_public': True})
+                'os-flavor-access:is_public': True,
+                'extra_specs': dict(FLAVOR_EXTRA_SPECS.get(fid, {}))})
         for iid, name, distro in IMAGES:
             d['images'].setdefault(iid, {
                 'id': iid, 'name': name, 'status': 'active',
@@ -288,6 +315,15 @@ class Cloud(object):
         d['networks'].setdefault(PRIVATE_NET_ID, {
             'id': PRIVATE_NET_ID, 'name': 'private', 'external': False,
             'project_id': PROJECTS['admin']})
+        # What devstack makes: a subnet on each, that clusters given a
+        # fixed network and subnet (or load balancer members) may name.
+        for sid, name, net_id, cidr in SUBNETS:
+            d['subnets'].setdefault(sid, {
+                'id': sid, 'name': name, 'network_id': net_id, 'cidr': cidr,
+                'gateway_ip': cidr.rsplit('.', 1)[0] + '.1', 'ip_version': 4,
+                'dns_nameservers': [], 'enable_dhcp': True,
+                'allocation_pools': [], 'host_routes': [],
+                'project_id': PROJECTS['admin']})
 
     # lookups -------------------------------------------------------------
     def find(self, kind, name_or_id):

@@ -127,7 +127,7 @@ def _ignition(role):
                   'contents': {'source': 'data:,' + urllib.parse.quote(
                       bootstrap_script(), safe='')}})
     return json.dumps({
-        'ignition': {'version': '3.3.0'},
+        'ignition': {'version': '3.4.0'},
         'storage': {'files': files},
         'systemd': {'units': [{'name': 'caas-bootstrap.service',
                                'enabled': True,

@@ -1,29 +1,25 @@
 """A static checker for the stack definitions drivers produce.
 
 It checks what the simulated and the real Heat reject only at create time:
-undeclared parameters and resources, unknown resource types, intrinsics the
-simulated cloud does not implement, and nested templates fed properties they
-do not declare (or starved of ones they require).
+templates that do not parse as HOT, undeclared parameters and resources,
+unknown resource types, properties a type does not have, attributes a
+type (or a nested template's outputs) does not have, intrinsics the
+simulated cloud does not implement, and nested templates fed properties
+they do not declare (or starved of ones they require). The resource types,
+their properties and attributes are those of the simulated Heat
+(``caas.sim.resources``), which follows Heat's resource type reference.
 """
+
+import copy
 
 import yaml
 
-FUNCTIONS = {'get_param', 'get_resource', 'get_attr', 'str_replace',
-             'list_join', 'str_split'}
-TYPES = {'OS::Nova::Server', 'OS::Heat::ResourceGroup', 'OS::Heat::None',
-         'OS::Heat::RandomString', 'OS::Heat::SoftwareConfig',
-         'OS::Heat::SoftwareDeployment',
-         'OS::Heat::MultipartMime', 'OS::Heat::Value',
-         'OS::Heat::SoftwareDeployment',
-         'OS::Nova::ServerGroup', 'OS::Neutron::Net', 'OS::Neutron::Subnet',
-         'OS::Neutron::Router', 'OS::Neutron::RouterInterface',
-         'OS::Neutron::SecurityGroup', 'OS::Neutron::Port',
-         'OS::Neutron::FloatingIP', 'OS::Neutron::FloatingIPAssociation',
-         'OS::Heat::WaitConditionHandle', 'OS::Heat::WaitCondition',
-         'OS::Cinder::Volume', 'OS::Cinder::VolumeAttachment',
-         'OS::Octavia::LoadBalancer', 'OS::Octavia::Listener',
-         'OS::Octavia::Pool', 'OS::Octavia::PoolMember',
-         'OS::Octavia::HealthMonitor'}
+from caas.sim import hot
+from caas.sim import props as sim_props
+from caas.sim import resources as sim_resources
+
+FUNCTIONS = set(hot.FUNCTIONS) | {'if'}
+TYPES = set(sim_resources.TYPES)
 PSEUDO = {'OS::stack_name', 'OS::stack_id', 'OS::project_id'}
 
 
@@ -47,9 +43,49 @@ def required(params):
     return {k for k, v in params.items() if 'default' not in (v or {})}
 
 
+def _attribute_problem(where, resources, files, target, attr):
+    """A problem if ``get_attr [target, attr]`` reads nothing there is."""
+    definition = resources[target]
+    rtype = definition['type']
+    if rtype == 'OS::Heat::ResourceGroup':
+        if attr in sim_resources.ResourceGroup.GROUP_ATTRIBUTES or \
+                attr.startswith('resource.'):
+            return None
+        definition = (definition.get('properties') or {}).get(
+            'resource_def') or {}
+        rtype = definition.get('type')
+    if rtype in files:
+        outputs = yaml.safe_load(files[rtype]).get('outputs') or {}
+        if attr not in outputs and attr != 'OS::stack_id':
+            return '%s: get_attr %s.%s: %s has no such output' % (
+                where, target, attr, rtype)
+    elif rtype in TYPES:
+        if sim_resources.TYPES[rtype].has_attribute(
+                attr, definition, files) is False:
+            return '%s: get_attr %s.%s: %s has no such attribute' % (
+                where, target, attr, rtype)
+    return None
+
+
+def _property_problems(where, name, rtype, props):
+    if rtype not in TYPES or not isinstance(props, dict):
+        return []
+    ctx = sim_props.partial_context({}, {})
+    try:
+        sim_resources.TYPES[rtype].validate(
+            name, sim_props.partial_resolve(props, ctx))
+    except hot.HOTError as exc:
+        return ['%s: %s' % (where, exc.message)]
+    return []
+
+
 def check(template, files, where='template'):
     """A list of problems; empty when the template set is consistent."""
     problems = []
+    try:
+        template = hot.parse(copy.deepcopy(template))
+    except hot.HOTError as exc:
+        return ['%s: does not parse as HOT: %s' % (where, exc.message)]
     params = template.get('parameters') or {}
     resources = template.get('resources') or {}
     body = [resources, template.get('outputs') or {}]
@@ -66,6 +102,12 @@ def check(template, files, where='template'):
             if name not in resources:
                 problems.append('%s: %s %s not declared'
                                 % (where, func, name))
+            elif func == 'get_attr' and len(args) > 1 and \
+                    isinstance(args[1], str):
+                problem = _attribute_problem(where, resources, files, name,
+                                             args[1])
+                if problem:
+                    problems.append(problem)
     for name, definition in resources.items():
         deps = definition.get('depends_on') or []
         for dep in [deps] if isinstance(deps, str) else deps:
@@ -73,9 +115,11 @@ def check(template, files, where='template'):
                 problems.append('%s: %s depends on missing %s'
                                 % (where, name, dep))
         rtype, props = definition['type'], definition.get('properties', {})
+        problems += _property_problems(where, name, rtype, props)
         if rtype == 'OS::Heat::ResourceGroup':
             rtype, props = (props['resource_def']['type'],
                             props['resource_def'].get('properties', {}))
+            problems += _property_problems(where, name, rtype, props)
         if rtype in TYPES:
             continue
         if rtype not in files:
