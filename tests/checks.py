@@ -32,6 +32,8 @@ import tempfile
 import jsonschema
 import pytest
 
+from caas import pki
+from caas.pki import authority
 from caas.sim import hot
 from caas.sim import stacks
 from caas.sim import state
@@ -200,15 +202,38 @@ def _settled(cloud, stack):
     return status, reason, outputs
 
 
+@functools.lru_cache(maxsize=None)
+def _cas(coe):
+    """CAs of a cluster of ``coe``, made once per run (keys are slow)."""
+    return {ca_type: (cert, key.decode('ascii'))
+            for ca_type in pki.ca_types(coe)
+            for cert, key in [authority.make_ca(
+                '00000000-0000-4000-8000-000000000000', ca_type)]}
+
+
+def _add_ca_keys(driver, template, definition):
+    """The CA material the conductor hands the stack at create
+    (caas.conductor.tasks.stack.ca_key_parameters), so the masters' user
+    data is checked as a real create renders it."""
+    declared = definition['template'].get('parameters') or {}
+    hook = getattr(driver, 'ca_key_parameters', None)
+    if hook is None:
+        return
+    definition['parameters'].update(
+        {k: v for k, v in hook(_cas(template.get('coe'))).items()
+         if k in declared})
+
+
 def render(driver, cluster, template, nodegroups=(), **knobs):
     """Create the driver's stacks on an in-process simulated cloud.
 
     :returns: (cloud, [(name, definition, status, reason)], problems)
     """
-    cloud = state.Cloud(**dict({'server_boot_delay': 1.0,
+    cloud = state.Cloud(**dict({'server_boot_delay': 0.1,
                                 'resource_delay': 0.0}, **knobs))
     rendered, problems = [], []
     definition = driver.stack_definition(cluster, template, list(nodegroups))
+    _add_ca_keys(driver, template, definition)
     name = driver.stack_name(cluster)
     try:
         stack = _create(cloud, name, definition)

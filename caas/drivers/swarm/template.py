@@ -117,7 +117,7 @@ def ignition(role):
                   {'path': CA_KEY_PATH, 'mode': 0o600, 'contents': {
                        'source': 'data:;base64,__CAAS_CA_KEY_B64__'}}]
     return json.dumps({
-        'ignition': {'version': '3.3.0'},
+        'ignition': {'version': '3.4.0'},
         'storage': {'files': files},
         'systemd': {'units': [{'name': 'caas-swarm-bootstrap.service',
                                'enabled': True,

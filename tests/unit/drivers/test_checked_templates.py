@@ -20,6 +20,8 @@ NODEGROUP = {'name': 'extra', 'role': 'worker', 'is_default': False,
              'node_count': 1, 'node_labels': {'tier': 'batch'},
              'node_taints': [{'key': 'gpu', 'value': 'yes',
                               'effect': 'NoSchedule'}]}
+# Bare metal boots on the network Ironic provisions on: a given network.
+BARE_METAL = {'fixed_network': 'private', 'fixed_subnet': 'private-subnet'}
 # name: (cluster fields, template fields, nodegroups, COEs it applies to)
 SHAPES = {
     'default': ({}, {}, [], None),
@@ -27,9 +29,13 @@ SHAPES = {
     'fixed network and subnet': ({'fixed_network': 'private',
                                   'fixed_subnet': 'private-subnet'}, {},
                                  [], None),
-    'three masters, calico': ({'master_count': 3},
+    'three masters, calico': ({'master_count': 3,
+                               'master_lb_enabled': True},
                               {'network_driver': 'calico'}, [],
                               ('kubernetes',)),
+    'three managers behind a load balancer': ({'master_count': 3,
+                                              'master_lb_enabled': True},
+                                             {}, [], ('swarm-mode',)),
     'a nodegroup with labels and taints': ({}, {}, [NODEGROUP], None),
 }
 
@@ -54,7 +60,8 @@ def test_rendered_stacks_pass_every_checker(name, provided, shape):
     flavor = FLAVORS[provided['server_type']]
     cluster = dict({'uuid': UUID, 'name': 'k1', 'node_count': 2,
                     'master_count': 1, 'keypair': 'default', 'labels': {}},
-                   **cluster_fields)
+                   **(BARE_METAL if provided['server_type'] == 'bm' else {}))
+    cluster.update(cluster_fields)
     template = dict({'coe': provided['coe'],
                      'image_id': IMAGES[provided['os']],
                      'server_type': provided['server_type'],

@@ -154,7 +154,7 @@ def test_cloud_init_schema_is_not_a_rubber_stamp(tmp_path):
 def test_the_rendered_ignition_config_has_the_spec_shape(role, cas):
     config = json.loads(rendered(k8s.FedoraCoreOSKubernetesDriver, role,
                                  cas))
-    assert config['ignition']['version'] == '3.3.0'
+    assert config['ignition']['version'] == '3.4.0'
     assert set(config) <= {'ignition', 'storage', 'systemd', 'passwd',
                            'kernelArguments'}
     for entry in config['storage']['files']:

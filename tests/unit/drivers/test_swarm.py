@@ -184,7 +184,8 @@ def test_only_managers_get_the_ca_and_its_key():
 
 
 def test_ca_key_parameters_are_the_base64_pems():
-    values = swarm.UbuntuSwarmDriver().ca_key_parameters('CERT', b'KEY')
+    values = swarm.UbuntuSwarmDriver().ca_key_parameters(
+        {'kubernetes': ('CERT', b'KEY')})
     assert base64.b64decode(values['ca_cert_b64']) == b'CERT'
     assert base64.b64decode(values['ca_key_b64']) == b'KEY'
     # A CA rotation is not handed to the nodes through their user data.
@@ -268,7 +269,7 @@ def test_user_data_formats():
     fcos = user_data(nested(definition(swarm.FedoraCoreOSSwarmDriver),
                             'swarmmanager.yaml'))
     ignition = json.loads(fcos['template'])
-    assert ignition['ignition']['version'] == '3.3.0'
+    assert ignition['ignition']['version'] == '3.4.0'
     paths = {f['path']: f for f in ignition['storage']['files']}
     assert paths['/etc/caas/ca-key.pem']['mode'] == 0o600
     assert paths['/etc/caas/ca-key.pem']['contents']['source'] == \

@@ -5,7 +5,7 @@ with values shaped like the real ones (addresses, a wait condition
 endpoint and token, base64 PEMs, the tokens without their JSON), and
 handed to ``shellcheck`` (the bootstrap script) and ``cloud-init schema``
 (Ubuntu's cloud-config). Fedora CoreOS's Ignition config is checked for
-what Ignition 3.3.0 requires of the fields used. A tool that is missing
+what Ignition 3.4.0 requires of the fields used. A tool that is missing
 skips its test, and fails it under CI.
 """
 
@@ -159,7 +159,7 @@ def test_cloud_init_schema_catches_a_bad_cloud_config(tmp_path):
 @pytest.mark.parametrize('role', ROLES)
 def test_rendered_ignition_config_is_well_formed(role):
     config = json.loads(render(swarm.FedoraCoreOSSwarmDriver, role))
-    assert config['ignition'] == {'version': '3.3.0'}
+    assert config['ignition'] == {'version': '3.4.0'}
     for entry in config['storage']['files']:
         assert entry['path'].startswith('/')
         assert isinstance(entry['mode'], int)

@@ -75,7 +75,8 @@ def test_cluster_stack_creates_scales_and_deletes(heat, driver_cls,
     if unknown:
         pytest.skip('the simulated cloud does not know %s yet'
                     % ', '.join(unknown))
-    definition['parameters'].update(driver.ca_key_parameters('CERT', b'KEY'))
+    definition['parameters'].update(driver.ca_key_parameters(
+        {'kubernetes': ('CERT', b'KEY')}))
     name = driver.stack_name(cluster)
     heat.stacks.create(stack_name=name, template=definition['template'],
                        files=definition['files'],
