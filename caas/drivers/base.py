@@ -308,11 +308,15 @@ class Driver(abc.ABC):
         addressed = sum(len(v) for v in self.nodegroup_addresses(
             outputs or {}).values())
         try:
-            expected = sum(int(parameters[k]) for k in (
-                'number_of_masters', 'number_of_minions'))
+            expected = self.expected_servers(parameters)
         except (KeyError, TypeError, ValueError):
             expected = 0
         return min(addressed, expected), expected
+
+    def expected_servers(self, parameters):
+        """How many servers the stack's parameters ask for."""
+        return sum(int(parameters[k]) for k in (
+            'number_of_masters', 'number_of_minions'))
 
     def cluster_values_from_outputs(self, outputs):
         """Cluster fields from the stack's outputs (output_key -> value)."""

@@ -11,6 +11,7 @@ load balancer, a pool without a listener or load balancer, a member of a
 missing pool or on a missing subnet, a member address that is not an IP.
 """
 
+import abc
 import ipaddress
 
 from caas.sim import hot
@@ -115,8 +116,9 @@ class _LBObject(rbase.Recorded):
             rec['kind'] = self.object_kind
         return rec
 
+    @abc.abstractmethod
     def fields(self, cloud, res, props):
-        raise NotImplementedError
+        """The fields of the Octavia object, or None after ``fail``."""
 
     def values(self, cloud, rec):
         return dict(rec, provisioning_status='ACTIVE')

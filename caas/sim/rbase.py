@@ -10,6 +10,7 @@ anything (OS::Heat::None, provider templates, which check their own
 parameters).
 """
 
+import abc
 import string
 
 from caas.sim import hot
@@ -83,16 +84,16 @@ class Resource(object):
         return hot._dig(data.get(name), path)
 
 
-class Recorded(Resource):
+class Recorded(Resource, metaclass=abc.ABCMeta):
     """A resource that is a record of one of the cloud's tables (``kind``):
     created with ``record()``'s fields, removed on delete, its attributes
     read from the record."""
 
     kind = None
 
+    @abc.abstractmethod
     def record(self, cloud, stack, res):
         """The fields of the new record, or None after ``fail``."""
-        raise NotImplementedError
 
     def create(self, cloud, stack, res):
         res['physical_id'] = st.new_uuid()

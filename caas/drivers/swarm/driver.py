@@ -333,15 +333,10 @@ class SwarmDriver(base.Driver):
         return {'master': masters,
                 'worker': base._as_list(outputs.get('swarm_nodes'))}
 
-    def servers_addressed(self, outputs, parameters):
-        addressed = sum(len(v) for v in self.nodegroup_addresses(
-            outputs or {}).values())
-        try:
-            expected = 1 + sum(int(parameters[k]) for k in (
-                'number_of_secondary_masters', 'number_of_minions'))
-        except (KeyError, TypeError, ValueError):
-            expected = 0
-        return min(addressed, expected), expected
+    def expected_servers(self, parameters):
+        # The first manager is a resource of its own.
+        return 1 + sum(int(parameters[k]) for k in (
+            'number_of_secondary_masters', 'number_of_minions'))
 
     def cluster_values_from_outputs(self, outputs):
         outputs = outputs or {}
