@@ -9,8 +9,13 @@ STAMP := $(VENV)/.caas-installed
 run: $(STAMP)
 	$(BIN)/caas-all $(ARGS)
 
+# Several pytest-xdist workers, a whole test file per worker (its fixtures
+# stay together); workers after the first start their own PostgreSQL and
+# RabbitMQ (tests/conftest.py). TEST_WORKERS=0 runs everything in-process.
+TEST_WORKERS ?= 3
 test: $(STAMP) services
-	eval "$$(tools/services.sh start)" && $(BIN)/pytest -q -rfE -p no:cacheprovider --durations=40 tests $(PYTEST_ARGS)
+	eval "$$(tools/services.sh start)" && $(BIN)/pytest -q -rfE -p no:cacheprovider --durations=40 \
+	  -n $(TEST_WORKERS) --dist loadfile tests $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit tests/functional $(PYTEST_ARGS)

@@ -12,7 +12,6 @@ from sqlalchemy import event
 from caas.conf import CONF
 from caas.db import migration
 from caas.db.sqlalchemy import engine
-from tests.conftest import in_ci
 from tests.unit.api.conftest import PROJECT_A
 
 _counter = threading.local()
@@ -93,11 +92,7 @@ def backend(request, tmp_path):
     if request.param == 'sqlite':
         url = 'sqlite:///%s/t.sqlite' % tmp_path
     else:
-        admin = os.environ.get('CAAS_TEST_DB_URL')
-        if not admin:
-            if in_ci():
-                pytest.fail('CAAS_TEST_DB_URL is not set under CI')
-            pytest.skip('no PostgreSQL (eval "$(tools/services.sh start)")')
+        admin = request.getfixturevalue('services')['db_url']
         from tests.integration import deployment
         url = deployment.create_database(admin)
     CONF.set_override('connection', url, group='database')
