@@ -67,11 +67,16 @@ class HandToNodeGroups(task.Task):
 
     def _wanted(self, data, operation_id, declared):
         if self.what == 'credential':
-            return cred_params.stack_parameters(
+            wanted = cred_params.stack_parameters(
                 data.driver, data.cluster['uuid'], operation_id, declared)
-        pems = stack_tasks.ca_pems(data.cluster['uuid'])
-        return {k: v for k, v in data.driver.ca_parameters(pems).items()
-                if k in declared}
+        else:
+            pems = stack_tasks.ca_pems(data.cluster['uuid'])
+            wanted = {k: v for k, v in data.driver.ca_parameters(
+                pems).items() if k in declared}
+        if wanted:
+            # The new values must replace no server.
+            wanted.update(stack_tasks.rotation_parameters(data, declared))
+        return wanted
 
     def execute(self, fence, clients, operation_id):
         data = common.load(fence.cluster_uuid)

@@ -23,9 +23,9 @@ import json
 import yaml
 
 from caas import pki
-from caas.common import coercion
 from caas.common import exceptions
 from caas.drivers import base
+from caas.drivers import heat
 from caas.drivers.swarm import template as swarm_template
 
 DEFAULT_FLAVOR = 'm1.small'
@@ -75,25 +75,13 @@ NODEGROUP_OUTPUTS = ('cluster_network', 'cluster_secgroup',
                      'primary_private_ip', 'swarm_join')
 
 
-def _first(*values, default=None):
-    for value in values:
-        if value not in (None, ''):
-            return value
-    return default
+_first = heat.first
+_group = heat.group
+_b64 = heat.b64
 
 
 def _flag(*values, default):
-    return bool(coercion.from_string(_first(*values, default=default),
-                                     {'type': 'boolean'}))
-
-
-def _group(nodegroups, role):
-    ordered = sorted(nodegroups or [],
-                     key=lambda g: not g.get('is_default', True))
-    for group in ordered:
-        if (group.get('role') == 'master') == (role == 'master'):
-            return group
-    return {}
+    return heat.flag(*values, default=default)
 
 
 def engine_labels(nodegroup):
@@ -106,12 +94,6 @@ def engine_labels(nodegroup):
         labels.setdefault('caas.nodegroup', nodegroup['name'])
     text = json.dumps(['%s=%s' % kv for kv in sorted(labels.items())])
     return base64.b64encode(text.encode()).decode()
-
-
-def _b64(text):
-    if isinstance(text, str):
-        text = text.encode()
-    return base64.b64encode(text).decode()
 
 
 class SwarmDriver(base.Driver):
@@ -374,15 +356,6 @@ def docker_version(data):
     return None
 
 
-class UbuntuSwarmDriver(SwarmDriver):
-    name = 'swarm_ubuntu_v1'
-    os_distro = 'ubuntu'
-    provides = [{'server_type': t, 'os': 'ubuntu', 'coe': 'swarm-mode'}
-                for t in ('vm', 'bm')]
-
-
-class FedoraCoreOSSwarmDriver(SwarmDriver):
-    name = 'swarm_fcos_v1'
-    os_distro = 'fedora-coreos'
-    provides = [{'server_type': t, 'os': 'fedora-coreos',
-                 'coe': 'swarm-mode'} for t in ('vm', 'bm')]
+_VARIANTS = heat.os_variants(SwarmDriver, 'swarm', 'swarm-mode', __name__)
+UbuntuSwarmDriver = _VARIANTS['UbuntuSwarmDriver']
+FedoraCoreOSSwarmDriver = _VARIANTS['FedoraCoreOSSwarmDriver']
