@@ -312,8 +312,7 @@ apply_cloud_provider() {
 # The workers' bootstrap token never expires (ttl 0s at init); every master
 # makes it again if it is gone, so a worker can join at any time.
 ensure_token() {
-    if ! kubeadm token list -o jsonpath='{.token}{"\n"}' \
-            | grep -qx "$BOOTSTRAP_TOKEN"; then
+    if ! kubeadm token list | awk '{print $1}' | grep -qxF "$BOOTSTRAP_TOKEN"; then
         kubeadm token create "$BOOTSTRAP_TOKEN" --ttl 0
     fi
 }
@@ -353,14 +352,20 @@ prepare_pki() {
     fi
 }
 
-mkdir -p /etc/kubernetes
 CLOUD_CREDENTIAL=false
 if [ "$CLOUD_PROVIDER_ENABLED" = true ] || [ "$CINDER_CSI_ENABLED" = true ]; then
     CLOUD_CREDENTIAL=true
 fi
-if [ "$ROLE" = master ]; then
+
+# >>> master-bootstrap
+# A master: master 0 makes the cluster unless its API already answers (a
+# replaced master 0 joins, as the others do); every join uses the shared
+# files of the user data, so it works at any time.
+bootstrap_master() {
     prepare_pki
-    [ "$API_VIP" = true ] && kube_vip_manifest
+    if [ "$API_VIP" = true ]; then
+        kube_vip_manifest
+    fi
     if [ "$NODE_INDEX" = 0 ] && ! api_answers; then
         init_config > /etc/kubernetes/caas-init.yaml
         kubeadm init --config /etc/kubernetes/caas-init.yaml
@@ -379,6 +384,12 @@ if [ "$ROLE" = master ]; then
     if [ "$CLOUD_CREDENTIAL" = true ]; then
         apply_cloud_secret
     fi
+}
+# <<< master-bootstrap
+
+mkdir -p /etc/kubernetes
+if [ "$ROLE" = master ]; then
+    bootstrap_master
 else
     join_config > /etc/kubernetes/caas-join.yaml
     retry kubeadm join --config /etc/kubernetes/caas-join.yaml
