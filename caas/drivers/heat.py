@@ -25,6 +25,7 @@ import urllib.parse
 import yaml
 
 from caas.common import coercion
+from caas.common import exceptions
 
 IGNITION_VERSION = '3.4.0'
 
@@ -283,6 +284,31 @@ def group(nodegroups, role):
         if (ng.get('role') == 'master') == (role == 'master'):
             return ng
     return {}
+
+
+def node_groups(nodegroups, template):
+    """(masters' nodegroup, workers' nodegroup, masters' image, workers'
+    image) of the cluster's stack; a 400 without an image."""
+    masters = group(nodegroups, 'master')
+    workers = group(nodegroups, 'worker')
+    image = first(masters.get('image_id'), template.get('image_id'))
+    minion_image = first(workers.get('image_id'), image)
+    if not image or not minion_image:
+        raise exceptions.InvalidParameterValue(
+            err='The cluster template has no image_id.')
+    return masters, workers, image, minion_image
+
+
+def flavors(cluster, template, masters, workers, default):
+    """The masters' and the workers' flavors: a nodegroup's own, else the
+    cluster's, else its template's."""
+    return {
+        'master_flavor': first(
+            masters.get('flavor_id'), cluster.get('master_flavor_id'),
+            template.get('master_flavor_id'), default=default),
+        'minion_flavor': first(
+            workers.get('flavor_id'), cluster.get('flavor_id'),
+            template.get('flavor_id'), default=default)}
 
 
 def b64(text):

@@ -106,7 +106,6 @@ def node_registration(nodegroup):
 
 
 _first = heat.first
-_group = heat.group
 _b64 = heat.b64
 
 
@@ -212,13 +211,8 @@ class KubernetesDriver(base.Driver):
                 err='network_driver %s is not supported by driver %s; use '
                     'one of %s.' % (network_driver, self.name,
                                     ', '.join(NETWORK_DRIVERS)))
-        masters = _group(nodegroups, 'master')
-        workers = _group(nodegroups, 'worker')
-        image = _first(masters.get('image_id'), template.get('image_id'))
-        minion_image = _first(workers.get('image_id'), image)
-        if not image or not minion_image:
-            raise exceptions.InvalidParameterValue(
-                err='The cluster template has no image_id.')
+        masters, workers, image, minion_image = heat.node_groups(
+            nodegroups, template)
         build = self._build(opts)
         hot = k8s_template.cluster_template(build)
         files = {name: k8s_template.node_template(role, self.os_distro,
@@ -227,12 +221,8 @@ class KubernetesDriver(base.Driver):
                                     ('kubeminion.yaml', 'worker'))}
         params = dict(self._common_parameters(cluster, template, labels,
                                               opts, network_driver), **{
-            'master_flavor': _first(
-                masters.get('flavor_id'), cluster.get('master_flavor_id'),
-                template.get('master_flavor_id'), default=DEFAULT_FLAVOR),
-            'minion_flavor': _first(
-                workers.get('flavor_id'), cluster.get('flavor_id'),
-                template.get('flavor_id'), default=DEFAULT_FLAVOR),
+            **heat.flavors(cluster, template, masters, workers,
+                           DEFAULT_FLAVOR),
             'server_image': image,
             'minion_image': minion_image,
             'fixed_network': opts['network'],

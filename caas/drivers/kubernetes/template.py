@@ -105,7 +105,6 @@ _replace = heat.replace
 _blank = heat.blank
 _remove_resources = heat.remove_resources
 _prune_parameters = heat.prune_parameters
-used_parameters = heat.used_parameters
 
 
 def node_template(role, os_distro, options):

@@ -186,13 +186,8 @@ class SwarmDriver(base.Driver):
         labels = self.effective_labels(cluster, template)
         opts = self._options(cluster, template, labels, nodegroups)
         build = opts['build']
-        masters = _group(nodegroups, 'master')
-        workers = _group(nodegroups, 'worker')
-        image = _first(masters.get('image_id'), template.get('image_id'))
-        minion_image = _first(workers.get('image_id'), image)
-        if not image or not minion_image:
-            raise exceptions.InvalidParameterValue(
-                err='The cluster template has no image_id.')
+        masters, workers, image, minion_image = heat.node_groups(
+            nodegroups, template)
         hot = swarm_template.cluster_template(build)
         files = {name: swarm_template.node_template(role, self.os_distro,
                                                     build)
@@ -202,12 +197,8 @@ class SwarmDriver(base.Driver):
         params = {
             'cluster_uuid': cluster['uuid'],
             'os_distro': self.os_distro,
-            'master_flavor': _first(
-                masters.get('flavor_id'), cluster.get('master_flavor_id'),
-                template.get('master_flavor_id'), default=DEFAULT_FLAVOR),
-            'minion_flavor': _first(
-                workers.get('flavor_id'), cluster.get('flavor_id'),
-                template.get('flavor_id'), default=DEFAULT_FLAVOR),
+            **heat.flavors(cluster, template, masters, workers,
+                           DEFAULT_FLAVOR),
             'server_image': image,
             'minion_image': minion_image,
             'ssh_key_name': opts['keypair_name'],
