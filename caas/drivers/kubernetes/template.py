@@ -167,8 +167,9 @@ def cluster_template(options):
         provisioning network), ``subnet`` (bool: a subnet is known),
         ``lb`` (the API behind Octavia), ``api_floating_ip``,
         ``node_floating_ip``, ``keypair``, ``docker_volume``,
-        ``etcd_volume``, ``volume_type`` (bools), ``server_type``
-        (``vm``/``bm``) and ``os_distro``.
+        ``etcd_volume``, ``volume_type``, ``cloud_credential`` (bools: the
+        last puts the cloud provider's configuration in the masters' user
+        data), ``server_type`` (``vm``/``bm``) and ``os_distro``.
     """
     tpl = TEMPLATES.load('kubecluster.yaml')
     res = tpl['resources']
