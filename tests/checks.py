@@ -211,17 +211,31 @@ def _cas(coe):
                 '00000000-0000-4000-8000-000000000000', ca_type)]}
 
 
+# A cloud credential as caas.conductor.tasks.credential_params gives it.
+CREDENTIAL = {'user_id': '6f1d0c3e9b8a4f2d8e7c6b5a49382716',
+              'username': 'caas-5d12f6fd-op', 'domain_id': 'caas-domain',
+              'password': 'Zx-9_kq2LmN4pQ7rS1tU3vW5', 'trust_id':
+              '2b7f1c4e0a014e1f9d3c5b7a9e1f3d5c',
+              'auth_url': 'http://127.0.0.1:5000/v3', 'region_name': 'R1',
+              'hand_trust': True}
+
+
 def _add_ca_keys(driver, template, definition):
-    """The CA material the conductor hands the stack at create
-    (caas.conductor.tasks.stack.ca_key_parameters), so the masters' user
-    data is checked as a real create renders it."""
+    """What the conductor hands the stack at create: the CA material
+    (caas.conductor.tasks.stack.ca_key_parameters and add_ca_parameters)
+    and the cloud credential, so the user data is checked as a real create
+    renders it."""
     declared = definition['template'].get('parameters') or {}
-    hook = getattr(driver, 'ca_key_parameters', None)
-    if hook is None:
-        return
+    cas = _cas(template.get('coe'))
+    given = {}
+    for hook, arg in (('ca_key_parameters', cas),
+                      ('ca_parameters', [cert for cert, _key in
+                                         cas.values()]),
+                      ('credential_parameters', CREDENTIAL)):
+        if hasattr(driver, hook):
+            given.update(getattr(driver, hook)(arg))
     definition['parameters'].update(
-        {k: v for k, v in hook(_cas(template.get('coe'))).items()
-         if k in declared})
+        {k: v for k, v in given.items() if k in declared})
 
 
 def render(driver, cluster, template, nodegroups=(), **knobs):
@@ -248,6 +262,8 @@ def render(driver, cluster, template, nodegroups=(), **knobs):
             continue
         ng_def = driver.nodegroup_stack_definition(cluster, template, group,
                                                    outputs)
+        # As caas.conductor.tasks.nodegroup does (what the stack declares).
+        _add_ca_keys(driver, template, ng_def)
         ng_name = '%s-%s' % (name, group.get('name', 'nodegroup'))
         try:
             ng_stack = _create(cloud, ng_name, ng_def)

@@ -225,6 +225,12 @@ class Driver(abc.ABC):
         the driver's nodes make no certificates."""
         return {}
 
+    def rotation_parameters(self):
+        """Stack parameters sent with a credential or CA rotation (with its
+        new values) so that it replaces no server; {} when the driver's
+        templates need none."""
+        return {}
+
     # stack ----------------------------------------------------------------
     def stack_name(self, cluster):
         """Derived from the cluster UUID only, so a re-run finds the stack."""

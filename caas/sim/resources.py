@@ -175,14 +175,25 @@ class Server(Resource):
         signals.register_server(cloud, srv)
         res['physical_id'] = srv['id']
 
-    # Like Heat's user_data_update_policy REPLACE; a new image (which Heat
-    # rebuilds in place by default) is a new server here too.
-    REPLACED_BY = ('image', 'user_data')
+    # A new image (which Heat rebuilds in place by default) is a new server
+    # here; new user data is one as Heat's user_data_update_policy says
+    # (the new policy, else the old one; REPLACE by default). With IGNORE
+    # the new user data is only kept, for a server created later.
+    REPLACED_BY = ('image',)
+
+    @staticmethod
+    def _user_data_replaces(old, new):
+        if old.get('user_data') == new.get('user_data'):
+            return False
+        policy = new.get('user_data_update_policy') or \
+            old.get('user_data_update_policy') or 'REPLACE'
+        return policy == 'REPLACE'
 
     def update(self, cloud, stack, res, props):
         srv = cloud.server(res.get('physical_id'))
         replace = any(res['props'].get(k) != props.get(k)
-                      for k in self.REPLACED_BY)
+                      for k in self.REPLACED_BY) or \
+            self._user_data_replaces(res['props'], props)
         res['props'] = props
         if srv is not None and replace:
             cloud.delete_server(srv)

@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from caas.drivers import heat
+
 
 def wait_settled(mc, uuid, timeout=120):
     deadline = time.monotonic() + timeout
@@ -56,7 +58,14 @@ def test_shape_reaches_create_complete(aio, mc, shape):
     ca_b64 = base64.b64encode(ca.encode()).decode()
     for srv in servers:
         data = srv['user_data'] or ''
+        files = heat.files_of(data)
+        # Every node trusts the cluster's CAs (certificates only).
+        assert ca.strip() in files['/etc/caas/ca-bundle.crt'][1]
         if '-master-' in srv['name']:
             assert ca_b64 in data
+            assert files['/etc/kubernetes/pki/ca.key'][0] == 0o600
+            assert 'PRIVATE KEY' in files['/etc/kubernetes/pki/sa.key'][1]
         else:
-            assert 'PRIVATE KEY' not in data and ca_b64 not in data
+            assert not [path for path, (_mode, text) in files.items()
+                        if 'PRIVATE KEY' in text]
+            assert not [path for path in files if path.endswith('.key')]

@@ -219,6 +219,7 @@ class ApplyCredential(task.Task):
             LOG.info('Cluster %s: stack %s already carries trustee %s',
                      fence.cluster_uuid, stack_id, new['trustee_user_id'])
             return stack_id
+        new.update(stack_tasks.rotation_parameters(data, current))
         fence.check()
         try:
             common.cloud_call(clients.quiet_heat.stacks.update, stack_id,

@@ -1,13 +1,15 @@
 """The stacks of the nodegroups users added, kept in step with the
-cluster's own stack when a rotation changes what every node holds: the
-cluster's CA certificates (``ca_bundle``) and its cloud credential (the
-trustee's parameters).
+cluster's own stack when a rotation changes what nodes hold: the
+cluster's CA certificates (the Kubernetes driver's ``ca_bundle_b64``) and
+its cloud credential (the trustee's parameters, when a driver's workers
+take them; the Kubernetes workers do not).
 
 A rotation's flow updates the cluster's stack first, then runs
 :class:`HandToNodeGroups`: every added nodegroup's stack gets a PATCH
-update of those parameters only (Heat keeps every other value; the nodes'
-software deployments rewrite their files in place, no server is replaced),
-then the task waits for all of them. A stack made before its template
+update of those parameters only, with the driver's rotation parameters
+(Kubernetes: ``user_data_update_policy`` IGNORE, so Heat keeps the new
+user data for the servers it creates later and replaces none), then the
+task waits for all of them. A stack made before its template
 declared those parameters gets the current template with them instead.
 
 Idempotent and resumable: a stack that already carries the values is not
@@ -67,11 +69,16 @@ class HandToNodeGroups(task.Task):
 
     def _wanted(self, data, operation_id, declared):
         if self.what == 'credential':
-            return cred_params.stack_parameters(
+            wanted = cred_params.stack_parameters(
                 data.driver, data.cluster['uuid'], operation_id, declared)
-        pems = stack_tasks.ca_pems(data.cluster['uuid'])
-        return {k: v for k, v in data.driver.ca_parameters(pems).items()
-                if k in declared}
+        else:
+            pems = stack_tasks.ca_pems(data.cluster['uuid'])
+            wanted = {k: v for k, v in data.driver.ca_parameters(
+                pems).items() if k in declared}
+        if wanted:
+            # The new values must replace no server.
+            wanted.update(stack_tasks.rotation_parameters(data, declared))
+        return wanted
 
     def execute(self, fence, clients, operation_id):
         data = common.load(fence.cluster_uuid)

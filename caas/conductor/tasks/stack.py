@@ -116,6 +116,13 @@ def add_ca_parameters(data, definition):
          if k in declared})
 
 
+def rotation_parameters(data, declared):
+    """What the driver sends with a rotation so that no server is
+    replaced, as far as the stack declares it."""
+    return {k: v for k, v in data.driver.rotation_parameters().items()
+            if k in (declared or {})}
+
+
 def ca_key_parameters(data, definition):
     """The driver's parameters with the cluster's CA certificates and
     private keys (decrypted here, sent only through the quiet client)."""

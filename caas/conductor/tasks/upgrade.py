@@ -263,5 +263,7 @@ class HandOverCAs(task.Task):
         definition = data.driver.stack_definition(
             data.cluster, data.template, data.nodegroups)
         stack_tasks.add_ca_parameters(data, definition)
+        definition['parameters'].update(stack_tasks.rotation_parameters(
+            data, definition['template'].get('parameters')))
         return send_definition(fence, clients, data.cluster['stack_id'],
                                definition, 'given the new CAs')

@@ -3,6 +3,15 @@
 One driver class per OS variant, both over the same template set: the
 variant only sets ``os_distro`` (a stack parameter read by the bootstrap
 script) and the flavour of the user data (``template.user_data``).
+
+Everything a node needs is in its RAW user data (no Heat agent): the CA
+bundle; on masters the control plane's shared keys (cluster, etcd and
+front-proxy CAs, the service-account key pair) so that a master joins at
+any time, and the cloud credential when the cloud provider or the Cinder
+CSI runs. A credential or CA rotation updates the stack with
+``user_data_update_policy`` IGNORE (:meth:`rotation_parameters`): no
+server is replaced, the servers Heat creates later boot with the new
+values, and each new master re-applies the cloud-config Secret.
 """
 
 import base64
@@ -11,11 +20,14 @@ import json
 
 import yaml
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from caas.common import coercion
 from caas.common import exceptions
 from caas.drivers import base
+from caas.drivers import heat
 from caas.drivers.kubernetes import labels as k8s_labels
 from caas.drivers.kubernetes import template as k8s_template
 
@@ -43,9 +55,30 @@ def ca_cert_hash(cert_pem):
     return 'sha256:' + hashlib.sha256(spki).hexdigest()
 
 
-def _b64(text):
-    data = text.encode() if isinstance(text, str) else text
-    return base64.b64encode(data).decode('ascii')
+# The order of NIST P-256, whose scalars are the service-account keys.
+_P256_ORDER = int('FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2'
+                  'FC632551', 16)
+
+
+def service_account_keys(ca_key_pem):
+    """The service-account signing key pair (PEM private, PEM public) the
+    masters share, derived from the cluster's Kubernetes CA key: an ECDSA
+    P-256 key (kube-apiserver signs ES256 tokens with it), the same for
+    the same CA key, so a re-run of the stack's create hands the same
+    one. It is handed at create only, like the CA keys: a later CA
+    rotation does not change it (tokens already issued stay valid)."""
+    secret = HKDF(algorithm=hashes.SHA256(), length=48, salt=b'caas',
+                  info=b'kubernetes service-account signing key').derive(
+        ca_key_pem.encode() if isinstance(ca_key_pem, str) else ca_key_pem)
+    scalar = int.from_bytes(secret, 'big') % (_P256_ORDER - 1) + 1
+    key = ec.derive_private_key(scalar, ec.SECP256R1())
+    private = key.private_bytes(serialization.Encoding.PEM,
+                                serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption())
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM,
+        serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private.decode('ascii'), public.decode('ascii')
 
 
 # Outputs of the cluster's stack a nodegroup's stack is built from.
@@ -72,27 +105,12 @@ def node_registration(nodegroup):
     return base64.b64encode(text.encode()).decode()
 
 
-def _first(*values, default=None):
-    for value in values:
-        if value not in (None, ''):
-            return value
-    return default
-
-
-def _group(nodegroups, role):
-    # The default groups first: they are what the cluster's stack builds.
-    ordered = sorted(nodegroups or [],
-                     key=lambda g: not g.get('is_default', True))
-    for group in ordered:
-        if (group.get('role') == 'master') == (role == 'master'):
-            return group
-    return {}
+_first = heat.first
+_b64 = heat.b64
 
 
 def _bool(value, default):
-    if value in (None, ''):
-        return default
-    return bool(coercion.from_string(value, {'type': 'boolean'}))
+    return heat.flag(value, default=default)
 
 
 class KubernetesDriver(base.Driver):
@@ -148,6 +166,10 @@ class KubernetesDriver(base.Driver):
             'volume_type': bool(labels.get('docker_volume_type')),
             'server_type': server_type,
             'os_distro': self.os_distro,
+            # Only masters run what reads the credential (the cloud
+            # controller manager; the CSI plugins mount the Secret).
+            'cloud_credential': bool(labels.get('cloud_provider_enabled') or
+                                     labels.get('cinder_csi_enabled')),
             # values, not switches
             'network': network, 'subnet_name': subnet,
             'docker_volume_size': volume,
@@ -189,13 +211,8 @@ class KubernetesDriver(base.Driver):
                 err='network_driver %s is not supported by driver %s; use '
                     'one of %s.' % (network_driver, self.name,
                                     ', '.join(NETWORK_DRIVERS)))
-        masters = _group(nodegroups, 'master')
-        workers = _group(nodegroups, 'worker')
-        image = _first(masters.get('image_id'), template.get('image_id'))
-        minion_image = _first(workers.get('image_id'), image)
-        if not image or not minion_image:
-            raise exceptions.InvalidParameterValue(
-                err='The cluster template has no image_id.')
+        masters, workers, image, minion_image = heat.node_groups(
+            nodegroups, template)
         build = self._build(opts)
         hot = k8s_template.cluster_template(build)
         files = {name: k8s_template.node_template(role, self.os_distro,
@@ -204,12 +221,8 @@ class KubernetesDriver(base.Driver):
                                     ('kubeminion.yaml', 'worker'))}
         params = dict(self._common_parameters(cluster, template, labels,
                                               opts, network_driver), **{
-            'master_flavor': _first(
-                masters.get('flavor_id'), cluster.get('master_flavor_id'),
-                template.get('master_flavor_id'), default=DEFAULT_FLAVOR),
-            'minion_flavor': _first(
-                workers.get('flavor_id'), cluster.get('flavor_id'),
-                template.get('flavor_id'), default=DEFAULT_FLAVOR),
+            **heat.flavors(cluster, template, masters, workers,
+                           DEFAULT_FLAVOR),
             'server_image': image,
             'minion_image': minion_image,
             'fixed_network': opts['network'],
@@ -267,7 +280,13 @@ class KubernetesDriver(base.Driver):
         }
 
     def ca_parameters(self, ca_pems):
-        return {'ca_bundle': ''.join(ca_pems)}
+        # Base64: the PEM is one line in either user-data flavour.
+        return {'ca_bundle_b64': _b64(''.join(ca_pems))}
+
+    def rotation_parameters(self):
+        """A rotation's new values go into the user data Heat keeps for
+        the servers it creates later; no running server is replaced."""
+        return {'user_data_update_policy': 'IGNORE'}
 
     def ca_key_parameters(self, cas):
         """The CA certificates and keys for the masters' user data (base64
@@ -285,12 +304,18 @@ class KubernetesDriver(base.Driver):
             params[key_param] = _b64(key)
         if 'kubernetes' in (cas or {}):
             params['ca_cert_hash'] = ca_cert_hash(cas['kubernetes'][0])
+            sa_key, sa_pub = service_account_keys(cas['kubernetes'][1])
+            params['sa_key'] = _b64(sa_key)
+            params['sa_pub'] = _b64(sa_pub)
         return params
 
     def update_parameters(self, cluster, template, nodegroups, remove=()):
         masters, workers = base.node_counts(cluster, nodegroups)
+        # REPLACE again after a rotation's IGNORE: an upgrade's or new node
+        # labels' user data must replace the servers.
         return {'number_of_masters': masters, 'number_of_minions': workers,
-                'minions_to_remove': ','.join(remove)}
+                'minions_to_remove': ','.join(remove),
+                'user_data_update_policy': 'REPLACE'}
 
     # nodegroups users add --------------------------------------------------
     def nodegroup_stack_definition(self, cluster, template, nodegroup,
@@ -341,7 +366,8 @@ class KubernetesDriver(base.Driver):
         # replaces them and they register again with the new ones.
         return {'number_of_minions': int(nodegroup.get('node_count') or 0),
                 'minions_to_remove': ','.join(remove),
-                'node_registration': node_registration(nodegroup)}
+                'node_registration': node_registration(nodegroup),
+                'user_data_update_policy': 'REPLACE'}
 
 
 def _text(flag):
@@ -349,15 +375,6 @@ def _text(flag):
     return 'true' if flag else 'false'
 
 
-class UbuntuKubernetesDriver(KubernetesDriver):
-    name = 'k8s_ubuntu_v1'
-    os_distro = 'ubuntu'
-    provides = [{'server_type': st, 'os': 'ubuntu', 'coe': 'kubernetes'}
-                for st in ('vm', 'bm')]
-
-
-class FedoraCoreOSKubernetesDriver(KubernetesDriver):
-    name = 'k8s_fcos_v1'
-    os_distro = 'fedora-coreos'
-    provides = [{'server_type': st, 'os': 'fedora-coreos',
-                 'coe': 'kubernetes'} for st in ('vm', 'bm')]
+_VARIANTS = heat.os_variants(KubernetesDriver, 'k8s', 'kubernetes', __name__)
+UbuntuKubernetesDriver = _VARIANTS['UbuntuKubernetesDriver']
+FedoraCoreOSKubernetesDriver = _VARIANTS['FedoraCoreOSKubernetesDriver']

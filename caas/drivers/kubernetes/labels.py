@@ -97,12 +97,16 @@ SCHEMA = {
         'cloud_provider_enabled': _flag(
             'Run the OpenStack cloud controller manager (Services of type '
             "LoadBalancer through Octavia), with the cluster's trustee "
-            'credential.'),
+            "credential: written by the masters' user data (no Heat agent "
+            'needed) into the kube-system/cloud-config Secret. A '
+            'credential rotation reaches masters created after it, no '
+            'running node.'),
         'cloud_provider_tag': _tag('v1.29.0',
                                    'cloud-provider-openstack release.'),
         'cinder_csi_enabled': _flag(
             'Run the Cinder CSI plugin (persistent volumes on Cinder), '
-            "with the cluster's trustee credential."),
+            "with the cluster's trustee credential (the kube-system/"
+            'cloud-config Secret, as for cloud_provider_enabled).'),
         'cinder_csi_plugin_tag': _tag('v1.29.0',
                                       'Cinder CSI plugin release.'),
         'auto_healing_enabled': _flag(

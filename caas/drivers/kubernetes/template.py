@@ -12,16 +12,16 @@ bootstrap script; the server type removes what bare metal cannot have
 """
 
 import copy
-import functools
-import json
 import os
-import urllib.parse
 
-import yaml
+from caas.drivers import heat
 
-TEMPLATE_DIR = os.path.join(os.path.dirname(__file__), 'templates')
+TEMPLATES = heat.TemplateSet(os.path.join(os.path.dirname(__file__),
+                                          'templates'))
 USER_DATA_MARK = 'USER_DATA'
 BOOTSTRAP_PATH = '/usr/local/bin/caas-bootstrap'
+CLOUD_CONFIG_PATH = '/etc/kubernetes/cloud-config'
+CA_BUNDLE_PATH = '/etc/caas/ca-bundle.crt'
 
 NETWORK_RESOURCES = ('network', 'subnet', 'router', 'router_interface')
 VIP_RESOURCES = ('api_port', 'api_floating_ip', 'api_floating_ip_association')
@@ -30,9 +30,12 @@ LB_RESOURCES = ('api_lb', 'api_lb_listener', 'api_lb_pool', 'api_lb_monitor',
 SERVER_GROUPS = ('master_server_group', 'worker_server_group')
 NODE_FIP_RESOURCES = ('floating_ip', 'floating_ip_association')
 
-# The cluster CAs' files on a master: (path, stack parameter, mode). Only a
-# master's user data holds them; a worker learns the CA at its join,
-# checked against the CA's hash.
+# Every file the control plane's members share, pre-placed on each master
+# by its user data: (path, stack parameter, mode). With all of them a
+# master joins the control plane at any time (a replacement long after the
+# create) without kubeadm's certificate upload, which lasts two hours.
+# Only a master's user data holds them; a worker learns the CA at its
+# join, checked against the CA's hash.
 CA_FILES = (
     ('/etc/kubernetes/pki/ca.crt', 'kube_ca_cert', 0o644),
     ('/etc/kubernetes/pki/ca.key', 'kube_ca_key', 0o600),
@@ -40,48 +43,28 @@ CA_FILES = (
     ('/etc/kubernetes/pki/etcd/ca.key', 'etcd_ca_key', 0o600),
     ('/etc/kubernetes/pki/front-proxy-ca.crt', 'front_proxy_ca_cert', 0o644),
     ('/etc/kubernetes/pki/front-proxy-ca.key', 'front_proxy_ca_key', 0o600),
+    ('/etc/kubernetes/pki/sa.key', 'sa_key', 0o600),
+    ('/etc/kubernetes/pki/sa.pub', 'sa_pub', 0o644),
 )
-MASTER_ONLY_PARAMETERS = tuple(p for _path, p, _mode in CA_FILES) + (
-    'certificate_key',)
-
-IGNITION_UNIT = """[Unit]
-Description=caas Kubernetes bootstrap
-Wants=network-online.target
-After=network-online.target
-ConditionPathExists=!/var/lib/caas-bootstrap.done
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/usr/local/bin/caas-bootstrap
-ExecStartPost=/usr/bin/touch /var/lib/caas-bootstrap.done
-
-[Install]
-WantedBy=multi-user.target
+# The cloud provider's configuration, on masters only (they run the cloud
+# controller manager and put it in the kube-system/cloud-config Secret,
+# which the Cinder CSI plugins mount: no worker reads a file). Written in
+# clear (single-line values Heat fills), 0600.
+CLOUD_CONFIG = """[Global]
+auth-url=__CAAS_AUTH_URL__
+region=__CAAS_REGION_NAME__
+user-id=__CAAS_TRUSTEE_USER_ID__
+password=__CAAS_TRUSTEE_PASSWORD__
+trust-id=__CAAS_TRUST_ID__
 """
-
-
-@functools.lru_cache(maxsize=None)
-def _read(name):
-    with open(os.path.join(TEMPLATE_DIR, name)) as f:
-        return f.read()
-
-
-@functools.lru_cache(maxsize=None)
-def _as_json(name):
-    # Parsing the YAML was a tenth of a conductor's CPU per create; the
-    # files do not change while the process runs.
-    return json.dumps(yaml.safe_load(_read(name)))
-
-
-def _load(name):
-    # A fresh copy from JSON each time: it also unshares the YAML anchors,
-    # so that editing one resource never edits another behind our back.
-    return json.loads(_as_json(name))
+CLOUD_CONFIG_PARAMETERS = ('auth_url', 'region_name', 'trustee_user_id',
+                           'trustee_password', 'trust_id')
+MASTER_ONLY_PARAMETERS = tuple(p for _path, p, _mode in CA_FILES) + \
+    CLOUD_CONFIG_PARAMETERS
 
 
 def bootstrap_script():
-    return _read('bootstrap.sh')
+    return TEMPLATES.bootstrap_script()
 
 
 def placeholder(parameter):
@@ -89,141 +72,39 @@ def placeholder(parameter):
     return '__CAAS_%s__' % parameter.upper()
 
 
-class _Literal(str):
-    """A string dumped as a YAML literal block (readable scripts)."""
+def node_files(role, cloud_credential=True):
+    """What a node's user data writes: the CA bundle every node trusts,
+    on masters the shared control-plane files and (``cloud_credential``)
+    the cloud provider's configuration, and the bootstrap script."""
+    files = [heat.b64_file(CA_BUNDLE_PATH, 0o644, '__CAAS_CA_BUNDLE_B64__')]
+    if role == 'master':
+        files += [heat.b64_file(path, mode, placeholder(param))
+                  for path, param, mode in CA_FILES]
+        if cloud_credential:
+            files.append(heat.text_file(CLOUD_CONFIG_PATH, 0o600,
+                                        CLOUD_CONFIG))
+    files.append(heat.text_file(BOOTSTRAP_PATH, 0o755, bootstrap_script()))
+    return files
 
 
-def _literal(dumper, value):
-    return dumper.represent_scalar('tag:yaml.org,2002:str', value, style='|')
-
-
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
-_Dumper.add_representer(_Literal, _literal)
-
-
-def _cloud_config(role):
-    files = [{'path': path, 'encoding': 'b64', 'owner': 'root:root',
-              'permissions': '%04o' % mode, 'content': placeholder(param)}
-             for path, param, mode in CA_FILES if role == 'master']
-    files.append({'path': BOOTSTRAP_PATH, 'owner': 'root:root',
-                  'permissions': '0755',
-                  'content': _Literal(bootstrap_script())})
-    body = {'write_files': files, 'runcmd': [[BOOTSTRAP_PATH]]}
-    return '#cloud-config\n' + yaml.dump(body, Dumper=_Dumper,
-                                         sort_keys=False, width=1000)
-
-
-def _ignition(role):
-    files = [{'path': path, 'mode': mode, 'overwrite': True,
-              'contents': {'source': 'data:;base64,' + placeholder(param)}}
-             for path, param, mode in CA_FILES if role == 'master']
-    # Placeholders survive the percent-encoding (letters and underscores),
-    # so Heat's str_replace fills them; what it puts there (addresses,
-    # tokens, base64, URLs) needs no encoding in a data URL.
-    files.append({'path': BOOTSTRAP_PATH, 'mode': 0o755, 'overwrite': True,
-                  'contents': {'source': 'data:,' + urllib.parse.quote(
-                      bootstrap_script(), safe='')}})
-    return json.dumps({
-        'ignition': {'version': '3.4.0'},
-        'storage': {'files': files},
-        'systemd': {'units': [{'name': 'caas-bootstrap.service',
-                               'enabled': True,
-                               'contents': IGNITION_UNIT}]},
-    }, indent=1, sort_keys=True)
-
-
-def user_data(os_distro, role='worker'):
+def user_data(os_distro, role='worker', cloud_credential=True):
     """The bootstrap in the flavour the OS's first boot reads: a
     ``#cloud-config`` for Ubuntu's cloud-init, an Ignition config for
-    Fedora CoreOS. A master's also writes the cluster's CA files."""
-    if os_distro == 'fedora-coreos':
-        return _ignition(role)
-    return _cloud_config(role)
+    Fedora CoreOS, with the files of :func:`node_files`."""
+    return heat.user_data(os_distro, node_files(role, cloud_credential),
+                          BOOTSTRAP_PATH, 'caas-bootstrap.service',
+                          'caas Kubernetes bootstrap')
 
 
 def script_of(text):
     """The bootstrap script inside rendered (or template) user data."""
-    if text.startswith('#cloud-config'):
-        body = yaml.safe_load(text)
-        return next(f['content'] for f in body['write_files']
-                    if f['path'] == BOOTSTRAP_PATH)
-    config = json.loads(text)
-    source = next(f['contents']['source'] for f in config['storage']['files']
-                  if f['path'] == BOOTSTRAP_PATH)
-    return urllib.parse.unquote(source[len('data:,'):])
+    return heat.script_of(text, BOOTSTRAP_PATH)
 
 
-def _replace(value, old, new):
-    """``value`` with every sub-value equal to ``old`` replaced by ``new``."""
-    if value == old:
-        return copy.deepcopy(new)
-    if isinstance(value, dict):
-        return {k: _replace(v, old, new) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_replace(v, old, new) for v in value]
-    return value
-
-
-def _refers(value, names):
-    """True when ``value`` is a get_resource/get_attr of one of ``names``."""
-    if isinstance(value, dict) and len(value) == 1:
-        if 'get_resource' in value:
-            return value['get_resource'] in names
-        if 'get_attr' in value:
-            return value['get_attr'][0] in names
-    return False
-
-
-def _blank(value, names):
-    """References to the resources ``names`` replaced by ''."""
-    if _refers(value, names):
-        return ''
-    if isinstance(value, dict):
-        return {k: _blank(v, names) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_blank(v, names) for v in value]
-    return value
-
-
-def _remove_resources(template, names):
-    resources = template['resources']
-    for name in names:
-        resources.pop(name, None)
-    for definition in resources.values():
-        deps = definition.get('depends_on')
-        if deps is None:
-            continue
-        deps = [deps] if isinstance(deps, str) else deps
-        deps = [d for d in deps if d in resources]
-        if deps:
-            definition['depends_on'] = deps
-        else:
-            del definition['depends_on']
-
-
-def used_parameters(value):
-    """Names of every parameter ``value`` reads with get_param."""
-    found = set()
-    if isinstance(value, dict):
-        if len(value) == 1 and 'get_param' in value:
-            args = value['get_param']
-            found.add(args[0] if isinstance(args, list) else args)
-        for item in value.values():
-            found |= used_parameters(item)
-    elif isinstance(value, list):
-        for item in value:
-            found |= used_parameters(item)
-    return found
-
-
-def _prune_parameters(template):
-    """Drop declared parameters nothing reads any more."""
-    used = used_parameters([template['resources'], template['outputs']])
-    template['parameters'] = {k: v for k, v in
-                              template['parameters'].items() if k in used}
+_replace = heat.replace
+_blank = heat.blank
+_remove_resources = heat.remove_resources
+_prune_parameters = heat.prune_parameters
 
 
 def node_template(role, os_distro, options):
@@ -231,20 +112,20 @@ def node_template(role, os_distro, options):
 
     :param options: as for :func:`cluster_template`.
     """
-    tpl = _load('kubenode.yaml')
+    tpl = TEMPLATES.load('kubenode.yaml')
     res = tpl['resources']
     props = res['server']['properties']
     replace = props['user_data']['str_replace']
-    replace['template'] = user_data(os_distro, role)
     master = role == 'master'
-    if not master:
-        # Never a CA key in a worker's user data, nor the key that lets a
-        # node download the control plane's certificates.
-        for param in MASTER_ONLY_PARAMETERS:
-            if param == 'certificate_key':
-                replace['params'][placeholder(param)] = ''
-            else:
-                del replace['params'][placeholder(param)]
+    credential = master and options.get('cloud_credential', True)
+    replace['template'] = user_data(os_distro, role, credential)
+    # Never a CA key, the service-account key or the cloud credential in
+    # a worker's user data: its template does not even declare them.
+    dropped = () if master else MASTER_ONLY_PARAMETERS
+    if not credential:
+        dropped += CLOUD_CONFIG_PARAMETERS
+    for param in dropped:
+        replace['params'].pop(placeholder(param), None)
     if not master or options['lb']:
         del res['port']['properties']['allowed_address_pairs']
     if not options['subnet']:
@@ -286,10 +167,11 @@ def cluster_template(options):
         provisioning network), ``subnet`` (bool: a subnet is known),
         ``lb`` (the API behind Octavia), ``api_floating_ip``,
         ``node_floating_ip``, ``keypair``, ``docker_volume``,
-        ``etcd_volume``, ``volume_type`` (bools), ``server_type``
-        (``vm``/``bm``) and ``os_distro``.
+        ``etcd_volume``, ``volume_type``, ``cloud_credential`` (bools: the
+        last puts the cloud provider's configuration in the masters' user
+        data), ``server_type`` (``vm``/``bm``) and ``os_distro``.
     """
-    tpl = _load('kubecluster.yaml')
+    tpl = TEMPLATES.load('kubecluster.yaml')
     res = tpl['resources']
     if options['fixed_network']:
         _remove_resources(tpl, NETWORK_RESOURCES)
@@ -348,7 +230,7 @@ def nodegroup_template(options):
 
     :param options: as for :func:`cluster_template`.
     """
-    tpl = _load('kubenodegroup.yaml')
+    tpl = TEMPLATES.load('kubenodegroup.yaml')
     if options['server_type'] == 'bm':
         _remove_resources(tpl, ['server_group'])
         tpl = _blank(tpl, ['server_group'])

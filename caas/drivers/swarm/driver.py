@@ -23,9 +23,9 @@ import json
 import yaml
 
 from caas import pki
-from caas.common import coercion
 from caas.common import exceptions
 from caas.drivers import base
+from caas.drivers import heat
 from caas.drivers.swarm import template as swarm_template
 
 DEFAULT_FLAVOR = 'm1.small'
@@ -75,25 +75,13 @@ NODEGROUP_OUTPUTS = ('cluster_network', 'cluster_secgroup',
                      'primary_private_ip', 'swarm_join')
 
 
-def _first(*values, default=None):
-    for value in values:
-        if value not in (None, ''):
-            return value
-    return default
+_first = heat.first
+_group = heat.group
+_b64 = heat.b64
 
 
 def _flag(*values, default):
-    return bool(coercion.from_string(_first(*values, default=default),
-                                     {'type': 'boolean'}))
-
-
-def _group(nodegroups, role):
-    ordered = sorted(nodegroups or [],
-                     key=lambda g: not g.get('is_default', True))
-    for group in ordered:
-        if (group.get('role') == 'master') == (role == 'master'):
-            return group
-    return {}
+    return heat.flag(*values, default=default)
 
 
 def engine_labels(nodegroup):
@@ -106,12 +94,6 @@ def engine_labels(nodegroup):
         labels.setdefault('caas.nodegroup', nodegroup['name'])
     text = json.dumps(['%s=%s' % kv for kv in sorted(labels.items())])
     return base64.b64encode(text.encode()).decode()
-
-
-def _b64(text):
-    if isinstance(text, str):
-        text = text.encode()
-    return base64.b64encode(text).decode()
 
 
 class SwarmDriver(base.Driver):
@@ -204,13 +186,8 @@ class SwarmDriver(base.Driver):
         labels = self.effective_labels(cluster, template)
         opts = self._options(cluster, template, labels, nodegroups)
         build = opts['build']
-        masters = _group(nodegroups, 'master')
-        workers = _group(nodegroups, 'worker')
-        image = _first(masters.get('image_id'), template.get('image_id'))
-        minion_image = _first(workers.get('image_id'), image)
-        if not image or not minion_image:
-            raise exceptions.InvalidParameterValue(
-                err='The cluster template has no image_id.')
+        masters, workers, image, minion_image = heat.node_groups(
+            nodegroups, template)
         hot = swarm_template.cluster_template(build)
         files = {name: swarm_template.node_template(role, self.os_distro,
                                                     build)
@@ -220,12 +197,8 @@ class SwarmDriver(base.Driver):
         params = {
             'cluster_uuid': cluster['uuid'],
             'os_distro': self.os_distro,
-            'master_flavor': _first(
-                masters.get('flavor_id'), cluster.get('master_flavor_id'),
-                template.get('master_flavor_id'), default=DEFAULT_FLAVOR),
-            'minion_flavor': _first(
-                workers.get('flavor_id'), cluster.get('flavor_id'),
-                template.get('flavor_id'), default=DEFAULT_FLAVOR),
+            **heat.flavors(cluster, template, masters, workers,
+                           DEFAULT_FLAVOR),
             'server_image': image,
             'minion_image': minion_image,
             'ssh_key_name': opts['keypair_name'],
@@ -374,15 +347,6 @@ def docker_version(data):
     return None
 
 
-class UbuntuSwarmDriver(SwarmDriver):
-    name = 'swarm_ubuntu_v1'
-    os_distro = 'ubuntu'
-    provides = [{'server_type': t, 'os': 'ubuntu', 'coe': 'swarm-mode'}
-                for t in ('vm', 'bm')]
-
-
-class FedoraCoreOSSwarmDriver(SwarmDriver):
-    name = 'swarm_fcos_v1'
-    os_distro = 'fedora-coreos'
-    provides = [{'server_type': t, 'os': 'fedora-coreos',
-                 'coe': 'swarm-mode'} for t in ('vm', 'bm')]
+_VARIANTS = heat.os_variants(SwarmDriver, 'swarm', 'swarm-mode', __name__)
+UbuntuSwarmDriver = _VARIANTS['UbuntuSwarmDriver']
+FedoraCoreOSSwarmDriver = _VARIANTS['FedoraCoreOSSwarmDriver']

@@ -11,16 +11,12 @@ rewritten. The node template becomes ``swarmmanager.yaml`` and
 """
 
 import copy
-import functools
-import json
 import os
-import urllib.parse
 
-import yaml
+from caas.drivers import heat
 
-from caas.drivers.kubernetes import template as k8s_template
-
-TEMPLATE_DIR = os.path.join(os.path.dirname(__file__), 'templates')
+TEMPLATES = heat.TemplateSet(os.path.join(os.path.dirname(__file__),
+                                          'templates'))
 SCRIPT_PATH = '/usr/local/bin/caas-swarm-bootstrap'
 CA_PATH = '/etc/caas/ca.pem'
 CA_KEY_PATH = '/etc/caas/ca-key.pem'
@@ -37,103 +33,33 @@ MANAGER_ONLY = ('__CAAS_TOKENS_ENDPOINT__', '__CAAS_TOKENS_TOKEN__',
                 '__CAAS_API_ADDRESSES__', '__CAAS_LB_ADDRESS__',
                 '__CAAS_API_PORT__')
 
-IGNITION_UNIT = """[Unit]
-Description=caas Docker Swarm bootstrap
-Wants=network-online.target
-After=network-online.target
-ConditionPathExists=!/var/lib/caas-bootstrap.done
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=%s
-ExecStartPost=/usr/bin/touch /var/lib/caas-bootstrap.done
-
-[Install]
-WantedBy=multi-user.target
-""" % SCRIPT_PATH
-
-
-@functools.lru_cache(maxsize=None)
-def _read(name):
-    with open(os.path.join(TEMPLATE_DIR, name)) as f:
-        return f.read()
-
-
-@functools.lru_cache(maxsize=None)
-def _as_json(name):
-    return json.dumps(yaml.safe_load(_read(name)))
-
-
-def _load(name):
-    # A fresh, unshared copy (YAML anchors included) each time.
-    return json.loads(_as_json(name))
-
 
 def bootstrap_script():
-    return _read('bootstrap.sh')
+    return TEMPLATES.bootstrap_script()
 
 
-class _Literal(str):
-    """A string yaml dumps as a literal block (the script stays legible)."""
-
-
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
-_Dumper.add_representer(_Literal, lambda dumper, text: dumper.represent_scalar(
-    'tag:yaml.org,2002:str', text, style='|'))
-
-
-def cloud_config(role):
-    """Ubuntu's user data: a #cloud-config that writes the bootstrap
-    script (and, on managers, the cluster CA and its key, base64 from
-    Heat) and runs it once."""
-    files = [{'path': SCRIPT_PATH, 'permissions': '0755',
-              'owner': 'root:root', 'content': _Literal(bootstrap_script())}]
+def node_files(role):
+    """The bootstrap script and, on managers, the cluster CA and its key
+    (base64 from Heat): a manager issues its Docker API certificate."""
+    files = [heat.text_file(SCRIPT_PATH, 0o755, bootstrap_script())]
     if role != 'worker':
-        files += [{'path': CA_PATH, 'permissions': '0644',
-                   'owner': 'root:root', 'encoding': 'b64',
-                   'content': '__CAAS_CA_CERT_B64__'},
-                  {'path': CA_KEY_PATH, 'permissions': '0600',
-                   'owner': 'root:root', 'encoding': 'b64',
-                   'content': '__CAAS_CA_KEY_B64__'}]
-    body = {'write_files': files, 'runcmd': [[SCRIPT_PATH]]}
-    return '#cloud-config\n' + yaml.dump(body, Dumper=_Dumper,
-                                         sort_keys=False, width=1000)
-
-
-def ignition(role):
-    """Fedora CoreOS's user data: an Ignition config writing the same
-    files and a oneshot unit running the script. Placeholders survive the
-    percent-encoding (letters and underscores), so Heat fills both."""
-    files = [{'path': SCRIPT_PATH, 'mode': 0o755,
-              'contents': {'source': 'data:,' + urllib.parse.quote(
-                  bootstrap_script(), safe='')}}]
-    if role != 'worker':
-        files += [{'path': CA_PATH, 'mode': 0o644, 'contents': {
-                       'source': 'data:;base64,__CAAS_CA_CERT_B64__'}},
-                  {'path': CA_KEY_PATH, 'mode': 0o600, 'contents': {
-                       'source': 'data:;base64,__CAAS_CA_KEY_B64__'}}]
-    return json.dumps({
-        'ignition': {'version': '3.4.0'},
-        'storage': {'files': files},
-        'systemd': {'units': [{'name': 'caas-swarm-bootstrap.service',
-                               'enabled': True,
-                               'contents': IGNITION_UNIT}]},
-    }, indent=1, sort_keys=True)
+        files += [heat.b64_file(CA_PATH, 0o644, '__CAAS_CA_CERT_B64__'),
+                  heat.b64_file(CA_KEY_PATH, 0o600, '__CAAS_CA_KEY_B64__')]
+    return files
 
 
 def user_data(os_distro, role):
-    if os_distro == 'fedora-coreos':
-        return ignition(role)
-    return cloud_config(role)
+    """A #cloud-config (Ubuntu) or an Ignition config (Fedora CoreOS)
+    writing :func:`node_files` and running the script once."""
+    return heat.user_data(os_distro, node_files(role), SCRIPT_PATH,
+                          'caas-swarm-bootstrap.service',
+                          'caas Docker Swarm bootstrap')
 
 
-_replace = k8s_template._replace
-_remove_resources = k8s_template._remove_resources
-_prune_parameters = k8s_template._prune_parameters
+_replace = heat.replace
+_remove_resources = heat.remove_resources
+_prune_parameters = heat.prune_parameters
+_restrict_properties = heat.restrict_properties
 
 
 def node_template(role, os_distro, options):
@@ -141,7 +67,7 @@ def node_template(role, os_distro, options):
 
     :param options: see :func:`cluster_template`.
     """
-    tpl = _load('swarmnode.yaml')
+    tpl = TEMPLATES.load('swarmnode.yaml')
     res = tpl['resources']
     props = res['server']['properties']
     replace = props['user_data']['str_replace']
@@ -178,10 +104,6 @@ def node_template(role, os_distro, options):
     return tpl
 
 
-def _restrict_properties(rdef_or_props, declared):
-    return {k: v for k, v in rdef_or_props.items() if k in declared}
-
-
 def cluster_template(options):
     """The top-level template as a dict.
 
@@ -192,7 +114,7 @@ def cluster_template(options):
         ``volume`` (a Cinder volume per node) and ``server_groups``
         (anti-affinity; never on bare metal), all bools.
     """
-    tpl = _load('swarmcluster.yaml')
+    tpl = TEMPLATES.load('swarmcluster.yaml')
     res = tpl['resources']
     if not options['server_groups']:
         _remove_resources(tpl, SERVER_GROUPS)
@@ -236,7 +158,7 @@ def cluster_template(options):
 def nodegroup_template(options):
     """The stack of one nodegroup users added, as a dict: its workers
     only, on the network of the cluster's stack."""
-    tpl = _load('swarmnodegroup.yaml')
+    tpl = TEMPLATES.load('swarmnodegroup.yaml')
     if not options['server_groups']:
         _remove_resources(tpl, ['worker_server_group'])
     worker = node_template('worker', 'ubuntu', options)['parameters']

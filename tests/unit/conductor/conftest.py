@@ -45,7 +45,7 @@ def make_runner(db, sim):
 
 
 def make_cluster(driver='fake', node_count=2, image='ubuntu-jammy',
-                 distro='ubuntu', create_timeout=5):
+                 distro='ubuntu', create_timeout=5, labels=None):
     tmpl = db_api.create_cluster_template({
         'name': 't', 'coe': 'kubernetes', 'image_id': image,
         'project_id': 'p1', 'server_type': 'vm', 'cluster_distro': distro,
@@ -56,7 +56,7 @@ def make_cluster(driver='fake', node_count=2, image='ubuntu-jammy',
         {'name': 'c', 'project_id': 'p1', 'cluster_template_id': tmpl.uuid,
          'node_count': node_count, 'master_count': 1, 'keypair': 'default',
          'flavor_id': 'm1.small', 'master_flavor_id': 'm1.small',
-         'create_timeout': create_timeout, 'labels': {}},
+         'create_timeout': create_timeout, 'labels': dict(labels or {})},
         [{'name': 'default-master', 'role': 'master', 'node_count': 1,
           'flavor_id': 'm1.small', 'image_id': image, 'is_default': True},
          {'name': 'default-worker', 'role': 'worker',

@@ -1,8 +1,11 @@
 """The stacks of nodegroups users added get what the cluster's nodes get:
-the cloud credential and the CA bundle from their first boot, and the new
-ones after a credential or CA rotation (in place, once per stack, also
-when a conductor dies half-way and another takes over)."""
+the CA bundle in their user data from their first boot, and the new one
+after a CA rotation (no server replaced, once per stack, also when a
+conductor dies half-way and another takes over). The cloud credential is
+the masters' only (the cluster's stack): a credential rotation replaces
+no server either, and servers created after it boot with the new one."""
 
+import base64
 import collections
 
 import pytest
@@ -59,7 +62,8 @@ def _with_cas(cluster_uuid):
 def _world(make_runner, runner_name='c1'):
     """A Kubernetes cluster with its CAs and two added nodegroups."""
     runner = make_runner(runner_name)
-    cluster, op = make_cluster(driver=None, node_count=1)
+    cluster, op = make_cluster(driver=None, node_count=1, labels={
+        'cloud_provider_enabled': 'true'})
     bundle = _with_cas(cluster.uuid)
     _run(runner, op)
     cluster = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
@@ -86,14 +90,30 @@ def _servers(sim):
     return {s['id'] for s in sim.cloud.summary()['servers']}
 
 
-def _ca_inputs(sim, stack_id):
-    """The ca_bundle each worker's ca_trust deployment was given."""
+def _b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+def _nodes(sim, stack_id, group):
+    """[(server id, user data Heat keeps, user data the server booted
+    with)] of the stack's ``group`` members."""
+    found = []
     with sim.cloud.lock:
-        nested = sim.cloud.data['stacks'][stack_id]['resources'][
-            'kube_minions']['nested']
-        return [member['nested']['resources']['ca_trust']['props'][
-            'input_values']['ca_bundle']
-            for member in nested['resources'].values()]
+        nested = sim.cloud.data['stacks'][stack_id]['resources'][group][
+            'nested']
+        for member in nested['resources'].values():
+            server = member['nested']['resources']['server']
+            booted = sim.cloud.data['servers'][server['physical_id']]
+            found.append((server['physical_id'],
+                          server['props']['user_data'],
+                          booted['user_data']))
+    return found
+
+
+def _ca_inputs(sim, stack_id, group='kube_minions'):
+    """Whether each member's user data (kept, booted) holds the bundle."""
+    return [(kept, booted) for _id, kept, booted in
+            _nodes(sim, stack_id, group)]
 
 
 def _rotate_credential(cluster):
@@ -108,50 +128,56 @@ def _rotate_cas(cluster):
     return op, ''.join(r['cert_pem'] for r in rows)
 
 
-def test_a_new_nodegroup_gets_the_credential_and_the_cas_from_its_start(
+def test_a_new_nodegroup_gets_the_cas_from_its_start_and_no_credential(
         make_runner, sim):
     _runner, cluster, ngs, bundle = _world(make_runner)
     stacks = _stack_ids(cluster)
     assert len(stacks) == 3
     theirs = _params(sim, cluster.stack_id)
     assert theirs['trustee_user_id'] and theirs['trust_id']
-    for stack_id in stacks:
+    for stack_id, whose in stacks.items():
         params = _params(sim, stack_id)
-        assert {k: params[k] for k in CREDENTIAL} == \
-            {k: theirs[k] for k in CREDENTIAL}, stacks[stack_id]
-        assert params['ca_bundle'] == bundle
-    for ng_uuid in ngs:
-        ng = [g for g in db_api.list_nodegroups(cluster.uuid)
-              if g.uuid == ng_uuid][0]
-        assert set(_ca_inputs(sim, ng.stack_id)) == {bundle}
+        assert params['ca_bundle_b64'] == _b64(bundle), whose
+        if whose != 'cluster':
+            # Workers read no credential: their stacks do not take it.
+            assert not set(CREDENTIAL) & set(params), whose
+            for kept, booted in _ca_inputs(sim, stack_id):
+                assert _b64(bundle) in booted and kept == booted
+                assert theirs['trustee_password'] not in booted
+    (_id, _kept, booted), = _nodes(sim, cluster.stack_id, 'kube_masters')
+    assert 'password=%s' % theirs['trustee_password'] in booted
 
 
-def test_a_credential_rotation_reaches_every_stack_in_place(make_runner,
-                                                            sim):
+def test_a_credential_rotation_replaces_no_server(make_runner, sim):
     runner, cluster, _ngs, _bundle = _world(make_runner)
     old = _params(sim, cluster.stack_id)
     servers = _servers(sim)
     _run(runner, _rotate_credential(cluster))
     new = _params(sim, cluster.stack_id)
     assert new['trustee_user_id'] != old['trustee_user_id']
-    for stack_id, whose in _stack_ids(cluster).items():
-        params = _params(sim, stack_id)
-        assert {k: params[k] for k in CREDENTIAL} == \
-            {k: new[k] for k in CREDENTIAL}, whose
+    assert new['user_data_update_policy'] == 'IGNORE'
     # One trust left, the new one; no node was replaced.
     assert list(sim.cloud.data['trusts']) == [new['trust_id']]
     assert _servers(sim) == servers
+    # Heat keeps the new credential for the next master it creates; the
+    # running one keeps the user data it booted with.
+    (_id, kept, booted), = _nodes(sim, cluster.stack_id, 'kube_masters')
+    assert 'password=%s' % new['trustee_password'] in kept
+    assert 'password=%s' % old['trustee_password'] in booted
 
 
-def test_a_ca_rotation_reaches_every_stack_in_place(make_runner, sim):
+def test_a_ca_rotation_replaces_no_server(make_runner, sim):
     runner, cluster, _ngs, _bundle = _world(make_runner)
     servers = _servers(sim)
     op, bundle = _rotate_cas(cluster)
     _run(runner, op)
     for stack_id, whose in _stack_ids(cluster).items():
-        assert _params(sim, stack_id)['ca_bundle'] == bundle, whose
-        if whose != 'cluster':
-            assert set(_ca_inputs(sim, stack_id)) == {bundle}, whose
+        params = _params(sim, stack_id)
+        assert params['ca_bundle_b64'] == _b64(bundle), whose
+        assert params['user_data_update_policy'] == 'IGNORE', whose
+        group = 'kube_masters' if whose == 'cluster' else 'kube_minions'
+        for kept, booted in _ca_inputs(sim, stack_id, group):
+            assert _b64(bundle) in kept and _b64(bundle) not in booted
     assert _servers(sim) == servers
     row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
     assert row.status == states.UPDATE_COMPLETE, row.status_reason
@@ -178,7 +204,8 @@ def _die_after_first_nodegroup_update(monkeypatch, cluster):
     return updates, died
 
 
-@pytest.mark.parametrize('rotation', ['credential', 'cas'])
+# Only a CA rotation updates the nodegroups' stacks (no credential there).
+@pytest.mark.parametrize('rotation', ['cas'])
 def test_a_conductor_killed_mid_hand_over_is_taken_over_cleanly(
         make_runner, sim, monkeypatch, rotation):
     first, cluster, _ngs, _bundle = _world(make_runner, 'first')
@@ -212,21 +239,20 @@ def test_a_conductor_killed_mid_hand_over_is_taken_over_cleanly(
                     if u['name'].startswith(prefix)]) == 1
     else:
         for stack_id, whose in stacks.items():
-            assert _params(sim, stack_id)['ca_bundle'] == bundle, whose
+            assert _params(sim, stack_id)['ca_bundle_b64'] == _b64(bundle), \
+                whose
 
 
 def _template_before_rotations(options):
-    """kubenodegroup.yaml as it was before nodegroups got the CAs, the
-    credential and the rolling policy."""
+    """kubenodegroup.yaml as it was before nodegroups got the CAs and the
+    rolling policy."""
     tpl = real_nodegroup_template(options)
-    for name in ('update_max_batch_size', 'ca_bundle', 'auth_url',
-                 'region_name', 'trustee_user_id', 'trustee_password',
-                 'trust_id'):
+    for name in ('update_max_batch_size', 'ca_bundle_b64',
+                 'user_data_update_policy'):
         tpl['parameters'].pop(name)
-    tpl['resources'].pop('cloud_config')
     group = tpl['resources']['kube_minions']
     group.pop('update_policy')
-    for name in ('ca_bundle', 'cloud_config'):
+    for name in ('ca_bundle_b64', 'user_data_update_policy'):
         group['properties']['resource_def']['properties'].pop(name)
     return tpl
 
@@ -242,18 +268,16 @@ def test_a_nodegroup_stack_older_than_its_parameters_gets_the_template(
     ng_stacks = [s for s, whose in _stack_ids(cluster).items()
                  if whose != 'cluster']
     for stack_id in ng_stacks:
-        assert 'ca_bundle' not in _params(sim, stack_id)
+        assert 'ca_bundle_b64' not in _params(sim, stack_id)
     servers = _servers(sim)
     monkeypatch.setattr(k8s_template, 'nodegroup_template',
                         real_nodegroup_template)
     op, bundle = _rotate_cas(cluster)
     _run(runner, op)
-    credential = _params(sim, cluster.stack_id)
     for stack_id in ng_stacks:
         params = _params(sim, stack_id)
-        assert params['ca_bundle'] == bundle
-        # The credential comes with the template, as the cluster's.
-        assert {k: params[k] for k in CREDENTIAL} == \
-            {k: credential[k] for k in CREDENTIAL}
-        assert set(_ca_inputs(sim, stack_id)) == {bundle}
+        assert params['ca_bundle_b64'] == _b64(bundle)
+        for kept, _booted in _ca_inputs(sim, stack_id):
+            assert _b64(bundle) in kept
+    # The new template's user data did not replace the servers either.
     assert _servers(sim) == servers

@@ -2,6 +2,8 @@
 persistence and the simulated cloud: batches, exactly-once replacement
 across a takeover, failure, and the CAs handed to every node."""
 
+import base64
+
 import sqlalchemy as sa
 from cryptography import fernet
 
@@ -236,6 +238,10 @@ def test_the_upgrade_task_sends_nothing_when_run_again(make_runner, sim):
     assert _stack(sim, cluster)['updated_time'] == updated
 
 
+def _b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
 def _with_cas(cluster_uuid):
     rows = authority.new_cas(cluster_uuid, ['kubernetes', 'etcd'])
     with engine.session_scope() as session:
@@ -255,8 +261,10 @@ def test_ca_rotation_hands_the_new_cas_to_every_node_in_place(
     assert wait_operation(op.id).state == states.OP_SUCCEEDED
     cluster = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
     # The nodes trust the CAs from their first boot.
-    assert _stack(sim, cluster)['params']['ca_bundle'] == ''.join(first_pems)
+    assert _stack(sim, cluster)['params']['ca_bundle_b64'] == _b64(
+        ''.join(first_pems))
     servers = _server_ids(sim, cluster, 'kube_minions')
+    masters = _server_ids(sim, cluster, 'kube_masters')
 
     rows = authority.new_cas(cluster.uuid, ['kubernetes', 'etcd'])
     _, op = ca_db.rotate(cluster.uuid, rows, timeout_minutes=5)
@@ -265,11 +273,12 @@ def test_ca_rotation_hands_the_new_cas_to_every_node_in_place(
     row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
     assert row.status == states.UPDATE_COMPLETE, row.status_reason
     bundle = ''.join(r['cert_pem'] for r in rows)
-    assert _stack(sim, cluster)['params']['ca_bundle'] == bundle
+    assert _stack(sim, cluster)['params']['ca_bundle_b64'] == _b64(bundle)
+    # In the user data Heat keeps for the nodes it creates later.
     for group in ('kube_masters', 'kube_minions'):
         for node in _members(sim, cluster, group).values():
-            assert node['ca_trust']['props']['input_values'] == {
-                'ca_bundle': bundle}
-    # Handed over in place: no node was replaced.
+            assert _b64(bundle) in node['server']['props']['user_data']
+    # No node was replaced for it.
     assert _server_ids(sim, cluster, 'kube_minions') == servers
+    assert _server_ids(sim, cluster, 'kube_masters') == masters
     assert set(_replaced(sim, cluster, 'kube_minions').values()) == {0}

@@ -7,8 +7,11 @@ refusals, CREATE_COMPLETE, shellcheck, cloud-init schema, Ignition schema).
 A driver added to setup.cfg is checked here without another line.
 """
 
+import collections
+
 import pytest
 
+from caas.drivers import heat
 from tests import checks
 
 from . import conftest
@@ -37,6 +40,11 @@ SHAPES = {
                                               'master_lb_enabled': True},
                                              {}, [], ('swarm-mode',)),
     'a nodegroup with labels and taints': ({}, {}, [NODEGROUP], None),
+    'three masters, cloud provider and Cinder CSI, a nodegroup': (
+        {'master_count': 3, 'master_lb_enabled': True,
+         'labels': {'cloud_provider_enabled': 'true',
+                    'cinder_csi_enabled': 'true'}}, {}, [NODEGROUP],
+        ('kubernetes',)),
 }
 
 
@@ -53,8 +61,8 @@ def _variants():
     return out
 
 
-@pytest.mark.parametrize('name,provided,shape', _variants())
-def test_rendered_stacks_pass_every_checker(name, provided, shape):
+def _inputs(name, provided, shape):
+    """(driver, cluster, template, nodegroups) of one variant."""
     cluster_fields, template_fields, nodegroups, _coes = SHAPES[shape]
     driver_cls = conftest.load(conftest.declared_entry_points()[name])
     flavor = FLAVORS[provided['server_type']]
@@ -70,5 +78,68 @@ def test_rendered_stacks_pass_every_checker(name, provided, shape):
                     **template_fields)
     groups = [dict(g, flavor_id=flavor, image_id=template['image_id'])
               for g in nodegroups]
-    assert checks.check_rendered(driver_cls(), cluster, template,
-                                 groups) == []
+    return driver_cls(), cluster, template, groups
+
+
+@pytest.mark.parametrize('name,provided,shape', _variants())
+def test_rendered_stacks_pass_every_checker(name, provided, shape):
+    assert checks.check_rendered(*_inputs(name, provided, shape)) == []
+
+
+KUBE_CONTROL_PLANE = ('/etc/kubernetes/pki/ca.key',
+                      '/etc/kubernetes/pki/etcd/ca.key',
+                      '/etc/kubernetes/pki/front-proxy-ca.key',
+                      '/etc/kubernetes/pki/sa.key',
+                      '/etc/kubernetes/pki/sa.pub')
+CLOUD_CONFIG = '/etc/kubernetes/cloud-config'
+
+
+@pytest.mark.parametrize('name,provided,shape', _variants())
+def test_each_secret_is_on_exactly_the_nodes_that_need_it(name, provided,
+                                                         shape):
+    """What every server of the variant booted with, as the simulated
+    cloud's Nova has it: private keys and the cloud credential only on
+    masters (the credential only with the cloud provider or the CSI), the
+    control plane's shared files on every master, the CA bundle on every
+    Kubernetes node."""
+    driver, cluster, template, groups = _inputs(name, provided, shape)
+    cloud, rendered, problems = checks.render(driver, cluster, template,
+                                              groups)
+    assert problems == []
+    labels = cluster['labels']
+    wants_credential = bool(labels.get('cloud_provider_enabled') or
+                            labels.get('cinder_csi_enabled'))
+    kube = provided['coe'] == 'kubernetes'
+    roles = collections.Counter()
+    for server in cloud.data['servers'].values():
+        files = heat.files_of(server['user_data'])
+        master = '-master-' in server['name'] or 'primary' in server[
+            'name'] or '-manager' in server['name']
+        roles[master] += 1
+        private = [path for path, (_mode, text) in files.items()
+                   if 'PRIVATE KEY' in text]
+        credential = [path for path, (_mode, text) in files.items()
+                      if checks.CREDENTIAL['password'] in text]
+        if not master:
+            assert private == [] and credential == [], server['name']
+            continue
+        assert private, server['name']
+        for path in private:
+            assert files[path][0] == 0o600, path
+        if kube:
+            for path in KUBE_CONTROL_PLANE:
+                assert files[path][1].startswith('-----BEGIN'), path
+            assert credential == ([CLOUD_CONFIG] if wants_credential
+                                  else []), server['name']
+            if wants_credential:
+                assert files[CLOUD_CONFIG][0] == 0o600
+        if kube:
+            assert files['/etc/caas/ca-bundle.crt'][1].startswith(
+                '-----BEGIN CERTIFICATE')
+    for server in cloud.data['servers'].values():
+        if kube:
+            files = heat.files_of(server['user_data'])
+            assert files['/etc/caas/ca-bundle.crt'][1].startswith(
+                '-----BEGIN CERTIFICATE'), server['name']
+    assert roles[True] == cluster['master_count']
+    assert roles[False] >= cluster['node_count']

@@ -1,10 +1,12 @@
 """The cluster's cloud credential as the Kubernetes driver hands it to its
-nodes: stack parameters (the password hidden) rendered into the OpenStack
-cloud provider's configuration by a software deployment per node."""
+nodes: stack parameters (the password hidden) rendered by Heat into the
+OpenStack cloud provider's configuration in the masters' RAW user data
+(no Heat agent), only when the cloud provider or the Cinder CSI runs."""
 
 import pytest
 import yaml
 
+from caas.drivers import heat
 from caas.drivers.fake import driver as fake
 from caas.drivers.kubernetes import driver as k8s
 
@@ -18,10 +20,16 @@ CREDENTIAL = {'user_id': 'u-1', 'username': 'caas-c-o', 'domain_id': 'd',
               'hand_trust': True}
 
 
+CLOUD_LABELS = ({'cloud_provider_enabled': 'true'},
+                {'cinder_csi_enabled': 'true'})
+
+
+@pytest.mark.parametrize('labels', CLOUD_LABELS)
 @pytest.mark.parametrize('driver_cls', DRIVERS)
 def test_the_template_takes_the_credential_and_hides_the_password(
-        driver_cls):
-    definition = driver_cls().stack_definition(cluster(), template(), [])
+        driver_cls, labels):
+    definition = driver_cls().stack_definition(
+        cluster(labels=dict(labels, kube_tag='v1.28.4')), template(), [])
     declared = definition['template']['parameters']
     for name in ('auth_url', 'region_name', 'trustee_user_id',
                  'trustee_password', 'trust_id'):
@@ -32,24 +40,47 @@ def test_the_template_takes_the_credential_and_hides_the_password(
     assert params['trust_id'] == 't-1'
 
 
+@pytest.mark.parametrize('labels', CLOUD_LABELS)
 @pytest.mark.parametrize('driver_cls', DRIVERS)
-def test_every_node_deploys_the_cloud_config(driver_cls):
-    definition = driver_cls().stack_definition(cluster(), template(), [])
-    config = definition['template']['resources']['cloud_config']
-    script = config['properties']['config']['str_replace']
-    assert '/etc/kubernetes/cloud-config' in script['template']
-    assert script['params']['__TRUSTEE_PASSWORD__'] == {
+def test_only_the_masters_user_data_writes_the_cloud_config(driver_cls,
+                                                            labels):
+    definition = driver_cls().stack_definition(
+        cluster(labels=dict(labels, kube_tag='v1.28.4')), template(), [])
+    master = yaml.safe_load(definition['files']['kubemaster.yaml'])
+    server = master['resources']['server']['properties']
+    files = heat.files_of(server['user_data']['str_replace']['template'])
+    mode, content = files['/etc/kubernetes/cloud-config']
+    assert mode == 0o600
+    assert 'password=__CAAS_TRUSTEE_PASSWORD__' in content
+    params = server['user_data']['str_replace']['params']
+    assert params['__CAAS_TRUSTEE_PASSWORD__'] == {
         'get_param': 'trustee_password'}
-    assert script['params']['__TRUST_ID__'] == {'get_param': 'trust_id'}
-    for name in ('kubemaster.yaml', 'kubeminion.yaml'):
-        node = yaml.safe_load(definition['files'][name])
-        deploy = node['resources']['cloud_config_deployment']
-        assert deploy['type'] == 'OS::Heat::SoftwareDeployment'
-        assert deploy['properties']['config'] == {'get_param':
-                                                  'cloud_config'}
-        # Not in the user data: a rotation must not replace the servers.
-        user_data = repr(node['resources']['server']['properties'])
-        assert 'trustee' not in user_data and 'trust_id' not in user_data
+    assert master['parameters']['trustee_password']['hidden'] is True
+    # No software deployment, no agent: the file is in the user data.
+    assert not [r for r in master['resources'].values()
+                if r['type'].startswith('OS::Heat::Software')]
+    worker = yaml.safe_load(definition['files']['kubeminion.yaml'])
+    server = worker['resources']['server']['properties']
+    files = heat.files_of(server['user_data']['str_replace']['template'])
+    assert '/etc/kubernetes/cloud-config' not in files
+    assert not [f for f in files.values() if 'TRUSTEE' in f[1]]
+    assert not {'auth_url', 'trustee_user_id', 'trustee_password',
+                'trust_id'} & set(worker['parameters'])
+    assert not [k for k in server['user_data']['str_replace']['params']
+                if 'TRUST' in k or 'AUTH_URL' in k]
+
+
+@pytest.mark.parametrize('driver_cls', DRIVERS)
+def test_without_cloud_provider_or_csi_no_node_gets_the_credential(
+        driver_cls):
+    definition = driver_cls().stack_definition(cluster(), template(), [])
+    assert 'trustee_password' not in definition['template']['parameters']
+    for body in definition['files'].values():
+        node = yaml.safe_load(body)
+        assert 'trustee_password' not in node['parameters']
+        files = heat.files_of(node['resources']['server']['properties'][
+            'user_data']['str_replace']['template'])
+        assert '/etc/kubernetes/cloud-config' not in files
 
 
 def test_without_cluster_user_trust_the_nodes_get_no_trust():

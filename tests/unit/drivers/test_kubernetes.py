@@ -193,8 +193,11 @@ def test_update_parameters_apply_node_counts():
         cluster(), template(),
         [{'role': 'master', 'node_count': 1},
          {'role': 'worker', 'node_count': 3}])
+    # REPLACE: after a rotation's IGNORE, new user data (an upgrade) must
+    # replace the servers again.
     assert params == {'number_of_masters': 1, 'number_of_minions': 3,
-                      'minions_to_remove': ''}
+                      'minions_to_remove': '',
+                      'user_data_update_policy': 'REPLACE'}
 
 
 def test_update_parameters_name_the_workers_to_remove():

@@ -26,6 +26,7 @@ from caas.drivers.kubernetes import template as k8s_template
 from caas.pki import authority
 
 from . import test_kubernetes as k8s_test
+from .test_credential_parameters import CREDENTIAL
 
 ROLES = {'master': 'kubemaster.yaml', 'worker': 'kubeminion.yaml'}
 
@@ -52,7 +53,7 @@ def sample_values(role, cas):
         'containerd_tag': '1.7.20', 'api_ip': '10.0.0.5',
         'apiserver_port': '6443', 'api_public_ip': '172.24.4.5',
         'api_vip': 'true', 'bootstrap_token': 'abcdef.0123456789abcdef',
-        'certificate_key': 'ab' * 32, 'pods_network_cidr': '10.100.0.0/16',
+        'pods_network_cidr': '10.100.0.0/16',
         'service_cluster_ip_range': '10.254.0.0/16',
         'dns_cluster_domain': 'cluster.local', 'network_driver': 'calico',
         'calico_tag': 'v3.27.3', 'flannel_tag': 'v0.25.5',
@@ -64,8 +65,12 @@ def sample_values(role, cas):
             {'node_labels': {'tier': 'batch'}}),
         'server_type': 'vm',
     }
-    values.update(k8s.KubernetesDriver().ca_key_parameters(
+    driver = k8s.KubernetesDriver()
+    values.update(driver.ca_key_parameters(
         {t: (cert, key) for t, (cert, key) in cas.items()}))
+    values.update(driver.ca_parameters([cert for cert, _key in
+                                        cas.values()]))
+    values.update(driver.credential_parameters(CREDENTIAL))
     return values
 
 
@@ -78,7 +83,9 @@ ATTRIBUTES = {
 def rendered(driver_cls, role, cas, **cluster_fields):
     """The role's user data after Heat's str_replace."""
     definition = driver_cls().stack_definition(
-        k8s_test.cluster(docker_volume_size=10, **cluster_fields),
+        k8s_test.cluster(docker_volume_size=10, **dict({'labels': {
+            'kube_tag': 'v1.28.4', 'cloud_provider_enabled': 'true'}},
+            **cluster_fields)),
         k8s_test.template(), [])
     node = yaml.safe_load(definition['files'][ROLES[role]])
     replace = node['resources']['server']['properties']['user_data'][
@@ -257,7 +264,8 @@ def test_the_first_master_inits_with_the_clusters_networks(driver_cls, cas):
     init, cluster = kubeadm_config(driver_cls, 'master', 'init_config', cas)
     assert init['kind'] == 'InitConfiguration'
     assert init['bootstrapTokens'][0]['token'] == 'abcdef.0123456789abcdef'
-    assert init['certificateKey'] == 'ab' * 32
+    # Every shared file is pre-placed: nothing is uploaded for a join.
+    assert 'certificateKey' not in init
     # cloud_provider_enabled: the kubelet leaves the node to the CCM.
     assert init['nodeRegistration']['kubeletExtraArgs'] == {
         'cloud-provider': 'external', 'node-labels': 'tier=batch'}
@@ -272,6 +280,8 @@ def test_the_first_master_inits_with_the_clusters_networks(driver_cls, cas):
 def test_other_masters_join_the_control_plane_checking_the_ca(cas):
     (join,) = kubeadm_config(k8s.UbuntuKubernetesDriver, 'master',
                              'join_config', cas)
-    assert join['controlPlane']['certificateKey'] == 'ab' * 32
+    # The shared files are in the master's user data: a join needs no
+    # certificate key (kubeadm's upload lasts 2 h), so it works any time.
+    assert join['controlPlane'] == {'localAPIEndpoint': {'bindPort': 6443}}
     assert join['discovery']['bootstrapToken']['caCertHashes'] == [
         k8s.ca_cert_hash(cas['kubernetes'][0])]

@@ -60,7 +60,7 @@ def test_the_stack_is_the_nodegroups_workers_on_the_clusters_network():
     # Workers only: no network, no masters, no API port of its own (and
     # the cloud provider's configuration its workers deploy, as the
     # cluster's nodes do; the server group on VMs).
-    assert set(resources) == {'kube_minions', 'cloud_config', 'server_group'}
+    assert set(resources) == {'kube_minions', 'server_group'}
     assert definition['template']['parameters']['bootstrap_token'][
         'hidden'] is True
     name = driver.nodegroup_stack_name(cluster(), nodegroup())

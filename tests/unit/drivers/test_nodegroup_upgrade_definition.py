@@ -2,6 +2,8 @@
 version is its own, its workers roll in batches, and it takes the CA
 bundle and the cloud credential exactly as the cluster's stack does."""
 
+import base64
+
 import pytest
 
 from caas.drivers.kubernetes import driver as k8s
@@ -44,7 +46,8 @@ def test_the_upgrade_definition_rolls_the_workers_in_batches(driver_cls):
     params = definition['parameters']
     assert (params['kube_tag'], params['server_image']) == (NEW, 'img-2')
     assert params['update_max_batch_size'] == 3
-    assert params['ca_bundle'] == 'PEM-1PEM-2'
+    assert base64.b64decode(params['ca_bundle_b64']) == b'PEM-1PEM-2'
+    assert params['user_data_update_policy'] == 'REPLACE'
     group = definition['template']['resources']['kube_minions']
     assert group['update_policy'] == {'rolling_update': {
         'max_batch_size': {'get_param': 'update_max_batch_size'}}}
@@ -62,13 +65,12 @@ def test_the_workers_get_the_cas_and_credential_as_the_clusters_do(
     for name in driver.credential_parameters(CREDENTIAL):
         if name in theirs['template']['parameters']:
             assert name in declared, name
-    assert declared['trustee_password'].get('hidden') is True
-    assert 'ca_bundle' in declared
-    # One cloud-config for every node of the cluster: the nodegroup's is
-    # the cluster's, word for word.
-    assert ours['template']['resources']['cloud_config'] == \
-        theirs['template']['resources']['cloud_config']
+    # Workers read no credential file (the CSI node plugin mounts the
+    # Secret): the nodegroup's stack does not even take it.
+    assert 'trustee_password' not in declared
+    assert 'ca_bundle_b64' in declared
     rdef = ours['template']['resources']['kube_minions']['properties'][
         'resource_def']['properties']
-    assert rdef['ca_bundle'] == {'get_param': 'ca_bundle'}
-    assert rdef['cloud_config'] == {'get_resource': 'cloud_config'}
+    assert rdef['ca_bundle_b64'] == {'get_param': 'ca_bundle_b64'}
+    assert ours['files']['kubeminion.yaml'] == \
+        theirs['files']['kubeminion.yaml']

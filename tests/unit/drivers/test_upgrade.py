@@ -1,7 +1,10 @@
 """What the drivers hand Heat for an upgrade and a CA rotation."""
 
+import base64
+
 import yaml
 
+from caas.drivers import heat
 from caas.drivers.fake import driver as fake
 from caas.drivers.kubernetes import driver as k8s
 
@@ -56,7 +59,10 @@ def test_upgrading_the_workers_leaves_the_masters_stack_parameters():
     assert params['minion_image'] == 'ubuntu-noble'
     assert params['minion_kube_tag'] == 'v1.30.1'
     assert params['update_max_batch_size'] == 2
-    assert params['ca_bundle'] == 'PEM1\n'
+    assert base64.b64decode(params['ca_bundle_b64']) == b'PEM1\n'
+    # An upgrade's new user data replaces the servers, even after a
+    # rotation left IGNORE in the stack.
+    assert params['user_data_update_policy'] == 'REPLACE'
     assert params['number_of_minions'] == 3
 
 
@@ -82,23 +88,31 @@ def test_both_groups_roll_in_batches_of_the_parameter():
     assert hotcheck.check(hot, definition['files']) == []
 
 
-def test_the_ca_bundle_reaches_every_node_without_touching_its_server():
+def test_the_ca_bundle_is_in_every_nodes_user_data():
     definition = DRIVER.upgrade_definition(cluster(), template(), groups(),
                                            1, ['A\n', 'B\n'])
-    assert definition['parameters']['ca_bundle'] == 'A\nB\n'
+    assert base64.b64decode(definition['parameters']['ca_bundle_b64']) == \
+        b'A\nB\n'
     for name in ('kubemaster.yaml', 'kubeminion.yaml'):
         node = yaml.safe_load(definition['files'][name])
-        deployment = node['resources']['ca_trust']
-        assert deployment['properties']['input_values'] == {
-            'ca_bundle': {'get_param': 'ca_bundle'}}
-        assert deployment['properties']['signal_transport'] == 'NO_SIGNAL'
-        # Not in the user data: a new CA must not replace the server.
-        user_data = node['resources']['server']['properties']['user_data']
-        assert 'ca_bundle' not in str(user_data)
+        server = node['resources']['server']['properties']
+        replace = server['user_data']['str_replace']
+        files = heat.files_of(replace['template'])
+        assert files['/etc/caas/ca-bundle.crt'] == (
+            0o644, '__CAAS_CA_BUNDLE_B64__')
+        assert replace['params']['__CAAS_CA_BUNDLE_B64__'] == {
+            'get_param': 'ca_bundle_b64'}
+        # A rotation sends IGNORE: the server is not replaced for it.
+        assert server['user_data_update_policy'] == {
+            'get_param': 'user_data_update_policy'}
+        assert not [r for r in node['resources'].values()
+                    if r['type'].startswith('OS::Heat::Software')]
+    assert DRIVER.rotation_parameters() == {
+        'user_data_update_policy': 'IGNORE'}
     for group in ('kube_masters', 'kube_minions'):
         props = definition['template']['resources'][group]['properties']
-        assert props['resource_def']['properties']['ca_bundle'] == {
-            'get_param': 'ca_bundle'}
+        assert props['resource_def']['properties']['ca_bundle_b64'] == {
+            'get_param': 'ca_bundle_b64'}
 
 
 def test_the_fake_driver_has_no_ca_or_batch_parameters():

@@ -18,7 +18,6 @@ API_PORT="__CAAS_API_PORT__"
 API_PUBLIC_IP="__CAAS_API_PUBLIC_IP__"
 API_VIP="__CAAS_API_VIP__"
 BOOTSTRAP_TOKEN="__CAAS_BOOTSTRAP_TOKEN__"
-CERTIFICATE_KEY="__CAAS_CERTIFICATE_KEY__"
 CA_CERT_HASH="__CAAS_CA_CERT_HASH__"
 PODS_CIDR="__CAAS_PODS_CIDR__"
 SERVICES_CIDR="__CAAS_SERVICES_CIDR__"
@@ -225,7 +224,6 @@ JOINCONFIG
     if [ "$ROLE" = master ]; then
         cat <<CONTROLPLANE
 controlPlane:
-  certificateKey: "${CERTIFICATE_KEY}"
   localAPIEndpoint:
     bindPort: ${API_PORT}
 CONTROLPLANE
@@ -241,7 +239,6 @@ kind: InitConfiguration
 bootstrapTokens:
   - token: "${BOOTSTRAP_TOKEN}"
     ttl: "0s"
-certificateKey: "${CERTIFICATE_KEY}"
 localAPIEndpoint:
   bindPort: ${API_PORT}
 nodeRegistration: $(registration)
@@ -279,14 +276,20 @@ apply_cni() {
     kubectl apply -f "$manifest"
 }
 
-# cloud-provider-openstack (Services of type LoadBalancer through Octavia)
-# and the Cinder CSI, reading the cluster's cloud credential that the
-# cloud_config deployment writes to /etc/kubernetes/cloud-config.
-apply_cloud_provider() {
-    retry test -s /etc/kubernetes/cloud-config
+# The cloud provider's configuration (/etc/kubernetes/cloud-config, 0600,
+# from the master's user data) as the kube-system/cloud-config Secret that
+# cloud-provider-openstack and the Cinder CSI plugins mount. Every master
+# applies it at its bootstrap, so the first master created after a
+# credential rotation hands the new credential to the cluster.
+apply_cloud_secret() {
     kubectl -n kube-system create secret generic cloud-config \
         --from-file=cloud.conf=/etc/kubernetes/cloud-config \
         --dry-run=client -o yaml | kubectl apply -f -
+}
+
+# cloud-provider-openstack (Services of type LoadBalancer through Octavia)
+# and the Cinder CSI, once, by the master that made the cluster.
+apply_cloud_provider() {
     if [ "$CLOUD_PROVIDER_ENABLED" = true ]; then
         local m
         for m in cloud-controller-manager-roles.yaml \
@@ -306,12 +309,38 @@ apply_cloud_provider() {
     fi
 }
 
-# The CA files written by the user data; an empty one (a stack without the
-# cluster's CAs) is removed so kubeadm makes its own rather than failing.
+# The workers' bootstrap token never expires (ttl 0s at init); every master
+# makes it again if it is gone, so a worker can join at any time.
+ensure_token() {
+    if ! kubeadm token list | awk '{print $1}' | grep -qxF "$BOOTSTRAP_TOKEN"; then
+        kubeadm token create "$BOOTSTRAP_TOKEN" --ttl 0
+    fi
+}
+
+# True when the cluster's API answers with the cluster's CA: the control
+# plane exists, so master 0 (a replacement: auto-heal, upgrade) joins it
+# instead of making a new cluster.
+api_answers() {
+    [ -s "$PKI/ca.crt" ] || return 1
+    local n
+    for n in 1 2 3; do
+        if curl -fsS --max-time 5 --cacert "$PKI/ca.crt" \
+                "https://${API_IP}:${API_PORT}/healthz" >/dev/null; then
+            return 0
+        fi
+        sleep "$n"
+    done
+    return 1
+}
+
+# The control plane's shared files written by the user data (cluster CA,
+# etcd CA, front-proxy CA, service-account key pair): with all of them a
+# master joins at any time, no certificate upload needed. An empty one (a
+# stack without them) is removed so kubeadm makes its own (master 0 only).
 prepare_pki() {
     local f
     for f in ca.crt ca.key etcd/ca.crt etcd/ca.key front-proxy-ca.crt \
-             front-proxy-ca.key; do
+             front-proxy-ca.key sa.key sa.pub; do
         if [ -e "$PKI/$f" ] && [ ! -s "$PKI/$f" ]; then
             rm -f "$PKI/$f"
         fi
@@ -323,23 +352,44 @@ prepare_pki() {
     fi
 }
 
-mkdir -p /etc/kubernetes
-if [ "$ROLE" = master ] && [ "$NODE_INDEX" = 0 ]; then
+CLOUD_CREDENTIAL=false
+if [ "$CLOUD_PROVIDER_ENABLED" = true ] || [ "$CINDER_CSI_ENABLED" = true ]; then
+    CLOUD_CREDENTIAL=true
+fi
+
+# >>> master-bootstrap
+# A master: master 0 makes the cluster unless its API already answers (a
+# replaced master 0 joins, as the others do); every join uses the shared
+# files of the user data, so it works at any time.
+bootstrap_master() {
     prepare_pki
-    [ "$API_VIP" = true ] && kube_vip_manifest
-    init_config > /etc/kubernetes/caas-init.yaml
-    kubeadm init --config /etc/kubernetes/caas-init.yaml --upload-certs
-    export KUBECONFIG=/etc/kubernetes/admin.conf
-    apply_cni
-    kubectl label node "$(hostname)" "caas.openstack.org/cluster=$CLUSTER_UUID" --overwrite
-    if [ "$CLOUD_PROVIDER_ENABLED" = true ] || [ "$CINDER_CSI_ENABLED" = true ]; then
-        apply_cloud_provider
+    if [ "$API_VIP" = true ]; then
+        kube_vip_manifest
     fi
-elif [ "$ROLE" = master ]; then
-    prepare_pki
-    [ "$API_VIP" = true ] && kube_vip_manifest
-    join_config > /etc/kubernetes/caas-join.yaml
-    retry kubeadm join --config /etc/kubernetes/caas-join.yaml
+    if [ "$NODE_INDEX" = 0 ] && ! api_answers; then
+        init_config > /etc/kubernetes/caas-init.yaml
+        kubeadm init --config /etc/kubernetes/caas-init.yaml
+        export KUBECONFIG=/etc/kubernetes/admin.conf
+        apply_cni
+        kubectl label node "$(hostname)" "caas.openstack.org/cluster=$CLUSTER_UUID" --overwrite
+        if [ "$CLOUD_CREDENTIAL" = true ]; then
+            apply_cloud_provider
+        fi
+    else
+        join_config > /etc/kubernetes/caas-join.yaml
+        retry kubeadm join --config /etc/kubernetes/caas-join.yaml
+        export KUBECONFIG=/etc/kubernetes/admin.conf
+    fi
+    ensure_token
+    if [ "$CLOUD_CREDENTIAL" = true ]; then
+        apply_cloud_secret
+    fi
+}
+# <<< master-bootstrap
+
+mkdir -p /etc/kubernetes
+if [ "$ROLE" = master ]; then
+    bootstrap_master
 else
     join_config > /etc/kubernetes/caas-join.yaml
     retry kubeadm join --config /etc/kubernetes/caas-join.yaml
