@@ -69,8 +69,8 @@ def new_uuid():
     return str(uuidlib.uuid4())
 
 
-def _paginate(session, query, model, limit, marker, sort_key, sort_dir,
-              visible=None):
+def page_query(session, query, model, limit, marker, sort_key, sort_dir,
+               visible=None):
     """Keyset pagination: order by the sort key then id; a marker continues
     after its row (which must itself be visible)."""
     if sort_key not in SORT_KEYS[model]:
@@ -81,7 +81,6 @@ def _paginate(session, query, model, limit, marker, sort_key, sort_dir,
         raise exceptions.InvalidParameterValue(
             err="Invalid sort_dir %s; use 'asc' or 'desc'." % sort_dir)
     column = getattr(model, sort_key)
-    order = sa.asc if sort_dir == 'asc' else sa.desc
     after = operator.gt if sort_dir == 'asc' else operator.lt
     if visible is None:
         visible = sa.true()
@@ -95,13 +94,33 @@ def _paginate(session, query, model, limit, marker, sort_key, sort_dir,
         if mval is None:
             # Rows whose sort value is NULL are ordered among themselves by id.
             cond = sa.and_(column.is_(None), after(model.id, mrow.id))
+            if sort_dir == 'desc':
+                cond = sa.or_(cond, column.isnot(None))
         else:
             cond = sa.or_(after(column, mval),
                           sa.and_(column == mval, after(model.id, mrow.id)))
+            if sort_dir == 'asc':
+                cond = sa.or_(cond, column.is_(None))
         query = query.where(cond)
-    query = query.order_by(order(column), order(model.id))
+    query = query.order_by(*sort_order(column, model.id, sort_dir))
     if limit is not None:
         query = query.limit(limit)
+    return query
+
+
+def sort_order(column, id_column, sort_dir):
+    """ORDER BY terms of a page: NULL sorts as the largest value on every
+    database (PostgreSQL's default; SQLite's is the opposite), so a marker
+    continues after a NULL or before one the same way everywhere."""
+    if sort_dir == 'asc':
+        return column.asc().nulls_last(), id_column.asc()
+    return column.desc().nulls_first(), id_column.desc()
+
+
+def _paginate(session, query, model, limit, marker, sort_key, sort_dir,
+              visible=None):
+    query = page_query(session, query, model, limit, marker, sort_key,
+                       sort_dir, visible)
     if len(query.column_descriptions) > 1:   # columns, not an entity
         return session.execute(query).all()
     return list(session.scalars(query))
