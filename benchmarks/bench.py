@@ -74,6 +74,8 @@ def flatten(results):
         add((label + ' p50', r['p50_ms'], 'ms'))
         add((label + ' p99', r['p99_ms'], 'ms'))
         add((label + ' rate', r['req_s'], 'req/s'))
+        if r.get('api_cpu_ms') is not None:
+            add((label + ' API CPU', r['api_cpu_ms'], 'ms/req'))
     for key, r in sorted(results.get('create', {}).items()):
         c = r['conductors']
         if c == 1:

@@ -258,8 +258,9 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
 
     :param cas: [{'ca_type', 'cert_pem', 'encrypted_key'}] (caas.pki)
     :param quota_check: ``quota_check(session, project_id)``, called in the
-        transaction before the cluster is inserted (e.g.
-        ``caas.db.quotas.cluster_quota_check``); it raises to refuse.
+        transaction after the cluster's rows are written, last before the
+        commit (e.g. ``caas.db.quotas.cluster_quota_check``); it raises to
+        refuse, which rolls them back.
     :param op_params: the create operation's params.
     :returns: (cluster, operation)
     """
@@ -271,8 +272,6 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
     values.update(status=states.CREATE_IN_PROGRESS, operation_id=op.id,
                   status_reason=None)
     with session_scope() as session:
-        if quota_check is not None:
-            quota_check(session, values['project_id'])
         cluster = models.Cluster(**values)
         session.add(cluster)
         session.flush()
@@ -287,6 +286,11 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
             session.execute(sa.insert(models.ClusterCA),
                             [dict(ca, cluster_uuid=cluster.uuid) for ca in cas])
         session.add(op)
+        if quota_check is not None:
+            # Last: the project's quota lock is then held only until the
+            # commit that follows.
+            session.flush()
+            quota_check(session, values['project_id'])
     return cluster, op
 
 
