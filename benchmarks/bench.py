@@ -29,7 +29,8 @@ sys.path.insert(0, HERE)
 import harness  # noqa: E402
 
 SCALES = {
-    'small': {'list_sizes': [100, 300], 'list_requests': 60,
+    # The list bar is about a 1,000-row page, so the smoke test lists that.
+    'small': {'list_sizes': [1000], 'list_requests': 60,
               'creates': 20, 'steady_sizes': [100, 300],
               'steady_interval': 5.0, 'steady_windows': 2,
               'fill': 120, 'fill_timeout': 240, 'casts': 300,
@@ -73,6 +74,8 @@ def flatten(results):
         add((label + ' p50', r['p50_ms'], 'ms'))
         add((label + ' p99', r['p99_ms'], 'ms'))
         add((label + ' rate', r['req_s'], 'req/s'))
+        if r.get('api_cpu_ms') is not None:
+            add((label + ' API CPU', r['api_cpu_ms'], 'ms/req'))
     for key, r in sorted(results.get('create', {}).items()):
         c = r['conductors']
         if c == 1:
@@ -89,6 +92,14 @@ def flatten(results):
         add((label + ': conductor CPU per cluster',
              r['cpu_s_per_cluster'], 'CPU-s'))
         add((label + ': failed', r['failed'], 'clusters'))
+        add((label + ': "pool is full" warnings',
+             r.get('pool_full_warnings'), 'lines'))
+    creates = {r['conductors']: r for r in results.get('create', {}).values()}
+    if creates.get(1, {}).get('clusters_min') and \
+            creates.get(2, {}).get('clusters_min'):
+        add(('creates: 2 conductors / 1 conductor (clusters/min)',
+             round(creates[2]['clusters_min'] / creates[1]['clusters_min'],
+                   2), 'x'))
     for key, r in sorted(results.get('steady', {}).items(),
                          key=lambda kv: kv[1]['clusters']):
         label = 'steady, %d settled clusters' % r['clusters']
@@ -108,6 +119,9 @@ def flatten(results):
              fill['templates_p99_ms'], 'ms'))
     for name, r in sorted(results.get('rpc', {}).items()):
         add(('casts/s, burst (%s)' % name, r['burst_casts_s'], '/s'))
+        if r.get('burst_threads'):
+            add(('casts/s, burst from %d threads (%s)' % (
+                r['burst_threads'], name), r['burst_threads_casts_s'], '/s'))
     micro = results.get('micro', {})
     for key in sorted(k for k in micro if k.startswith('taskflow_')):
         r = micro[key]

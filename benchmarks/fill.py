@@ -38,6 +38,9 @@ def start_all(data_dir, boot_delay):
     with open(conf, 'w') as f:
         f.write('[sim]\nserver_boot_delay = %s\nresource_delay = 0.05\n'
                 'delete_delay = 0.2\n' % boot_delay)
+        # The fill makes more clusters in one project than the default
+        # quota (Magnum's 20) allows.
+        f.write('[quotas]\nmax_clusters_per_project = 1000000\n')
     log = open(os.path.join(data_dir, 'caas-all.log'), 'ab')
     proc = subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), 'caas-all'),

@@ -2,8 +2,9 @@
 
 caas-api as its own process on PostgreSQL (``tools/services.sh start``);
 N settled clusters inserted straight into the database. From 1 and from
-16 client threads (each its own keep-alive connection): p50/p99 latency and
-requests per second over a bounded number of requests. A list returns one
+16 client threads (each its own keep-alive connection): p50/p99 latency,
+requests per second and the API process's CPU per request over a bounded
+number of requests. A list returns one
 page of at most ``[api] max_limit`` (1,000) clusters.
 
     eval "$(tools/services.sh start)"
@@ -59,6 +60,7 @@ def run(clusters, requests_per_figure=400, timeout=120, out=print):
         dep.migrate_only()
         deploy.insert_settled(dep.db_url, clusters)
         dep.start()
+        api_pid = dep.pid('api')
         one = requests.get(dep.api_url + '/v1/clusters?limit=1',
                            headers=deploy.HEADERS).json()['clusters'][0]
         targets = {'list': dep.api_url + '/v1/clusters',
@@ -69,12 +71,19 @@ def run(clusters, requests_per_figure=400, timeout=120, out=print):
             for threads in (1, 16):
                 total = requests_per_figure if kind == 'list' or \
                     threads == 1 else requests_per_figure * 4
+                cpu0 = deploy.cpu_seconds(api_pid)
                 samples, wall = load(url, total, threads, timeout)
+                cpu = deploy.cpu_seconds(api_pid) - cpu0
                 key = '%s_%d_c%d' % (kind, clusters, threads)
                 rows[key] = {
                     'p50_ms': harness.pct_ms(samples, 50),
                     'p99_ms': harness.pct_ms(samples, 99),
                     'req_s': round(len(samples) / wall, 1),
+                    # CPU the API process spent per request: unlike the
+                    # times, it hardly moves when other work shares the
+                    # cores (the connect request of each thread included).
+                    'api_cpu_ms': round(cpu * 1000 / max(1, len(samples)),
+                                        1),
                     'n': len(samples), 'page': page if kind == 'list' else 1}
                 out('%-22s %s' % (key, rows[key]))
     finally:

@@ -8,7 +8,9 @@ transport and, when ``CAAS_TEST_TRANSPORT_URL`` is set (RabbitMQ from
 * cast:  time the ``cluster_create`` cast call takes to return;
 * one-by-one: send, wait for the endpoint to receive it, repeat
   (end-to-end latency of one message);
-* burst: send N without waiting, time until the last one is received.
+* burst: send N without waiting, time until the last one is received;
+  then the same from several threads at once (the API casts from each of
+  its worker threads).
 
     .venv/bin/python benchmarks/rpc_cast.py [--casts 1000]
     eval "$(tools/services.sh start)"; .venv/bin/python benchmarks/rpc_cast.py
@@ -57,7 +59,32 @@ class Endpoint:
             return self._cond.wait_for(lambda: not self._pending, timeout)
 
 
-def run_transport(name, url, casts, timeout):
+def _threaded_burst(client, ctx, endpoint, casts, threads, timeout):
+    """Casts sent from ``threads`` threads at once (as the API's worker
+    threads do): (received, seconds until the last arrived)."""
+    deadline = harness.Deadline(timeout)
+    sent = [str(uuid.uuid4()) for _ in range(casts)]
+    endpoint.expect(sent)
+
+    def sender(part):
+        for cid in part:
+            if deadline.passed():
+                return
+            client.cluster_create(ctx, cluster_uuid=cid,
+                                  operation_id=str(uuid.uuid4()))
+    workers = [threading.Thread(target=sender, args=(sent[k::threads],))
+               for k in range(threads)]
+    start = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    endpoint.wait(max(0.1, deadline.left()))
+    wall = time.perf_counter() - start
+    return sum(1 for u in sent if u in endpoint.received), wall
+
+
+def run_transport(name, url, casts, timeout, threads=4):
     import oslo_messaging as messaging
     from caas.common import context
     from caas.common import rpc
@@ -121,10 +148,18 @@ def run_transport(name, url, casts, timeout):
         got = sum(1 for u in sent if u in endpoint.received)
         print('%s burst: %d sent in %.2f s, %d received in %.2f s = %.0f '
               'msg/s' % (name, len(sent), send_wall, got, wall, got / wall))
-        return {'cast_p50_ms': harness.pct_ms(cast_times, 50),
-                'e2e_p50_ms': harness.pct_ms(e2e, 50),
-                'burst_casts_s': round(got / wall, 1),
-                'sent_casts_s': round(len(sent) / send_wall, 1)}
+        row = {'cast_p50_ms': harness.pct_ms(cast_times, 50),
+               'e2e_p50_ms': harness.pct_ms(e2e, 50),
+               'burst_casts_s': round(got / wall, 1),
+               'sent_casts_s': round(len(sent) / send_wall, 1)}
+        if threads > 1:
+            got, wall = _threaded_burst(client, ctx, endpoint, casts,
+                                        threads, timeout)
+            print('%s burst from %d threads: %d received in %.2f s = %.0f '
+                  'msg/s' % (name, threads, got, wall, got / wall))
+            row['burst_threads'] = threads
+            row['burst_threads_casts_s'] = round(got / wall, 1)
+        return row
     finally:
         server.stop()
         server.wait()
@@ -137,6 +172,8 @@ def main(argv=None):
     parser.add_argument('--casts', type=int, default=1000)
     parser.add_argument('--timeout', type=float, default=120.0,
                         help='Bound on each phase, seconds.')
+    parser.add_argument('--threads', type=int, default=4,
+                        help='Sending threads of the second burst.')
     args = parser.parse_args(argv)
     harness.init_config()
 
@@ -150,7 +187,7 @@ def main(argv=None):
         print('CAAS_TEST_TRANSPORT_URL unset: RabbitMQ skipped '
               '(eval "$(tools/services.sh start)" first)')
     for name, url in transports:
-        run_transport(name, url, args.casts, args.timeout)
+        run_transport(name, url, args.casts, args.timeout, args.threads)
     return 0
 
 

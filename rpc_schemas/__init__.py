@@ -27,8 +27,14 @@ def methods():
                   if p.name.endswith('.json'))
 
 
+@functools.lru_cache(maxsize=None)
+def _validator(method):
+    # Built once per method: a FormatChecker and a validator per cast were
+    # most of what a cast cost the caller before it reached the broker.
+    return jsonschema.Draft202012Validator(
+        load(method), format_checker=jsonschema.FormatChecker())
+
+
 def validate(method, kwargs):
     """Raise jsonschema.ValidationError if kwargs do not match the schema."""
-    validator = jsonschema.Draft202012Validator(
-        load(method), format_checker=jsonschema.FormatChecker())
-    validator.validate(kwargs)
+    _validator(method).validate(kwargs)

@@ -121,13 +121,22 @@ def collection(key, items, rows, page, base_url, path, extra=None):
     :param extra: query parameters the next page must keep (all_projects).
     """
     body = {key: items}
-    if page.limit and len(rows) == page.limit:
-        query = dict(extra or {})
-        query.update(limit=page.limit, marker=rows[-1].uuid)
-        if page.sort_key != 'id':
-            query['sort_key'] = page.sort_key
-        if page.sort_dir != 'asc':
-            query['sort_dir'] = page.sort_dir
-        body['next'] = '%s/v1/%s?%s' % (base_url, path,
-                                        parse.urlencode(query))
+    nxt = next_link(len(rows), rows[-1].uuid if rows else None, page,
+                    base_url, path, extra)
+    if nxt:
+        body['next'] = nxt
     return body
+
+
+def next_link(count, last_uuid, page, base_url, path, extra=None):
+    """The URL of the next page when this one (``count`` items, the last
+    one ``last_uuid``) came back full, else None."""
+    if not (page.limit and count == page.limit):
+        return None
+    query = dict(extra or {})
+    query.update(limit=page.limit, marker=last_uuid)
+    if page.sort_key != 'id':
+        query['sort_key'] = page.sort_key
+    if page.sort_dir != 'asc':
+        query['sort_dir'] = page.sort_dir
+    return '%s/v1/%s?%s' % (base_url, path, parse.urlencode(query))

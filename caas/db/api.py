@@ -69,8 +69,8 @@ def new_uuid():
     return str(uuidlib.uuid4())
 
 
-def _paginate(session, query, model, limit, marker, sort_key, sort_dir,
-              visible=None):
+def page_query(session, query, model, limit, marker, sort_key, sort_dir,
+               visible=None):
     """Keyset pagination: order by the sort key then id; a marker continues
     after its row (which must itself be visible)."""
     if sort_key not in SORT_KEYS[model]:
@@ -81,7 +81,6 @@ def _paginate(session, query, model, limit, marker, sort_key, sort_dir,
         raise exceptions.InvalidParameterValue(
             err="Invalid sort_dir %s; use 'asc' or 'desc'." % sort_dir)
     column = getattr(model, sort_key)
-    order = sa.asc if sort_dir == 'asc' else sa.desc
     after = operator.gt if sort_dir == 'asc' else operator.lt
     if visible is None:
         visible = sa.true()
@@ -95,13 +94,33 @@ def _paginate(session, query, model, limit, marker, sort_key, sort_dir,
         if mval is None:
             # Rows whose sort value is NULL are ordered among themselves by id.
             cond = sa.and_(column.is_(None), after(model.id, mrow.id))
+            if sort_dir == 'desc':
+                cond = sa.or_(cond, column.isnot(None))
         else:
             cond = sa.or_(after(column, mval),
                           sa.and_(column == mval, after(model.id, mrow.id)))
+            if sort_dir == 'asc':
+                cond = sa.or_(cond, column.is_(None))
         query = query.where(cond)
-    query = query.order_by(order(column), order(model.id))
+    query = query.order_by(*sort_order(column, model.id, sort_dir))
     if limit is not None:
         query = query.limit(limit)
+    return query
+
+
+def sort_order(column, id_column, sort_dir):
+    """ORDER BY terms of a page: NULL sorts as the largest value on every
+    database (PostgreSQL's default; SQLite's is the opposite), so a marker
+    continues after a NULL or before one the same way everywhere."""
+    if sort_dir == 'asc':
+        return column.asc().nulls_last(), id_column.asc()
+    return column.desc().nulls_first(), id_column.desc()
+
+
+def _paginate(session, query, model, limit, marker, sort_key, sort_dir,
+              visible=None):
+    query = page_query(session, query, model, limit, marker, sort_key,
+                       sort_dir, visible)
     if len(query.column_descriptions) > 1:   # columns, not an entity
         return session.execute(query).all()
     return list(session.scalars(query))
@@ -239,8 +258,9 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
 
     :param cas: [{'ca_type', 'cert_pem', 'encrypted_key'}] (caas.pki)
     :param quota_check: ``quota_check(session, project_id)``, called in the
-        transaction before the cluster is inserted (e.g.
-        ``caas.db.quotas.cluster_quota_check``); it raises to refuse.
+        transaction after the cluster's rows are written, last before the
+        commit (e.g. ``caas.db.quotas.cluster_quota_check``); it raises to
+        refuse, which rolls them back.
     :param op_params: the create operation's params.
     :returns: (cluster, operation)
     """
@@ -252,8 +272,6 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
     values.update(status=states.CREATE_IN_PROGRESS, operation_id=op.id,
                   status_reason=None)
     with session_scope() as session:
-        if quota_check is not None:
-            quota_check(session, values['project_id'])
         cluster = models.Cluster(**values)
         session.add(cluster)
         session.flush()
@@ -268,6 +286,11 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
             session.execute(sa.insert(models.ClusterCA),
                             [dict(ca, cluster_uuid=cluster.uuid) for ca in cas])
         session.add(op)
+        if quota_check is not None:
+            # Last: the project's quota lock is then held only until the
+            # commit that follows.
+            session.flush()
+            quota_check(session, values['project_id'])
     return cluster, op
 
 

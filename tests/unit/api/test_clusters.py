@@ -154,6 +154,32 @@ def test_pagination_has_next_link_when_page_is_full(api, make_cluster):
     assert 'next' not in body
 
 
+def test_next_links_walk_every_row_when_sort_values_are_null(api,
+                                                            make_cluster):
+    """A marker on or before a NULL sort value used to skip the NULL rows
+    (SQLite sorts NULL first, PostgreSQL last; both now sort it last)."""
+    import sqlalchemy as sa
+    from caas.db.sqlalchemy import engine
+    from caas.db.sqlalchemy import models
+    uuids = [make_cluster('c%d' % i) for i in range(5)]
+    with engine.session_scope() as session:
+        for i, uuid in enumerate(uuids):
+            session.execute(sa.update(models.Cluster).where(
+                models.Cluster.uuid == uuid).values(
+                    stack_id=None if i % 2 else 'stack-%d' % i))
+    for direction in ('asc', 'desc'):
+        seen, values = [], []
+        url = '/v1/clusters?limit=2&sort_key=stack_id&sort_dir=' + direction
+        while url:
+            body = api.get(url, headers=PROJECT_A).json_body
+            seen += [c['uuid'] for c in body['clusters']]
+            values += [c['stack_id'] for c in body['clusters']]
+            url = body.get('next', '').replace('http://localhost', '')
+        assert sorted(seen) == sorted(uuids), direction
+        nulls = [v is None for v in values]
+        assert nulls == sorted(nulls, reverse=direction == 'desc'), values
+
+
 def test_limit_is_capped_by_max_limit(api, conf, make_cluster):
     conf('max_limit', 1, group='api')
     make_cluster('a')

@@ -25,7 +25,8 @@ RESULTS = {
                        'conductor_cpu_pct': 0.4, 'conductor_rss_mib': 99.0}},
     'fill': {'accepted': 5, 'accept_rate_100': 2.0, 'accept_rate_last': 1.9,
              'templates_p99_ms': 20.0},
-    'rpc': {'RabbitMQ': {'burst_casts_s': 1500.0}},
+    'rpc': {'RabbitMQ': {'burst_casts_s': 1500.0, 'burst_threads': 4,
+                         'burst_threads_casts_s': 2000.0}},
     'micro': {'taskflow_sqlite': {'tasks': 4, 'persisted_ms_per_task': 3.0,
                                   'memory_ms_per_task': 1.0},
               'sql_statements': {'postgresql_list': 3, 'sqlite_create': 15}},
@@ -46,6 +47,9 @@ def test_every_section_gives_its_rows():
         (0.0, 'rows/s')
     assert rows['caas-all fill: accept rate at 5th'] == (1.9, 'clusters/s')
     assert rows['casts/s, burst (RabbitMQ)'] == (1500.0, '/s')
+    assert rows['casts/s, burst from 4 threads (RabbitMQ)'] == (2000.0, '/s')
+    assert rows['creates: 2 conductors / 1 conductor (clusters/min)'] == \
+        (2.0, 'x')
     assert rows['SQL statements per list (postgresql, on the wire)'] == \
         (3, 'statements')
     assert rows['takeover after kill -9 p50 (3 kills)'] == (9.7, 's')

@@ -33,6 +33,7 @@ from caas.common import notifications
 from caas.common import policy
 from caas.common import states
 from caas.db import api as db
+from caas.db import cluster_pages
 from caas.db import quotas
 from caas.db.sqlalchemy import models
 from caas.drivers import base as drivers_base
@@ -208,9 +209,27 @@ def create():
 
 def _list(summary, rule, path):
     where = scope.for_list(rule, rule + '_all_projects')
+    if summary and cluster_pages.supported():
+        return _prebuilt_summaries(where, path)
     lister = functools.partial(db.list_clusters, summary=summary)
     return pagination.list_response('clusters', path, lister, view,
                                     SORT_KEYS, summary, where)
+
+
+def _prebuilt_summaries(where, path):
+    """The summary list with its JSON built by the database (the same body
+    as ``view(row, summary=True)`` per row)."""
+    page = pagination.from_args(flask.request.args,
+                                request.services().conf.api.max_limit,
+                                SORT_KEYS)
+    aliases = ((('cluster_id', 'stack_id'),)
+               if request.version() >= microversions.CLUSTER_ID else ())
+    text, count, last = cluster_pages.summary_page(
+        scope=where, fields=views.CLUSTER_SUMMARY,
+        base_url=request.base_url(), limit=page.limit, marker=page.marker,
+        sort_key=page.sort_key, sort_dir=page.sort_dir, aliases=aliases)
+    return pagination.prebuilt_response('clusters', path, page, text, count,
+                                        last, where)
 
 
 def get_all():
