@@ -18,7 +18,6 @@ import base64
 import hashlib
 import json
 
-import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization
@@ -242,9 +241,8 @@ class KubernetesDriver(base.Driver):
         params.update(self.update_parameters(cluster, template, nodegroups))
         # Only what this cluster's template declares: Heat rejects the rest.
         params = {k: v for k, v in params.items() if k in hot['parameters']}
-        return {'template': hot, 'files': {
-            name: yaml.safe_dump(body, sort_keys=False)
-            for name, body in files.items()}, 'parameters': params}
+        return {'template': hot, 'files': heat.stack_files(files),
+                'parameters': params}
 
     def _common_parameters(self, cluster, template, labels, opts,
                            network_driver):

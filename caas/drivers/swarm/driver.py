@@ -20,7 +20,6 @@ cluster template. How the TLS and the join tokens get to the nodes:
 import base64
 import json
 
-import yaml
 
 from caas import pki
 from caas.common import exceptions
@@ -225,9 +224,8 @@ class SwarmDriver(base.Driver):
         # Only what this cluster's template declares: Heat rejects the rest.
         params = {k: v for k, v in params.items()
                   if k in hot['parameters'] and v is not None}
-        return {'template': hot, 'files': {
-            name: yaml.safe_dump(body, sort_keys=False)
-            for name, body in files.items()}, 'parameters': params}
+        return {'template': hot, 'files': heat.stack_files(files),
+                'parameters': params}
 
     def update_parameters(self, cluster, template, nodegroups, remove=()):
         masters, workers = base.node_counts(cluster, nodegroups)
