@@ -1,0 +1,236 @@
+"""Real nodes of the simulated cloud (caas.sim.realnodes).
+
+A server of the ``debian-bookworm-docker`` image is a network namespace
+with an overlay root filesystem that boots its user data with cloud-init:
+its wait-condition signal travels over its network to the simulated Heat,
+its failure reaches the stack's status_reason, and its deletion leaves no
+namespace, veth, mount, process, cgroup or file, and nothing changed in
+the root namespace. Needs root and the base root filesystem
+(tools/build-node-rootfs.sh): skipped without them, failed under CI.
+"""
+
+import glob
+import os
+import re
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from caas.sim import realnodes
+from caas.sim import server as sim_server
+from caas.sim import stacks
+from caas.sim import state as st
+from tests.conftest import in_ci
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+PROJECT_ID = st.PROJECTS['demo']
+BOOT_TIMEOUT = int(os.environ.get("CAAS_TEST_BOOT_TIMEOUT", 240))
+
+
+def _base():
+    return subprocess.run(
+        [os.path.join(ROOT, 'tools/build-node-rootfs.sh'), '--path'],
+        capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.fixture(scope='module')
+def base():
+    path = _base()
+    try:
+        realnodes.check(path)
+    except realnodes.Unavailable as exc:
+        if in_ci():
+            pytest.fail('real nodes unavailable under CI: %s' % exc)
+        pytest.skip(str(exc))
+    return path
+
+
+def _run(*cmd):
+    return subprocess.run(cmd, capture_output=True, text=True).stdout
+
+
+def _firewall(base, tool):
+    """The root namespace's rules, with the host's tool or else the
+    nodes' own (a chroot keeps the caller's network namespace)."""
+    if shutil.which(tool):
+        return _run(tool)
+    return _run('chroot', base, tool)
+
+
+# Counters and clocks that move on their own.
+VOLATILE = re.compile(
+    r'^(fs\.(dentry-state|file-nr|inode-nr|inode-state|aio-nr|quota\.)|'
+    r'kernel\.(random\.|ns_last_pid|pty\.nr)|'
+    r'net\.netfilter\.nf_conntrack_count)')
+
+
+def root_namespace(base):
+    """What real nodes must never change in the root namespace."""
+    sysctls = [line for line in _run('sysctl', '-a').splitlines()
+               if not VOLATILE.match(line)]
+    with open('/etc/resolv.conf') as resolv:
+        resolv_conf = resolv.read()
+    return {'route': _run('ip', 'route', 'show', 'table', 'all'),
+            'link': re.sub(r'\d+ bytes|RX:.*|TX:.*', '',
+                           _run('ip', '-o', 'link')),
+            'addr': _run('ip', '-o', 'addr'),
+            'iptables': re.sub(r'\[\d+:\d+\]|^#.*$', '',
+                               _firewall(base, 'iptables-save') +
+                               _firewall(base, 'ip6tables-save'),
+                               flags=re.M),
+            'sysctl': sysctls, 'hostname': _run('hostname'),
+            'resolv.conf': resolv_conf,
+            'mounts': _run('cat', '/proc/self/mounts')}
+
+
+def traces(backend):
+    """Everything of the backend's still on the machine."""
+    tag = 'caas%s-' % backend.tag
+    found = [n for n in os.listdir('/run/netns') if n.startswith(tag)]
+    found += glob.glob('/sys/fs/cgroup/*/%s*' % tag)
+    for proc in glob.glob('/proc/[0-9]*/root'):
+        try:
+            if os.readlink(proc).startswith(backend.workdir):
+                found.append(proc)
+        except OSError:
+            pass
+    with open('/proc/self/mountinfo') as mounts:
+        found += [m for m in mounts if backend.workdir in m]
+    if os.path.exists(backend.workdir):
+        found += os.listdir(backend.workdir)
+    return found
+
+
+@pytest.fixture
+def sim(base, tmp_path):
+    before = root_namespace(base)
+    server = sim_server.SimServer(state_dir=str(tmp_path), real_nodes=base,
+                                  server_boot_delay=0.2, resource_delay=0.0,
+                                  delete_delay=0.0)
+    server.start()
+    backend = server.cloud.realnodes
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert traces(backend) == []
+    after = root_namespace(base)
+    changed = {k: (before[k], after[k]) for k in before
+               if before[k] != after[k]}
+    assert changed == {}
+
+
+def node_template(script):
+    return {'heat_template_version': '2021-04-16', 'resources': {
+        'handle': {'type': 'OS::Heat::WaitConditionHandle'},
+        'wait': {'type': 'OS::Heat::WaitCondition', 'properties': {
+            'handle': {'get_resource': 'handle'}, 'timeout': BOOT_TIMEOUT}},
+        'node': {'type': 'OS::Nova::Server', 'properties': {
+            'name': 'real-node-0', 'flavor': 'm1.small',
+            'image': 'debian-bookworm-docker', 'networks': [
+                {'network': 'private'}],
+            'user_data_format': 'RAW', 'user_data': {'str_replace': {
+                'template': script,
+                'params': {'wc_notify': {'get_attr': ['handle',
+                                                      'curl_cli']}}}}}}},
+        'outputs': {'data': {'value': {'get_attr': ['wait', 'data']}}}}
+
+
+def create(server, template):
+    with server.cloud.lock:
+        return stacks.create_stack(server.cloud, 'real', PROJECT_ID,
+                                   st.USERS['demo'][0], template)
+
+
+def settle(server, stack):
+    deadline = time.monotonic() + BOOT_TIMEOUT + 30
+    while time.monotonic() < deadline:
+        with server.cloud.lock:
+            status, reason = stacks.stack_status(server.cloud, stack)
+        if status != 'CREATE_IN_PROGRESS':
+            return status, reason
+        time.sleep(0.5)
+    return status, reason
+
+
+def delete(server, stack):
+    with server.cloud.lock:
+        stacks.delete_stack(server.cloud, stack)
+    deadline = time.monotonic() + 60
+    backend = server.cloud.realnodes
+    while backend.nodes and time.monotonic() < deadline:
+        time.sleep(0.2)
+    backend.wait_idle()
+
+
+SIGNAL = '''#!/bin/sh
+set -e
+wc_notify --data-binary "{\\"status\\": \\"SUCCESS\\", \\"data\\": \\"$(hostname) $(ip -o -4 addr show eth0 | awk '{print $4}')\\"}"
+'''
+
+
+def test_node_boots_its_user_data_and_signals_over_its_network(sim):
+    stack = create(sim, node_template(SIGNAL))
+    endpoint = stacks.resource_attr(sim.cloud, stack, 'handle', 'endpoint',
+                                    [])
+    assert endpoint.startswith('http://169.254.169.254/heat/')
+    status, reason = settle(sim, stack)
+    assert (status, reason) == ('CREATE_COMPLETE', 'Stack CREATE completed '
+                                                   'successfully')
+    srv = next(s for s in sim.cloud.visible_servers()
+               if s['name'] == 'real-node-0')
+    fixed = sim.cloud.data['ports'][srv['port_ids'][0]]['fixed_ip']
+    assert fixed.startswith('10.0.0.')
+    with sim.cloud.lock:
+        data = stacks.resource_attr(sim.cloud, stack, 'wait', 'data', [])
+    # The hostname cloud-init set and the address the node really has,
+    # both reported from inside the node.
+    assert 'real-node-0 %s/26' % fixed in data
+    backend = sim.cloud.realnodes
+    assert srv['id'] in backend.nodes
+    assert backend.rss(srv['id']) > 0
+    delete(sim, stack)
+    assert backend.nodes == {}
+
+
+# Fails before it can signal; the error is the node's own.
+FAIL = '''#!/bin/sh
+set -e
+echo "frobnicator quota exceeded on $(hostname)" >&2
+exit 3
+wc_notify --data-binary '{"status": "SUCCESS"}'
+'''
+
+
+def test_failed_user_data_fails_the_stack_with_the_node_error(sim):
+    stack = create(sim, node_template(FAIL))
+    status, reason = settle(sim, stack)
+    assert status == 'CREATE_FAILED'
+    assert 'WaitConditionFailure: resources.wait' in reason
+    assert 'frobnicator quota exceeded on real-node-0' in reason
+    delete(sim, stack)
+
+
+def _status(pid):
+    try:
+        with open('/proc/%d/status' % pid) as status:
+            return status.read()[:300]
+    except OSError:
+        return pid
+
+
+def test_deleted_node_leaves_nothing(sim):
+    stack = create(sim, node_template(SIGNAL))
+    assert settle(sim, stack)[0] == 'CREATE_COMPLETE'
+    backend = sim.cloud.realnodes
+    node = next(iter(backend.nodes.values()))
+    node_pids = realnodes.node_mod.cgroup_pids(node.cgroup) | {node.pid}
+    assert len(node_pids) > 2
+    assert traces(backend) != []
+    delete(sim, stack)
+    assert traces(backend) == []
+    assert [_status(p) for p in node_pids
+            if os.path.exists('/proc/%d' % p)] == []
+    assert not os.path.exists(node.dir)
