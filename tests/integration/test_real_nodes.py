@@ -234,3 +234,174 @@ def test_deleted_node_leaves_nothing(sim):
     assert [_status(p) for p in node_pids
             if os.path.exists('/proc/%d' % p)] == []
     assert not os.path.exists(node.dir)
+
+
+# A Docker Swarm of real nodes: a manager whose Docker API listens with
+# mutual TLS (a server certificate it issues from the cluster CA the stack
+# hands it, as the Swarm driver's managers do) and two workers joining it
+# with the token the manager signalled. The test's docker client reaches
+# the manager only through its floating IP.
+MANAGER = r'''#!/bin/bash
+set -euo pipefail
+ip=$(ip -o -4 addr show eth0 | awk '{print $4}' | cut -d/ -f1)
+tls=/etc/docker/tls
+mkdir -p $tls
+printf '%s\n' "__CA__" > $tls/ca.pem
+printf '%s\n' "__CA_KEY__" > $tls/ca-key.pem
+openssl ecparam -name prime256v1 -genkey -noout -out $tls/key.pem
+openssl req -new -key $tls/key.pem -subj "/CN=$(hostname)" -out $tls/csr
+printf 'extendedKeyUsage=serverAuth\nsubjectAltName=IP:%s,IP:%s\n' \
+    "$ip" "__FIP__" > $tls/ext
+openssl x509 -req -in $tls/csr -CA $tls/ca.pem -CAkey $tls/ca-key.pem \
+    -CAcreateserial -days 1 -extfile $tls/ext -out $tls/cert.pem
+rm $tls/ca-key.pem
+cat > /etc/docker/daemon.json <<JSON
+{"tlsverify": true, "tlscacert": "$tls/ca.pem", "tlscert": "$tls/cert.pem",
+ "tlskey": "$tls/key.pem",
+ "hosts": ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2376"]}
+JSON
+systemctl restart docker
+docker swarm init --advertise-addr "$ip" >/dev/null
+wc_notify --data-binary '{"status": "SUCCESS"}'
+'''
+# The simulated Heat creates every resource at once (a dependent server
+# does not wait for the manager's wait condition), so workers ask the
+# manager's Docker API for the join token, with a client certificate.
+WORKER = r'''#!/bin/bash
+set -euo pipefail
+manager=__MANAGER_IP__
+tls=/etc/caas-client
+mkdir -p $tls
+printf '%s\n' "__CA__" > $tls/ca.pem
+printf '%s\n' "__CERT__" > $tls/cert.pem
+printf '%s\n' "__KEY__" > $tls/key.pem
+systemctl start docker
+for attempt in $(seq 240); do
+    if token=$(docker --tlsverify --tlscacert $tls/ca.pem \
+            --tlscert $tls/cert.pem --tlskey $tls/key.pem \
+            -H "tcp://$manager:2376" swarm join-token -q worker); then
+        break
+    fi
+    sleep 1
+done
+docker swarm join --token "$token" "$manager:2377" >/dev/null
+wc_notify --data-binary '{"status": "SUCCESS"}'
+'''
+
+
+def _cert(subject, key, issuer, issuer_key, ca=False, usage=None):
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = x509.CertificateBuilder().subject_name(x509.Name(
+        [x509.NameAttribute(NameOID.COMMON_NAME, subject)])).issuer_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)])
+    ).public_key(key.public_key()).serial_number(
+        x509.random_serial_number()).not_valid_before(
+        now - datetime.timedelta(minutes=5)).not_valid_after(
+        now + datetime.timedelta(days=1)).add_extension(
+        x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    if usage:
+        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]),
+                                        critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _pem(obj):
+    from cryptography.hazmat.primitives import serialization
+    if hasattr(obj, 'private_bytes'):
+        return obj.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption()).decode()
+    return obj.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def swarm_template(ca_pem, ca_key_pem, cert_pem, key_pem):
+    def server(name, port, script, params):
+        params = dict(params, wc_notify={'get_attr': [
+            'manager_handle' if name == 'manager' else 'workers_handle',
+            'curl_cli']})
+        return {'type': 'OS::Nova::Server', 'properties': {
+            'name': name, 'flavor': 'm1.small',
+            'image': 'debian-bookworm-docker', 'networks': port,
+            'user_data_format': 'RAW', 'user_data': {'str_replace': {
+                'template': script, 'params': params}}}}
+
+    join = {'__MANAGER_IP__': {'get_attr': ['manager_port', 'fixed_ips', 0,
+                                            'ip_address']},
+            '__CA__': ca_pem.strip(), '__CERT__': cert_pem.strip(),
+            '__KEY__': key_pem.strip()}
+    res = {
+        'manager_port': {'type': 'OS::Neutron::Port', 'properties': {
+            'network': 'private'}},
+        'manager_fip': {'type': 'OS::Neutron::FloatingIP', 'properties': {
+            'floating_network': 'public',
+            'port_id': {'get_resource': 'manager_port'}}},
+        'manager_handle': {'type': 'OS::Heat::WaitConditionHandle'},
+        'manager_wait': {'type': 'OS::Heat::WaitCondition', 'properties': {
+            'handle': {'get_resource': 'manager_handle'},
+            'timeout': BOOT_TIMEOUT}},
+        'manager': server('manager', [{'port': {
+            'get_resource': 'manager_port'}}], MANAGER, {
+            '__CA__': ca_pem.strip(), '__CA_KEY__': ca_key_pem.strip(),
+            '__FIP__': {'get_attr': ['manager_fip',
+                                     'floating_ip_address']}}),
+        'workers_handle': {'type': 'OS::Heat::WaitConditionHandle'},
+        'workers_wait': {'type': 'OS::Heat::WaitCondition', 'properties': {
+            'handle': {'get_resource': 'workers_handle'}, 'count': 2,
+            'timeout': BOOT_TIMEOUT}},
+    }
+    for i in range(2):
+        res['worker%d' % i] = server('worker-%d' % i, [
+            {'network': 'private'}], WORKER, join)
+    return {'heat_template_version': '2021-04-16', 'resources': res,
+            'outputs': {'api': {'value': {'get_attr': [
+                'manager_fip', 'floating_ip_address']}}}}
+
+
+def test_swarm_of_real_nodes_answers_over_tls_on_its_floating_ip(
+        sim, tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = _cert('caas test CA', ca_key, 'caas test CA', ca_key, ca=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    client = _cert('admin', key, 'caas test CA', ca_key,
+                   usage=ExtendedKeyUsageOID.CLIENT_AUTH)
+    for name, obj in (('ca.pem', ca), ('cert.pem', client),
+                      ('key.pem', key)):
+        (tmp_path / name).write_text(_pem(obj))
+    stack = create(sim, swarm_template(_pem(ca), _pem(ca_key),
+                                       _pem(client), _pem(key)))
+    status, reason = settle(sim, stack)
+    assert status == 'CREATE_COMPLETE', reason
+    with sim.cloud.lock:
+        api = stacks.output_value(sim.cloud, stack, 'api')
+    assert api.startswith('127.')
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE')}
+    env.update(DOCKER_HOST='tcp://%s:2376' % api, DOCKER_TLS_VERIFY='1',
+               DOCKER_CERT_PATH=str(tmp_path))
+    nodes = subprocess.run(
+        [shutil.which('docker') or '/usr/local/bin/docker', 'node', 'ls',
+         '--format', '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'],
+        env=env, capture_output=True, text=True, timeout=60)
+    assert nodes.returncode == 0, nodes.stderr
+    assert sorted(nodes.stdout.split('\n')) == [
+        '', 'manager Ready Leader', 'worker-0 Ready ', 'worker-1 Ready ']
+    backend = sim.cloud.realnodes
+    print('RSS per node (MB): %s' % sorted(
+        round(backend.rss(sid) / 2 ** 20) for sid in backend.nodes))
+    # Without a client certificate the floating IP still reaches Docker,
+    # which refuses the caller.
+    env.pop('DOCKER_CERT_PATH')
+    env['DOCKER_CERT_PATH'] = str(tmp_path / 'none')
+    refused = subprocess.run(
+        [shutil.which('docker') or '/usr/local/bin/docker', 'node', 'ls'],
+        env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0
+    delete(sim, stack)
