@@ -165,9 +165,11 @@ def delete(server, stack):
     backend.wait_idle()
 
 
-SIGNAL = '''#!/bin/sh
+SIGNAL = r'''#!/bin/sh
 set -e
-wc_notify --data-binary "{\\"status\\": \\"SUCCESS\\", \\"data\\": \\"$(hostname) $(ip -o -4 addr show eth0 | awk '{print $4}')\\"}"
+address=$(ip -o -4 addr show eth0 | awk '{print $4}')
+wc_notify --data-binary \
+    "{\"status\": \"SUCCESS\", \"data\": \"$(hostname) $address\"}"
 '''
 
 

@@ -38,7 +38,8 @@ _HOLDER = r'''
 set -eu
 for cgroup in $CGROUPS; do echo $$ > "$cgroup/cgroup.procs"; done
 R=$DIR/root
-mount -t overlay overlay -o "lowerdir=$BASE,upperdir=$DIR/upper,workdir=$DIR/work" "$R"
+mount -t overlay overlay \
+    -o "lowerdir=$BASE,upperdir=$DIR/upper,workdir=$DIR/work" "$R"
 mount --bind "$R" "$R"
 mount -t proc proc "$R/proc"
 mount --bind "$R/proc/sys" "$R/proc/sys"
