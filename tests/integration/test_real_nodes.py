@@ -238,6 +238,20 @@ def test_deleted_node_leaves_nothing(sim):
     assert not os.path.exists(node.dir)
 
 
+
+def test_node_that_cannot_start_is_in_error_with_the_reason(sim):
+    template = node_template(SIGNAL)
+    template['resources']['bare'] = {'type': 'OS::Neutron::Net'}
+    template['resources']['node']['properties']['networks'] = [
+        {'network': {'get_resource': 'bare'}}]
+    stack = create(sim, template)
+    status, reason = settle(sim, stack)
+    assert status == 'CREATE_FAILED'
+    assert 'ResourceInError: resources.node: Went to status ERROR due to ' \
+           '"Message: Real node: the node did not start: no port on a ' \
+           'network with a subnet' in reason
+    delete(sim, stack)
+
 # A Docker Swarm of real nodes: a manager whose Docker API listens with
 # mutual TLS (a server certificate it issues from the cluster CA the stack
 # hands it, as the Swarm driver's managers do) and two workers joining it

@@ -243,7 +243,8 @@ class RealNodes(object):
             srv = self.cloud.server(server_id)
             if srv is not None:
                 srv['outcome'] = 'ERROR'
-                srv['real_node_error'] = reason
+                # What Nova's fault and Heat's reason then show.
+                srv['fault_message'] = 'Real node: %s' % reason
                 self.cloud.touch('servers', server_id)
                 self.cloud.save()
 
