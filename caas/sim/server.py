@@ -51,6 +51,10 @@ class SimServer(object):
     def start(self):
         if self._server is not None:
             return self
+        if self.real_nodes:
+            from caas.sim import realnodes
+            # Refuse before listening, naming what is missing.
+            realnodes.check(self.real_nodes)
         self._server = serving.make_server(
             self.host, self.port, self.app, threaded=True,
             request_handler=_Handler)

@@ -145,3 +145,12 @@ def test_build_script_prints_its_cache_and_keeps_a_finished_tree(tmp_path):
     assert done.returncode == 0
     assert done.stdout.strip() == str(dest)
     assert sorted(os.listdir(dest)) == ['.caas-node-rootfs']
+
+
+def test_cloud_with_real_nodes_refuses_to_start_without_them(tmp_path):
+    from caas.sim import server as sim_server
+    server = sim_server.SimServer(state_dir=str(tmp_path),
+                                  real_nodes=str(tmp_path / 'no-rootfs'))
+    with pytest.raises(realnodes.Unavailable):
+        server.start()
+    assert server._server is None and server.cloud.realnodes is None
