@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 
 import pytest
@@ -87,19 +88,24 @@ def root_namespace(base):
 
 def traces(backend):
     """Everything of the backend's still on the machine."""
-    tag = 'caas%s-' % backend.tag
+    return traces_of(backend.tag, backend.workdir)
+
+
+def traces_of(tag, workdir):
+    tag = 'caas%s-' % tag
     found = [n for n in os.listdir('/run/netns') if n.startswith(tag)]
     found += glob.glob('/sys/fs/cgroup/*/%s*' % tag)
     for proc in glob.glob('/proc/[0-9]*/root'):
         try:
-            if os.readlink(proc).startswith(backend.workdir):
+            if os.readlink(proc).startswith(workdir):
                 found.append(proc)
         except OSError:
             pass
     with open('/proc/self/mountinfo') as mounts:
-        found += [m for m in mounts if backend.workdir in m]
-    if os.path.exists(backend.workdir):
-        found += os.listdir(backend.workdir)
+        found += [m for m in mounts if workdir in m]
+    if os.path.exists(workdir):
+        # The owner file is the live backend's, not a node's.
+        found += [f for f in os.listdir(workdir) if f != 'owner']
     return found
 
 
@@ -116,6 +122,7 @@ def sim(base, tmp_path):
     finally:
         server.stop()
     assert traces(backend) == []
+    assert not os.path.exists(backend.workdir)
     after = root_namespace(base)
     changed = {k: (before[k], after[k]) for k in before
                if before[k] != after[k]}
@@ -251,6 +258,42 @@ def test_node_that_cannot_start_is_in_error_with_the_reason(sim):
            '"Message: Real node: the node did not start: no port on a ' \
            'network with a subnet' in reason
     delete(sim, stack)
+
+
+# A cloud with a booted node, then SIGKILLed (it never deletes the node).
+KILLED = '''
+import sys, time
+from caas.sim import server as sim_server
+from tests.integration import test_real_nodes as t
+srv = sim_server.SimServer(state_dir=sys.argv[2], real_nodes=sys.argv[1],
+                           server_boot_delay=0.2, resource_delay=0.0)
+srv.start()
+stack = t.create(srv, t.node_template(t.SIGNAL))
+backend = srv.cloud.realnodes
+print(t.settle(srv, stack)[0], backend.tag, backend.workdir, flush=True)
+time.sleep(600)
+'''
+
+
+def test_nodes_of_a_killed_cloud_are_swept_by_the_next(base, tmp_path):
+    before = root_namespace(base)
+    child = subprocess.Popen(
+        [sys.executable, '-c', KILLED, base, str(tmp_path / 'killed')],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        status, tag, workdir = child.stdout.readline().split()
+    finally:
+        child.kill()
+        child.wait()
+    assert status == 'CREATE_COMPLETE'
+    left = traces_of(tag, workdir)
+    assert [t for t in left if t.startswith('caas%s-' % tag)] != []
+    server = sim_server.SimServer(state_dir=str(tmp_path / 'next'),
+                                  real_nodes=base)
+    server.start()
+    server.stop()
+    assert traces_of(tag, workdir) == []
+    assert root_namespace(base) == before
 
 # A Docker Swarm of real nodes: a manager whose Docker API listens with
 # mutual TLS (a server certificate it issues from the cluster CA the stack

@@ -29,6 +29,7 @@ filesystem; ``RealNodes.check`` says which is missing.
 import logging
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import threading
@@ -36,6 +37,7 @@ import time
 
 from caas.sim.realnodes import netns
 from caas.sim.realnodes import node as node_mod
+from caas.sim.realnodes import sweep
 
 LOG = logging.getLogger(__name__)
 IMAGE_PROPERTY = 'caas_node_backend'
@@ -102,7 +104,8 @@ class RealNodes(object):
         self._lock = threading.RLock()
         self._threads = []
         self._closed = False
-        os.makedirs(self.workdir, exist_ok=True)
+        sweep.sweep(os.path.dirname(self.workdir))
+        sweep.claim(self.workdir)
         self._watcher = threading.Thread(target=self._watch, daemon=True,
                                          name='realnodes-fip')
         self._watcher.start()
@@ -372,7 +375,4 @@ class RealNodes(object):
         with self._lock:
             for network_id in list(self.networks):
                 self._drop_network(network_id)
-        try:
-            os.rmdir(self.workdir)
-        except OSError:
-            pass
+        shutil.rmtree(self.workdir, ignore_errors=True)

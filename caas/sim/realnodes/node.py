@@ -214,24 +214,10 @@ class Node(object):
     def stop(self, timeout=20):
         """Kill every process of the node by PID, then remove its cgroups
         and files. Returns the PIDs it had to kill."""
-        killed = set()
         deadline = time.monotonic() + timeout
-        while True:
-            # The unshare process outside the node stays: it reaps the
-            # node's init once that is killed, then exits (reaped below).
-            pids = cgroup_pids(self.cgroup)
-            if not pids:
-                break
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                    killed.add(pid)
-                except ProcessLookupError:
-                    pass
-            if time.monotonic() > deadline:
-                raise RuntimeError('node %s: processes %s survive' % (
-                    self.spec['id'], sorted(pids)))
-            time.sleep(0.05)
+        # The unshare process outside the node is not in its cgroups: it
+        # reaps the node's init once that is killed, then exits.
+        killed = kill_cgroup(self.cgroup, timeout)
         proc = getattr(self, '_proc', None)
         if proc is not None:
             try:
@@ -240,13 +226,38 @@ class Node(object):
                 proc.kill()
                 proc.wait(5)
             killed.add(proc.pid)
-        for top in cgroup_dirs(self.cgroup):
-            # Children first: a cgroup with children cannot be removed.
-            for dirpath, _dirs, _files in sorted(
-                    os.walk(top), key=lambda w: -w[0].count('/')):
-                try:
-                    os.rmdir(dirpath)
-                except FileNotFoundError:
-                    pass
+        remove_cgroup(self.cgroup)
         shutil.rmtree(self.dir, ignore_errors=True)
         return killed
+
+
+def kill_cgroup(cgroup, timeout=20):
+    """SIGKILL, by PID, every process of the cgroup (and below) until none
+    is left; the PIDs killed. RuntimeError if some survive ``timeout``."""
+    killed = set()
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = cgroup_pids(cgroup)
+        if not pids:
+            return killed
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+            except ProcessLookupError:
+                pass
+        if time.monotonic() > deadline:
+            raise RuntimeError('cgroup %s: processes %s survive' % (
+                cgroup, sorted(pids)))
+        time.sleep(0.05)
+
+
+def remove_cgroup(cgroup):
+    for top in cgroup_dirs(cgroup):
+        # Children first: a cgroup with children cannot be removed.
+        for dirpath, _dirs, _files in sorted(
+                os.walk(top), key=lambda w: -w[0].count('/')):
+            try:
+                os.rmdir(dirpath)
+            except FileNotFoundError:
+                pass
