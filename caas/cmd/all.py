@@ -120,7 +120,7 @@ class AllInOne:
             host='127.0.0.1', port=self.sim_port,
             state_dir=os.path.join(self.data_dir, 'cloudsim'),
             container_infra_url='http://%s:%d/v1' % (self.host, self.port),
-            **knobs)
+            real_nodes=CONF.sim.real_nodes or None, **knobs)
         self.sim.start()
         configure(self.data_dir, self.sim.auth_url)
         # What caas-manage needs to read this database (watch, operation

@@ -41,6 +41,7 @@ def build_server(conf=CONF):
         port=sim.port if port is None else port,
         state_dir=conf.cloudsim_state_dir or sim.state_dir,
         container_infra_url=conf.cloudsim_container_infra_url,
+        real_nodes=sim.real_nodes or None,
         **{knob: getattr(sim, knob) for knob in KNOBS})
 
 

@@ -45,6 +45,15 @@ opts = [
     cfg.StrOpt('admin_password', default='caas', secret=True,
                help='Password of the seeded users (admin, caas, demo, '
                     'viewer).'),
+    cfg.StrOpt('real_nodes', default='',
+               help='Base root filesystem of real nodes (built by '
+                    'tools/build-node-rootfs.sh, e.g. '
+                    '/var/cache/caas-ci/node-rootfs-1). When set, servers '
+                    'of the debian-bookworm-docker image are real nodes: '
+                    'network namespaces that boot their user data with '
+                    'cloud-init (Linux and root only; the cloud refuses to '
+                    'start, naming what is missing, elsewhere). Empty: '
+                    'every server is simulated.'),
 ]
 
 

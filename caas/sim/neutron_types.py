@@ -262,8 +262,9 @@ class Port(rbase.Resource):
                     find(cloud, 'security_groups', group) is None:
                 return not_found(res, 'security_group', group)
         port = cloud.create_port(net['id'], stack['project_id'],
-                                 name=props.get('name') or '')
-        port['subnet_id'] = subnet_ids[0] if subnet_ids else None
+                                 name=props.get('name') or '',
+                                 subnet_id=subnet_ids[0] if subnet_ids
+                                 else None)
         res['physical_id'] = port['id']
         self.settle_later(cloud, res)
 

@@ -274,7 +274,8 @@ def server_view(cloud, srv, host_url, detail=True, version=(2, 1)):
         'os-extended-volumes:volumes_attached': [],
     })
     if status == 'ERROR':
-        view['fault'] = {'code': 500, 'message': st.FAULT_MESSAGE,
+        view['fault'] = {'code': 500, 'message': srv.get('fault_message')
+                         or st.FAULT_MESSAGE,
                          'created': st.isotime(srv['ready_at'])}
     return view
 

@@ -227,7 +227,8 @@ class Server(Resource):
         if status == 'ERROR' and not srv.get('changed_after_boot'):
             return 'FAILED', ('ResourceInError: resources.%s: Went to status '
                               'ERROR due to "Message: %s, Code: 500"' % (
-                                  res['name'], st.FAULT_MESSAGE)), \
+                                  res['name'], srv.get('fault_message') or
+                                  st.FAULT_MESSAGE)), \
                 srv['ready_at']
         if st.now() < res['ready_at']:
             return 'IN_PROGRESS', '', None

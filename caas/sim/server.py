@@ -28,9 +28,12 @@ class SimServer(object):
     """
 
     def __init__(self, host='127.0.0.1', port=0, state_dir=None,
-                 container_infra_url=None, **knobs):
+                 container_infra_url=None, real_nodes=None, **knobs):
         self.host = host
         self.port = port
+        # The base root filesystem of real nodes (caas.sim.realnodes);
+        # None: every server is simulated.
+        self.real_nodes = real_nodes
         self.cloud = state.Cloud(state_dir=state_dir, **knobs)
         self.app = sim_app.SimApp(self.cloud, container_infra_url)
         self._server = None
@@ -48,6 +51,10 @@ class SimServer(object):
     def start(self):
         if self._server is not None:
             return self
+        if self.real_nodes:
+            from caas.sim import realnodes
+            # Refuse before listening, naming what is missing.
+            realnodes.check(self.real_nodes)
         self._server = serving.make_server(
             self.host, self.port, self.app, threaded=True,
             request_handler=_Handler)
@@ -55,6 +62,10 @@ class SimServer(object):
         self.port = self._server.server_port
         # Where nodes signal their wait-condition handles (caas.sim.signals).
         self.cloud.public_url = self.url
+        if self.real_nodes:
+            from caas.sim import realnodes
+            self.cloud.realnodes = realnodes.RealNodes(
+                self.cloud, self.port, self.real_nodes)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={'poll_interval': 0.05},
                                         name='cloudsim', daemon=True)
@@ -71,6 +82,9 @@ class SimServer(object):
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        backend, self.cloud.realnodes = self.cloud.realnodes, None
+        if backend is not None:
+            backend.close()
         with self.cloud.lock:
             self.cloud.save()
 

@@ -71,8 +71,9 @@ def register_server(cloud, srv):
     if not found:
         return
     srv['signals'] = found
+    # A real node (caas.sim.realnodes) signals for itself, over HTTP.
     srv['signal_outcome'] = 'SUCCESS' if cloud.knobs['nodes_signal'] \
-        else None
+        and not srv.get('real_node') else None
     for key in found:
         servers = index.setdefault(tuple(key), [])
         if srv['id'] not in servers:
@@ -110,7 +111,10 @@ class WaitConditionHandle(rbase.Resource):
 
     def create(self, cloud, stack, res):
         super().create(cloud, stack, res)
-        base = getattr(cloud, 'public_url', None) or DEFAULT_URL
+        # Real nodes reach Heat through their network, not on 127.0.0.1.
+        real = getattr(cloud, 'realnodes', None)
+        base = getattr(real, 'heat_url', None) or \
+            getattr(cloud, 'public_url', None) or DEFAULT_URL
         endpoint = '%s/heat/v1/%s/stacks/%s/%s/resources/%s/signal' % (
             base, stack['project_id'], stack['name'], stack['id'],
             res['name'])
@@ -357,6 +361,19 @@ def find_stack(cloud, stack_id):
             if stack['id'] == stack_id:
                 return root, stack
     return None, None
+
+
+def node_failed(cloud, srv, reason):
+    """A FAILURE signal from ``srv`` to every handle its user data names
+    (a real node whose boot failed before its bootstrap could say so)."""
+    for stack_id, handle_name in srv.get('signals') or ():
+        root, stack = find_stack(cloud, stack_id)
+        res = stack['resources'].get(handle_name) if stack else None
+        if res is None or not res.get('data'):
+            continue
+        signal(res, {'id': srv['name'], 'status': 'FAILURE',
+                     'reason': reason})
+        cloud.touch('stacks', root['id'])
 
 
 def resource_signal(app, req, project_id, stack_name, stack_id, resource):

@@ -18,6 +18,7 @@ stacks); ``Cloud.save()`` then writes those records and nothing else.
 
 import contextlib
 import heapq
+import ipaddress
 import logging
 import random
 import threading
@@ -93,6 +94,12 @@ IMAGES = [
     ('7d2b6a5e-1c8f-4f0e-9a51-2b7f1c4e0a02', 'fedora-coreos',
      'fedora-coreos'),
 ]
+# Glance properties beyond os_distro. A server of an image whose
+# caas_node_backend is "real" becomes a real node when the cloud runs the
+# real-node backend (caas.sim.realnodes), a simulated one otherwise.
+REAL_IMAGE_ID = '7d2b6a5e-1c8f-4f0e-9a51-2b7f1c4e0a03'
+IMAGES.append((REAL_IMAGE_ID, 'debian-bookworm-docker', 'debian'))
+IMAGE_PROPERTIES = {REAL_IMAGE_ID: {'caas_node_backend': 'real'}}
 PUBLIC_NET_ID = '5e0f7c2a-3b1d-4c6e-8f90-1a2b3c4d5e01'
 PRIVATE_NET_ID = '5e0f7c2a-3b1d-4c6e-8f90-1a2b3c4d5e02'
 SUBNETS = [
@@ -185,6 +192,8 @@ class Cloud(object):
         self.knobs = dict(DEFAULT_KNOBS)
         self.knobs.update({k: v for k, v in knobs.items() if v is not None})
         self.state_dir = state_dir
+        # caas.sim.realnodes.RealNodes when servers may be real nodes.
+        self.realnodes = None
         self.rand = random.Random()
         self._dirty = set()
         # (time, kind, id) of records that go away at that time: tokens
@@ -295,7 +304,8 @@ class Cloud(object):
                 'owner': PROJECTS['admin'],
                 'checksum': uuid.uuid5(uuid.NAMESPACE_URL, name).hex,
                 'created_at': '2024-01-01T00:00:00Z',
-                'updated_at': '2024-01-01T00:00:00Z'})
+                'updated_at': '2024-01-01T00:00:00Z',
+                **IMAGE_PROPERTIES.get(iid, {})})
         # Keypairs are per user (as in Nova): each seeded user has one
         # named "default". A state from before that kept one, keyed by name.
         d['keypairs'].pop('default', None)
@@ -418,12 +428,43 @@ class Cloud(object):
         return (self.find('networks', name_or_id) or
                 {'id': None, 'name': name_or_id})
 
+    def port_subnet(self, port, subnet_id=None):
+        """The subnet a port's address is on (None: no subnet)."""
+        subnets = self.data['subnets']
+        subnet_id = subnet_id or port.get('subnet_id')
+        if subnet_id in subnets:
+            return subnets[subnet_id]
+        return min((s for s in subnets.values()
+                    if s['network_id'] == port.get('network_id')),
+                   key=lambda s: s['id'], default=None)
+
+    def next_subnet_ip(self, subnet):
+        """The next free host address of a subnet (past its gateway)."""
+        counter = 'subnet:' + subnet['id']
+        self.data['counters'].setdefault(counter, 0)
+        hosts = ipaddress.ip_network(subnet['cidr']).hosts()
+        wanted = self._next(counter)
+        for address in hosts:
+            if str(address) == subnet['gateway_ip']:
+                continue
+            wanted -= 1
+            if wanted == 0:
+                return str(address)
+        return None
+
     def create_port(self, network, project_id, name='', auto=False,
-                    device_id=None):
+                    device_id=None, subnet_id=None):
         net = self.network(network)
+        fixed_ip = None
+        if self.realnodes is not None:
+            # Real nodes have the addresses Neutron gives them: the
+            # subnet's, which exist only inside the nodes' namespaces.
+            subnet = self.port_subnet({'network_id': net['id']}, subnet_id)
+            fixed_ip = subnet and self.next_subnet_ip(subnet)
         port = {'id': new_uuid(), 'name': name, 'network_id': net['id'],
                 'network_name': net['name'], 'project_id': project_id,
-                'fixed_ip': self.next_fixed_ip(), 'device_id': device_id,
+                'fixed_ip': fixed_ip or self.next_fixed_ip(),
+                'device_id': device_id, 'subnet_id': subnet_id,
                 'auto': auto,
                 'mac_address': 'fa:16:3e:%02x:%02x:%02x' % tuple(
                     self.rand.randrange(256) for _ in range(3))}
@@ -473,6 +514,11 @@ class Cloud(object):
                 fip['port_id'] = port['id']
                 self.touch('floating_ips', fip['id'])
         self.data['servers'][srv['id']] = srv
+        if self.realnodes is not None and not failed:
+            from caas.sim import realnodes
+            if realnodes.wants_real_node(image):
+                srv['real_node'] = True
+                self.realnodes.boot(srv)
         return srv
 
     def server(self, server_id):
@@ -524,6 +570,8 @@ class Cloud(object):
                 delay = self.knobs['delete_delay']
             srv['delete_at'] = now() + delay
             self.touch('servers', srv['id'])
+            if srv.get('real_node') and self.realnodes is not None:
+                self.realnodes.destroy(srv['id'])
             self.expire_at('servers', srv['id'], srv['delete_at'])
 
     # summary -------------------------------------------------------------
