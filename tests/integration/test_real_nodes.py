@@ -52,6 +52,13 @@ def _run(*cmd):
     return subprocess.run(cmd, capture_output=True, text=True).stdout
 
 
+def _docker(base):
+    """The host's docker CLI, or else the nodes' own (Debian's docker.io
+    client in the base runs on the host: same Debian release)."""
+    return shutil.which('docker') or os.path.join(base, 'usr', 'bin',
+                                                  'docker')
+
+
 def _firewall(base, tool):
     """The root namespace's rules, with the host's tool or else the
     nodes' own (a chroot keeps the caller's network namespace)."""
@@ -423,7 +430,7 @@ def swarm_template(ca_pem, ca_key_pem, cert_pem, key_pem):
 
 
 def test_swarm_of_real_nodes_answers_over_tls_on_its_floating_ip(
-        sim, tmp_path):
+        sim, base, tmp_path):
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -446,7 +453,7 @@ def test_swarm_of_real_nodes_answers_over_tls_on_its_floating_ip(
     env.update(DOCKER_HOST='tcp://%s:2376' % api, DOCKER_TLS_VERIFY='1',
                DOCKER_CERT_PATH=str(tmp_path))
     nodes = subprocess.run(
-        [shutil.which('docker') or '/usr/local/bin/docker', 'node', 'ls',
+        [_docker(base), 'node', 'ls',
          '--format', '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'],
         env=env, capture_output=True, text=True, timeout=60)
     assert nodes.returncode == 0, nodes.stderr
@@ -460,7 +467,7 @@ def test_swarm_of_real_nodes_answers_over_tls_on_its_floating_ip(
     env.pop('DOCKER_CERT_PATH')
     env['DOCKER_CERT_PATH'] = str(tmp_path / 'none')
     refused = subprocess.run(
-        [shutil.which('docker') or '/usr/local/bin/docker', 'node', 'ls'],
+        [_docker(base), 'node', 'ls'],
         env=env, capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0
     delete(sim, stack)
