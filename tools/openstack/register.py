@@ -53,11 +53,14 @@ def _role(ks, name):
     return _find(ks.roles, name) or ks.roles.create(name=name)
 
 
-def _user(ks, name, password, project):
+def _user(ks, name, password):
+    # No default project: a password token asked for without a scope is
+    # then really unscoped (Keystone scopes it to the default project
+    # otherwise), which the isolation tests need.
     user = _find(ks.users, name, domain='default')
     if user is None:
         user = ks.users.create(name=name, domain='default',
-                               password=password, default_project=project)
+                               password=password)
     return user
 
 
@@ -92,17 +95,17 @@ def accounts(args):
     # Placement validate tokens). caas gets the `service` role, as in
     # devstack's create_service_user.
     for name in ('heat', 'nova', 'placement'):
-        _grant(ks, _user(ks, name, args.password, service), 'admin', service)
-    caas = _user(ks, 'caas', args.password, service)
+        _grant(ks, _user(ks, name, args.password), 'admin', service)
+    caas = _user(ks, 'caas', args.password)
     _grant(ks, caas, 'service', service)
     _role(ks, 'heat_stack_owner')
 
     for name in PROJECTS:
         project = _project(ks, name)
-        member = _user(ks, '%s-member' % name, args.password, project)
+        member = _user(ks, '%s-member' % name, args.password)
         _grant(ks, member, 'member', project)
         _grant(ks, member, 'heat_stack_owner', project)
-        reader = _user(ks, '%s-reader' % name, args.password, project)
+        reader = _user(ks, '%s-reader' % name, args.password)
         _grant(ks, reader, 'reader', project)
     admin = _find(ks.users, 'admin', domain='default')
     for name in PROJECTS:
