@@ -11,6 +11,7 @@
 #   tools/openstack/local.sh env     the export lines alone
 #   tools/openstack/local.sh stop    stop everything, by PID
 #   tools/openstack/local.sh status  which services run
+#   tools/openstack/local.sh memory  memory (PSS) of each service and total
 #   tools/openstack/local.sh db      the MariaDB server alone (caas's
 #                                    database tests on MariaDB)
 #
@@ -277,9 +278,8 @@ start_keystone() {
   local conf=$d/keystone.conf user group
   user=$(id -un)
   group=$(id -gn)
-  if [ ! -f "$d/.bootstrapped" ]; then
-    mkdir -p "$d"
-    cat >"$conf" <<EOF
+  mkdir -p "$d"
+  cat >"$conf" <<EOF
 [DEFAULT]
 debug = false
 [database]
@@ -299,14 +299,23 @@ password_hash_rounds = 4
 enforce_new_defaults = true
 enforce_scope = false
 EOF
+  # Fernet keys for tokens and receipts, and the credential keys: files,
+  # made afresh for a new state directory (also when the database came
+  # from the snapshot: nothing in it is encrypted with them).
+  if [ ! -d "$d/fernet-keys" ]; then
     {
-      "$bin/keystone-manage" --config-file "$conf" db_sync
       "$bin/keystone-manage" --config-file "$conf" fernet_setup \
         --keystone-user "$user" --keystone-group "$group"
       "$bin/keystone-manage" --config-file "$conf" receipt_setup \
         --keystone-user "$user" --keystone-group "$group"
       "$bin/keystone-manage" --config-file "$conf" credential_setup \
         --keystone-user "$user" --keystone-group "$group"
+    } >>"$LOGS/keystone-setup.log" 2>&1 ||
+      die "Keystone's key set-up failed: $LOGS/keystone-setup.log"
+  fi
+  if [ ! -f "$d/.bootstrapped" ]; then
+    {
+      "$bin/keystone-manage" --config-file "$conf" db_sync
       "$bin/keystone-manage" --config-file "$conf" bootstrap \
         --bootstrap-password "$PASSWORD" --bootstrap-region-id RegionOne \
         --bootstrap-admin-url "$KEYSTONE_URL" \
@@ -346,9 +355,8 @@ EOF
 start_heat() {
   local d=$DIR/heat venv=$CACHE/heat
   local conf=$d/heat.conf
-  if [ ! -f "$d/.synced" ]; then
-    mkdir -p "$d"
-    cat >"$conf" <<EOF
+  mkdir -p "$d"
+  cat >"$conf" <<EOF
 [DEFAULT]
 transport_url = $TRANSPORT_URL
 host = ostack-heat
@@ -377,6 +385,7 @@ endpoint_type = public
 [oslo_messaging_rabbit]
 heartbeat_timeout_threshold = 0
 EOF
+  if [ ! -f "$d/.synced" ]; then
     "$venv/bin/heat-manage" --config-file "$conf" db_sync >>"$LOGS/heat-setup.log" 2>&1 ||
       die "heat-manage db_sync failed: $LOGS/heat-setup.log"
     touch "$d/.synced"
@@ -391,9 +400,8 @@ EOF
 start_nova() {
   local d=$DIR/nova venv=$CACHE/nova
   local conf=$d/nova.conf pconf=$d/placement.conf
-  if [ ! -f "$d/.synced" ]; then
-    mkdir -p "$d/state" "$d/instances" "$d/locks"
-    cat >"$pconf" <<EOF
+  mkdir -p "$d/state" "$d/instances" "$d/locks"
+  cat >"$pconf" <<EOF
 [DEFAULT]
 [placement_database]
 connection = $(db_url placement)
@@ -432,6 +440,10 @@ region_name = RegionOne
 os_region_name = RegionOne
 [scheduler]
 discover_hosts_in_cells_interval = 2
+# One process each: the default, one worker per CPU, doubles their memory.
+workers = 1
+[conductor]
+workers = 1
 [oslo_concurrency]
 lock_path = $d/locks
 [vnc]
@@ -439,6 +451,7 @@ enabled = false
 [oslo_messaging_rabbit]
 heartbeat_timeout_threshold = 0
 EOF
+  if [ ! -f "$d/.synced" ]; then
     {
       "$venv/bin/placement-manage" --config-file "$pconf" db sync
       "$venv/bin/nova-manage" --config-file "$conf" api_db sync
@@ -488,22 +501,66 @@ export CAAS_OSTACK_CAAS_PORT=$CAAS_PORT
 EOF
 }
 
+# The services' databases right after a first complete start (migrated,
+# bootstrapped, registered, compute host mapped), kept beside the venvs: a
+# later start into a new state directory loads it in seconds instead of
+# running every service's migrations again (minutes). It is only valid for
+# the same versions, ports, password and set-up code, all in its name.
+snapshot_file() {
+  local sum
+  sum=$(cat "$HERE/local.sh" "$HERE/register.py" "$HERE/versions.sh" |
+    sha256sum | cut -c1-12)
+  echo "$CACHE/state-$BASE-$sum.sql.gz"
+}
+
+OSTACK_DBS="keystone heat nova_api nova nova_cell0 placement"
+
+restore_snapshot() {
+  local snap
+  snap=$(snapshot_file)
+  [ -f "$snap" ] || return 1
+  [ -f "$DIR/keystone/.bootstrapped" ] && return 1
+  local db
+  for db in $OSTACK_DBS; do
+    sql "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db CHARACTER SET utf8mb4"
+  done
+  # shellcheck disable=SC2086
+  gunzip -c "$snap" | mariadb --no-defaults -S "$MYSQL_SOCK" -uroot ||
+    die "loading $snap failed"
+  mkdir -p "$DIR/keystone" "$DIR/heat" "$DIR/nova"
+  touch "$DIR/keystone/.bootstrapped" "$DIR/heat/.synced" "$DIR/nova/.synced"
+  say "databases loaded from $snap"
+}
+
+save_snapshot() {
+  local snap
+  snap=$(snapshot_file)
+  [ -f "$snap" ] && return 0
+  # shellcheck disable=SC2086
+  mariadb-dump --no-defaults -S "$MYSQL_SOCK" -uroot --single-transaction \
+    --databases $OSTACK_DBS | gzip -1 >"$snap.tmp" && mv "$snap.tmp" "$snap"
+}
+
 cmd_start() {
-  local t0=$SECONDS
+  local t0=$SECONDS restored=
   mkdir -p "$DIR" "$PIDS" "$LOGS"
   cmd_venvs
   start_mysql
+  restore_snapshot && restored=1
   start_rabbit
   start_keystone
-  register accounts --auth-url "$KEYSTONE_URL" --password "$PASSWORD" \
+  [ -n "$restored" ] || register accounts --auth-url "$KEYSTONE_URL" --password "$PASSWORD" \
     --heat-port "$HEAT_PORT" --nova-port "$NOVA_PORT" \
     --placement-port "$PLACEMENT_PORT" --glance-port "$GLANCE_PORT" \
     --neutron-port "$NEUTRON_PORT" --caas-port "$CAAS_PORT" \
     >>"$LOGS/register.log" 2>&1 || die "registering accounts failed: $LOGS/register.log"
   start_heat
   start_nova
-  register nova --auth-url "$KEYSTONE_URL" --password "$PASSWORD" \
-    >>"$LOGS/register.log" 2>&1 || die "flavors and keypairs failed: $LOGS/register.log"
+  if [ -z "$restored" ]; then
+    register nova --auth-url "$KEYSTONE_URL" --password "$PASSWORD" \
+      >>"$LOGS/register.log" 2>&1 || die "flavors and keypairs failed: $LOGS/register.log"
+    save_snapshot
+  fi
   say "ready in $((SECONDS - t0)) s"
   print_env
 }
@@ -516,6 +573,24 @@ cmd_stop() {
   done
   stop_rabbit
   stop_pid mysql 30
+}
+
+# Proportional set size of each service (its whole process group), in MB,
+# and the total: what the tier costs in memory.
+cmd_memory() {
+  local f name pid total=0 kb
+  pss() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
+  for f in "$PIDS"/*.pid "$RABBITMQ_PID_FILE"; do
+    [ -e "$f" ] || continue
+    name=$(basename "$f" .pid)
+    kb=0
+    for pid in $(pgrep -g "$(cat "$f")" 2>/dev/null || cat "$f"); do
+      kb=$((kb + $(pss "$pid")))
+    done
+    echo "$name $((kb / 1024)) MB"
+    total=$((total + kb))
+  done
+  echo "total $((total / 1024)) MB"
 }
 
 cmd_status() {
@@ -538,5 +613,6 @@ case "${1:-}" in
   env) print_env ;;
   db) mkdir -p "$DIR" "$PIDS" "$LOGS"; start_mysql; print_env ;;
   status) cmd_status ;;
-  *) echo "usage: $0 venvs|start|stop|env|status|db" >&2; exit 2 ;;
+  memory) cmd_memory ;;
+  *) echo "usage: $0 venvs|start|stop|env|status|memory|db" >&2; exit 2 ;;
 esac
