@@ -469,6 +469,7 @@ EOF
   # nova-api's WSGI loader reads the paste file first, then nova.conf.
   OS_NOVA_CONFIG_DIR=$d OS_NOVA_CONFIG_FILES="$venv/etc/nova/api-paste.ini;$conf" \
     gunicorn_app nova-api "$NOVA_PORT" nova nova.wsgi.osapi_compute
+  forget_compute
   local svc
   for svc in conductor scheduler compute; do
     spawn "nova-$svc" "$venv/bin/nova-$svc" --config-file "$conf"
@@ -477,6 +478,26 @@ EOF
   wait_for nova-api 90 http_ok "http://$HOSTIP:$NOVA_PORT/"
   # The compute host joins cell1 once it has reported in.
   wait_for nova-compute 120 discover_compute
+}
+
+# The fake virt driver names its node with a UUID drawn anew by each
+# nova-compute process, so a compute record (and its Placement resource
+# provider) from an earlier run would clash with the new one: a compute
+# that is about to start forgets them. It runs no real servers, so nothing
+# is lost that a test could need.
+forget_compute() {
+  [ -f "$PIDS/nova-compute.pid" ] && kill -0 "$(cat "$PIDS/nova-compute.pid")" 2>/dev/null &&
+    return 0
+  sql "SET FOREIGN_KEY_CHECKS = 0;
+       DELETE FROM nova.compute_nodes;
+       DELETE FROM nova.services WHERE \`binary\` = 'nova-compute';
+       DELETE FROM nova_api.host_mappings;
+       DELETE FROM placement.allocations;
+       DELETE FROM placement.inventories;
+       DELETE FROM placement.resource_provider_traits;
+       DELETE FROM placement.resource_provider_aggregates;
+       DELETE FROM placement.resource_providers;
+       SET FOREIGN_KEY_CHECKS = 1;"
 }
 
 discover_compute() {
@@ -505,11 +526,13 @@ EOF
 # bootstrapped, registered, compute host mapped), kept beside the venvs: a
 # later start into a new state directory loads it in seconds instead of
 # running every service's migrations again (minutes). It is only valid for
-# the same versions, ports, password and set-up code, all in its name.
+# the same versions, ports, password and registrations, all in its name;
+# bump SNAPSHOT_FORMAT when a change here alters what the databases hold.
+SNAPSHOT_FORMAT=1
 snapshot_file() {
   local sum
-  sum=$(cat "$HERE/local.sh" "$HERE/register.py" "$HERE/versions.sh" |
-    sha256sum | cut -c1-12)
+  sum=$({ cat "$HERE/register.py" "$HERE/versions.sh"
+    echo "$PASSWORD $SNAPSHOT_FORMAT"; } | sha256sum | cut -c1-12)
   echo "$CACHE/state-$BASE-$sum.sql.gz"
 }
 
