@@ -20,6 +20,8 @@ from keystoneauth1.identity import v3
 from magnumclient import client as magnum_client
 from magnumclient import exceptions as mc_exc
 
+from tests.integration import helpers
+
 pytestmark = pytest.mark.openstack
 
 BIN = os.path.dirname(sys.executable)
@@ -122,6 +124,11 @@ def test_real_tokens_roles_and_project_isolation(real_deploy, openstack):
         resp = _call(dep, method, path, beta_token, json=body)
         assert resp.status_code == 404, (method, path, resp.text)
 
+    # The conductor works on the cluster meanwhile; the rows are compared
+    # once it has settled. (Today it ends CREATE_FAILED at make-credential:
+    # with only the `service` role caas may not list or create its trustee
+    # users in the real Keystone; issue 10 item 3 is still open.)
+    helpers.wait_settled(alpha, [cluster.uuid], timeout=300)
     before = _rows(dep.db_url)
     # The project's reader lists and shows, and changes nothing.
     reader = _token(env, 'alpha-reader', 'alpha')
