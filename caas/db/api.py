@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from caas.common import exceptions
 from caas.common import states
+from caas.db.sqlalchemy import engine
 from caas.db.sqlalchemy import models
 from caas.db.sqlalchemy.engine import session_scope
 
@@ -497,15 +498,15 @@ def _start_delete_once(cluster_uuid, kind, timeout_minutes, request_id):
             cond = [Cluster.operation_id.is_(None),
                     Cluster.status.in_(states.ALLOWED_FROM[kind])]
         else:
-            superseded = session.execute(
-                sa.update(Op).where(Op.id == row.operation_id,
-                                    Op.state.in_(states.OP_UNFINISHED),
-                                    Op.kind != kind)
+            superseded = engine.update_returning(
+                session, sa.update(Op).where(
+                    Op.id == row.operation_id,
+                    Op.state.in_(states.OP_UNFINISHED), Op.kind != kind)
                 .values(epoch=Op.epoch + 1, state=states.OP_SUPERSEDED,
                         finished_at=now, updated_at=now,
                         error='Superseded by the delete operation %s: a '
-                              'DELETE always wins.' % op.id)
-                .returning(Op.id, Op.kind)).first()
+                              'DELETE always wins.' % op.id),
+                Op.id == row.operation_id, Op.id, Op.kind)
             if superseded is None:
                 current = session.get(Op, row.operation_id)
                 if current is not None and current.kind == kind and \

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from caas.common import exceptions
 from caas.common import states
+from caas.db.sqlalchemy import engine
 from caas.db.sqlalchemy import models
 from caas.db.sqlalchemy.engine import get_engine
 from caas.db.sqlalchemy.engine import session_scope
@@ -79,12 +80,11 @@ def claim(op_id, owner, expect_owner=None, expect_epoch=None):
     if expect_epoch is not None:
         cond.append(Op.epoch == expect_epoch)
     with session_scope() as session:
-        result = session.execute(
-            sa.update(Op).where(*cond).values(
+        row = engine.update_returning(
+            session, sa.update(Op).where(*cond).values(
                 owner=owner, epoch=Op.epoch + 1, claims=Op.claims + 1,
-                state=states.OP_RUNNING, claimed_at=now, updated_at=now)
-            .returning(Op.epoch))
-        row = result.first()
+                state=states.OP_RUNNING, claimed_at=now, updated_at=now),
+            Op.id == op_id, Op.epoch)
     return row[0] if row else None
 
 
@@ -123,12 +123,12 @@ def expire(op_id, epoch, failed_status, reason):
     """
     now = models.utcnow()
     with session_scope() as session:
-        op = session.execute(
-            sa.update(Op).where(Op.id == op_id, Op.epoch == epoch,
-                                Op.state.in_(states.OP_UNFINISHED))
+        op = engine.update_returning(
+            session, sa.update(Op).where(Op.id == op_id, Op.epoch == epoch,
+                                         Op.state.in_(states.OP_UNFINISHED))
             .values(epoch=Op.epoch + 1, state=states.OP_FAILED,
-                    finished_at=now, updated_at=now, error=reason)
-            .returning(Op.cluster_id, Op.kind, Op.params)).first()
+                    finished_at=now, updated_at=now, error=reason),
+            Op.id == op_id, Op.cluster_id, Op.kind, Op.params)
         if op is None:
             return False
         released = session.execute(sa.update(Cluster).where(

@@ -113,3 +113,20 @@ def session_scope(readonly=False):
             yield session
     finally:
         session.close()
+
+
+def update_returning(session, stmt, key, *columns):
+    """Run a conditional UPDATE and return ``columns`` of the row it changed.
+
+    ``stmt.returning(*columns)`` where the database has UPDATE ... RETURNING
+    (PostgreSQL, SQLite). MySQL and MariaDB have none: there the UPDATE runs
+    alone and, if it matched, the row is read back by ``key`` (a WHERE
+    clause naming that one row) in the same transaction. The UPDATE holds
+    the row's exclusive lock until commit, so the read sees exactly what
+    this transaction wrote. Returns a Row, or None if nothing matched.
+    """
+    if session.get_bind().dialect.update_returning:
+        return session.execute(stmt.returning(*columns)).first()
+    if session.execute(stmt).rowcount != 1:
+        return None
+    return session.execute(sa.select(*columns).where(key)).first()
