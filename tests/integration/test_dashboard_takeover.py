@@ -24,7 +24,7 @@ def test_takeover_appears_on_the_page(deploy, page):  # noqa: F811
         'tr[data-host="%s"] .ops:has-text("cluster_create")' % owner)
     dep.kill(owner)
     item = page.wait_for_selector(
-        '#takeover-list li[data-cluster="%s"]' % cluster.uuid, timeout=60000)
+        '#takeover-list li[data-cluster="%s"]' % cluster.uuid, timeout=120000)
     text = item.text_content()
     new_owner = helpers.operations(dep.db_url)[0]['owner']
     assert new_owner != owner
