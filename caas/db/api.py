@@ -111,11 +111,14 @@ def page_query(session, query, model, limit, marker, sort_key, sort_dir,
 
 def sort_order(column, id_column, sort_dir):
     """ORDER BY terms of a page: NULL sorts as the largest value on every
-    database (PostgreSQL's default; SQLite's is the opposite), so a marker
-    continues after a NULL or before one the same way everywhere."""
+    database (PostgreSQL's default; SQLite's and MariaDB's is the opposite),
+    so a marker continues after a NULL or before one the same way
+    everywhere. ``NULLS LAST`` is not MariaDB syntax: an explicit "is it
+    NULL" term first says the same on all three."""
+    is_null = sa.case((column.is_(None), 1), else_=0)
     if sort_dir == 'asc':
-        return column.asc().nulls_last(), id_column.asc()
-    return column.desc().nulls_first(), id_column.desc()
+        return is_null.asc(), column.asc(), id_column.asc()
+    return is_null.desc(), column.desc(), id_column.desc()
 
 
 def _paginate(session, query, model, limit, marker, sort_key, sort_dir,
