@@ -14,13 +14,13 @@ import sys
 
 import pytest
 import requests
-import sqlalchemy as sa
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 from magnumclient import client as magnum_client
 from magnumclient import exceptions as mc_exc
 
 from tests.integration import helpers
+from tests.integration.test_keystone import _rows
 
 pytestmark = pytest.mark.openstack
 
@@ -55,18 +55,6 @@ def _call(dep, method, path, token, json=None):
         headers['X-Auth-Token'] = token
     return requests.request(method, dep.api_url + path, json=json,
                             headers=headers, timeout=30)
-
-
-def _rows(db_url):
-    engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            return {table: sorted(str(tuple(r)) for r in conn.execute(
-                sa.text('SELECT * FROM %s' % table)))
-                for table in ('clusters', 'cluster_templates', 'nodegroups',
-                              'operations')}
-    finally:
-        engine.dispose()
 
 
 def _template(mc, name='k8s'):

@@ -3,8 +3,6 @@ row path builds: same clusters, order, fields, values and next link, for
 every sort key and direction, markers, NULL sort values, labels, another
 project's rows, all_projects and microversion 1.13's cluster_id."""
 
-import os
-
 import pytest
 import sqlalchemy as sa
 
@@ -13,7 +11,6 @@ from caas.db import cluster_pages
 from caas.db import migration
 from caas.db.sqlalchemy import engine
 from caas.db.sqlalchemy import models
-from tests.conftest import in_ci
 from tests.unit.api.conftest import ADMIN
 from tests.unit.api.conftest import LATEST
 from tests.unit.api.conftest import PROJECT_A
@@ -22,13 +19,9 @@ from tests.unit.api.conftest import template_body
 
 
 @pytest.fixture
-def database():
+def database(services):
     """PostgreSQL instead of the api fixture's SQLite."""
-    admin = os.environ.get('CAAS_TEST_DB_URL')
-    if not admin:
-        if in_ci():
-            pytest.fail('CAAS_TEST_DB_URL is not set under CI')
-        pytest.skip('no PostgreSQL (eval "$(tools/services.sh start)")')
+    admin = services['db_url']
     from tests.integration import deployment
     CONF.set_override('connection', deployment.create_database(admin),
                       group='database')
