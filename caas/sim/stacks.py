@@ -1,8 +1,12 @@
 """Stack engine of the simulated Heat: create, update, delete, status.
 
 Applying a template creates or updates every resource at once in
-dependency order (values of attributes are known immediately); statuses,
-events and outputs are then computed on read from the resources' states,
+dependency order (values of attributes are known immediately), except what
+depends on a wait condition: as in Heat, that waits until the condition is
+complete, because its value (the condition's data: a node's join token, say)
+exists only then. Statuses, events and outputs are computed on read from
+the resources' states, and a read also creates what waited once it may
+(:func:`advance`, with the clock set back to when it could have started),
 so nothing runs in the background and a reloaded state carries on.
 Callers hold ``cloud.lock`` and call ``cloud.save()`` after mutations; a
 top-level stack is one record of the store, nested stacks included, so the
@@ -118,45 +122,116 @@ def apply(cloud, stack, template, params, action, strict=True):
         if 'condition' in definition and \
                 not hot.condition(ctx, definition['condition']):
             continue
-        rtype = resources.type_of(definition['type'])
-        problem = None
-        try:
-            props = hot.resolve(definition.get('properties') or {}, ctx)
-            # What depends on other resources is checked now that it is
-            # known (an attribute not known yet passes).
-            rtype.validate(name, props_mod.known(props))
-        except (hot.HOTError, KeyError, IndexError, TypeError,
-                ValueError) as exc:
-            props = {}
-            problem = 'StackValidationFailed: resources.%s: %s' % (
-                name, getattr(exc, 'message', exc))
-        policy = _update_policy(definition, ctx)
         prev = old.pop(name, None)
-        if prev is not None and prev['type'] == definition['type'] and \
-                problem is None and not _broken(cloud, stack, prev):
-            new[name] = prev
-            prev['update_policy'] = policy
-            # Like Heat, an update reaches into a failed nested stack and
-            # replaces what failed there, even if its properties are equal.
-            if prev['props'] != props or _nested_failed(cloud, stack, prev):
-                prev.update(action='UPDATE', started_at=t)
-                _event(stack, name, prev.get('physical_id'),
-                       'UPDATE_IN_PROGRESS', 'state changed', t)
-                rtype.update(cloud, stack, prev, props)
+        if prev is not None and prev.get('action') == 'INIT':
+            prev = None       # waited and was never made
+        if _started_after(cloud, stack, definition, new) is None:
+            new[name] = _waiting(name, definition, prev, t)
             continue
-        if prev is not None:
-            _delete_resource(cloud, stack, prev)
-        res = {'name': name, 'type': definition['type'], 'props': props,
-               'physical_id': None, 'action': 'CREATE', 'started_at': t,
-               'ready_at': t, 'data': {}, 'nested': None,
-               'failed': problem, 'update_policy': policy}
-        new[name] = res
-        _event(stack, name, None, 'CREATE_IN_PROGRESS', 'state changed', t)
-        if problem is None:
-            rtype.create(cloud, stack, res)
+        _apply_one(cloud, stack, ctx, name, definition, prev, t)
     # What the update removes goes in the reverse of its creation order.
     for res in reversed(list(old.values())):
         _delete_resource(cloud, stack, res)
+
+
+# Types whose value comes from outside (a node's signal) when they complete:
+# what depends on them is created only then, as Heat does. Other resources
+# are complete at once here, their attributes known at create.
+AWAITED = ('OS::Heat::WaitCondition',)
+
+
+def _started_after(cloud, stack, definition, resources):
+    """When a resource may start: the latest completion of the wait
+    conditions (and start of the formerly waiting resources) it depends
+    on; None while one of them is not complete or still waits itself."""
+    when = stack['started_at']
+    for dep in hot.dependencies(definition):
+        res = resources.get(dep)
+        if res is None:
+            continue
+        if res.get('waiting'):
+            return None
+        if res['type'] in AWAITED:
+            status, _reason, reached = resource_state(cloud, stack, res)
+            if status != 'COMPLETE':
+                return None
+            when = max(when, reached or when)
+        when = max(when, res['started_at'])
+    return when
+
+
+def _waiting(name, definition, prev, t):
+    """The record of a resource that waits: the one it replaces keeps its
+    values meanwhile; a new one is INIT, as Heat lists it."""
+    if prev is not None:
+        prev['waiting'] = True
+        return prev
+    return {'name': name, 'type': definition['type'], 'props': {},
+            'physical_id': None, 'action': 'INIT', 'started_at': t,
+            'ready_at': t, 'data': {}, 'nested': None, 'failed': None,
+            'update_policy': {}, 'waiting': True}
+
+
+def _apply_one(cloud, stack, ctx, name, definition, prev, t):
+    """Create, update or replace one resource of the stack being applied."""
+    new = stack['resources']
+    rtype = resources.type_of(definition['type'])
+    problem = None
+    try:
+        props = hot.resolve(definition.get('properties') or {}, ctx)
+        # What depends on other resources is checked now that it is
+        # known (an attribute not known yet passes).
+        rtype.validate(name, props_mod.known(props))
+    except (hot.HOTError, KeyError, IndexError, TypeError,
+            ValueError) as exc:
+        props = {}
+        problem = 'StackValidationFailed: resources.%s: %s' % (
+            name, getattr(exc, 'message', exc))
+    policy = _update_policy(definition, ctx)
+    if prev is not None and prev['type'] == definition['type'] and \
+            problem is None and not _broken(cloud, stack, prev):
+        new[name] = prev
+        prev['update_policy'] = policy
+        # Like Heat, an update reaches into a failed nested stack and
+        # replaces what failed there, even if its properties are equal.
+        if prev['props'] != props or _nested_failed(cloud, stack, prev):
+            prev.update(action='UPDATE', started_at=t)
+            _event(stack, name, prev.get('physical_id'),
+                   'UPDATE_IN_PROGRESS', 'state changed', t)
+            rtype.update(cloud, stack, prev, props)
+        return
+    if prev is not None:
+        _delete_resource(cloud, stack, prev)
+    res = {'name': name, 'type': definition['type'], 'props': props,
+           'physical_id': None, 'action': 'CREATE', 'started_at': t,
+           'ready_at': t, 'data': {}, 'nested': None,
+           'failed': problem, 'update_policy': policy}
+    new[name] = res
+    _event(stack, name, None, 'CREATE_IN_PROGRESS', 'state changed', t)
+    if problem is None:
+        rtype.create(cloud, stack, res)
+
+
+def advance(cloud, stack):
+    """Create (or update) each waiting resource whose wait conditions have
+    completed, at the moment they did (the caller saves)."""
+    if not any(r.get('waiting') for r in stack['resources'].values()):
+        return
+    template = stack['template']
+    for name in hot.creation_order(template):
+        res = stack['resources'].get(name)
+        if res is None or not res.get('waiting'):
+            continue
+        definition = template['resources'][name]
+        when = _started_after(cloud, stack, definition, stack['resources'])
+        if when is None:
+            continue
+        res.pop('waiting')
+        prev = None if res['action'] == 'INIT' else res
+        with st.clock_at(when):
+            _apply_one(cloud, stack, context(cloud, stack), name,
+                       definition, prev, when)
+        cloud.touch('stacks', stack['root_id'])
 
 
 def _update_policy(definition, ctx):
@@ -198,6 +273,8 @@ def _marked_inside(nested):
 
 
 def _delete_resource(cloud, stack, res):
+    if res.get('action') == 'INIT':
+        return        # it waited and was never made
     _event(stack, res['name'], res.get('physical_id'), 'DELETE_IN_PROGRESS',
            'state changed')
     resources.type_of(res['type']).delete(cloud, stack, res)
@@ -207,7 +284,8 @@ def delete_resources(cloud, stack):
     """Delete every resource, dependents before what they depend on (the
     reverse of the creation order, as Heat does)."""
     for res in reversed(list(stack['resources'].values())):
-        resources.type_of(res['type']).delete(cloud, stack, res)
+        if res.get('action') != 'INIT':
+            resources.type_of(res['type']).delete(cloud, stack, res)
 
 
 def delete_stack(cloud, stack):
@@ -225,25 +303,28 @@ def delete_stack(cloud, stack):
 
 def resource_ref(cloud, stack, name):
     res = stack['resources'].get(name)
-    if res is None:
+    if res is None or res.get('action') == 'INIT':
         return None
     return resources.type_of(res['type']).ref(cloud, res)
 
 
 def resource_attr(cloud, stack, name, attr, path):
     res = stack['resources'].get(name)
-    if res is None:
+    if res is None or res.get('action') == 'INIT':
         return None
     return resources.type_of(res['type']).attr(cloud, stack, res, attr,
                                                list(path))
 
 
 def resource_state(cloud, stack, res):
+    if res.get('waiting'):
+        return 'IN_PROGRESS', '', None
     return resources.type_of(res['type']).state(cloud, stack, res)
 
 
 def aggregate(cloud, stack):
     """(IN_PROGRESS|COMPLETE|FAILED, reason, time) over all resources."""
+    advance(cloud, stack)
     when = stack['started_at']
     pending = False
     for res in stack['resources'].values():
@@ -338,6 +419,8 @@ def resource_rows(cloud, stack, depth=0):
     rows = []
     for res in stack['resources'].values():
         state, reason, _when = resource_state(cloud, stack, res)
+        if res['action'] == 'INIT':
+            state = 'COMPLETE'     # what Heat lists before it starts one
         rows.append((stack, res, '%s_%s' % (res['action'], state),
                      reason or 'state changed'))
         if depth > 0 and res.get('nested'):
