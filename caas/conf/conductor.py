@@ -53,6 +53,11 @@ opts = [
     cfg.IntOpt('update_timeout', default=60, min=1,
                help='Minutes an update or delete may take; enforced like '
                     'create_timeout.'),
+    cfg.FloatOpt('drain_timeout', default=120.0, min=0,
+                 help='Seconds the Swarm nodes named in a resize\'s '
+                      'nodes_to_remove have, in all, to move their tasks '
+                      'to other nodes (drain) before they are removed from '
+                      'the swarm and their servers deleted anyway.'),
     cfg.IntOpt('upgrade_timeout', default=180, min=1,
                help='Minutes a cluster upgrade may take: it replaces every '
                     'node of the upgraded nodegroups, max_batch_size at a '

@@ -331,12 +331,12 @@ OS_VARIANTS = (('Ubuntu', 'ubuntu', 'ubuntu'),
                ('FedoraCoreOS', 'fcos', 'fedora-coreos'))
 
 
-def os_variants(base, prefix, coe, module):
+def os_variants(base, prefix, coe, module, extra=()):
     """The driver classes of ``base``, one per OS: only their name, their
     ``os_distro`` and what they provide differ (``module`` is where the
-    entry points find them)."""
+    entry points find them; ``extra`` adds OS variants to OS_VARIANTS)."""
     classes = {}
-    for class_prefix, short, os_distro in OS_VARIANTS:
+    for class_prefix, short, os_distro in OS_VARIANTS + tuple(extra):
         name = class_prefix + base.__name__
         classes[name] = type(name, (base,), {
             '__module__': module,

@@ -9,6 +9,7 @@ changes the certificate, so the next probe builds a new one).
 
 import hashlib
 import http.client
+import json
 import os
 import socket
 import ssl
@@ -112,22 +113,35 @@ class Client:
 
         :raises: ProbeError
         """
+        return self.request('GET', path)
+
+    def request(self, method, path, body=None):
+        """(status, body bytes) of any request (a node's drain takes a
+        POST and a DELETE); ``body`` is sent as JSON.
+
+        :raises: ProbeError
+        """
         conn = http.client.HTTPSConnection(self.host, self.port,
                                            context=self.context,
                                            timeout=self.timeout)
+        headers = {'Accept': 'application/json'}
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers['Content-Type'] = 'application/json'
         try:
-            conn.request('GET', path, headers={'Accept': 'application/json'})
+            conn.request(method, path, body=payload, headers=headers)
             resp = conn.getresponse()
-            body = resp.read(MAX_BODY + 1)
+            answer = resp.read(MAX_BODY + 1)
         except ssl.SSLCertVerificationError as exc:
             raise ProbeError('TLS: certificate verify failed: %s'
                              % exc.verify_message)
         except (OSError, http.client.HTTPException, socket.timeout) as exc:
             raise ProbeError('%s %s:%d: %s' % (
-                'GET', self.host, self.port, exc or type(exc).__name__))
+                method, self.host, self.port, exc or type(exc).__name__))
         finally:
             conn.close()
-        if len(body) > MAX_BODY:
-            raise ProbeError('GET %s: answer larger than %d bytes'
-                             % (path, MAX_BODY))
-        return resp.status, body
+        if len(answer) > MAX_BODY:
+            raise ProbeError('%s %s: answer larger than %d bytes'
+                             % (method, path, MAX_BODY))
+        return resp.status, answer

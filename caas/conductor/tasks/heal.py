@@ -78,6 +78,12 @@ class MarkUnhealthy(task.Task):
         marked = []
         for _ng, stack_id in _stacks(data):
             found = server_resources(clients, stack_id, servers)
+            # The old nodes leave the COE first: a Swarm would otherwise
+            # list a replaced node twice under its name, once Down.
+            stack_tasks.release_nodes(
+                fence, clients, data.driver,
+                [s for s in servers if s in found and
+                 found[s][2] != MARKED])
             for server_id in servers:
                 if server_id not in found:
                     continue

@@ -16,6 +16,7 @@ from taskflow.types import failure
 
 from caas import pki
 from caas.common import exceptions
+from caas.conductor import drain
 from caas.conductor import progress
 from caas.conductor.tasks import common
 from caas.conductor.tasks import credential_params
@@ -238,7 +239,28 @@ def members_to_remove(fence, clients, driver, stack, nodes):
                                      'cluster; nodes_to_remove takes the '
                                      "IDs or names of the cluster's worker "
                                      'servers.' % node)
+    release_nodes(fence, clients, driver,
+                  [m for m in members if members[m] in remove])
     return remove
+
+
+def release_nodes(fence, clients, driver, server_ids):
+    """Before Heat deletes them, the nodes leave their COE (a Swarm node
+    drains and is removed from the swarm: caas.conductor.drain)."""
+    coe = {p.get('coe') for p in getattr(driver, 'provides', ())}
+    if not server_ids or not coe & set(drain.SWARM_COES):
+        return
+    names = []
+    for server_id in server_ids:
+        try:
+            names.append(common.cloud_call(clients.nova.servers.get,
+                                           server_id).name)
+        except nova_exc.NotFound:
+            continue
+    data = common.load(fence.cluster_uuid)
+    fence.check()
+    drain.release(fence.cluster_uuid, data.template.get('coe'),
+                  data.cluster.get('api_address'), names)
 
 
 def _find_server(clients, name_or_id):

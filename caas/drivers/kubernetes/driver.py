@@ -373,6 +373,10 @@ def _text(flag):
     return 'true' if flag else 'false'
 
 
-_VARIANTS = heat.os_variants(KubernetesDriver, 'k8s', 'kubernetes', __name__)
+# Debian: kubeadm from pkgs.k8s.io as on Ubuntu. On the simulated cloud's
+# real nodes (no mirror, no registry) the bootstrap fails, and says why.
+_VARIANTS = heat.os_variants(KubernetesDriver, 'k8s', 'kubernetes', __name__,
+                             extra=(('Debian', 'debian', 'debian'),))
 UbuntuKubernetesDriver = _VARIANTS['UbuntuKubernetesDriver']
 FedoraCoreOSKubernetesDriver = _VARIANTS['FedoraCoreOSKubernetesDriver']
+DebianKubernetesDriver = _VARIANTS['DebianKubernetesDriver']

@@ -1,8 +1,8 @@
 """Docker Swarm mode on Nova servers (vm) or Ironic (bm).
 
-One driver class per OS variant, both over the same template set: the
+One driver class per OS variant, all over the same template set: the
 variant sets ``os_distro`` and the user-data format (cloud-config for
-Ubuntu, Ignition for Fedora CoreOS); the server type is read from the
+Ubuntu and Debian, Ignition for Fedora CoreOS); the server type is read from the
 cluster template. How the TLS and the join tokens get to the nodes:
 
 * The conductor hands the cluster CA certificate and private key to the
@@ -345,6 +345,11 @@ def docker_version(data):
     return None
 
 
-_VARIANTS = heat.os_variants(SwarmDriver, 'swarm', 'swarm-mode', __name__)
+# Debian (cloud-init, Debian's docker.io): what the simulated cloud's real
+# nodes run (image debian-bookworm-docker), and any Debian cloud image.
+DEBIAN = ('Debian', 'debian', 'debian')
+_VARIANTS = heat.os_variants(SwarmDriver, 'swarm', 'swarm-mode', __name__,
+                             extra=(DEBIAN,))
 UbuntuSwarmDriver = _VARIANTS['UbuntuSwarmDriver']
 FedoraCoreOSSwarmDriver = _VARIANTS['FedoraCoreOSSwarmDriver']
+DebianSwarmDriver = _VARIANTS['DebianSwarmDriver']

@@ -16,7 +16,8 @@ from tests import checks
 
 from . import conftest
 
-IMAGES = {'ubuntu': 'ubuntu-jammy', 'fedora-coreos': 'fedora-coreos'}
+IMAGES = {'ubuntu': 'ubuntu-jammy', 'fedora-coreos': 'fedora-coreos',
+          'debian': 'debian-bookworm-docker'}
 FLAVORS = {'vm': 'm1.small', 'bm': 'baremetal'}
 UUID = '5d12f6fd-a196-4bf0-ae4c-1f639a523a52'
 NODEGROUP = {'name': 'extra', 'role': 'worker', 'is_default': False,

@@ -58,7 +58,8 @@ signal() {
 }
 
 # A failed step fails the stack at once instead of at the timeout.
-trap 'signal FAILURE "bootstrap of ${ROLE} ${NODE_INDEX} failed at line ${LINENO}"' ERR
+# The reason names the command that failed: the node's own words.
+trap 'signal FAILURE "bootstrap of ${ROLE} ${NODE_INDEX} failed at line ${LINENO}: $(printf %s "${BASH_COMMAND}" | tr -d "\"\\\\" | head -c 200)"' ERR
 
 retry() {
     local n=0
@@ -165,7 +166,7 @@ REPO
 }
 
 case "$OS_DISTRO" in
-    ubuntu) install_ubuntu ;;
+    ubuntu|debian) install_ubuntu ;;
     fedora-coreos) install_fedora_coreos ;;
     *) echo "unsupported os_distro $OS_DISTRO" >&2; exit 1 ;;
 esac

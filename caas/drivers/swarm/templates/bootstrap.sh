@@ -40,6 +40,12 @@ log() {
     printf '%s caas-swarm[%s]: %s\n' "$(date -u +%FT%TZ)" "$CLUSTER_UUID" "$*"
 }
 
+# json_text TEXT: TEXT as the inside of a JSON string (one line).
+json_text() {
+    printf '%s' "$1" | tr -d '\000-\010\013-\037' | tr '\n\t' '  ' \
+        | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g'
+}
+
 # signal STATUS REASON DATA ENDPOINT TOKEN: a Heat wait condition signal.
 signal() {
     if [ -z "$4" ]; then
@@ -48,14 +54,15 @@ signal() {
     curl -fsS --retry 10 --retry-delay 5 -X POST \
         -H "X-Auth-Token: $5" -H 'Content-Type: application/json' \
         -H 'Accept: application/json' \
-        --data-binary "{\"status\": \"$1\", \"reason\": \"$2\", \"data\": \"$3\"}" \
+        --data-binary "{\"status\": \"$1\", \"reason\": \"$(json_text "$2")\", \"data\": \"$(json_text "$3")\"}" \
         "$4" >/dev/null
 }
 
 on_exit() {
     local rc=$? reason
     if [ "$rc" -ne 0 ]; then
-        reason="caas bootstrap of $(uname -n) failed (exit $rc); see /var/log/caas-bootstrap.log"
+        # The node's own words: the last lines of its log say what failed.
+        reason="caas bootstrap of $(uname -n) failed (exit $rc): $(tail -n 3 /var/log/caas-bootstrap.log | tr '\n' ' ')"
         # Fail the wait conditions now rather than when they time out.
         signal FAILURE "$reason" "" "$WAIT_ENDPOINT" "$WAIT_TOKEN" || true
         signal FAILURE "$reason" "" "$TOKENS_ENDPOINT" "$TOKENS_TOKEN" || true
@@ -104,7 +111,14 @@ setup_volume() {
 
 install_docker() {
     case "$OS_DISTRO" in
-        ubuntu)
+        ubuntu|debian)
+            # An image with Docker already in it (the simulated cloud's real
+            # nodes have no network to a mirror) needs no package manager.
+            if command -v dockerd >/dev/null && command -v curl >/dev/null \
+                    && command -v openssl >/dev/null; then
+                log "docker $(dockerd --version | cut -d' ' -f3 | tr -d ,) is installed"
+                return 0
+            fi
             export DEBIAN_FRONTEND=noninteractive
             apt-get update
             apt-get install -y docker.io curl openssl
@@ -172,8 +186,9 @@ configure_docker() {
         if [ "$OS_DISTRO" = fedora-coreos ]; then
             flags='--exec-opt native.cgroupdriver=systemd'
         fi
-        printf '[Service]\nExecStart=\nExecStart=/usr/bin/dockerd %s\n' "$flags" \
-            > "$DROPIN_DIR/20-caas-listen.conf"
+        # Debian has dockerd in /usr/sbin, Ubuntu in /usr/bin.
+        printf '[Service]\nExecStart=\nExecStart=%s %s\n' \
+            "$(command -v dockerd)" "$flags" > "$DROPIN_DIR/20-caas-listen.conf"
     fi
     printf '{%s "storage-driver": "%s", "labels": %s, "log-driver": "json-file", "log-opts": {"max-size": "50m", "max-file": "3"}}\n' \
         "$tls" "$STORAGE_DRIVER" "$labels" > /etc/docker/daemon.json
