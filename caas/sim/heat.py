@@ -178,6 +178,9 @@ def stack_list(app, req, project_id):
                               status.split('_')[-1] not in wanted):
                 continue
             views.append(view)
+        # Reading a status may have created what waited for a wait
+        # condition (caas.sim.stacks.advance): keep it.
+        app.cloud.save()
     return web.json_response({'stacks': views})
 
 
@@ -261,7 +264,8 @@ def stack_one(app, req, project_id, ident):
             return _sub_resource(app, req, stack, rest)
         finally:
             # Reading a state may have started a rolling update's next
-            # batch (caas.sim.rolling): keep it.
+            # batch (caas.sim.rolling) or created what waited for a wait
+            # condition (caas.sim.stacks.advance): keep it.
             cloud.save()
 
 
