@@ -328,8 +328,13 @@ class FloatingIP(rbase.Resource):
         if props.get('port_id') and props['port_id'] not in \
                 cloud.data['ports']:
             return not_found(res, 'port', props['port_id'])
-        fip = cloud.create_floating_ip(stack['project_id'],
-                                       props.get('port_id'))
+        try:
+            fip = cloud.create_floating_ip(stack['project_id'],
+                                           props.get('port_id'))
+        except ValueError as exc:
+            return rbase.fail(res, 'IpAddressGenerationFailureClient',
+                              'No more IP addresses available on network '
+                              '%s: %s (HTTP 409)' % (net['id'], exc))
         fip['network_id'] = net['id']
         res['physical_id'] = fip['id']
         self.settle_later(cloud, res)

@@ -194,6 +194,10 @@ class Cloud(object):
         self.state_dir = state_dir
         # caas.sim.realnodes.RealNodes when servers may be real nodes.
         self.realnodes = None
+        # An ipaddress network floating IPs come from ([sim]
+        # floating_ip_range; the real-node backend's reserved range); None:
+        # 127.24.4.0/22 as ever.
+        self.floating_range = None
         self.rand = random.Random()
         self._dirty = set()
         # (time, kind, id) of records that go away at that time: tokens
@@ -417,9 +421,25 @@ class Cloud(object):
             else '127.10.0.%d' % n
 
     def next_floating_ip(self):
+        if self.floating_range is not None:
+            return self._next_in_range(self.floating_range)
         n = self._next('floating') + 2
         return '127.24.%d.%d' % (4 + n // 250, n % 250 + 1) if n >= 250 \
             else '127.24.4.%d' % n
+
+    def _next_in_range(self, network):
+        """The next address of ``network`` no floating IP has (its first
+        host is left out, as a gateway's), wrapping around."""
+        used = {f['address'] for f in self.data['floating_ips'].values()}
+        size = network.num_addresses - 3
+        base = int(network.network_address) + 2
+        self.data['counters'].setdefault('floating_in_range', 0)
+        for _ in range(size):
+            n = (self._next('floating_in_range') - 1) % size
+            address = str(ipaddress.ip_address(base + n))
+            if address not in used:
+                return address
+        raise ValueError('no free floating IP left in %s' % network)
 
     def network(self, name_or_id):
         """A network by id or name; an unknown name is taken as it is."""
