@@ -257,14 +257,17 @@ class Port(rbase.Resource):
                                   'invalid subnet %s. (HTTP 400)'
                                   % (net['id'], subnet['id']))
             subnet_ids.append(subnet['id'])
+        groups = []
         for group in props.get('security_groups') or []:
-            if group != 'default' and \
-                    find(cloud, 'security_groups', group) is None:
+            record = None if group == 'default' else \
+                find(cloud, 'security_groups', group)
+            if group != 'default' and record is None:
                 return not_found(res, 'security_group', group)
+            groups.append(record['id'] if record else group)
         port = cloud.create_port(net['id'], stack['project_id'],
                                  name=props.get('name') or '',
                                  subnet_id=subnet_ids[0] if subnet_ids
-                                 else None)
+                                 else None, security_groups=groups)
         res['physical_id'] = port['id']
         self.settle_later(cloud, res)
 

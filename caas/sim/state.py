@@ -473,7 +473,7 @@ class Cloud(object):
         return None
 
     def create_port(self, network, project_id, name='', auto=False,
-                    device_id=None, subnet_id=None):
+                    device_id=None, subnet_id=None, security_groups=None):
         net = self.network(network)
         fixed_ip = None
         if self.realnodes is not None:
@@ -486,6 +486,9 @@ class Cloud(object):
                 'fixed_ip': fixed_ip or self.next_fixed_ip(),
                 'device_id': device_id, 'subnet_id': subnet_id,
                 'auto': auto,
+                # Group ids, or 'default' (real nodes enforce the named
+                # ones: caas.sim.realnodes.secgroups).
+                'security_groups': list(security_groups or []),
                 'mac_address': 'fa:16:3e:%02x:%02x:%02x' % tuple(
                     self.rand.randrange(256) for _ in range(3))}
         self.data['ports'][port['id']] = port
@@ -507,7 +510,7 @@ class Cloud(object):
     # servers -------------------------------------------------------------
     def create_server(self, project_id, user_id, name, flavor, image,
                       key_name=None, networks=None, metadata=None,
-                      user_data=None, stack_id=None):
+                      user_data=None, stack_id=None, security_groups=None):
         """Create a server in BUILD; its outcome is decided now."""
         t = now()
         failed = self.rand.random() < self.knobs['server_failure_rate']
@@ -525,7 +528,8 @@ class Cloud(object):
             if port is None:
                 port = self.create_port(entry.get('network') or
                                         entry.get('uuid'), project_id,
-                                        auto=True, device_id=srv['id'])
+                                        auto=True, device_id=srv['id'],
+                                        security_groups=security_groups)
             port['device_id'] = srv['id']
             self.touch('ports', port['id'])
             srv['port_ids'].append(port['id'])

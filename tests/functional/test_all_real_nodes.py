@@ -16,7 +16,7 @@ from caas.sim.realnodes import base as base_mod
 CAAS_ALL = os.path.join(os.path.dirname(sys.executable), 'caas-all')
 # What caas-all and the build script call, without the one left out.
 TOOLS = ('bash', 'sh', 'dirname', 'ip', 'nsenter', 'unshare', 'mount',
-         'chroot', 'debootstrap')
+         'chroot', 'nft', 'debootstrap')
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason='needs root')
 
 

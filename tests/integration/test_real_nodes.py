@@ -88,6 +88,8 @@ def root_namespace(base):
                                _firewall(base, 'iptables-save') +
                                _firewall(base, 'ip6tables-save'),
                                flags=re.M),
+            'nft': _run('nft', 'list', 'ruleset') if shutil.which('nft')
+            else None,
             'sysctl': sysctls, 'hostname': _run('hostname'),
             'resolv.conf': resolv_conf,
             'mounts': _run('cat', '/proc/self/mounts')}

@@ -20,6 +20,7 @@ lock (``flock /tmp/caas-realnodes.lock``).
 """
 
 import glob
+import json
 import os
 import re
 import signal
@@ -38,6 +39,7 @@ from caas.sim.realnodes import node as node_mod
 from tests.integration import test_real_nodes as rn
 
 base = rn.base
+sim = rn.sim
 CAAS_ALL = os.path.join(os.path.dirname(sys.executable), 'caas-all')
 BOOT_TIMEOUT = rn.BOOT_TIMEOUT
 
@@ -347,3 +349,100 @@ def test_kill_9_in_a_real_node_create_ends_with_exactly_its_nodes(
     assert rn.traces_of(tag, workdir) == []
     assert marked_processes(tag) == []
     assert rn.root_namespace(base) == before
+
+
+# Security groups in the nodes --------------------------------------------
+SERVE = r'''#!/bin/sh
+set -e
+mkdir -p /srv/www
+hostname > /srv/www/index.html
+busybox httpd -p 80 -h /srv/www
+busybox httpd -p 8080 -h /srv/www
+wc_notify --data-binary '{"status": "SUCCESS"}'
+'''
+# Waits for the server's allowed port, then tries the other one once.
+PROBE = r'''#!/bin/sh
+set -u
+for i in $(seq 120); do
+    curl -sf --max-time 2 -o /dev/null http://__A__:80/ && break
+    sleep 1
+done
+one() {
+    if curl -sf --max-time 3 -o /dev/null "http://__A__:$1/"; then
+        echo "$1=open"
+    else
+        echo "$1=closed"
+    fi
+}
+result="$(one 80) $(one 8080)"
+wc_notify --data-binary "{\"status\": \"SUCCESS\", \"data\": \"$result\"}"
+'''
+
+
+def secgroup_template():
+    def server(name, script, networks, params, handle):
+        return {'type': 'OS::Nova::Server', 'properties': {
+            'name': name, 'flavor': 'm1.small',
+            'image': 'debian-bookworm-docker', 'networks': networks,
+            'user_data_format': 'RAW', 'user_data': {'str_replace': {
+                'template': script, 'params': dict(params, wc_notify={
+                    'get_attr': [handle, 'curl_cli']})}}}}
+
+    def wait(handle):
+        return {'type': 'OS::Heat::WaitCondition', 'properties': {
+            'handle': {'get_resource': handle}, 'timeout': BOOT_TIMEOUT}}
+    a_ip = {'get_attr': ['a_port', 'fixed_ips', 0, 'ip_address']}
+    return {'heat_template_version': '2021-04-16', 'resources': {
+        'sg': {'type': 'OS::Neutron::SecurityGroup', 'properties': {
+            'rules': [{'protocol': 'tcp', 'port_range_min': 80,
+                       'port_range_max': 80,
+                       'remote_ip_prefix': '10.0.0.0/26'}]}},
+        'a_port': {'type': 'OS::Neutron::Port', 'properties': {
+            'network': 'private',
+            'security_groups': [{'get_resource': 'sg'}]}},
+        'a_handle': {'type': 'OS::Heat::WaitConditionHandle'},
+        'a_wait': wait('a_handle'),
+        'a': server('served', SERVE, [{'port': {'get_resource': 'a_port'}}],
+                    {}, 'a_handle'),
+        'b_handle': {'type': 'OS::Heat::WaitConditionHandle'},
+        'b_wait': wait('b_handle'),
+        'b': server('prober', PROBE, [{'network': 'private'}],
+                    {'__A__': a_ip}, 'b_handle')},
+        'outputs': {'a_ip': {'value': a_ip},
+                    'probe': {'value': {'get_attr': ['b_wait', 'data']}}}}
+
+
+def test_security_group_refuses_a_port_it_does_not_allow(sim):
+    from caas.sim.realnodes import netns
+    stack = rn.create(sim, secgroup_template())
+    status, reason = rn.settle(sim, stack)
+    assert status == 'CREATE_COMPLETE', reason
+    with sim.cloud.lock:
+        a_ip = stacks.output_value(sim.cloud, stack, 'a_ip')
+        probe = stacks.output_value(sim.cloud, stack, 'probe')
+    # From the other node: 80 is allowed, 8080 is not.
+    assert list(json.loads(probe).values()) == [
+        '80=open 8080=closed']
+    backend = sim.cloud.realnodes
+    names = {srv['name']: backend._node_name(srv['id'])
+             for srv in sim.cloud.visible_servers()}
+    # 8080 is served: from inside the node itself it answers.
+    factory = netns.SocketFactory(names['served'])
+    try:
+        factory.connect(a_ip, 8080).close()
+    finally:
+        factory.stop()
+    table = subprocess.run(
+        ['nsenter', '--net=/run/netns/%s' % names['served'], 'nft', 'list',
+         'ruleset'], capture_output=True, text=True, check=True).stdout
+    # (as nft prints it back)
+    assert 'ip saddr 10.0.0.0/26 tcp dport 80 accept' in \
+        table
+    # The prober's port named no group: no table in its namespace.
+    assert subprocess.run(
+        ['nsenter', '--net=/run/netns/%s' % names['prober'], 'nft', 'list',
+         'ruleset'], capture_output=True, text=True,
+        check=True).stdout.count('caas_sg') == 0
+    rn.delete(sim, stack)
+    # The sim fixture then checks that the root namespace's ruleset, like
+    # everything else of it, is unchanged.

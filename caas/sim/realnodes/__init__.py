@@ -39,6 +39,7 @@ import time
 from caas.sim.realnodes import base as base_mod
 from caas.sim.realnodes import fiprange
 from caas.sim.realnodes import netns
+from caas.sim.realnodes import secgroups
 from caas.sim.realnodes import node as node_mod
 from caas.sim.realnodes import sweep
 
@@ -98,6 +99,7 @@ class RealNodes(object):
         self.adopted = set()  # server ids of nodes a dead cloud started
         self.networks = {}   # network id -> _Network
         self.forwards = {}   # (address, port) -> (server id, netns.Relay)
+        self.rules = {}      # server id -> nft script loaded in its node
         self._lock = threading.RLock()
         self._threads = []
         self._closed = False
@@ -210,7 +212,26 @@ class RealNodes(object):
             if i == 0:
                 netns.ip('route', 'add', 'default', 'via', port['gateway'],
                          netns=name)
+        # Before the node's first process: no moment without its rules.
+        self.sync_security_groups(spec['id'], name)
         return name
+
+    def _node_rules(self, server_id):
+        with self.cloud.lock:
+            srv = self.cloud.server(server_id)
+            if srv is None:
+                return None
+            return secgroups.ruleset(self.cloud, [
+                self.cloud.data['ports'][p] for p in srv['port_ids']
+                if p in self.cloud.data['ports']])
+
+    def sync_security_groups(self, server_id, name=None):
+        """Load the node's security group rules if they changed."""
+        script = self._node_rules(server_id)
+        if self.rules.get(server_id) == script:
+            return
+        secgroups.apply(name or self._node_name(server_id), script)
+        self.rules[server_id] = script
 
     def _boot(self, spec):
         server_id = spec['id']
@@ -305,8 +326,12 @@ class RealNodes(object):
         while not self._closed:
             try:
                 self.sync_floating_ips()
+                # Groups' rules and members change after a node boots.
+                for server_id in list(self.nodes):
+                    self.sync_security_groups(server_id)
             except Exception:  # keep forwarding whatever went wrong once
-                LOG.exception('Real nodes: floating IP sync failed')
+                LOG.exception('Real nodes: floating IP or security group '
+                              'sync failed')
             time.sleep(0.3)
 
     def sync_floating_ips(self):
@@ -359,6 +384,7 @@ class RealNodes(object):
     def _destroy(self, server_id):
         with self._lock:
             node = self.nodes.pop(server_id, None)
+            self.rules.pop(server_id, None)
             for key in [k for k, (sid, _r) in self.forwards.items()
                         if sid == server_id]:
                 self.forwards.pop(key)[1].close()

@@ -28,14 +28,14 @@ AUTO = 'auto'
 # Tools the node backend runs on the host, and the Debian package of each.
 HOST_TOOLS = (('ip', 'iproute2'), ('nsenter', 'util-linux'),
               ('unshare', 'util-linux'), ('mount', 'mount'),
-              ('chroot', 'coreutils'))
+              ('chroot', 'coreutils'), ('nft', 'nftables'))
 # What a base must hold for a node to boot its user data.
 BASE_FILES = (('usr/bin/cloud-init', 'cloud-init'),
               ('usr/sbin/dockerd', 'docker.io'),
               ('usr/bin/tini', 'tini'),
               ('usr/local/bin/systemctl', "caas's systemctl stand-in"))
 NEEDS = ('Real nodes need Linux, root, iproute2 (ip), util-linux (nsenter, '
-         'unshare) and a base root filesystem with Docker and cloud-init, '
+         'unshare), nftables (nft: security groups) and a base root filesystem with Docker and cloud-init, '
          'built once from Debian packages (debootstrap; about 530 MB).')
 
 

@@ -15,7 +15,7 @@ from caas.sim import state as st
 from caas.sim.realnodes import base
 from caas.sim.realnodes import fiprange
 
-TOOLS = ('ip', 'nsenter', 'unshare', 'mount', 'chroot', 'debootstrap')
+TOOLS = ('ip', 'nsenter', 'unshare', 'mount', 'chroot', 'nft', 'debootstrap')
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_not_root_is_named(stamped, path_without):
 
 @pytest.mark.parametrize('tool,package', [
     ('ip', 'iproute2'), ('nsenter', 'util-linux'),
-    ('unshare', 'util-linux')])
+    ('unshare', 'util-linux'), ('nft', 'nftables')])
 def test_a_missing_host_tool_is_named_with_its_package(
         stamped, path_without, tool, package):
     missing = base.requirements(str(stamped), system='Linux', euid=0,
