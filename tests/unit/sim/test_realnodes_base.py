@@ -268,3 +268,11 @@ def test_an_exhausted_range_fails_the_stack_as_neutron_would():
     assert status == 'CREATE_FAILED'
     assert 'IpAddressGenerationFailureClient' in reason
     assert 'No more IP addresses available' in reason
+
+
+def test_a_simulated_cloud_takes_floating_ips_from_the_configured_range():
+    from caas.sim import server as sim_server
+    server = sim_server.SimServer(floating_ip_range='127.70.1.0/24')
+    with server.cloud.lock:
+        fip = server.cloud.create_floating_ip('p')
+    assert fip['address'] == '127.70.1.2'
