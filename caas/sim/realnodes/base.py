@@ -35,8 +35,9 @@ BASE_FILES = (('usr/bin/cloud-init', 'cloud-init'),
               ('usr/bin/tini', 'tini'),
               ('usr/local/bin/systemctl', "caas's systemctl stand-in"))
 NEEDS = ('Real nodes need Linux, root, iproute2 (ip), util-linux (nsenter, '
-         'unshare), nftables (nft: security groups) and a base root filesystem with Docker and cloud-init, '
-         'built once from Debian packages (debootstrap; about 530 MB).')
+         'unshare), nftables (nft: security groups) and a base root '
+         'filesystem with Docker and cloud-init, built once from Debian '
+         'packages (debootstrap; about 530 MB).')
 
 
 class Unavailable(Exception):
