@@ -9,7 +9,6 @@ import os
 
 import pytest
 
-from caas.sim import neutron_types  # noqa: F401 (resource types)
 from caas.sim import stacks
 from caas.sim import state as st
 from caas.sim.realnodes import base
