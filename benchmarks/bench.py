@@ -34,14 +34,17 @@ SCALES = {
               'creates': 20, 'steady_sizes': [100, 300],
               'steady_interval': 5.0, 'steady_windows': 2,
               'fill': 120, 'fill_timeout': 240, 'casts': 300,
-              'taskflow_tasks': 10, 'takeover_rounds': 2},
+              'taskflow_tasks': 10, 'takeover_rounds': 2,
+              'realnode_rounds': 1},
     'full': {'list_sizes': [1000, 10000], 'list_requests': 400,
              'creates': 1000, 'steady_sizes': [1000, 10000],
              'steady_interval': 30.0, 'steady_windows': 2,
              'fill': 1000, 'fill_timeout': 1800, 'casts': 2000,
-             'taskflow_tasks': 10, 'takeover_rounds': 20},
+             'taskflow_tasks': 10, 'takeover_rounds': 20,
+             'realnode_rounds': 3},
 }
-SECTIONS = ('list', 'create', 'steady', 'fill', 'rpc', 'micro', 'takeover')
+SECTIONS = ('list', 'create', 'steady', 'fill', 'rpc', 'micro', 'takeover',
+            'realnodes')
 
 
 def _fmt(value):
@@ -140,6 +143,16 @@ def flatten(results):
              round(statistics.median(takeover), 1), 's'))
         add(('takeover after kill -9 p99',
              round(harness.percentile(takeover, 99), 1), 's'))
+    real = results.get('realnodes')
+    if real and not real.get('skipped'):
+        add(('real 3-node Swarm: POST -> CREATE_COMPLETE p50 (%d rounds)' %
+             len(real['rounds']), real['complete_p50_s'], 's'))
+        add(('real node: largest RSS', real['rss_mib_max'], 'MiB'))
+        add(('real node: largest PSS', real['pss_mib_max'], 'MiB'))
+        add(('real 3-node Swarm: PSS of all nodes', real['pss_mib_total'],
+             'MiB'))
+        add(('real 3-node Swarm: DELETE -> nodes gone p50',
+             real['delete_p50_s'], 's'))
     return rows
 
 
@@ -247,9 +260,15 @@ def _takeover(cfg, pg, rabbit, out):
     return takeover.run(cfg['takeover_rounds'])
 
 
+def _realnodes(cfg, pg, rabbit, out):
+    import real_nodes
+    # Skipped (reason printed) where real nodes cannot run.
+    return real_nodes.run(cfg['realnode_rounds'], out=out)
+
+
 SECTION_RUNNERS = {'list': _list, 'create': _create, 'steady': _steady,
                    'fill': _fill, 'rpc': _rpc, 'micro': _micro,
-                   'takeover': _takeover}
+                   'takeover': _takeover, 'realnodes': _realnodes}
 
 
 def main(argv=None):

@@ -38,3 +38,25 @@ def wait_for_stop_signal(name):
     signal.signal(signal.SIGINT, _stop)
     while not stopping.wait(0.5):
         pass
+
+
+def real_nodes_base(prog, setting, build_missing, facts=None):
+    """The checked base of real nodes for ``[sim] real_nodes`` (a path or
+    ``auto``), built now if it is missing and ``build_missing``; None for
+    none. Exits with a message naming what is missing (2) or why the build
+    failed (1), never with a traceback. ``facts``: the machine's (tests)."""
+    if not setting:
+        return None
+    from caas.sim.realnodes import base
+    try:
+        path = base.resolve(setting)
+        base.check(path, build=build_missing, **(facts or {}))
+        if not base.built(path):
+            print('%s: building the base root filesystem of real nodes in '
+                  '%s (once: a few minutes, about 530 MB of Debian '
+                  'packages)' % (prog, path), file=sys.stderr, flush=True)
+            base.build(path)
+    except base.Unavailable as exc:
+        print('%s: no real nodes: %s' % (prog, exc), file=sys.stderr)
+        raise SystemExit(1 if isinstance(exc, base.BuildFailed) else 2)
+    return path

@@ -32,6 +32,11 @@ CLI_OPTS = [
     cfg.PortOpt('sim-port', dest='all_sim_port', default=5999,
                 help='Port of the simulated cloud (Keystone, Nova, Glance, '
                      'Heat).'),
+    cfg.BoolOpt('real-nodes', dest='all_real_nodes', default=False,
+                help='Servers of the debian-bookworm-docker image are real '
+                     'nodes that boot their user data (Linux, root): the '
+                     'same as [sim] real_nodes = auto. Builds the base root '
+                     'filesystem on first use.'),
 ]
 
 BANNER = """\
@@ -41,7 +46,7 @@ caas is running (embedded all-in-one)
   in a terminal:   caas-manage --config-file %(data)s/caas.conf watch
   simulated cloud: %(auth)s   (users admin, caas, demo; password %(pw)s)
   data:            %(data)s
-
+%(real)s
 python-magnumclient:
   from magnumclient import client
   mc = client.Client('1', endpoint_override='%(api)s/v1', auth_token='any')
@@ -95,10 +100,14 @@ def configure(data_dir, sim_auth_url):
 class AllInOne:
     """The three parts, started and stopped together (also used by tests)."""
 
-    def __init__(self, host, port, data_dir, sim_port=0, sim_knobs=None):
+    def __init__(self, host, port, data_dir, sim_port=0, sim_knobs=None,
+                 real_nodes=None):
         self.host, self.port, self.data_dir = host, port, data_dir
         self.sim_port = sim_port
         self.sim_knobs = sim_knobs or {}
+        # The base root filesystem of real nodes, already checked (main);
+        # None: [sim] real_nodes as it is.
+        self.real_nodes = real_nodes
         self.sim = self.api_server = self.conductor = None
 
     @property
@@ -120,7 +129,8 @@ class AllInOne:
             host='127.0.0.1', port=self.sim_port,
             state_dir=os.path.join(self.data_dir, 'cloudsim'),
             container_infra_url='http://%s:%d/v1' % (self.host, self.port),
-            real_nodes=CONF.sim.real_nodes or None, **knobs)
+            real_nodes=self.real_nodes or CONF.sim.real_nodes or None,
+            floating_ip_range=CONF.sim.floating_ip_range, **knobs)
         self.sim.start()
         configure(self.data_dir, self.sim.auth_url)
         # What caas-manage needs to read this database (watch, operation
@@ -148,15 +158,33 @@ class AllInOne:
         rpc.cleanup()
 
 
+def _real_banner(aio):
+    backend = aio.sim.cloud.realnodes
+    if backend is None:
+        return ''
+    return ('  real nodes:      servers of debian-bookworm-docker; base %s\n'
+            '                   floating IPs %s, nodes in %s\n' % (
+                backend.base, backend.floating_range, backend.workdir))
+
+
 def main(argv=None):
     argv = _parse_host_port(sys.argv[1:] if argv is None else argv)
     cmd.prepare(argv, cli_opts=CLI_OPTS, default_config_files=[])
     from caas.api import microversions
+    setting = CONF.sim.real_nodes or ('auto' if CONF.all_real_nodes else '')
+    real_nodes = cmd.real_nodes_base(
+        'caas-all', setting,
+        build_missing=CONF.all_real_nodes or setting == 'auto')
     aio = AllInOne(CONF.all_host, CONF.all_port,
                    os.path.abspath(CONF.all_data_dir),
-                   sim_port=CONF.all_sim_port)
+                   sim_port=CONF.all_sim_port, real_nodes=real_nodes)
+    from caas.sim.realnodes import base
     try:
         aio.start()
+    except base.Unavailable as exc:
+        aio.stop()
+        print('caas-all: no real nodes: %s' % exc, file=sys.stderr)
+        return 2
     except OSError as exc:
         aio.stop()
         print('caas-all: cannot listen (%s). Is another caas-all running? '
@@ -165,7 +193,8 @@ def main(argv=None):
         return 1
     print(BANNER % {'api': aio.api_url, 'auth': aio.sim.auth_url,
                     'pw': CONF.sim.admin_password, 'data': aio.data_dir,
-                    'max': microversions.MAX_VERSION}, flush=True)
+                    'max': microversions.MAX_VERSION,
+                    'real': _real_banner(aio)}, flush=True)
     cmd.wait_for_stop_signal('caas-all')
     aio.stop()
     return 0

@@ -35,13 +35,17 @@ KNOBS = ('server_boot_delay', 'resource_delay', 'delete_delay',
 def build_server(conf=CONF):
     """A SimServer from the parsed configuration and command line."""
     sim = conf.sim
+    real_nodes = cmd.real_nodes_base(
+        'caas-cloudsim', sim.real_nodes,
+        build_missing=sim.real_nodes == 'auto')
     port = conf.cloudsim_port
     return sim_server.SimServer(
         host=conf.cloudsim_host or sim.host,
         port=sim.port if port is None else port,
         state_dir=conf.cloudsim_state_dir or sim.state_dir,
         container_infra_url=conf.cloudsim_container_infra_url,
-        real_nodes=sim.real_nodes or None,
+        real_nodes=real_nodes,
+        floating_ip_range=sim.floating_ip_range,
         **{knob: getattr(sim, knob) for knob in KNOBS})
 
 

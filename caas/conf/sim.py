@@ -48,12 +48,25 @@ opts = [
     cfg.StrOpt('real_nodes', default='',
                help='Base root filesystem of real nodes (built by '
                     'tools/build-node-rootfs.sh, e.g. '
-                    '/var/cache/caas-ci/node-rootfs-1). When set, servers '
-                    'of the debian-bookworm-docker image are real nodes: '
-                    'network namespaces that boot their user data with '
-                    'cloud-init (Linux and root only; the cloud refuses to '
-                    'start, naming what is missing, elsewhere). Empty: '
-                    'every server is simulated.'),
+                    '/var/cache/caas-ci/node-rootfs-1), or "auto": the '
+                    'default place, built there on first use (what '
+                    'caas-all --real-nodes does). When set, servers of the '
+                    'debian-bookworm-docker image are real nodes: network '
+                    'namespaces that boot their user data with cloud-init '
+                    '(Linux and root only; elsewhere the cloud refuses to '
+                    'start, naming what is missing). Empty: every server '
+                    'is simulated.'),
+    cfg.StrOpt('floating_ip_range', default='',
+               help='Loopback network (within 127.0.0.0/8, e.g. '
+                    '127.64.7.0/24) that floating IPs are allocated from. '
+                    'A cloud with real nodes listens on its floating IPs, '
+                    'so it holds its range machine-wide (a lock under '
+                    '/run/caas-realnodes) and refuses to start when '
+                    'another cloud holds it. Empty: a cloud with real '
+                    'nodes takes a /24 of 127.64.0.0/10 derived from its '
+                    'state directory (the next free one if that is held) '
+                    'and keeps it across restarts; other clouds use '
+                    '127.24.4.0/22.'),
 ]
 
 

@@ -257,14 +257,17 @@ class Port(rbase.Resource):
                                   'invalid subnet %s. (HTTP 400)'
                                   % (net['id'], subnet['id']))
             subnet_ids.append(subnet['id'])
+        groups = []
         for group in props.get('security_groups') or []:
-            if group != 'default' and \
-                    find(cloud, 'security_groups', group) is None:
+            record = None if group == 'default' else \
+                find(cloud, 'security_groups', group)
+            if group != 'default' and record is None:
                 return not_found(res, 'security_group', group)
+            groups.append(record['id'] if record else group)
         port = cloud.create_port(net['id'], stack['project_id'],
                                  name=props.get('name') or '',
                                  subnet_id=subnet_ids[0] if subnet_ids
-                                 else None)
+                                 else None, security_groups=groups)
         res['physical_id'] = port['id']
         self.settle_later(cloud, res)
 
@@ -328,8 +331,13 @@ class FloatingIP(rbase.Resource):
         if props.get('port_id') and props['port_id'] not in \
                 cloud.data['ports']:
             return not_found(res, 'port', props['port_id'])
-        fip = cloud.create_floating_ip(stack['project_id'],
-                                       props.get('port_id'))
+        try:
+            fip = cloud.create_floating_ip(stack['project_id'],
+                                           props.get('port_id'))
+        except ValueError as exc:
+            return rbase.fail(res, 'IpAddressGenerationFailureClient',
+                              'No more IP addresses available on network '
+                              '%s: %s (HTTP 409)' % (net['id'], exc))
         fip['network_id'] = net['id']
         res['physical_id'] = fip['id']
         self.settle_later(cloud, res)

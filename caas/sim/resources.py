@@ -162,12 +162,16 @@ class Server(Resource):
         if props.get('user_data_format') == 'SOFTWARE_CONFIG':
             config = cloud.data['software_configs'].get(user_data)
             user_data = config['config'] if config else user_data
+        # The ports the server makes get its security groups (by id).
+        groups = [g if g == 'default' else
+                  (cloud.find('security_groups', g) or {'id': g})['id']
+                  for g in props.get('security_groups') or []]
         srv = cloud.create_server(
             stack['project_id'], stack.get('user_id'),
             props.get('name') or _physical_name(stack, res), flavor, image,
             key_name=props.get('key_name'), networks=networks,
             metadata=props.get('metadata'), user_data=user_data,
-            stack_id=stack['root_id'])
+            stack_id=stack['root_id'], security_groups=groups)
         if cinder_types.is_baremetal(cloud, srv):
             # Ironic deploys an image to a disk: slower than a VM's boot.
             srv['ready_at'] = srv['created_at'] + \

@@ -28,13 +28,21 @@ class SimServer(object):
     """
 
     def __init__(self, host='127.0.0.1', port=0, state_dir=None,
-                 container_infra_url=None, real_nodes=None, **knobs):
+                 container_infra_url=None, real_nodes=None,
+                 floating_ip_range=None, **knobs):
         self.host = host
         self.port = port
-        # The base root filesystem of real nodes (caas.sim.realnodes);
-        # None: every server is simulated.
+        # The base root filesystem of real nodes (caas.sim.realnodes), or
+        # 'auto' (the default place); None: every server is simulated.
         self.real_nodes = real_nodes
+        # [sim] floating_ip_range; a cloud with real nodes holds it (or a
+        # range of its own) machine-wide.
+        self.floating_ip_range = floating_ip_range or None
         self.cloud = state.Cloud(state_dir=state_dir, **knobs)
+        if self.floating_ip_range and not real_nodes:
+            import ipaddress
+            self.cloud.floating_range = ipaddress.ip_network(
+                self.floating_ip_range)
         self.app = sim_app.SimApp(self.cloud, container_infra_url)
         self._server = None
         self._thread = None
@@ -53,6 +61,8 @@ class SimServer(object):
             return self
         if self.real_nodes:
             from caas.sim import realnodes
+            if self.real_nodes == realnodes.base_mod.AUTO:
+                self.real_nodes = realnodes.base_mod.default_path()
             # Refuse before listening, naming what is missing.
             realnodes.check(self.real_nodes)
         self._server = serving.make_server(
@@ -64,8 +74,14 @@ class SimServer(object):
         self.cloud.public_url = self.url
         if self.real_nodes:
             from caas.sim import realnodes
-            self.cloud.realnodes = realnodes.RealNodes(
-                self.cloud, self.port, self.real_nodes)
+            try:
+                self.cloud.realnodes = realnodes.RealNodes(
+                    self.cloud, self.port, self.real_nodes,
+                    floating_ip_range=self.floating_ip_range)
+            except realnodes.Unavailable:
+                server, self._server = self._server, None
+                server.server_close()
+                raise
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={'poll_interval': 0.05},
                                         name='cloudsim', daemon=True)

@@ -194,6 +194,10 @@ class Cloud(object):
         self.state_dir = state_dir
         # caas.sim.realnodes.RealNodes when servers may be real nodes.
         self.realnodes = None
+        # An ipaddress network floating IPs come from ([sim]
+        # floating_ip_range; the real-node backend's reserved range); None:
+        # 127.24.4.0/22 as ever.
+        self.floating_range = None
         self.rand = random.Random()
         self._dirty = set()
         # (time, kind, id) of records that go away at that time: tokens
@@ -417,9 +421,25 @@ class Cloud(object):
             else '127.10.0.%d' % n
 
     def next_floating_ip(self):
+        if self.floating_range is not None:
+            return self._next_in_range(self.floating_range)
         n = self._next('floating') + 2
         return '127.24.%d.%d' % (4 + n // 250, n % 250 + 1) if n >= 250 \
             else '127.24.4.%d' % n
+
+    def _next_in_range(self, network):
+        """The next address of ``network`` no floating IP has (its first
+        host is left out, as a gateway's), wrapping around."""
+        used = {f['address'] for f in self.data['floating_ips'].values()}
+        size = network.num_addresses - 3
+        base = int(network.network_address) + 2
+        self.data['counters'].setdefault('floating_in_range', 0)
+        for _ in range(size):
+            n = (self._next('floating_in_range') - 1) % size
+            address = str(ipaddress.ip_address(base + n))
+            if address not in used:
+                return address
+        raise ValueError('no free floating IP left in %s' % network)
 
     def network(self, name_or_id):
         """A network by id or name; an unknown name is taken as it is."""
@@ -453,7 +473,7 @@ class Cloud(object):
         return None
 
     def create_port(self, network, project_id, name='', auto=False,
-                    device_id=None, subnet_id=None):
+                    device_id=None, subnet_id=None, security_groups=None):
         net = self.network(network)
         fixed_ip = None
         if self.realnodes is not None:
@@ -466,6 +486,9 @@ class Cloud(object):
                 'fixed_ip': fixed_ip or self.next_fixed_ip(),
                 'device_id': device_id, 'subnet_id': subnet_id,
                 'auto': auto,
+                # Group ids, or 'default' (real nodes enforce the named
+                # ones: caas.sim.realnodes.secgroups).
+                'security_groups': list(security_groups or []),
                 'mac_address': 'fa:16:3e:%02x:%02x:%02x' % tuple(
                     self.rand.randrange(256) for _ in range(3))}
         self.data['ports'][port['id']] = port
@@ -487,7 +510,7 @@ class Cloud(object):
     # servers -------------------------------------------------------------
     def create_server(self, project_id, user_id, name, flavor, image,
                       key_name=None, networks=None, metadata=None,
-                      user_data=None, stack_id=None):
+                      user_data=None, stack_id=None, security_groups=None):
         """Create a server in BUILD; its outcome is decided now."""
         t = now()
         failed = self.rand.random() < self.knobs['server_failure_rate']
@@ -505,7 +528,8 @@ class Cloud(object):
             if port is None:
                 port = self.create_port(entry.get('network') or
                                         entry.get('uuid'), project_id,
-                                        auto=True, device_id=srv['id'])
+                                        auto=True, device_id=srv['id'],
+                                        security_groups=security_groups)
             port['device_id'] = srv['id']
             self.touch('ports', port['id'])
             srv['port_ids'].append(port['id'])

@@ -1,5 +1,6 @@
 """An installed (non-editable) caas finds its data files: RPC schemas,
-driver templates and migrations ship inside the wheel."""
+driver templates, migrations and the real nodes' base build script ship
+inside the wheel."""
 
 import os
 import subprocess
@@ -37,6 +38,10 @@ CHECK = textwrap.dedent('''
     from caas.api import dashboard
     assert dashboard.STATIC_DIR.startswith(sys.argv[1]), dashboard.STATIC_DIR
     print('dashboard', ','.join(sorted(os.listdir(dashboard.STATIC_DIR))))
+    from caas.sim.realnodes import base
+    assert base.SCRIPT.startswith(sys.argv[1]), base.SCRIPT
+    print('rootfs', ','.join(sorted(os.listdir(os.path.dirname(
+        base.SCRIPT)))), base.default_path())
 ''')
 
 
@@ -59,6 +64,9 @@ def test_wheel_carries_schemas_templates_and_migrations(tmp_path):
     assert 'schemas %s' % ','.join(rpc_schemas.methods()) in out
     assert 'kubemaster.yaml' in out
     assert 'dashboard dashboard.css,dashboard.js,index.html' in out
+    # caas-all --real-nodes builds the nodes' base from an installed copy.
+    assert 'rootfs build-node-rootfs.sh,systemctl /var/cache/caas-ci/' \
+           'node-rootfs-' in out
     db = tmp_path / 'caas.sqlite'
     conf = tmp_path / 'caas.conf'
     conf.write_text('[database]\nconnection = sqlite:///%s\n' % db)

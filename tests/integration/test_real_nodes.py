@@ -88,9 +88,15 @@ def root_namespace(base):
                                _firewall(base, 'iptables-save') +
                                _firewall(base, 'ip6tables-save'),
                                flags=re.M),
+            'nft': _run('nft', 'list', 'ruleset') if shutil.which('nft')
+            else None,
             'sysctl': sysctls, 'hostname': _run('hostname'),
             'resolv.conf': resolv_conf,
-            'mounts': _run('cat', '/proc/self/mounts')}
+            # Every named network namespace is a mount under /run/netns:
+            # those of other clouds (another test worker's) come and go;
+            # a cloud's own are checked by traces().
+            'mounts': [m for m in _run('cat', '/proc/self/mounts')
+                       .splitlines() if ' /run/netns/caas' not in m]}
 
 
 def traces(backend):

@@ -23,7 +23,8 @@ but listening sockets on loopback):
   namespace, to the node's fixed IP: a cloud's NAT, one way.
 
 Needs Linux, root, ``ip``, ``nsenter``/``unshare`` and the base root
-filesystem; ``RealNodes.check`` says which is missing.
+filesystem; ``check`` says which is missing (``caas.sim.realnodes.base``,
+which also builds the base).
 """
 
 import logging
@@ -35,7 +36,10 @@ import subprocess
 import threading
 import time
 
+from caas.sim.realnodes import base as base_mod
+from caas.sim.realnodes import fiprange
 from caas.sim.realnodes import netns
+from caas.sim.realnodes import secgroups
 from caas.sim.realnodes import node as node_mod
 from caas.sim.realnodes import sweep
 
@@ -45,12 +49,12 @@ BACKEND = 'real'
 HEAT_ADDRESS = '169.254.169.254'
 HEAT_PORT = 80
 FORWARD_PORTS = (22, 80, 443, 2376, 2377, 6443)
-STAMP = '.caas-node-rootfs'
+STAMP = base_mod.STAMP
 DEFAULT_WORKDIR = '/var/lib/caas-nodes'
-
-
-class Unavailable(Exception):
-    """Real nodes cannot run here; the message says what is missing."""
+# What the cloud's state keeps for its real nodes across restarts.
+TAG_COUNTER = 'realnodes_tag'
+RANGE_COUNTER = 'realnodes_floating_range'
+Unavailable = base_mod.Unavailable
 
 
 def wants_real_node(image):
@@ -59,18 +63,7 @@ def wants_real_node(image):
 
 def check(base):
     """Raise Unavailable naming what real nodes need and lack."""
-    if not os.uname().sysname == 'Linux':
-        raise Unavailable('real nodes need Linux')
-    if os.geteuid() != 0:
-        raise Unavailable('real nodes need root (namespaces, mounts)')
-    if not base or not os.path.exists(os.path.join(base, STAMP)):
-        raise Unavailable('the base root filesystem %s is missing: build '
-                          'it with tools/build-node-rootfs.sh' % base)
-    for tool in ('ip', 'nsenter', 'unshare'):
-        if not any(os.access(os.path.join(d, tool), os.X_OK)
-                   for d in os.environ.get('PATH', '/usr/bin').split(':')):
-            raise Unavailable('real nodes need %s (iproute2, util-linux)'
-                              % tool)
+    base_mod.check(base)
 
 
 class _Network(object):
@@ -85,27 +78,50 @@ class RealNodes(object):
     """The real-node backend of one simulated cloud."""
 
     def __init__(self, cloud, cloud_port, base, workdir=None,
-                 forward_ports=FORWARD_PORTS, boot_timeout=600):
+                 forward_ports=FORWARD_PORTS, boot_timeout=600,
+                 floating_ip_range=None, fip_lock_dir=None):
         check(base)
         self.cloud = cloud
         self.cloud_port = cloud_port
         self.base = os.path.realpath(base)
-        # Names of namespaces and cgroups are machine-wide: a per-instance
-        # tag keeps two clouds (two test runs) apart.
-        self.tag = secrets.token_hex(3)
+        # Names of namespaces and cgroups are machine-wide: a tag kept in
+        # the cloud's state keeps two clouds (two data directories) apart,
+        # and lets a restarted cloud find the nodes it had started.
+        with cloud.lock:
+            counters = cloud.data['counters']
+            self.tag = counters.get(TAG_COUNTER) or secrets.token_hex(3)
         self.workdir = os.path.join(workdir or DEFAULT_WORKDIR, self.tag)
         self.forward_ports = tuple(forward_ports)
         self.boot_timeout = boot_timeout
         self.heat_url = 'http://%s' % HEAT_ADDRESS
         self.nodes = {}      # server id -> node_mod.Node
         self.booted = {}     # server id -> (seconds, exit status)
+        self.adopted = set()  # server ids of nodes a dead cloud started
         self.networks = {}   # network id -> _Network
         self.forwards = {}   # (address, port) -> (server id, netns.Relay)
+        self.rules = {}      # server id -> nft script loaded in its node
         self._lock = threading.RLock()
         self._threads = []
         self._closed = False
-        sweep.sweep(os.path.dirname(self.workdir))
-        sweep.claim(self.workdir)
+        owner = sweep.owner(self.workdir)
+        if owner is not None and owner != os.getpid():
+            raise Unavailable('the real nodes of this cloud (%s) belong to '
+                              'the running process %d' % (self.workdir,
+                                                         owner))
+        self._fips = fiprange.reserve(
+            cloud.state_dir or self.tag,
+            recorded=counters.get(RANGE_COUNTER),
+            configured=floating_ip_range, owner=cloud.state_dir or '',
+            **({'lock_dir': fip_lock_dir} if fip_lock_dir else {}))
+        self.floating_range = self._fips.network
+        with cloud.lock:
+            counters[TAG_COUNTER] = self.tag
+            counters[RANGE_COUNTER] = str(self.floating_range)
+            cloud.floating_range = self.floating_range
+            cloud.save()
+        sweep.sweep(os.path.dirname(self.workdir), spare=self.tag)
+        sweep.claim(self.workdir, cloud.state_dir)
+        sweep.adopt_or_remove(self)
         self._watcher = threading.Thread(target=self._watch, daemon=True,
                                          name='realnodes-fip')
         self._watcher.start()
@@ -121,11 +137,14 @@ class RealNodes(object):
     # boot ----------------------------------------------------------------
     def boot(self, srv):
         """Start booting ``srv`` (called under the cloud's lock)."""
-        spec = {'id': srv['id'], 'name': srv['name'],
+        self._spawn(self._boot, self.spec(srv))
+
+    def spec(self, srv):
+        return {'id': srv['id'], 'name': srv['name'],
                 'user_data': srv.get('user_data'),
                 'metadata': dict(srv.get('metadata') or {}),
+                'ready_at': srv.get('ready_at') or 0,
                 'ports': self._ports(srv)}
-        self._spawn(self._boot, spec)
 
     def _ports(self, srv):
         ports = []
@@ -146,20 +165,23 @@ class RealNodes(object):
         self._threads.append(thread)
         thread.start()
 
-    def _network(self, network_id, cidr, gateway):
+    def _network(self, network_id, cidr, gateway, adopt=False):
+        """The network's namespace, made now (or, ``adopt``, taken over
+        from a dead cloud that made it: only the relay is new)."""
         with self._lock:
             net = self.networks.get(network_id)
             if net is not None:
                 return net
             name = self._net_name(network_id)
-            netns.add(name)
-            prefix = cidr.split('/')[1]
-            netns.ip('link', 'add', 'br0', 'type', 'bridge', netns=name)
-            netns.ip('addr', 'add', '%s/%s' % (gateway, prefix), 'dev', 'br0',
-                     netns=name)
-            netns.ip('addr', 'add', HEAT_ADDRESS + '/32', 'dev', 'br0',
-                     netns=name)
-            netns.ip('link', 'set', 'br0', 'up', netns=name)
+            if not (adopt and netns.exists(name)):
+                netns.add(name)
+                prefix = cidr.split('/')[1]
+                netns.ip('link', 'add', 'br0', 'type', 'bridge', netns=name)
+                netns.ip('addr', 'add', '%s/%s' % (gateway, prefix), 'dev',
+                         'br0', netns=name)
+                netns.ip('addr', 'add', HEAT_ADDRESS + '/32', 'dev', 'br0',
+                         netns=name)
+                netns.ip('link', 'set', 'br0', 'up', netns=name)
             factory = netns.SocketFactory(name)
             port = self.cloud_port
             relay = netns.Relay(
@@ -190,11 +212,37 @@ class RealNodes(object):
             if i == 0:
                 netns.ip('route', 'add', 'default', 'via', port['gateway'],
                          netns=name)
+        # Before the node's first process: no moment without its rules.
+        self.sync_security_groups(spec['id'], name)
         return name
 
+    def _node_rules(self, server_id):
+        with self.cloud.lock:
+            srv = self.cloud.server(server_id)
+            if srv is None:
+                return None
+            return secgroups.ruleset(self.cloud, [
+                self.cloud.data['ports'][p] for p in srv['port_ids']
+                if p in self.cloud.data['ports']])
+
+    def sync_security_groups(self, server_id, name=None):
+        """Load the node's security group rules if they changed."""
+        script = self._node_rules(server_id)
+        if self.rules.get(server_id) == script:
+            return
+        secgroups.apply(name or self._node_name(server_id), script)
+        self.rules[server_id] = script
+
     def _boot(self, spec):
-        started = time.monotonic()
         server_id = spec['id']
+        # The node starts when Nova's BUILD ends (scheduling, networking
+        # and the image are what BUILD stands for), as a hypervisor starts
+        # the guest.
+        while time.time() < spec['ready_at']:
+            if self._closed or not self._wanted(server_id):
+                return
+            time.sleep(min(0.2, max(0, spec['ready_at'] - time.time())))
+        started = time.monotonic()
         try:
             if not spec['ports']:
                 raise RuntimeError('no port on a network with a subnet')
@@ -214,6 +262,13 @@ class RealNodes(object):
             self._fail(server_id, 'the node did not start: %s' % exc)
             self._destroy(server_id)
             return
+        self._watch_boot(spec, node, started)
+
+    def watch_adopted(self, spec, node):
+        self._spawn(self._watch_boot, spec, node, time.monotonic())
+
+    def _watch_boot(self, spec, node, started):
+        server_id = spec['id']
         while time.monotonic() - started < self.boot_timeout:
             try:
                 result = node.boot_result()
@@ -271,8 +326,12 @@ class RealNodes(object):
         while not self._closed:
             try:
                 self.sync_floating_ips()
+                # Groups' rules and members change after a node boots.
+                for server_id in list(self.nodes):
+                    self.sync_security_groups(server_id)
             except Exception:  # keep forwarding whatever went wrong once
-                LOG.exception('Real nodes: floating IP sync failed')
+                LOG.exception('Real nodes: floating IP or security group '
+                              'sync failed')
             time.sleep(0.3)
 
     def sync_floating_ips(self):
@@ -325,6 +384,7 @@ class RealNodes(object):
     def _destroy(self, server_id):
         with self._lock:
             node = self.nodes.pop(server_id, None)
+            self.rules.pop(server_id, None)
             for key in [k for k, (sid, _r) in self.forwards.items()
                         if sid == server_id]:
                 self.forwards.pop(key)[1].close()
@@ -376,3 +436,4 @@ class RealNodes(object):
             for network_id in list(self.networks):
                 self._drop_network(network_id)
         shutil.rmtree(self.workdir, ignore_errors=True)
+        self._fips.release()

@@ -29,6 +29,15 @@ CGROUP_ROOT = '/sys/fs/cgroup'
 BOOT_RC = 'run/caas-boot.rc'
 BOOT_LOG = 'var/log/caas-boot.log'
 
+# Joins the node's cgroups, then becomes nsenter and unshare: every
+# process of the node, these two included, is in its cgroups, where a
+# later cloud finds them by PID (adopted or killed) even when the cloud
+# that started them died.
+_LAUNCHER = r'''
+for cgroup in $CGROUPS; do echo $$ > "$cgroup/cgroup.procs" || exit 1; done
+exec nsenter "--net=/run/netns/$NETNS" unshare --mount --uts --pid --fork \
+    --propagation private -- /bin/sh -c "$1"
+'''
 # Runs as the first process (PID 1) of the node's PID namespace, already
 # in its network namespace and in fresh mount and UTS namespaces; ends as
 # tini, which reaps the node's orphans while it lives. When it is killed
@@ -36,7 +45,6 @@ BOOT_LOG = 'var/log/caas-boot.log'
 # is left even as a zombie.
 _HOLDER = r'''
 set -eu
-for cgroup in $CGROUPS; do echo $$ > "$cgroup/cgroup.procs"; done
 R=$DIR/root
 mount -t overlay overlay \
     -o "lowerdir=$BASE,upperdir=$DIR/upper,workdir=$DIR/work" "$R"
@@ -116,6 +124,8 @@ class Node(object):
         self.netns = netns_name
         self.cgroup = cgroup
         self.pid = None
+        # The launcher, when this process started it (else adopted).
+        self._proc = None
 
     @property
     def root(self):
@@ -164,31 +174,48 @@ class Node(object):
                         out.write(value)
 
     def start(self):
+        # CAAS_NODE marks every process of the node (leak checks find
+        # them by it as well as by cgroup).
         env = {'PATH': NODE_PATH, 'LANG': 'C.UTF-8', 'HOME': '/root',
-               'DIR': self.dir, 'BASE': self.base,
-               'NODE_NAME': self.spec['name'],
+               'DIR': self.dir, 'BASE': self.base, 'NETNS': self.netns,
+               'NODE_NAME': self.spec['name'], 'CAAS_NODE': self.cgroup,
                'CGROUPS': ' '.join(cgroup_dirs(self.cgroup))}
         log = open(os.path.join(self.dir, 'holder.log'), 'ab')
         try:
             proc = subprocess.Popen(
-                ['nsenter', '--net=/run/netns/%s' % self.netns, 'unshare',
-                 '--mount', '--uts', '--pid', '--fork', '--propagation',
-                 'private', '--',
-                 '/bin/sh', '-c', _HOLDER],
+                ['/bin/sh', '-c', _LAUNCHER, 'caas-node', _HOLDER],
                 env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 start_new_session=True)
         finally:
             log.close()
         self.pid = proc.pid
         self._proc = proc
+        with open(os.path.join(self.dir, 'launcher.pid'), 'w') as out:
+            out.write('%d\n' % proc.pid)
         return proc
+
+    def adopt(self):
+        """Take over a node a previous cloud started (it died, the node
+        did not): True if the node still runs."""
+        try:
+            with open(os.path.join(self.dir, 'launcher.pid')) as pid_file:
+                self.pid = int(pid_file.read().strip())
+        except (OSError, ValueError):
+            return False
+        return self.pid in cgroup_pids(self.cgroup)
+
+    def alive(self):
+        if self._proc is not None:
+            return self._proc.poll() is None
+        return bool(cgroup_pids(self.cgroup))
 
     def boot_result(self):
         """None while booting; else (exit status, cloud-init errors, the
         tail of the boot log). Raises RuntimeError if the node died."""
-        if self._proc.poll() is not None:
+        if not self.alive():
             raise RuntimeError('the node exited (%s): %s' % (
-                self._proc.returncode, self._tail('holder.log')))
+                self._proc.returncode if self._proc else 'adopted',
+                self._tail('holder.log')))
         try:
             with open(os.path.join(self.root, BOOT_RC)) as rc_file:
                 rc = int(rc_file.read().strip() or 1)
@@ -215,10 +242,10 @@ class Node(object):
         """Kill every process of the node by PID, then remove its cgroups
         and files. Returns the PIDs it had to kill."""
         deadline = time.monotonic() + timeout
-        # The unshare process outside the node is not in its cgroups: it
-        # reaps the node's init once that is killed, then exits.
+        # The launcher (nsenter, then unshare) is in the node's cgroups
+        # too; this process reaps it if it started it, else init does.
         killed = kill_cgroup(self.cgroup, timeout)
-        proc = getattr(self, '_proc', None)
+        proc = self._proc
         if proc is not None:
             try:
                 proc.wait(max(1, deadline - time.monotonic()))
@@ -231,22 +258,45 @@ class Node(object):
         return killed
 
 
-def kill_cgroup(cgroup, timeout=20):
+def _pid_namespace_init(pid):
+    """True for the first process of a PID namespace (its NSpid ends
+    in 1): killing it kills the whole namespace at once."""
+    try:
+        with open('/proc/%d/status' % pid) as status:
+            for line in status:
+                if line.startswith('NSpid:'):
+                    ids = line.split()[1:]
+                    return len(ids) > 1 and ids[-1] == '1'
+    except OSError:
+        pass
+    return False
+
+
+def kill_cgroup(cgroup, timeout=20, grace=1.0):
     """SIGKILL, by PID, every process of the cgroup (and below) until none
-    is left; the PIDs killed. RuntimeError if some survive ``timeout``."""
+    is left; the PIDs killed. RuntimeError if some survive ``timeout``.
+
+    The node's PID-namespace init goes first and alone: the kernel then
+    kills every process of the namespace, and the launcher above it
+    (unshare) reaps it and exits by itself, so no process is left for
+    init to reap. What still runs after ``grace`` is killed outright."""
     killed = set()
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
     while True:
         pids = cgroup_pids(cgroup)
         if not pids:
             return killed
-        for pid in pids:
+        if time.monotonic() - started < grace:
+            targets = [pid for pid in pids if _pid_namespace_init(pid)]
+        else:
+            targets = pids
+        for pid in targets:
             try:
                 os.kill(pid, signal.SIGKILL)
                 killed.add(pid)
             except ProcessLookupError:
                 pass
-        if time.monotonic() > deadline:
+        if time.monotonic() - started > timeout:
             raise RuntimeError('cgroup %s: processes %s survive' % (
                 cgroup, sorted(pids)))
         time.sleep(0.05)

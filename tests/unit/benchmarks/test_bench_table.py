@@ -31,6 +31,9 @@ RESULTS = {
                                   'memory_ms_per_task': 1.0},
               'sql_statements': {'postgresql_list': 3, 'sqlite_create': 15}},
     'takeover': [9.5, 9.7, 10.1],
+    'realnodes': {'rounds': [{}, {}], 'complete_p50_s': 12.5,
+                  'rss_mib_max': 180, 'pss_mib_max': 150,
+                  'pss_mib_total': 420, 'delete_p50_s': 1.5},
 }
 
 
@@ -54,6 +57,14 @@ def test_every_section_gives_its_rows():
         (3, 'statements')
     assert rows['takeover after kill -9 p50 (3 kills)'] == (9.7, 's')
     assert rows['takeover after kill -9 p99'] == (10.1, 's')
+    assert rows['real 3-node Swarm: POST -> CREATE_COMPLETE p50 (2 rounds)'] \
+        == (12.5, 's')
+    assert rows['real 3-node Swarm: PSS of all nodes'] == (420, 'MiB')
+
+
+def test_a_skipped_real_node_section_gives_no_row():
+    rows = bench.flatten({'realnodes': {'skipped': 'real nodes need root'}})
+    assert rows == []
 
 
 def test_the_table_has_a_line_per_row_and_shows_missing_values():
