@@ -317,6 +317,9 @@ def _resource_view(req, stack, res, status, reason):
 
 
 def _event_views(req, stack, evs):
+    # Heat lists events newest first unless asked otherwise.
+    if req.GET.get('sort_dir', 'desc') != 'asc':
+        evs = list(reversed(evs))
     return [{'id': e['id'], 'event_time': _time(e['time']),
              'resource_name': e['resource_name'],
              'logical_resource_id': e['resource_name'],
