@@ -122,3 +122,22 @@ def test_a_cluster_lives_and_dies_through_its_trust(trustee_mode,
     assert second.trust_id not in sim.cloud.data['trusts']
     assert not [s for s in sim.cloud.summary()['stacks']
                 if s['id'] == stack_id and s['status'] != 'DELETE_COMPLETE']
+
+
+def test_a_stack_is_never_created_through_the_trust(trustee_mode,
+                                                    make_runner, sim):
+    """The simulated Heat refuses, as the real one does, a stack created
+    with a trust-scoped token; the flows' creates therefore get through
+    only because they use another token (the lifecycle test above)."""
+    from heatclient import exc as heat_exc
+
+    from caas.drivers.fake import driver as fake
+    runner = make_runner()
+    cluster, op = make_cluster()
+    _run(runner, op)
+    clients = _clients(cloud.CloudClients(), cluster.uuid)
+    with pytest.raises(heat_exc.HTTPInternalServerError):
+        clients.heat.stacks.create(stack_name='through-the-trust',
+                                   template=fake.TEMPLATE)
+    assert clients.stack_creator().stacks.create(
+        stack_name='as-the-requester', template=fake.TEMPLATE)['stack']['id']
