@@ -141,3 +141,46 @@ def test_a_stack_is_never_created_through_the_trust(trustee_mode,
                                    template=fake.TEMPLATE)
     assert clients.stack_creator().stacks.create(
         stack_name='as-the-requester', template=fake.TEMPLATE)['stack']['id']
+
+
+def test_health_lists_stacks_once_per_project_through_a_trust(
+        trustee_mode, make_runner, sim, monkeypatch):
+    import sqlalchemy as sa
+
+    from caas.conductor import health
+    from caas.db.sqlalchemy import models
+    from caas.db.sqlalchemy.engine import session_scope
+    monkeypatch.setattr(health, '_LISTERS', {})
+    runner = make_runner()
+    made = []
+    for _ in range(3):
+        cluster, op = make_cluster()
+        _run(runner, op)
+        made.append(cluster.uuid)
+    # The third cluster belongs to another project.
+    with session_scope() as session:
+        session.execute(sa.update(models.Cluster).where(
+            models.Cluster.uuid == made[2]).values(project_id='p2'))
+    service = cloud.CloudClients()
+    assert health.run_once('c1', service, 0, ['c1']) == 3
+    before = sim.app.request_counts()
+    assert health.run_once('c1', service, 0, ['c1']) == 3
+    # One listing per project; the trusts' tokens are reused.
+    assert _delta(sim.app.request_counts(), before) == {'GET /heat': 2}
+
+    def health_of(uuid):
+        return db_api.get_cluster_by_uuid(
+            uuid, scope=db_api.ALL_PROJECTS).health_status
+
+    assert {health_of(u) for u in made} == {states.HEALTHY}
+    # p2's only trust gives no token any more: its cluster's health is
+    # left as it was (not UNHEALTHY for a stack it could not look at).
+    del sim.cloud.data['trusts'][trustees.current(made[2]).trust_id]
+    monkeypatch.setattr(health, '_LISTERS', {})
+    assert health.run_once('c1', service, 0, ['c1']) == 2
+    assert health_of(made[2]) == states.HEALTHY
+
+
+def _delta(after, before):
+    return {k: v - before.get(k, 0) for k, v in after.items()
+            if v != before.get(k, 0)}
