@@ -15,7 +15,8 @@ container-infra, service user `caas` with the `service` role on project
 As Magnum's devstack plugin does for its trustees, it makes a domain `caas`
 for the per-cluster trustee users and its admin `caas_trustee_domain_admin`
 (role admin on that domain only): caas's service user, with its `service`
-role, may not create or list users.
+role, may not create or list users. Heat's stack domain `heat` and its
+`heat_domain_admin` are made as devstack makes them.
 """
 
 import argparse
@@ -110,6 +111,15 @@ def accounts(args):
         name='caas_trustee_domain_admin', domain=domain,
         password=args.password)
     ks.roles.grant(_role(ks, 'admin'), user=domain_admin, domain=domain)
+    # Heat's stack domain, as devstack makes it: wait condition handles and
+    # software deployments get a user there (heat.conf stack_domain_admin).
+    heat_domain = _find(ks.domains, 'heat') or ks.domains.create(
+        name='heat', description='Owns users and projects created by heat')
+    heat_admin = _find(ks.users, 'heat_domain_admin',
+                       domain=heat_domain) or ks.users.create(
+        name='heat_domain_admin', domain=heat_domain, password=args.password)
+    ks.roles.grant(_role(ks, 'admin'), user=heat_admin, domain=heat_domain)
+    _role(ks, 'heat_stack_user')
 
     for name in PROJECTS:
         project = _project(ks, name)
