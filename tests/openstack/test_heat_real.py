@@ -11,6 +11,7 @@ Nova (flavors, the user's keypair) and the Glance stand-in (images).
 """
 
 import ipaddress
+import json
 import time
 import uuid
 
@@ -20,9 +21,11 @@ from heatclient import client as heat_client
 from heatclient import exc as heat_exc
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
+from novaclient import client as nova_client
 
 from tests import checks
 from tests.openstack import heat_standins
+from tests.openstack import signaller
 from tests.unit.drivers import test_checked_templates as checked
 
 pytestmark = pytest.mark.openstack
@@ -162,3 +165,60 @@ def test_a_stand_in_short_of_an_attribute_is_refused_by_heat(heat):
                            template=PORT_TEMPLATE,
                            files={path: yaml.safe_dump(broken)},
                            environment=env)
+
+
+SIGNALLED_SERVER = {
+    'heat_template_version': '2021-04-16',
+    'parameters': {'count': {'type': 'number', 'default': 2}},
+    'resources': {
+        'handle': {'type': 'OS::Heat::WaitConditionHandle'},
+        'wait': {'type': 'OS::Heat::WaitCondition', 'properties': {
+            'handle': {'get_resource': 'handle'},
+            'count': {'get_param': 'count'}, 'timeout': 300}},
+        'nodes': {'type': 'OS::Heat::ResourceGroup', 'properties': {
+            'count': {'get_param': 'count'},
+            'resource_def': {'type': 'OS::Nova::Server', 'properties': {
+                'name': 'signalled-%index%', 'image': 'ubuntu-jammy',
+                'flavor': 'm1.tiny', 'key_name': 'default',
+                # No Neutron here; RAW: no heat-api-cfn either.
+                'networks': [{'allocate_network': 'none'}],
+                'user_data_format': 'RAW',
+                'user_data': {'str_replace': {
+                    'template': '#!/bin/sh\nset -eu\n'
+                                'curl -fsS -X POST -H "X-Auth-Token: TOKEN" '
+                                '-H "Content-Type: application/json" '
+                                '-d \'{"status": "SUCCESS"}\' "ENDPOINT"\n',
+                    'params': {
+                        'TOKEN': {'get_attr': ['handle', 'token']},
+                        'ENDPOINT': {'get_attr': ['handle', 'endpoint']},
+                    }}}}}}},
+    },
+    'outputs': {'data': {'value': {'get_attr': ['wait', 'data']}}},
+}
+
+
+def test_real_nova_servers_signal_their_wait_condition_through_the_tier(
+        heat, openstack):
+    """Real Nova servers (fake virt driver: they run nothing) booted by the
+    real Heat, whose user data carries a wait handle: the tier signaller
+    reads it from Nova and signals for them, and the stack completes."""
+    admin = ks_session.Session(auth=v3.Password(
+        auth_url=openstack['CAAS_OSTACK_AUTH_URL'], username='admin',
+        password=openstack['CAAS_OSTACK_PASSWORD'], project_name='admin',
+        user_domain_name='Default', project_domain_name='Default'))
+    name = 'signalled-%s' % uuid.uuid4().hex[:6]
+    with signaller.Signaller(admin) as sig:
+        heat.stacks.create(stack_name=name, template=SIGNALLED_SERVER)
+        stack = _wait(heat, name, timeout=300)
+    assert sig.errors == []
+    assert stack.stack_status == 'CREATE_COMPLETE', stack.stack_status_reason
+    [out] = stack.to_dict()['outputs']
+    assert sorted(json.loads(out['output_value']).values()) == [
+        'signalled-0', 'signalled-1']
+    assert sorted(n for n, _e in sig.sent) == ['signalled-0', 'signalled-1']
+    heat.stacks.delete(stack.id)
+    stack = _wait(heat, stack.id)
+    assert stack.stack_status == 'DELETE_COMPLETE'
+    nova = nova_client.Client('2.3', session=admin)
+    assert [s for s in nova.servers.list(search_opts={'all_tenants': 1})
+            if s.name.startswith('signalled-')] == []
