@@ -53,6 +53,7 @@ def definition_of(name, provided, shape):
         template[key] = FLAVORS.get(template[key], template[key])
     definition = driver.stack_definition(cluster, template, groups)
     checks._add_ca_keys(driver, template, definition)
+    definition_of.inputs = (cluster, template)
     return driver, definition
 
 
@@ -222,3 +223,71 @@ def test_real_nova_servers_signal_their_wait_condition_through_the_tier(
     nova = nova_client.Client('2.3', session=admin)
     assert [s for s in nova.servers.list(search_opts={'all_tenants': 1})
             if s.name.startswith('signalled-')] == []
+
+
+def _admin(openstack):
+    return ks_session.Session(auth=v3.Password(
+        auth_url=openstack['CAAS_OSTACK_AUTH_URL'], username='admin',
+        password=openstack['CAAS_OSTACK_PASSWORD'], project_name='admin',
+        user_domain_name='Default', project_domain_name='Default'))
+
+
+def _servers_of(nova, stack_name):
+    return sorted(s.name for s in nova.servers.list(
+        search_opts={'all_tenants': 1}) if s.name.startswith(stack_name))
+
+
+@pytest.mark.parametrize('variant', ['swarm_ubuntu_v1-vm-ubuntu-default',
+                                     'k8s_ubuntu_v1-vm-ubuntu-default'])
+def test_a_cluster_stack_completes_resizes_and_leaves_nothing(
+        heat, openstack, variant):
+    """The driver's whole stack on the real Heat: every OS::Nova::Server a
+    real Nova server (the stand-in of heat_standins.server_facade: no
+    network, no scheduler hints), Neutron/Octavia/Cinder stand-ins, the
+    tier signaller signalling each wait condition from the user data Nova
+    holds. It completes, a worker more is a stack update, and the delete
+    leaves no server."""
+    [param] = [p for p in checked._variants() if p.id == variant]
+    driver, definition = definition_of(*param.values)
+    cluster, template = definition_of.inputs
+    env, standins = _standins(heat, definition)
+    env = {'resource_registry': dict(
+        env['resource_registry'],
+        **{'OS::Nova::Server': 'standin/OS-Nova-Server.yaml'})}
+    standins['standin/OS-Nova-Server.yaml'] = yaml.safe_dump(
+        heat_standins.server_facade(heat.resource_types.generate_template(
+            'OS::Nova::Server', template_type='hot')))
+    files = dict(definition['files'], **standins)
+    admin = _admin(openstack)
+    nova = nova_client.Client('2.3', session=admin)
+    name = 'real-%s' % uuid.uuid4().hex[:6]
+    with signaller.Signaller(admin) as sig:
+        heat.stacks.create(stack_name=name, template=definition['template'],
+                           files=files, environment=env,
+                           parameters=definition['parameters'],
+                           timeout_mins=15)
+        stack = _wait(heat, name, timeout=900)
+        assert stack.stack_status == 'CREATE_COMPLETE', \
+            stack.stack_status_reason
+        values = driver.cluster_values_from_outputs(
+            {o['output_key']: o['output_value']
+             for o in stack.to_dict()['outputs']})
+        host = values['api_address'].split('://')[1].rsplit(':', 1)[0]
+        assert ipaddress.ip_address(host) in \
+            ipaddress.ip_network('127.0.0.0/8')
+        created = _servers_of(nova, name)
+        # One master and the cluster's two workers, each a real server.
+        assert len(created) == 1 + cluster['node_count'], created
+        params = driver.update_parameters(
+            dict(cluster, node_count=cluster['node_count'] + 1), template,
+            [])
+        heat.stacks.update(stack.id, existing=True, parameters=params)
+        stack = _wait(heat, stack.id, timeout=900)
+        assert stack.stack_status == 'UPDATE_COMPLETE', \
+            stack.stack_status_reason
+        assert len(_servers_of(nova, name)) == len(created) + 1
+    assert sig.errors == []
+    heat.stacks.delete(stack.id)
+    stack = _wait(heat, stack.id, timeout=600)
+    assert stack.stack_status == 'DELETE_COMPLETE', stack.stack_status_reason
+    assert _servers_of(nova, name) == []
