@@ -149,6 +149,11 @@ class CloudClients:
                 **self._endpoint_kwargs())
         return self._local.quiet_heat
 
+    def stack_creator(self, quiet=False):
+        """The heatclient a new stack is created with (see
+        ``caas.clients.trusted`` for why it may differ from ``heat``)."""
+        return self.quiet_heat if quiet else self.heat
+
     @property
     def nova(self):
         if getattr(self._local, 'nova', None) is None:

@@ -2,9 +2,11 @@
 
 Two identities act here:
 
-* caas's own service session (``[cloud]`` credentials) creates, finds and
-  deletes the trustee users and lists and deletes trusts (in a real cloud
-  it needs the admin role, or admin of the trustee domain);
+* the trustee domain's admin (``[trust] trustee_domain_admin_*``, a
+  domain-scoped session, as Magnum's ``trustee_domain_admin``) creates,
+  finds and deletes the trustee users and lists and deletes trusts; when
+  none is configured caas's own service session (``[cloud]``) does, and
+  then needs the admin role;
 * the *trustor* - the user who asked for the operation - is the only one
   Keystone lets create a trust from themselves. The conductor gets their
   token from the operation row (encrypted, see
@@ -30,6 +32,8 @@ from caas.pki import keystore
 
 # The operation param that carries the requesting user's token, sealed.
 TOKEN_PARAM = 'trustor_token'
+# ... and the project that token is scoped to.
+PROJECT_PARAM = 'trustor_project'
 
 
 def seal_token(token):
@@ -56,12 +60,52 @@ def _client(session):
         interface=CONF.cloud.interface, region_name=CONF.cloud.region_name)
 
 
+_ADMIN = {}
+
+
+def trustee_admin_session():
+    """The trustee domain admin's session, scoped to the trustee domain
+    (one per process: keystoneauth renews its token), or None when
+    ``[trust]`` names no such admin."""
+    conf = CONF.trust
+    if not (conf.trustee_domain_admin_id or conf.trustee_domain_admin_name):
+        return None
+    key = (conf.trustee_domain_admin_id, conf.trustee_domain_admin_name,
+           conf.trustee_domain_id, conf.trustee_domain_name,
+           CONF.cloud.auth_url)
+    session = _ADMIN.get(key)
+    if session is None:
+        user = ({'user_id': conf.trustee_domain_admin_id}
+                if conf.trustee_domain_admin_id else
+                {'username': conf.trustee_domain_admin_name})
+        if conf.trustee_domain_id:
+            user['user_domain_id'] = conf.trustee_domain_id
+            scope = {'domain_id': conf.trustee_domain_id}
+        else:
+            user['user_domain_name'] = conf.trustee_domain_name or 'Default'
+            scope = {'domain_name': conf.trustee_domain_name or 'Default'}
+        auth = v3.Password(auth_url=CONF.cloud.auth_url,
+                           password=conf.trustee_domain_admin_password,
+                           **user, **scope)
+        session = _ADMIN[key] = ks_session.Session(
+            auth=auth, timeout=CONF.cloud.timeout)
+    return session
+
+
 class Identity:
-    """Keystone through caas's service session."""
+    """Keystone as the trustees' manager (see the module docstring)."""
 
     def __init__(self, session):
         self.session = session
         self.client = _client(session)
+
+    @classmethod
+    def for_trustees(cls, clients):
+        """The trustee domain admin's Identity, or else the service
+        session's (never a cluster's trust: a trustee may not manage
+        users)."""
+        service = getattr(clients, 'service', clients)
+        return cls(trustee_admin_session() or service.session)
 
     def domain_id(self):
         """The trustee domain from ``[trust]``; the default domain when
@@ -106,9 +150,36 @@ class Identity:
         except ks_exc.NotFound:
             pass
 
-    def trusts_of(self, trustee_user_id):
-        return [t.id for t in self.client.trusts.list(
+    def trusts_of(self, trustee_user_id, password=None):
+        """The trusts to the trustee. With its password they are listed
+        as the trustee itself: Keystone lets only the trustee (or a
+        system admin, not a domain admin) list a trustee's trusts. A
+        trustee that cannot log in any more (deleted) has none."""
+        if password is None:
+            client = self.client
+        else:
+            auth = v3.Password(auth_url=CONF.cloud.auth_url,
+                               user_id=trustee_user_id, password=password)
+            session = ks_session.Session(auth=auth,
+                                         timeout=CONF.cloud.timeout)
+            # Its token is unscoped (no catalog): Keystone is the auth URL.
+            client = ks_client.Client(
+                session=ks_adapter.Adapter(session,
+                                           logger=cloud.QUIET_LOGGER),
+                endpoint_override=CONF.cloud.auth_url)
+            try:
+                session.get_auth_headers()
+            except (ks_exc.Unauthorized, ks_exc.NotFound):
+                return []
+        return [t.id for t in client.trusts.list(
             trustee_user=trustee_user_id)]
+
+    def dead_trusts_of(self, trustor_user_id, project_id, keep=()):
+        """Trusts from ``trustor_user_id`` on ``project_id`` other than
+        ``keep`` (this session needs the admin role)."""
+        return [t.id for t in self.client.trusts.list(
+            trustor_user=trustor_user_id)
+            if t.project_id == project_id and t.id not in keep]
 
     def delete_trust(self, trust_id):
         try:
@@ -116,10 +187,29 @@ class Identity:
         except ks_exc.NotFound:
             pass
 
-    def service_trustor(self):
-        """(user id, project id, role names) of caas's own session."""
-        access = self.session.auth.get_access(self.session)
-        return access.user_id, access.project_id, access.role_names
+
+
+def service_trustor(session):
+    """(user id, project id, role names) of caas's own session."""
+    access = session.auth.get_access(session)
+    return access.user_id, access.project_id, access.role_names
+
+
+def trust_session(user_id, password, trust_id):
+    """A session as the trustee, scoped to the trust: with impersonation
+    its token is the trustor's, on the trust's project with its roles."""
+    auth = v3.Password(auth_url=CONF.cloud.auth_url, user_id=user_id,
+                       password=password, trust_id=trust_id)
+    return ks_session.Session(auth=auth, timeout=CONF.cloud.timeout)
+
+
+def requester_session(token, project_id):
+    """A session with the token of whoever asked for an operation, on the
+    project it was scoped to (caas's Heat calls then name the cluster's
+    project in the URL: see ``caas.clients.trusted``)."""
+    auth = v3.Token(auth_url=CONF.cloud.auth_url, token=token,
+                    project_id=project_id)
+    return ks_session.Session(auth=auth, timeout=CONF.cloud.timeout)
 
 
 def trustor_session(token, project_id):

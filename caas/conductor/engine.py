@@ -29,6 +29,7 @@ from taskflow.persistence import base as tf_base
 from taskflow.persistence import models as tf_models
 from taskflow.persistence.backends import impl_sqlalchemy
 
+from caas.clients import trusted
 from caas.common import exceptions
 from caas.common import notifications
 from caas.common import states
@@ -36,6 +37,7 @@ from caas.conductor import notify
 from caas.conductor import ownership
 from caas.conductor import progress
 from caas.conductor.flows import FACTORIES
+from caas.conf import CONF
 from caas.db import api as db_api
 from caas.db import events as db_events
 from caas.db import operations as db_ops
@@ -202,9 +204,19 @@ class FlowRunner:
                 book=book, backend=backend, engine='serial')
             fence.update(operation_values={
                 'flow_id': engine.storage.flow_uuid})
-        engine.storage.inject({'fence': fence, 'clients': self.clients},
+        engine.storage.inject({'fence': fence,
+                               'clients': self._clients_of(op)},
                               transient=True)
         return engine
+
+    def _clients_of(self, op):
+        """The service clients, or with ``[trust] act_as_trustee`` clients
+        acting through the cluster's trust (``caas.clients.trusted``)."""
+        if not CONF.trust.act_as_trustee:
+            return self.clients
+        return trusted.clients_for(
+            self.clients, op, self._project_of(op),
+            lambda: outage.call(db_api.get_operation, op.id).params)
 
     def _run(self, fence):
         op_id = fence.operation_id

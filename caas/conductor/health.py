@@ -34,6 +34,7 @@ from heatclient import exc as heat_exc
 from keystoneauth1 import exceptions as ks_exc
 from oslo_log import log as logging
 
+from caas.clients import trusted
 from caas.common import exceptions
 from caas.common import states
 from caas.conductor import monitors
@@ -104,6 +105,46 @@ def list_stacks(clients, wanted=()):
         if not page or not missing:
             return found
         marker = page[-1].id
+
+
+# One lister per project, kept between passes so that its trust's token
+# is reused: {project id: ClusterClients of one of its clusters}.
+_LISTERS = {}
+
+_LIST_ERRORS = (heat_exc.HTTPException, ks_exc.ClientException,
+                exceptions.CaasException)
+
+
+def _listings(clients, mine, wanted):
+    """({stack id: stack}, the rows whose stacks were listed).
+
+    With ``[trust] act_as_trustee`` the stacks live in their owners'
+    projects: one listing per project (through the trust of one of its
+    clusters), still not one request per cluster. A project whose listing
+    fails leaves its clusters' health as it was this pass.
+    """
+    if not CONF.trust.act_as_trustee:
+        return list_stacks(clients, wanted), mine
+    by_project = {}
+    for row in mine:
+        by_project.setdefault(row.project_id, []).append(row)
+    found, seen = {}, []
+    for project, rows in sorted(by_project.items(), key=lambda i: str(i[0])):
+        uuids = {r.uuid for r in rows}
+        lister = _LISTERS.get(project)
+        if lister is None or lister.cluster_uuid not in uuids:
+            lister = _LISTERS[project] = trusted.ClusterClients(
+                clients, rows[0].uuid, project, dict)
+        try:
+            found.update(list_stacks(lister, wanted))
+        except _LIST_ERRORS as exc:
+            _LISTERS.pop(project, None)
+            LOG.warning('Health check of the %d clusters of project %s '
+                        'could not list Heat stacks: %s', len(rows), project,
+                        exc)
+            continue
+        seen.extend(rows)
+    return found, seen
 
 
 _RANK = {states.HEALTHY: 0, states.UNKNOWN: 1, states.UNHEALTHY: 2}
@@ -177,9 +218,8 @@ def run_once(host, clients, interval, live_hosts, watcher=None):
     wanted = [r.stack_id for r in mine if r.stack_id]
     wanted += [stack_id for pairs in groups.values() for _n, stack_id in pairs]
     try:
-        listed = list_stacks(clients, wanted)
-    except (heat_exc.HTTPException, ks_exc.ClientException,
-            exceptions.CaasException) as exc:
+        listed, mine = _listings(clients, mine, wanted)
+    except _LIST_ERRORS as exc:
         LOG.warning('Health check of %d clusters could not list Heat '
                     'stacks: %s', len(mine), exc)
         return 0

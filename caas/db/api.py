@@ -457,7 +457,7 @@ class _LookAgain(Exception):
 
 
 def start_delete(cluster_uuid, timeout_minutes=60, request_id=None,
-                 attempts=10):
+                 attempts=10, params=None):
     """Start deleting a cluster: a DELETE always wins.
 
     One transaction records the delete operation. If another operation
@@ -478,7 +478,7 @@ def start_delete(cluster_uuid, timeout_minutes=60, request_id=None,
     for _attempt in range(attempts):
         try:
             return _start_delete_once(cluster_uuid, kind, timeout_minutes,
-                                      request_id)
+                                      request_id, params)
         except _LookAgain:
             continue
     row = get_cluster_by_uuid(cluster_uuid, scope=ALL_PROJECTS)
@@ -486,9 +486,10 @@ def start_delete(cluster_uuid, timeout_minutes=60, request_id=None,
                                          status=row.status)
 
 
-def _start_delete_once(cluster_uuid, kind, timeout_minutes, request_id):
+def _start_delete_once(cluster_uuid, kind, timeout_minutes, request_id,
+                       params=None):
     Cluster, Op = models.Cluster, models.Operation
-    op = _new_operation(cluster_uuid, kind, None, timeout_minutes,
+    op = _new_operation(cluster_uuid, kind, params, timeout_minutes,
                         request_id)
     now = models.utcnow()
     with session_scope() as session:

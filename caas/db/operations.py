@@ -343,7 +343,8 @@ def settled_clusters():
     Template = models.ClusterTemplate
     with session_scope(readonly=True) as session:
         return list(session.execute(
-            sa.select(Cluster.uuid, Cluster.stack_id, Cluster.health_status,
+            sa.select(Cluster.uuid, Cluster.project_id, Cluster.stack_id,
+                      Cluster.health_status,
                       Cluster.health_status_reason, Cluster.api_address,
                       Cluster.labels, Template.coe,
                       Template.labels.label('template_labels'))

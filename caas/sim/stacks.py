@@ -106,6 +106,11 @@ def _event(stack, res_name, physical_id, status, reason, when=None):
 def apply(cloud, stack, template, params, action, strict=True):
     """Make the stack's resources match ``template`` and ``params``."""
     values = hot.resolve_params(template, params, strict)
+    if stack['events']:
+        # What the previous action reached stays in the stack's history, as
+        # Heat's events do: completion events are otherwise derived from
+        # the resources' current state only.
+        stack['events'] = events(cloud, stack)
     t = st.now()
     old = stack['resources']
     stack.update(template=template, params=dict(params or {}),
@@ -391,8 +396,10 @@ def outputs(cloud, stack):
 
 
 def events(cloud, stack):
-    """Stored start events plus the completion events reached so far."""
+    """Stored events plus the completion events reached so far, oldest
+    first."""
     evs = list(stack['events'])
+    stored = {e['id'] for e in evs}
     status, reason, when = _status(cloud, stack)
     if when is not None and status and not status.endswith('IN_PROGRESS'):
         evs.append({'id': str(uuid.uuid5(uuid.NAMESPACE_OID, '%s/%s/%s' % (
@@ -410,6 +417,8 @@ def events(cloud, stack):
             'time': when, 'resource_name': res['name'],
             'physical_resource_id': res.get('physical_id'), 'status': full,
             'reason': reason or 'state changed'})
+    evs = [e for i, e in enumerate(evs) if i < len(stored) or
+           e['id'] not in stored]
     evs.sort(key=lambda e: e['time'])
     return evs
 

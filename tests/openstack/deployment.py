@@ -13,8 +13,10 @@ from tests.integration import deployment
 class RealCloudDeployment(deployment.Deployment):
     """A Deployment whose Keystone, Nova and Heat are the real ones."""
 
-    def __init__(self, workdir, env, db_url, api_port, **kwargs):
+    def __init__(self, workdir, env, db_url, api_port, act_as_trustee=True,
+                 **kwargs):
         kwargs.setdefault('auth_strategy', 'keystone')
+        self.act_as_trustee = act_as_trustee
         super().__init__(workdir, db_url, env['CAAS_OSTACK_TRANSPORT_URL'],
                          **kwargs)
         self.env = env
@@ -55,6 +57,14 @@ class RealCloudDeployment(deployment.Deployment):
         ] + service_auth + [
             '[pki]',
             'encryption_keys = %s' % self.pki_key,
+            # The trustee domain and its admin register.py made, as
+            # Magnum's devstack plugin does; every Heat call of a cluster
+            # goes through its trust.
+            '[trust]',
+            'trustee_domain_name = caas',
+            'trustee_domain_admin_name = caas_trustee_domain_admin',
+            'trustee_domain_admin_password = %s' % password,
+            'act_as_trustee = %s' % self.act_as_trustee,
             '[health]',
             'probe_networks = 127.0.0.0/8',
             '[conductor]',

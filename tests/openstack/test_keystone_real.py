@@ -113,9 +113,8 @@ def test_real_tokens_roles_and_project_isolation(real_deploy, openstack):
         assert resp.status_code == 404, (method, path, resp.text)
 
     # The conductor works on the cluster meanwhile; the rows are compared
-    # once it has settled. (Today it ends CREATE_FAILED at make-credential:
-    # with only the `service` role caas may not list or create its trustee
-    # users in the real Keystone; issue 10 item 3 is still open.)
+    # once it has settled (the Kubernetes driver's template needs the
+    # Neutron/Octavia/Cinder stand-ins of issue 10 item 4 to go further).
     helpers.wait_settled(alpha, [cluster.uuid], timeout=300)
     before = _rows(dep.db_url)
     # The project's reader lists and shows, and changes nothing.

@@ -366,6 +366,10 @@ environment_dir = $venv/etc/heat/environment.d
 template_dir = $venv/etc/heat/templates
 heat_metadata_server_url = http://$HOSTIP:$HEAT_PORT
 heat_waitcondition_server_url = http://$HOSTIP:$HEAT_PORT/v1/waitcondition
+# Wait condition handles make a user in this domain (register.py).
+stack_user_domain_name = heat
+stack_domain_admin = heat_domain_admin
+stack_domain_admin_password = $PASSWORD
 [database]
 connection = $(db_url heat)
 [paste_deploy]

@@ -12,6 +12,11 @@ Neutron stand-ins) and caas the way its devstack plugin does: service type
 container-infra, service user `caas` with the `service` role on project
 `service`. It also creates two user projects, alpha and beta, each with a
 `<project>-member` and a `<project>-reader` user, and `heat_stack_owner`.
+As Magnum's devstack plugin does for its trustees, it makes a domain `caas`
+for the per-cluster trustee users and its admin `caas_trustee_domain_admin`
+(role admin on that domain only): caas's service user, with its `service`
+role, may not create or list users. Heat's stack domain `heat` and its
+`heat_domain_admin` are made as devstack makes them.
 """
 
 import argparse
@@ -99,6 +104,22 @@ def accounts(args):
     caas = _user(ks, 'caas', args.password)
     _grant(ks, caas, 'service', service)
     _role(ks, 'heat_stack_owner')
+    domain = _find(ks.domains, 'caas') or ks.domains.create(
+        name='caas', description='Trustee users of caas clusters')
+    domain_admin = _find(ks.users, 'caas_trustee_domain_admin',
+                         domain=domain) or ks.users.create(
+        name='caas_trustee_domain_admin', domain=domain,
+        password=args.password)
+    ks.roles.grant(_role(ks, 'admin'), user=domain_admin, domain=domain)
+    # Heat's stack domain, as devstack makes it: wait condition handles and
+    # software deployments get a user there (heat.conf stack_domain_admin).
+    heat_domain = _find(ks.domains, 'heat') or ks.domains.create(
+        name='heat', description='Owns users and projects created by heat')
+    heat_admin = _find(ks.users, 'heat_domain_admin',
+                       domain=heat_domain) or ks.users.create(
+        name='heat_domain_admin', domain=heat_domain, password=args.password)
+    ks.roles.grant(_role(ks, 'admin'), user=heat_admin, domain=heat_domain)
+    _role(ks, 'heat_stack_user')
 
     for name in PROJECTS:
         project = _project(ks, name)

@@ -44,21 +44,34 @@ def _wipe_token(fence, operation_id):
     params = common.operation(operation_id).params or {}
     if TOKEN_PARAM in params:
         fence.update(operation_values={'params': {
-            k: v for k, v in params.items() if k != TOKEN_PARAM}})
+            k: v for k, v in params.items()
+            if k not in (TOKEN_PARAM, identity.PROJECT_PARAM)}})
+
+
+def _password(fence, row):
+    return keystore.decrypt(row.encrypted_password,
+                            fence.cluster_uuid).decode('utf-8')
 
 
 def _forget(fence, ident, row):
-    """Delete a trustee's trusts and user in Keystone, then its row."""
+    """Delete a trustee's user and trusts in Keystone, then its row.
+
+    The user goes first: Keystone deletes the trusts a user is party to
+    with it, and a trustee domain admin may not delete another user's
+    trust (only its trustor or a system admin may); the trusts are then
+    deleted by id, which finds them gone.
+    """
     user_id = row.user_id or common.cloud_call(ident.find_user, row.username,
                                                row.domain_id)
     trusts = set([row.trust_id] if row.trust_id else [])
     if user_id:
-        trusts.update(common.cloud_call(ident.trusts_of, user_id))
+        trusts.update(common.cloud_call(ident.trusts_of, user_id,
+                                        _password(fence, row)))
     fence.check()
-    for trust_id in sorted(trusts):
-        common.cloud_call(ident.delete_trust, trust_id)
     if user_id:
         common.cloud_call(ident.delete_user, user_id)
+    for trust_id in sorted(trusts):
+        common.cloud_call(ident.delete_trust, trust_id)
     outage.call(trustees.remove, fence, row.id)
     LOG.info('Cluster %s: deleted trustee %s and its trust(s) %s',
              fence.cluster_uuid, user_id or row.username,
@@ -72,7 +85,7 @@ class MakeTrustee(task.Task):
 
     def execute(self, fence, clients, operation_id):
         data = common.load(fence.cluster_uuid)
-        ident = identity.Identity(clients.session)
+        ident = identity.Identity.for_trustees(clients)
         row = outage.call(trustees.of_operation, fence.cluster_uuid,
                           operation_id)
         if row is None:
@@ -84,14 +97,13 @@ class MakeTrustee(task.Task):
                 'domain_id': domain_id,
                 'encrypted_password': keystore.encrypt(
                     password.encode('utf-8'))})
-        password = keystore.decrypt(row.encrypted_password,
-                                    fence.cluster_uuid).decode('utf-8')
+        password = _password(fence, row)
         fence.check()
         user_id = common.cloud_call(ident.ensure_user, row.username,
                                     row.domain_id, password)
         if row.user_id != user_id:
             outage.call(trustees.update, fence, row.id, user_id=user_id)
-        existing = common.cloud_call(ident.trusts_of, user_id)
+        existing = common.cloud_call(ident.trusts_of, user_id, password)
         if existing:
             trust_id = existing[0]
             LOG.info('Cluster %s: trust %s of trustee %s already exists',
@@ -103,7 +115,11 @@ class MakeTrustee(task.Task):
                                                    operation_id)
         outage.call(trustees.update, fence, row.id, trust_id=trust_id,
                         trustor_user_id=trustor)
-        _wipe_token(fence, operation_id)
+        if not CONF.trust.act_as_trustee:
+            # Acting through the trust, the create still needs the token
+            # for the stack (see caas.clients.trusted); retire-credentials
+            # wipes it then.
+            _wipe_token(fence, operation_id)
         LOG.info('Cluster %s: trustee %s holds trust %s from %s',
                  fence.cluster_uuid, user_id, trust_id, trustor)
         return row.id
@@ -121,9 +137,9 @@ class MakeTrustee(task.Task):
             trustor, project = access.user_id, data.cluster['project_id']
             roles = CONF.trust.roles or access.role_names
         else:
-            session = clients.session
+            session = getattr(clients, 'service', clients).session
             trustor, project, roles = common.cloud_call(
-                ident.service_trustor)
+                identity.service_trustor, session)
             roles = CONF.trust.roles or roles
         fence.check()
         trust_id = common.cloud_call(identity.create_trust, session, trustor,
@@ -151,7 +167,7 @@ class MakeTrustee(task.Task):
                 if stack is not None else {}
             if row.user_id and params.get('trustee_user_id') == row.user_id:
                 return
-            _forget(fence, identity.Identity(clients.session), row)
+            _forget(fence, identity.Identity.for_trustees(clients), row)
         except Exception as exc:
             LOG.warning('Cluster %s: could not clean up the new trustee of '
                         'operation %s: %s', fence.cluster_uuid, operation_id,
@@ -164,13 +180,14 @@ class RetireTrustees(task.Task):
     step, label = 'retire-credentials', 'deleting the previous credential'
 
     def execute(self, fence, clients, operation_id):
+        _wipe_token(fence, operation_id)
         row = outage.call(trustees.of_operation, fence.cluster_uuid,
                           operation_id)
         if row is None:
             return
         if row.state != trustees.CURRENT:
             outage.call(trustees.promote, fence, row.id)
-        ident = identity.Identity(clients.session)
+        ident = identity.Identity.for_trustees(clients)
         for other in outage.call(trustees.list_trustees, fence.cluster_uuid):
             if other.id != row.id:
                 _forget(fence, ident, other)
@@ -183,11 +200,13 @@ class DeleteTrustees(task.Task):
 
     def execute(self, fence, clients):
         rows = outage.call(trustees.list_trustees, fence.cluster_uuid)
-        if not rows:
-            return
-        ident = identity.Identity(clients.session)
-        for row in rows:
-            _forget(fence, ident, row)
+        if rows:
+            ident = identity.Identity.for_trustees(clients)
+            for row in rows:
+                _forget(fence, ident, row)
+        # The stack is gone: the caller's token (kept in case the trust
+        # gave no token, see caas.clients.trusted) is not needed any more.
+        _wipe_token(fence, fence.operation_id)
 
 
 class ApplyCredential(task.Task):

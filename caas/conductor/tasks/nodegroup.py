@@ -103,7 +103,7 @@ class CreateNodeGroupStack(task.Task):
             data.driver, fence.cluster_uuid, fence.operation_id,
             definition['template'].get('parameters') or {})
         definition['parameters'].update(secret)
-        heat = clients.quiet_heat if secret else clients.heat
+        heat = clients.stack_creator(quiet=bool(secret))
         fence.check()
         try:
             created = common.cloud_call(

@@ -60,7 +60,7 @@ class CreateStack(task.Task):
             # a master for them.
             keys = ca_key_parameters(data, definition)
             definition['parameters'].update(keys)
-            heat = clients.quiet_heat if secret or keys else clients.heat
+            heat = clients.stack_creator(quiet=bool(secret or keys))
             fence.check()
             timeout = data.cluster.get('create_timeout') or \
                 CONF.conductor.default_create_timeout

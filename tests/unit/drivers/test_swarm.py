@@ -152,7 +152,10 @@ def test_others_join_after_the_first_manager_signalled_the_tokens():
     assert primary['tokens_endpoint'] == {
         'get_attr': ['primary_tokens_handle', 'endpoint']}
     join = resources['swarm_join']['properties']['value']['str_replace']
-    assert join['template'] == {'get_attr': ['primary_tokens_wait', 'data']}
+    # Through list_join: the real Heat refuses a str_replace whose
+    # template is not yet a string when it creates the stack.
+    assert join['template'] == {'list_join': [
+        '', [{'get_attr': ['primary_tokens_wait', 'data']}]]}
     for group in ('swarm_secondary_masters', 'swarm_nodes'):
         props = resources[group]['properties']['resource_def']['properties']
         assert props['swarm_join'] == {'get_attr': ['swarm_join', 'value']}

@@ -219,9 +219,10 @@ def test_stack_with_group_of_provider_servers(heat, nova):
     assert out['output']['output_value'] == outputs['addresses']
     assert heat.resources.list(stack_id)[0].resource_status == \
         'CREATE_COMPLETE'
+    # Newest first, as Heat lists them.
     statuses = [e.resource_status for e in heat.events.list(stack_id)]
-    assert statuses[0] == 'CREATE_IN_PROGRESS'
-    assert statuses[-1] == 'CREATE_COMPLETE'
+    assert statuses[-1] == 'CREATE_IN_PROGRESS'
+    assert statuses[0] == 'CREATE_COMPLETE'
 
 
 def test_update_existing_resizes_group(heat, nova):
@@ -232,7 +233,8 @@ def test_update_existing_resizes_group(heat, nova):
         'UPDATE_IN_PROGRESS', 'UPDATE_COMPLETE')
     stack = wait_for(heat, stack_id, ('UPDATE_COMPLETE', 'UPDATE_FAILED'))
     assert stack.stack_status == 'UPDATE_COMPLETE'
-    statuses = [e.resource_status for e in heat.events.list(stack_id)]
+    statuses = [e.resource_status for e in heat.events.list(
+        stack_id, sort_dir='asc')]
     assert statuses.index('UPDATE_IN_PROGRESS') < statuses.index(
         'UPDATE_COMPLETE')
     outputs = {o['output_key']: o['output_value'] for o in stack.outputs}
@@ -410,3 +412,21 @@ def test_a_change_writes_its_own_rows_whatever_the_number_of_stacks(cloud,
     # Bytes differ only by the names and ids in the records.
     assert abs(large[0][1] - small[0][1]) < 200
     assert abs(large[1][1] - small[1][1]) < 200
+
+
+def test_events_keep_each_actions_outcome_newest_first(heat, nova):
+    """As the real Heat: after an update the stack's events still hold
+    its CREATE_COMPLETE, and the list is newest first (oldest first with
+    sort_dir=asc)."""
+    stack_id = create_cluster(heat)
+    wait_for(heat, stack_id, ('CREATE_COMPLETE',))
+    heat.stacks.update(stack_id, existing=True, parameters={'count': 3})
+    stack = wait_for(heat, stack_id, ('UPDATE_COMPLETE', 'UPDATE_FAILED'))
+    name = stack.stack_name
+    mine = [e.resource_status for e in heat.events.list(stack_id)
+            if e.resource_name == name]
+    assert mine == ['UPDATE_COMPLETE', 'UPDATE_IN_PROGRESS',
+                    'CREATE_COMPLETE', 'CREATE_IN_PROGRESS']
+    oldest_first = [e.resource_status for e in heat.events.list(
+        stack_id, sort_dir='asc') if e.resource_name == name]
+    assert oldest_first == list(reversed(mine))

@@ -22,6 +22,18 @@ def test_unknown_version_is_rejected():
         hot.parse({'heat_template_version': 'banana'})
 
 
+@pytest.mark.parametrize('version', ['1999-01-01', '2021-04-17', 'stein'])
+def test_a_version_heat_does_not_know_is_refused_as_heat_refuses_it(
+        version):
+    # Heat 27 knows eleven dates and six release names, not any date.
+    with pytest.raises(hot.HOTError) as caught:
+        hot.parse({'heat_template_version': version})
+    assert caught.value.error_type == 'InvalidTemplateVersion'
+    assert str(caught.value.message).startswith(
+        'The template version is invalid: "heat_template_version: %s". '
+        '"heat_template_version" should be one of: 2013-05-23, ' % version)
+
+
 def test_parameters_are_typed():
     tpl = hot.parse({'heat_template_version': 'rocky', 'parameters': {
         'n': {'type': 'number'}, 'l': {'type': 'comma_delimited_list'},
@@ -83,3 +95,13 @@ def test_circular_dependency_is_rejected():
         'b': {'type': 'OS::Heat::None', 'depends_on': 'a'}}})
     with pytest.raises(hot.HOTError, match='Circular'):
         hot.validate(tpl, {}, resources.TYPES)
+
+
+def test_an_unknown_resource_type_is_a_failed_validation_as_in_heat():
+    with pytest.raises(hot.HOTError) as caught:
+        hot.validate(hot.parse({'heat_template_version': '2021-04-16',
+                                'resources': {'x': {'type': 'OS::No::Such'}}}),
+                     {}, ('OS::Heat::Value',), ())
+    assert caught.value.error_type == 'StackValidationFailed'
+    assert caught.value.message == \
+        'The Resource Type (OS::No::Such) could not be found.'

@@ -368,10 +368,14 @@ def delete(ident):
     out in the transaction that records the delete; a delete already
     running makes this one a no-op (204, nothing recorded or cast)."""
     row = _get(ident, 'cluster:delete', 'cluster:delete_all_projects')
+    conf = request.services().conf
+    # Acting through the cluster's trust, the conductor needs the caller's
+    # token only if the trust gives none (the owner lost their role).
     cluster, operation, superseded = db.start_delete(
-        row.uuid,
-        timeout_minutes=request.services().conf.conductor.update_timeout,
-        request_id=request.request_id())
+        row.uuid, timeout_minutes=conf.conductor.update_timeout,
+        request_id=request.request_id(),
+        params=credentials.trustor_params() if conf.trust.act_as_trustee
+        else None)
     if operation is None:
         LOG.info('Cluster %s: delete already in progress', cluster.uuid)
         return request.no_content()

@@ -32,7 +32,8 @@ def trustor_params():
     conf = request.services().conf
     if conf.auth_strategy != 'keystone' or not ctx.auth_token:
         return {}
-    return {identity.TOKEN_PARAM: identity.seal_token(ctx.auth_token)}
+    return {identity.TOKEN_PARAM: identity.seal_token(ctx.auth_token),
+            identity.PROJECT_PARAM: ctx.project_id}
 
 
 def rotate(ident):

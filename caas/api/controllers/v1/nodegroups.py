@@ -23,6 +23,7 @@ from caas.api import request
 from caas.api import scope
 from caas.api import views
 from caas.api.controllers.v1 import clusters
+from caas.api.controllers.v1 import credentials
 from caas.api.schemas import nodegroup as schema
 from caas.api import schemas
 from caas.common import exceptions
@@ -137,6 +138,14 @@ def _labels(cluster, template, body, services):
     return labels
 
 
+
+def _creator_params(services):
+    """Acting through the cluster's trust, Heat still wants a token of the
+    user's own to create a stack (caas.clients.trusted): the caller's."""
+    if not services.conf.trust.act_as_trustee:
+        return {}
+    return credentials.trustor_params()
+
 def create(ident):
     # Adding a nodegroup changes the cluster: an administrator of another
     # project may, as for a cluster update (no nodegroup rule says so).
@@ -186,7 +195,7 @@ def create(ident):
         services.check_references(values, ('flavor_id', 'image_id'))
     cluster, operation = db.start_operation(
         cluster.uuid, states.OP_NODEGROUP_CREATE,
-        params={'nodegroup': values['uuid']},
+        params=dict(_creator_params(services), nodegroup=values['uuid']),
         timeout_minutes=cluster.create_timeout or
         services.conf.conductor.default_create_timeout,
         request_id=request.request_id(), new_nodegroup=values)

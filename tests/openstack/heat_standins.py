@@ -1,0 +1,140 @@
+"""Provider-template stand-ins for the resource types with no service here.
+
+The tier runs Keystone, Heat and Nova, not Neutron, Octavia or Cinder. Each
+of their resource types a driver uses is mapped, through the environment's
+``resource_registry``, to a provider template made from Heat's own
+``resource_types/<type>/template`` answer: the same parameters (so Heat
+checks every property the driver sets against the real property's type)
+and an output for every attribute (Heat refuses a facade that lacks one).
+Instead of the real resource the stand-in holds a random string, from
+which the addresses it makes up are derived: always in 127.0.0.0/8, so
+nothing - health probes included - leaves the machine.
+"""
+
+import copy
+import re
+
+import yaml
+
+PREFIXES = ('OS::Neutron::', 'OS::Octavia::', 'OS::Cinder::')
+_TYPE = re.compile(r'\b(OS::(?:Neutron|Octavia|Cinder)::[A-Za-z]+)\b')
+
+# An address in 127.0.0.0/8 from the stand-in's three random octets, each
+# "1" and two random digits (100-199: no leading zero, no network or
+# broadcast address). No yaql: Heat 27's yaql lexer is not thread-safe
+# ("'Lexer' object has no attribute 'lexmatch'" when stand-ins were created
+# at once).
+OCTETS = ('o1', 'o2', 'o3')
+_ADDRESS = {'list_join': ['.', ['127'] + [
+    {'list_join': ['', ['1', {'get_attr': [name, 'value']}]]}
+    for name in OCTETS]]}
+_ID = {'list_join': ['', [{'get_attr': [name, 'value']} for name in OCTETS]]}
+
+_ADDRESS_ATTRS = ('vip_address', 'floating_ip_address', 'fixed_ip_address',
+                  'gateway_ip', 'ip_address')
+
+
+def types_in(*texts):
+    """The stand-in types named in templates (as text or data)."""
+    found = set()
+    for text in texts:
+        if not isinstance(text, str):
+            text = yaml.safe_dump(text)
+        found.update(_TYPE.findall(text))
+    return sorted(found)
+
+
+def _output(attr):
+    if attr in _ADDRESS_ATTRS:
+        return _ADDRESS
+    if attr == 'fixed_ips':
+        return [{'ip_address': _ADDRESS, 'subnet_id': 'standin-subnet'}]
+    if attr == 'cidr':
+        return '127.0.0.0/8'
+    if attr == 'show':
+        return {'id': _ID}
+    if attr in ('subnets', 'pools', 'security_groups', 'attachments_list',
+                'allowed_address_pairs', 'dns_assignment', 'members',
+                'listeners', 'tags'):
+        return []
+    return _ID
+
+
+def facade(generated):
+    """A stand-in provider template from Heat's generated template of a
+    type: its parameters (constraints that would look the value up in the
+    missing service dropped), an output per attribute."""
+    params = {}
+    for name, spec in (generated.get('parameters') or {}).items():
+        spec = copy.deepcopy(spec)
+        spec.pop('constraints', None)
+        # Optional properties have no default in the generated template:
+        # the stand-in must not make them required.
+        if 'default' not in spec:
+            spec['default'] = {
+                'comma_delimited_list': [], 'json': {}, 'number': 0,
+                'boolean': False}.get(spec.get('type'), '')
+        params[name] = spec
+    outputs = {attr: {'value': _output(attr)}
+               for attr in (generated.get('outputs') or {})
+               if attr != 'OS::stack_id'}
+    return {
+        'heat_template_version': '2021-04-16',
+        'description': 'caas tier stand-in made from Heat\'s own template '
+                       'of the type',
+        'parameters': params,
+        'resources': {name: {
+            'type': 'OS::Heat::RandomString',
+            'properties': {'length': 2, 'character_classes': [
+                {'class': 'digits', 'min': 1}]}} for name in OCTETS},
+        'outputs': outputs,
+    }
+
+
+def environment(heat, types):
+    """(environment, files) mapping each type to its stand-in."""
+    registry, files = {}, {}
+    for type_name in types:
+        generated = heat.resource_types.generate_template(
+            type_name, template_type='hot')
+        path = 'standin/%s.yaml' % type_name.replace('::', '-')
+        files[path] = yaml.safe_dump(facade(generated))
+        registry[type_name] = path
+    return {'resource_registry': registry}, files
+
+
+def server_facade(generated):
+    """OS::Nova::Server's stand-in: a *real* Nova server inside (Heat does
+    not apply a mapping to the provider template that defines it), booted
+    from the same image, flavor, keypair and user data, but with no network
+    (no Neutron here: the ports are stand-ins) and no scheduler hints (the
+    fake virt driver is one host: anti-affinity would fail). Its addresses
+    are made up in 127.0.0.0/8 like the ports'."""
+    template = facade(generated)
+    template['resources']['server'] = {
+        'type': 'OS::Nova::Server',
+        'properties': {
+            'name': {'get_param': 'name'},
+            'image': {'get_param': 'image'},
+            'flavor': {'get_param': 'flavor'},
+            'key_name': {'get_param': 'key_name'},
+            'metadata': {'get_param': 'metadata'},
+            'user_data': {'get_param': 'user_data'},
+            'user_data_format': 'RAW',
+            'networks': [{'allocate_network': 'none'}]}}
+    address = _ADDRESS
+    outputs = template['outputs']
+    outputs['name'] = {'value': {'get_attr': ['server', 'name']}}
+    outputs['instance_name'] = {
+        'value': {'get_attr': ['server', 'instance_name']}}
+    outputs['addresses'] = {'value': {'private': [
+        {'addr': address, 'version': 4, 'OS-EXT-IPS:type': 'fixed'}]}}
+    outputs['networks'] = {'value': {'private': [address]}}
+    outputs['accessIPv4'] = {'value': address}
+    # A hidden (deprecated) attribute Heat's generated template leaves
+    # out, and its facade check still asks for.
+    outputs['first_address'] = {'value': address}
+    outputs['show'] = {'value': {'get_attr': ['server', 'show']}}
+    # Its own id is the real server's, as get_resource on a server is.
+    outputs['OS::stack_id'] = {'value': {'get_resource': 'server'}}
+    return template
