@@ -181,8 +181,7 @@ function openstack {
 }
 
 function get_or_create_domain {
-    openstack domain show "$1" -f value -c id 2>/dev/null ||
-        openstack domain create "$1" --description "$2" -f value -c id
+    openstack domain create "$1" --description "$2" --or-show -f value -c id
 }
 
 # get_or_create_user NAME PASSWORD DOMAIN [EMAIL]
@@ -200,24 +199,18 @@ function get_or_create_role {
 }
 
 # get_or_add_user_project_role ROLE USER PROJECT [USER_DOMAIN PROJECT_DOMAIN]
+# (Keystone's role add is itself idempotent: one call, whose role id is
+# echoed as devstack echoes it.)
 function get_or_add_user_project_role {
-    local args=(--role "$1" --user "$2" --project "$3"
-        --user-domain "${4:-Default}" --project-domain "${5:-Default}")
-    get_or_create_role "$1" >/dev/null
-    if [[ -z "$(openstack role assignment list "${args[@]}" -f value -c Role)" ]]; then
-        openstack role add "$1" --user "$2" --project "$3" \
-            --user-domain "${4:-Default}" --project-domain "${5:-Default}"
-    fi
-    openstack role assignment list "${args[@]}" -f value -c Role
+    openstack role add "$1" --user "$2" --project "$3" \
+        --user-domain "${4:-Default}" --project-domain "${5:-Default}" >&2
+    echo "$1"
 }
 
 # get_or_add_user_domain_role ROLE USER DOMAIN
 function get_or_add_user_domain_role {
-    get_or_create_role "$1" >/dev/null
-    if [[ -z "$(openstack role assignment list --role "$1" --user "$2" --domain "$3" -f value -c Role)" ]]; then
-        openstack role add "$1" --user "$2" --domain "$3"
-    fi
-    openstack role assignment list --role "$1" --user "$2" --domain "$3" -f value -c Role
+    openstack role add "$1" --user "$2" --domain "$3" >&2
+    echo "$1"
 }
 
 # create_service_user NAME [ROLE]: a user in the service domain with ROLE
@@ -242,28 +235,27 @@ function get_or_create_service {
     echo "$id"
 }
 
-function _get_or_create_endpoint_with_interface {
-    local id
-    id=$(openstack endpoint list --service "$1" --interface "$2" \
-        --region "$3" -f value -c ID)
-    if [[ -z "$id" ]]; then
-        id=$(openstack endpoint create "$1" "$2" "$4" --region "$3" \
-            -f value -c id)
-    fi
-    echo "$id"
-}
-
 # get_or_create_endpoint SERVICE REGION PUBLIC_URL [ADMIN_URL [INTERNAL_URL]]:
-# the public endpoint's id.
+# an endpoint per interface given, unless the service has one for that
+# interface and region; echoes the public endpoint's id.
 function get_or_create_endpoint {
-    local public
-    public=$(_get_or_create_endpoint_with_interface "$1" public "$2" "$3")
-    if [[ -n "${4:-}" ]]; then
-        _get_or_create_endpoint_with_interface "$1" admin "$2" "$4" >/dev/null
-    fi
-    if [[ -n "${5:-}" ]]; then
-        _get_or_create_endpoint_with_interface "$1" internal "$2" "$5" >/dev/null
-    fi
+    local existing interface url id public=""
+    existing=$(openstack endpoint list --service "$1" --region "$2" \
+        -f value -c ID -c Interface)
+    for interface in public admin internal; do
+        case $interface in
+            public) url=$3 ;;
+            admin) url=${4:-} ;;
+            internal) url=${5:-} ;;
+        esac
+        [[ -n "$url" ]] || continue
+        id=$(echo "$existing" | awk -v i="$interface" '$2 == i {print $1; exit}')
+        if [[ -z "$id" ]]; then
+            id=$(openstack endpoint create "$1" "$interface" "$url" \
+                --region "$2" -f value -c id)
+        fi
+        [[ $interface == public ]] && public=$id
+    done
     echo "$public"
 }
 
