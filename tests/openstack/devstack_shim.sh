@@ -126,32 +126,56 @@ function setup_develop {
 
 # ------------------------------------------------------------- ini files
 
+# iniset FILE SECTION OPTION VALUE: set (or add) one option, keeping the
+# rest of the file. (awk, not Python: an interpreter start per option
+# cost ~1 s each on a loaded machine.) Values go through the environment,
+# so that awk interprets no backslash in them.
 function iniset {
-    python3 - "$@" <<'EOF'
-import configparser, os, sys
-path, section, option, value = sys.argv[1:5]
-cp = configparser.RawConfigParser(strict=False, default_section='\0none')
-cp.optionxform = str
-if os.path.exists(path):
-    cp.read(path)
-if not cp.has_section(section):
-    cp.add_section(section)
-cp.set(section, option, value)
-with open(path, 'w') as f:
-    cp.write(f)
-EOF
+    local file=$1 tmp
+    [[ -f "$file" ]] || : >"$file"
+    tmp=$(mktemp "$file.XXXXXX")
+    INI_SECTION=$2 INI_OPTION=$3 INI_VALUE=$4 awk '
+        function key(line) {
+            sub(/=.*/, "", line)
+            gsub(/^[ \t]+|[ \t]+$/, "", line)
+            return line
+        }
+        function emit() {
+            print ENVIRON["INI_OPTION"] " = " ENVIRON["INI_VALUE"]
+            done = 1
+        }
+        /^\[/ {
+            if (in_section && !done) emit()
+            in_section = ($0 == "[" ENVIRON["INI_SECTION"] "]")
+            if (in_section) seen = 1
+            print
+            next
+        }
+        in_section && !done && /=/ && key($0) == ENVIRON["INI_OPTION"] {
+            emit()
+            next
+        }
+        { print }
+        END {
+            if (!seen) print "[" ENVIRON["INI_SECTION"] "]"
+            if (!done) emit()
+        }' "$file" >"$tmp"
+    cat "$tmp" >"$file"
+    rm -f "$tmp"
 }
 
+# iniget FILE SECTION OPTION: the option's value, empty if it is not set.
 function iniget {
-    python3 - "$@" <<'EOF'
-import configparser, sys
-path, section, option = sys.argv[1:4]
-cp = configparser.RawConfigParser(strict=False, default_section='\0none')
-cp.optionxform = str
-cp.read(path)
-if cp.has_option(section, option):
-    print(cp.get(section, option))
-EOF
+    INI_SECTION=$2 INI_OPTION=$3 awk '
+        /^\[/ { in_section = ($0 == "[" ENVIRON["INI_SECTION"] "]"); next }
+        in_section && /=/ {
+            k = $0; sub(/=.*/, "", k); gsub(/^[ \t]+|[ \t]+$/, "", k)
+            if (k == ENVIRON["INI_OPTION"]) {
+                v = $0; sub(/^[^=]*=[ \t]*/, "", v)
+                print v
+                exit
+            }
+        }' "$1"
 }
 
 # ------------------------------------------------------------- messaging and databases

@@ -91,9 +91,13 @@ class Devstack:
         for phase in phases:
             lines.append('source %s/plugin.sh %s' % (PLUGIN, phase))
         lines.append(script)
+        started = time.monotonic()
         proc = subprocess.run(['bash', '-c', '\n'.join(lines)],
                               env=self.env, capture_output=True, text=True,
                               timeout=600, cwd=deployment.ROOT)
+        # (Shown with the output of a failed test: where the time went.)
+        print('devstack %s %s: %.1f s' % (' / '.join(phases), script,
+                                          time.monotonic() - started))
         assert proc.returncode == 0 or not check, (
             'devstack phases %s failed (%d):\n%s\n%s' % (
                 phases, proc.returncode, proc.stdout[-3000:],
