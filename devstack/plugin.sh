@@ -1,9 +1,10 @@
 #!/bin/bash
-# devstack entry point of caas: devstack calls this file with a mode and a
-# phase ("stack install", "stack post-config", ...); the work is done by the
-# functions in lib/caas.
+# devstack entry point of caas: devstack sources this file with a mode and
+# a phase ("stack install", "stack post-config", ...); the work is done by
+# the functions in lib/caas.
 
 CAAS_PLUGIN_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib/caas
 source "$CAAS_PLUGIN_DIR/lib/caas"
 
 if is_service_enabled caas-api caas-cond; then

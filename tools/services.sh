@@ -21,28 +21,13 @@ DIR=${CAAS_SERVICES_DIR:-/tmp/caas-services}
 PG_PORT=${CAAS_PG_PORT:-25432}
 RABBIT_PORT=${CAAS_RABBIT_PORT:-25672}
 RABBIT_DIST_PORT=${CAAS_RABBIT_DIST_PORT:-$((RABBIT_PORT + 1))}
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+PG_BIN=$({ find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin -type d 2>/dev/null ||
+  true; } | sort -V | tail -n 1)
 
-# A node of our own: its own name, ports, data, logs, plugins and config, so
-# a broker that is already on this machine (Debian's, another checkout's) is
-# never stopped, reused or read.
-RDIR=$DIR/rabbit
-export RABBITMQ_NODENAME=caas-$RABBIT_PORT@localhost
-export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
-export RABBITMQ_NODE_PORT=$RABBIT_PORT
-export RABBITMQ_DIST_PORT=$RABBIT_DIST_PORT
-export RABBITMQ_MNESIA_BASE=$RDIR/mnesia
-export RABBITMQ_LOG_BASE=$RDIR/log
-export RABBITMQ_PID_FILE=$RDIR/rabbit.pid
-export RABBITMQ_ENABLED_PLUGINS_FILE=$RDIR/enabled_plugins
-export RABBITMQ_CONFIG_FILE=$RDIR/rabbitmq
-export RABBITMQ_ADVANCED_CONFIG_FILE=$RDIR/advanced.config
-export ERL_EPMD_ADDRESS=127.0.0.1
-export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
-
-port_busy() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib/rabbitmq.sh
+. "$HERE/lib/rabbitmq.sh"
+rabbit_node_env caas "$RABBIT_PORT" "$RABBIT_DIST_PORT" "$DIR/rabbit"
 
 as_postgres() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -86,43 +71,11 @@ restart_pg() {
 }
 
 start_rabbit() {
-  command -v rabbitmq-server >/dev/null || {
-    echo "rabbitmq-server is not installed (apt-get install -y rabbitmq-server)" >&2; return 1; }
-  if rabbitmq-diagnostics -q -n "$RABBITMQ_NODENAME" ping >/dev/null 2>&1; then
-    return 0
-  fi
-  for port in "$RABBIT_PORT" "$RABBIT_DIST_PORT"; do
-    if port_busy "$port"; then
-      echo "port $port is taken by a server we did not start; set CAAS_RABBIT_PORT" >&2
-      return 1
-    fi
-  done
-  mkdir -p "$RDIR/mnesia" "$RDIR/log"
-  [ -f "$RDIR/enabled_plugins" ] || echo '[].' >"$RDIR/enabled_plugins"
-  [ -f "$RDIR/rabbitmq.conf" ] || : >"$RDIR/rabbitmq.conf"
-  [ -f "$RDIR/advanced.config" ] || echo '[].' >"$RDIR/advanced.config"
-  [ "$(id -u)" = 0 ] && id rabbitmq >/dev/null 2>&1 && chown -R rabbitmq "$RDIR"
-  # A node that fails to boot (a listener that cannot bind yet) is started
-  # again, up to three times.
-  local attempt
-  for attempt in 1 2 3; do
-    rabbitmq-server -detached >/dev/null 2>&1
-    for _ in $(seq 1 120); do
-      rabbitmq-diagnostics -q -n "$RABBITMQ_NODENAME" ping >/dev/null 2>&1 && break
-      sleep 0.5
-    done
-    if rabbitmqctl -q -n "$RABBITMQ_NODENAME" await_startup --timeout 60 >/dev/null 2>&1; then
-      return 0
-    fi
-    echo "RabbitMQ node $RABBITMQ_NODENAME did not start (attempt $attempt)" >&2
-    stop_rabbit
-    sleep 2
-  done
-  return 1
+  rabbit_start || { echo "RabbitMQ node $RABBITMQ_NODENAME did not start" >&2; return 1; }
 }
 
 stop_rabbit() {
-  rabbitmqctl -q -n "$RABBITMQ_NODENAME" shutdown >/dev/null 2>&1 || true
+  rabbit_stop
 }
 
 case "${1:-}" in
