@@ -82,11 +82,15 @@ class Identity:
         users = self.client.users.list(name=name, domain=domain_id)
         return users[0].id if users else None
 
-    def ensure_user(self, name, domain_id, password):
+    def ensure_user(self, name, domain_id, password, surely_new=False):
         """The user's id; made with ``password``, or its password set to
         ``password`` if an earlier run made it (nothing uses a trustee
-        before its trust reaches the stack, so resetting it is safe)."""
-        user_id = self.find_user(name, domain_id)
+        before its trust reaches the stack, so resetting it is safe).
+
+        :param surely_new: no earlier run can have made the user, so it is
+            created without looking first (a Conflict still finds it).
+        """
+        user_id = None if surely_new else self.find_user(name, domain_id)
         if user_id is None:
             try:
                 return self.client.users.create(
