@@ -43,7 +43,7 @@ class BenchDeployment(deployment.Deployment):
     """A deployment that logs at INFO (DEBUG logging costs every request)."""
 
     def __init__(self, conductors=1, boot_delay=0.2, conductor_opts=None,
-                 api_threads=None):
+                 api_threads=None, api_workers=0):
         admin, transport = services()
         self.tmp = tempfile.mkdtemp(prefix='caas-bench-')
         super().__init__(self.tmp, deployment.create_database(admin),
@@ -51,11 +51,15 @@ class BenchDeployment(deployment.Deployment):
                          boot_delay=boot_delay,
                          conductor_opts=conductor_opts)
         self.api_threads = api_threads
+        # caas-api processes ([api] workers; 0: one per CPU).
+        self.api_workers = api_workers
 
     def write_config(self):
         super().write_config()
         with open(self.conf) as f:
             text = f.read().replace('debug = true', 'debug = false')
+        text = text.replace('[api]\n', '[api]\nworkers = %d\n'
+                            % self.api_workers)
         if self.api_threads:
             text = text.replace('[api]\n', '[api]\nthreads = %d\n'
                                 % self.api_threads)
@@ -153,6 +157,23 @@ def cpu_seconds(pid):
     with open('/proc/%d/stat' % pid) as f:
         fields = f.read().rsplit(')', 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def tree_cpu_seconds(pid):
+    """CPU seconds of a process and of its children now alive (caas-api's
+    worker processes)."""
+    total = cpu_seconds(pid)
+    try:
+        with open('/proc/%d/task/%d/children' % (pid, pid)) as f:
+            children = [int(c) for c in f.read().split()]
+    except OSError:
+        children = []
+    for child in children:
+        try:
+            total += cpu_seconds(child)
+        except OSError:
+            pass
+    return total
 
 
 def rss_mib(pid):

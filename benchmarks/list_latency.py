@@ -1,9 +1,10 @@
 """GET /v1/clusters and GET /v1/clusters/<id> with many settled clusters.
 
-caas-api as its own process on PostgreSQL (``tools/services.sh start``);
+caas-api on PostgreSQL (``tools/services.sh start``), one worker process
+per CPU (``[api] workers = 0``);
 N settled clusters inserted straight into the database. From 1 and from
 16 client threads (each its own keep-alive connection): p50/p99 latency,
-requests per second and the API process's CPU per request over a bounded
+requests per second and the API processes' CPU per request over a bounded
 number of requests. A list returns one
 page of at most ``[api] max_limit`` (1,000) clusters.
 
@@ -71,9 +72,9 @@ def run(clusters, requests_per_figure=400, timeout=120, out=print):
             for threads in (1, 16):
                 total = requests_per_figure if kind == 'list' or \
                     threads == 1 else requests_per_figure * 4
-                cpu0 = deploy.cpu_seconds(api_pid)
+                cpu0 = deploy.tree_cpu_seconds(api_pid)
                 samples, wall = load(url, total, threads, timeout)
-                cpu = deploy.cpu_seconds(api_pid) - cpu0
+                cpu = deploy.tree_cpu_seconds(api_pid) - cpu0
                 key = '%s_%d_c%d' % (kind, clusters, threads)
                 rows[key] = {
                     'p50_ms': harness.pct_ms(samples, 50),

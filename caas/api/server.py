@@ -18,9 +18,11 @@ class Server:
     ``port`` is the bound port (useful when asked for port 0).
     """
 
-    def __init__(self, app, host, port, threads):
+    def __init__(self, app, host, port, threads, sock=None):
+        where = {'sockets': [sock]} if sock is not None else \
+            {'host': host, 'port': port}
         self._server = waitress.server.create_server(
-            app, host=host, port=port, threads=threads,
+            app, threads=threads, **where,
             clear_untrusted_proxy_headers=True, ident='caas-api',
             # Reading ahead is what lets waitress notice that a client went
             # away (environ['waitress.client_disconnected']): an event
@@ -67,7 +69,11 @@ class Server:
         self._thread.join()
 
 
-def serve(app, host, port, threads=8):
-    """Start serving ``app`` in the background; returns a started Server."""
-    return Server(app, host, port, threads).start()
+def serve(app, host, port, threads=8, sock=None):
+    """Start serving ``app`` in the background; returns a started Server.
+
+    :param sock: a listening socket to accept on instead of binding
+        ``host``:``port`` (the worker processes of ``caas-api`` share one).
+    """
+    return Server(app, host, port, threads, sock=sock).start()
 

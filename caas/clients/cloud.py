@@ -155,6 +155,17 @@ class CloudClients:
         return self.quiet_heat if quiet else self.heat
 
     @property
+    def identity(self):
+        """Keystone through the service session (``caas.clients.identity``),
+        one per thread: building a keystoneclient costs more CPU than the
+        request it then makes."""
+        if getattr(self._local, 'identity', None) is None:
+            # identity imports this module for its quiet logger.
+            from caas.clients import identity
+            self._local.identity = identity.Identity(self.session)
+        return self._local.identity
+
+    @property
     def nova(self):
         if getattr(self._local, 'nova', None) is None:
             kwargs = self._endpoint_kwargs()

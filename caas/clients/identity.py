@@ -104,8 +104,11 @@ class Identity:
         """The trustee domain admin's Identity, or else the service
         session's (never a cluster's trust: a trustee may not manage
         users)."""
-        service = getattr(clients, 'service', clients)
-        return cls(trustee_admin_session() or service.session)
+        admin = trustee_admin_session()
+        if admin is not None:
+            return cls(admin)
+        # The service's own, built once per thread (see Clients.identity).
+        return getattr(clients, 'service', clients).identity
 
     def domain_id(self):
         """The trustee domain from ``[trust]``; the default domain when
@@ -126,11 +129,15 @@ class Identity:
         users = self.client.users.list(name=name, domain=domain_id)
         return users[0].id if users else None
 
-    def ensure_user(self, name, domain_id, password):
+    def ensure_user(self, name, domain_id, password, surely_new=False):
         """The user's id; made with ``password``, or its password set to
         ``password`` if an earlier run made it (nothing uses a trustee
-        before its trust reaches the stack, so resetting it is safe)."""
-        user_id = self.find_user(name, domain_id)
+        before its trust reaches the stack, so resetting it is safe).
+
+        :param surely_new: no earlier run can have made the user, so it is
+            created without looking first (a Conflict still finds it).
+        """
+        user_id = None if surely_new else self.find_user(name, domain_id)
         if user_id is None:
             try:
                 return self.client.users.create(

@@ -6,9 +6,9 @@ named by the operation id). A later claim - after a takeover, or after this
 conductor restarted - rebuilds the same flow from that detail: tasks that
 finished are not run again; the one that was running runs again.
 
-TaskFlow's own state writes go through ``FencedBackend``, which refuses to
-write once this conductor has lost its claim, so a paused conductor that
-wakes up cannot overwrite the new owner's progress.
+TaskFlow's own state writes go through ``persistence.FencedBackend``: each
+is one statement conditional on the claim, so a paused conductor that wakes
+up cannot overwrite the new owner's progress.
 
 The runner knows which operations it is running. One this host owns but no
 local flow runs (the flow stopped on an error, its thread died, or it could
@@ -25,7 +25,6 @@ from oslo_log import log as logging
 import tenacity
 import taskflow.engines
 from taskflow import exceptions as tf_exc
-from taskflow.persistence import base as tf_base
 from taskflow.persistence import models as tf_models
 from taskflow.persistence.backends import impl_sqlalchemy
 
@@ -35,6 +34,7 @@ from caas.common import notifications
 from caas.common import states
 from caas.conductor import notify
 from caas.conductor import ownership
+from caas.conductor import persistence
 from caas.conductor import progress
 from caas.conductor.flows import FACTORIES
 from caas.conf import CONF
@@ -58,44 +58,6 @@ _CLAIMING = object()
 # sweeper claims the operation again long before; this only bounds the
 # thread.
 RELEASE_RETRY_SECONDS = 3600
-
-
-class _FencedConnection:
-    _WRITES = ('update_atom_details', 'update_flow_details', 'save_logbook')
-
-    def __init__(self, conn, fence):
-        self._conn = conn
-        self._fence = fence
-
-    def __getattr__(self, name):
-        attr = getattr(self._conn, name)
-        if name in self._WRITES:
-            def fenced_write(*args, **kwargs):
-                self._fence.check()
-                return attr(*args, **kwargs)
-            # Saving a detail twice is harmless; the claim is checked again
-            # on every attempt.
-            return lambda *a, **kw: outage.call(fenced_write, *a, **kw)
-        return attr
-
-
-class FencedBackend(tf_base.Backend):
-    """A TaskFlow backend whose writes are conditional on a claim.
-
-    It hands out one shared TaskFlow connection (stateless apart from its
-    table metadata, which is costly to build on every call).
-    """
-
-    def __init__(self, connection, fence):
-        super().__init__({})
-        self._connection = connection
-        self._fence = fence
-
-    def get_connection(self):
-        return _FencedConnection(self._connection, self._fence)
-
-    def close(self):
-        """The shared backend outlives each flow; nothing to release here."""
 
 
 def make_backend():
@@ -184,7 +146,7 @@ class FlowRunner:
     # -- running -----------------------------------------------------------
 
     def _load(self, op, fence):
-        backend = FencedBackend(self.persistence, fence)
+        backend = persistence.FencedBackend(self.persistence, fence)
         conn = self.persistence
         factory = FACTORIES[op.kind]
         if op.flow_id:

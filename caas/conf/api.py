@@ -10,7 +10,15 @@ opts = [
     cfg.PortOpt('port', default=9511,
                 help="Port the API listens on (Magnum's port by default)."),
     cfg.IntOpt('threads', default=8, min=1,
-               help='Worker threads of the built-in WSGI server.'),
+               help='Worker threads of the built-in WSGI server (in each '
+                    'of its worker processes).'),
+    cfg.IntOpt('workers', default=1, min=0,
+               help='Processes of caas-api serving the one [api] port, '
+                    'each with its own [api] threads (one Python process '
+                    'runs Python code on one core at a time). 0 means one '
+                    'per CPU. caas-all always serves from one process. '
+                    'Limits counted per process (max_event_streams) and '
+                    'the reference cache are per worker.'),
     cfg.IntOpt('max_limit', default=1000, min=1,
                help='Largest number of items a list request returns at once.'),
     cfg.StrOpt('public_endpoint',

@@ -88,7 +88,11 @@ class MakeTrustee(task.Task):
         ident = identity.Identity.for_trustees(clients)
         row = outage.call(trustees.of_operation, fence.cluster_uuid,
                           operation_id)
-        if row is None:
+        # The pending row is written before Keystone is touched: when this
+        # run writes it, no earlier run made the user or its trust, and
+        # neither is looked for (two requests fewer a create).
+        fresh = row is None
+        if fresh:
             domain_id = common.cloud_call(ident.domain_id)
             password = secrets.token_urlsafe(
                 CONF.trust.password_length)[:CONF.trust.password_length]
@@ -100,10 +104,12 @@ class MakeTrustee(task.Task):
         password = _password(fence, row)
         fence.check()
         user_id = common.cloud_call(ident.ensure_user, row.username,
-                                    row.domain_id, password)
+                                    row.domain_id, password,
+                                    surely_new=fresh)
         if row.user_id != user_id:
             outage.call(trustees.update, fence, row.id, user_id=user_id)
-        existing = common.cloud_call(ident.trusts_of, user_id, password)
+        existing = [] if fresh else common.cloud_call(
+            ident.trusts_of, user_id, password)
         if existing:
             trust_id = existing[0]
             LOG.info('Cluster %s: trust %s of trustee %s already exists',

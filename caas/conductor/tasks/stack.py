@@ -44,52 +44,50 @@ class CreateStack(task.Task):
     def execute(self, fence, clients):
         data = common.load(fence.cluster_uuid)
         name = data.driver.stack_name(data.cluster)
-        stack = common.find_stack(clients, name)
-        if stack is None:
-            definition = data.driver.stack_definition(
-                data.cluster, data.template, data.nodegroups)
-            add_ca_parameters(data, definition)
-            # The cloud credential made by this flow's make-credential step
-            # (a password: the create is sent through the quiet client).
-            secret = credential_params.stack_parameters(
-                data.driver, fence.cluster_uuid, fence.operation_id,
-                definition['template'].get('parameters') or {})
-            definition['parameters'].update(secret)
-            # The CAs the control plane signs with: given at create only,
-            # so later updates (existing=True) keep them and never replace
-            # a master for them.
-            keys = ca_key_parameters(data, definition)
-            definition['parameters'].update(keys)
-            heat = clients.stack_creator(quiet=bool(secret or keys))
-            fence.check()
-            timeout = data.cluster.get('create_timeout') or \
-                CONF.conductor.default_create_timeout
-            try:
-                created = common.cloud_call(
-                    heat.stacks.create, stack_name=name,
-                    template=definition['template'],
-                    files=definition.get('files') or {},
-                    parameters=definition['parameters'],
-                    timeout_mins=timeout, disable_rollback=True)
-            except heat_exc.HTTPConflict:
-                # A create whose answer was lost (timeout, 5xx after the
-                # fact) already made it: use that one.
-                stack = common.find_stack(clients, name)
-                if stack is None:
-                    raise
-                stack_id = stack.id
-            except heat_exc.HTTPException as exc:
-                raise StackFailed(reason='Heat refused to create stack %s: '
-                                         '%s' % (name,
-                                                 common.cloud_answer(exc)))
-            else:
-                stack_id = created['stack']['id']
-            LOG.info('Cluster %s: created stack %s (%s)', fence.cluster_uuid,
-                     name, stack_id)
-        else:
+        # No look before the create: Heat refuses a second stack of the
+        # same name (409), and that answer is where a re-run of this step
+        # finds the stack its predecessor made (one request fewer a create).
+        definition = data.driver.stack_definition(
+            data.cluster, data.template, data.nodegroups)
+        add_ca_parameters(data, definition)
+        # The cloud credential made by this flow's make-credential step
+        # (a password: the create is sent through the quiet client).
+        secret = credential_params.stack_parameters(
+            data.driver, fence.cluster_uuid, fence.operation_id,
+            definition['template'].get('parameters') or {})
+        definition['parameters'].update(secret)
+        # The CAs the control plane signs with: given at create only, so
+        # later updates (existing=True) keep them and never replace a
+        # master for them.
+        keys = ca_key_parameters(data, definition)
+        definition['parameters'].update(keys)
+        heat = clients.stack_creator(quiet=bool(secret or keys))
+        fence.check()
+        timeout = data.cluster.get('create_timeout') or \
+            CONF.conductor.default_create_timeout
+        try:
+            created = common.cloud_call(
+                heat.stacks.create, stack_name=name,
+                template=definition['template'],
+                files=definition.get('files') or {},
+                parameters=definition['parameters'],
+                timeout_mins=timeout, disable_rollback=True)
+        except heat_exc.HTTPConflict:
+            # Made by an earlier run of this step (or a create whose
+            # answer was lost): use that one.
+            stack = common.find_stack(clients, name)
+            if stack is None:
+                raise
             stack_id = stack.id
             LOG.info('Cluster %s: stack %s already exists (%s), reusing it',
                      fence.cluster_uuid, name, stack_id)
+        except heat_exc.HTTPException as exc:
+            raise StackFailed(reason='Heat refused to create stack %s: %s'
+                                     % (name, common.cloud_answer(exc)))
+        else:
+            stack_id = created['stack']['id']
+            LOG.info('Cluster %s: created stack %s (%s)', fence.cluster_uuid,
+                     name, stack_id)
         fence.update(cluster_values={'stack_id': stack_id},
                      nodegroup_values={'master': {'stack_id': stack_id},
                                        'worker': {'stack_id': stack_id}})
@@ -298,8 +296,14 @@ def _poll_while(fence, clients, stack_id, in_progress, deadline, news=None):
 
     :param news: called with every stack polled (progress events).
     """
+    path = [stack_id]
+
     def poll():
-        stack = common.poll_stack(fence, clients, stack_id)
+        stack = common.poll_stack(fence, clients, path[0])
+        if stack is not None:
+            # Heat answers a lookup by id with a redirect to name/id: ask
+            # there directly from the second poll on (one request a poll).
+            path[0] = '%s/%s' % (stack.stack_name, stack.id)
         if news is not None:
             news(stack)
         return stack

@@ -1,0 +1,118 @@
+"""What one cluster create costs a conductor, counted: SQL statements,
+TaskFlow saves and cloud requests (issue 11: the conductor's CPU per
+cluster follows these counts). The stack is complete at its first poll, so
+the counts do not depend on timing; a change that adds a statement or a
+request to the create flow fails here and has to say why."""
+
+import threading
+
+import pytest
+from sqlalchemy import event
+
+from caas.clients import cloud
+from caas.common import states
+from caas.conductor import engine as flow_engine
+from caas.conductor import persistence
+from caas.db import api as db_api
+from caas.db.sqlalchemy import engine
+from caas.sim.server import SimServer
+from tests.unit.conductor.conftest import PKI_KEY
+from tests.unit.conductor.conftest import make_cluster
+from tests.unit.conductor.conftest import wait_operation
+
+# The create flow of the Kubernetes driver (7 tasks) on SQLite, counted
+# with each BEGIN: 189-190 after issue 11's cut (314-325 before it, when
+# TaskFlow's saves re-read what they wrote and the claim was checked by a
+# statement of its own before each).
+MAX_STATEMENTS = 192
+CLOUD_REQUESTS = {
+    # The stack: created (no look first: a re-run gets 409 and looks
+    # then), polled once and read for its outputs (each a lookup by id,
+    # which Heat answers with a redirect to name/id).
+    'POST /heat': 1, 'GET /heat': 4,
+    # The trustee user and its trust, made without looking first (the
+    # pending row says no earlier run made them); Keystone's version
+    # document, once per session.
+    'POST /identity': 2, 'GET /identity': 1,
+}
+
+
+@pytest.fixture
+def instant_sim(conf):
+    """Stacks complete when created: the wait step polls exactly once."""
+    srv = SimServer(port=0, server_boot_delay=0, resource_delay=0,
+                    delete_delay=0).start()
+    conf('auth_url', srv.auth_url, group='cloud')
+    conf('username', 'caas', group='cloud')
+    conf('password', 'caas', group='cloud')
+    conf('project_name', 'service', group='cloud')
+    conf('stack_poll_initial', 0.02, group='conductor')
+    conf('encryption_keys', [PKI_KEY], group='pki')
+    yield srv
+    srv.stop()
+
+
+class _Statements:
+    """Statements the conductor's flow threads send (not the test's)."""
+
+    def __init__(self):
+        self.log = []
+        self._lock = threading.Lock()
+
+    def __call__(self, conn, cursor, statement, *args):
+        if threading.current_thread().name.startswith('flow'):
+            with self._lock:
+                self.log.append(' '.join(statement.split())[:70])
+
+
+def _counting_saves(monkeypatch):
+    saves = []
+    real = persistence.FencedBackend.__init__
+
+    def init(self, connection, fence):
+        real(self, connection, fence)
+        saves.append(self.connection)
+    monkeypatch.setattr(persistence.FencedBackend, '__init__', init)
+    return saves
+
+
+def _create_once(instant_sim, db, monkeypatch):
+    runner = flow_engine.FlowRunner('c1', cloud.CloudClients(), workers=1)
+    try:
+        cluster, op = make_cluster(driver=None)
+        # The service token is fetched once per process; not per create.
+        runner.clients.session.get_token()
+        statements = _Statements()
+        for eng in {engine.get_engine(False), engine.get_engine(True)}:
+            event.listen(eng, 'before_cursor_execute', statements)
+        saves = _counting_saves(monkeypatch)
+        before = instant_sim.app.request_counts()
+        assert runner.claim_and_run(op.id)
+        assert wait_operation(op.id).state == states.OP_SUCCEEDED
+        row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
+        assert row.status == states.CREATE_COMPLETE, row.status_reason
+        after = instant_sim.app.request_counts()
+        for eng in {engine.get_engine(False), engine.get_engine(True)}:
+            event.remove(eng, 'before_cursor_execute', statements)
+        requests = {k: after[k] - before.get(k, 0) for k in after
+                    if after[k] != before.get(k, 0)}
+        return statements.log, sum(c.statements for c in saves), requests
+    finally:
+        runner.shutdown(wait=True, timeout=10)
+
+
+def test_a_create_costs_the_counted_statements_and_requests(
+        instant_sim, db, monkeypatch):
+    log, saves, requests = _create_once(instant_sim, db, monkeypatch)
+    assert requests == CLOUD_REQUESTS
+    assert len(log) <= MAX_STATEMENTS, '\n'.join(log)
+
+
+def test_taskflow_progress_alone_is_never_written(instant_sim, db,
+                                                  monkeypatch):
+    """Each of the 7 tasks is saved when it starts and when it ends (not
+    again for the progress TaskFlow sets next to both), the injected
+    arguments once, the flow five times (TaskFlow's own: twice while it
+    adds its atoms, once with them, when it starts and when it ends)."""
+    _log, saves, _requests = _create_once(instant_sim, db, monkeypatch)
+    assert saves == 7 * 2 + 1 + 5
