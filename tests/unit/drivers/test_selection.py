@@ -65,7 +65,11 @@ def test_bare_metal_kubernetes_is_served_by_the_same_drivers():
 def test_list_drivers_names_every_driver_with_what_it_provides():
     listed = dict(caas.drivers.list_drivers())
     assert set(listed) == {'fake', 'k8s_ubuntu_v1', 'k8s_fcos_v1',
-                           'swarm_ubuntu_v1', 'swarm_fcos_v1'}
+                           'k8s_debian_v1', 'swarm_ubuntu_v1',
+                           'swarm_fcos_v1', 'swarm_debian_v1'}
+    assert listed['swarm_debian_v1'] == [
+        {'server_type': 'vm', 'os': 'debian', 'coe': 'swarm-mode'},
+        {'server_type': 'bm', 'os': 'debian', 'coe': 'swarm-mode'}]
     assert listed['k8s_ubuntu_v1'] == [
         {'server_type': 'vm', 'os': 'ubuntu', 'coe': 'kubernetes'},
         {'server_type': 'bm', 'os': 'ubuntu', 'coe': 'kubernetes'}]
