@@ -48,7 +48,16 @@ def start_all(data_dir, boot_delay):
          '--bind-port', str(port), '--sim-port', str(sim_port)],
         stdout=log, stderr=subprocess.STDOUT)
     url = 'http://127.0.0.1:%d' % port
-    harness.wait_http(url + '/', 60)
+    # Generous, as for the multi-process deployments: at a load average
+    # of 20 caas-all took more than 60 s to import and migrate.
+    try:
+        harness.wait_http(url + '/', 180)
+    except Exception:
+        # Not left running behind a failed section (seen: one kept its
+        # ports and a core after make bench ended).
+        proc.kill()
+        proc.wait(30)
+        raise
     return proc, url
 
 

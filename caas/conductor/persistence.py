@@ -3,7 +3,7 @@
 TaskFlow's SQLAlchemy backend saves an atom detail as a transaction of
 SELECT, merge and UPDATE, and a flow detail by reading the flow and all its
 atoms back and writing every one of them again; caas checked its claim
-with a statement of its own before each save. A create saved about 35
+with a statement of its own before each save. A create saved about 40
 times, and those saves were the largest part of a conductor's database
 work per cluster.
 
