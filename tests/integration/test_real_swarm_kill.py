@@ -55,11 +55,18 @@ def _coe(aio, *args):
     return proc.stdout
 
 
-def _cluster(aio, name):
+def _magnum(aio):
     from magnumclient import client
-    mc = client.Client('1', endpoint_override=_api(aio) + '/v1',
-                       auth_token='any')
-    return mc.clusters.get(name)
+    return client.Client('1', endpoint_override=_api(aio) + '/v1',
+                         auth_token='any')
+
+
+def _cluster(aio, name):
+    return _magnum(aio).clusters.get(name)
+
+
+def _clusters(aio):
+    return _magnum(aio).clusters.list()
 
 
 def _servers(aio):
@@ -182,7 +189,7 @@ def test_kill_9_in_a_real_swarm_cluster_create_resumes_to_exactly_3_nodes(
         assert [n.split()[0] for n in listed] == sorted(
             s['name'] for s in servers)
         _coe(aio, 'cluster', 'delete', 'swarm1')
-        ops._wait(lambda: not [s for s in _servers(aio)]
+        ops._wait(lambda: not _clusters(aio) and not _servers(aio)
                   and not ops.node_cgroups(tag), TIMEOUT, 'the nodes to go')
     finally:
         aio.stop()
