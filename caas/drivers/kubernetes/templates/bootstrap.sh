@@ -47,10 +47,12 @@ PKI=/etc/kubernetes/pki
 CPO_URL="https://raw.githubusercontent.com/kubernetes/cloud-provider-openstack/${CLOUD_PROVIDER_TAG}/manifests"
 CSI_URL="https://raw.githubusercontent.com/kubernetes/cloud-provider-openstack/${CINDER_CSI_TAG}/manifests/cinder-csi-plugin"
 
-# The node's verdict for its Heat wait condition (SUCCESS or FAILURE).
+# The node's verdict for its Heat wait condition (SUCCESS or FAILURE),
+# retried for two minutes, refused connections too: a restarting Heat API
+# refuses them, and a lost signal would leave the stack waiting.
 signal() {
     local status="$1" reason="$2"
-    curl -fsS --retry 10 --retry-delay 5 -X POST \
+    curl -fsS --retry 24 --retry-delay 5 --retry-connrefused -X POST \
         -H "X-Auth-Token: ${WC_TOKEN}" \
         -H 'Content-Type: application/json' -H 'Accept: application/json' \
         --data-binary "{\"status\": \"${status}\", \"reason\": \"${reason}\", \"id\": \"${ROLE}-${NODE_INDEX}\"}" \

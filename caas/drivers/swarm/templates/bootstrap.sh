@@ -47,11 +47,14 @@ json_text() {
 }
 
 # signal STATUS REASON DATA ENDPOINT TOKEN: a Heat wait condition signal.
+# Retried for two minutes, refused connections too: a Heat API that is
+# restarting (or a caas-all killed and started again) refuses them, and a
+# signal lost then would leave the stack waiting until its timeout.
 signal() {
     if [ -z "$4" ]; then
         return 0
     fi
-    curl -fsS --retry 10 --retry-delay 5 -X POST \
+    curl -fsS --retry 24 --retry-delay 5 --retry-connrefused -X POST \
         -H "X-Auth-Token: $5" -H 'Content-Type: application/json' \
         -H 'Accept: application/json' \
         --data-binary "{\"status\": \"$1\", \"reason\": \"$(json_text "$2")\", \"data\": \"$(json_text "$3")\"}" \
