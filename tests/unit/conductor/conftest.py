@@ -65,6 +65,32 @@ def make_cluster(driver='fake', node_count=2, image='ubuntu-jammy',
         timeout_minutes=create_timeout)
 
 
+
+def make_swarm_cluster(workers=1, with_ca=True):
+    """A swarm-mode cluster (1 master, `workers` workers) and its create
+    operation; its CAs unless with_ca is false."""
+    from caas.pki import authority
+    tmpl = db_api.create_cluster_template({
+        'name': 'sw', 'coe': 'swarm-mode', 'image_id': 'ubuntu-jammy',
+        'project_id': 'p1', 'server_type': 'vm', 'cluster_distro': 'ubuntu',
+        'flavor_id': 'm1.small', 'master_flavor_id': 'm1.small',
+        'keypair_id': 'default', 'external_network_id': 'public',
+        'network_driver': 'docker', 'labels': {}})
+    uuid = db_api.new_uuid()
+    groups = [{'name': 'default-master', 'role': 'master', 'node_count': 1,
+               'flavor_id': 'm1.small', 'image_id': 'ubuntu-jammy',
+               'is_default': True},
+              {'name': 'default-worker', 'role': 'worker',
+               'node_count': workers, 'flavor_id': 'm1.small',
+               'image_id': 'ubuntu-jammy', 'is_default': True}]
+    return db_api.create_cluster(
+        {'uuid': uuid, 'name': 'sw1', 'project_id': 'p1',
+         'cluster_template_id': tmpl.uuid, 'node_count': workers,
+         'master_count': 1, 'keypair': 'default', 'flavor_id': 'm1.small',
+         'master_flavor_id': 'm1.small', 'create_timeout': 5,
+         'labels': {}}, groups, timeout_minutes=5,
+        cas=authority.new_cas(uuid, ('kubernetes',)) if with_ca else ())
+
 def wait_operation(op_id, timeout=30):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -171,36 +171,12 @@ def test_release_skips_other_coes_and_unreachable_apis(monkeypatch, conf):
     assert asked == ['c-1']
 
 
-def _swarm_cluster(workers):
-    from caas.db import api as db_api
-    from caas.pki import authority
-    tmpl = db_api.create_cluster_template({
-        'name': 'sw', 'coe': 'swarm-mode', 'image_id': 'ubuntu-jammy',
-        'project_id': 'p1', 'server_type': 'vm', 'cluster_distro': 'ubuntu',
-        'flavor_id': 'm1.small', 'master_flavor_id': 'm1.small',
-        'keypair_id': 'default', 'external_network_id': 'public',
-        'network_driver': 'docker', 'labels': {}})
-    uuid = db_api.new_uuid()
-    groups = [{'name': 'default-master', 'role': 'master', 'node_count': 1,
-               'flavor_id': 'm1.small', 'image_id': 'ubuntu-jammy',
-               'is_default': True},
-              {'name': 'default-worker', 'role': 'worker',
-               'node_count': workers, 'flavor_id': 'm1.small',
-               'image_id': 'ubuntu-jammy', 'is_default': True}]
-    return db_api.create_cluster(
-        {'uuid': uuid, 'name': 'sw1', 'project_id': 'p1',
-         'cluster_template_id': tmpl.uuid, 'node_count': workers,
-         'master_count': 1, 'keypair': 'default', 'flavor_id': 'm1.small',
-         'master_flavor_id': 'm1.small', 'create_timeout': 5,
-         'labels': {}}, groups, timeout_minutes=5,
-        cas=authority.new_cas(uuid, ('kubernetes',)))
-
-
 def test_a_swarm_resize_drains_the_chosen_worker_before_heat_deletes_it(
         make_runner, sim, monkeypatch):
     from caas.clients import cloud
     from caas.common import states
     from caas.db import api as db_api
+    from tests.unit.conductor.conftest import make_swarm_cluster
     from tests.unit.conductor.conftest import wait_operation
     released = []
 
@@ -212,7 +188,7 @@ def test_a_swarm_resize_drains_the_chosen_worker_before_heat_deletes_it(
 
     monkeypatch.setattr(drain, 'release', release)
     runner = make_runner()
-    cluster, op = _swarm_cluster(2)
+    cluster, op = make_swarm_cluster(2)
     runner.claim_and_run(op.id)
     assert wait_operation(op.id).state == states.OP_SUCCEEDED
     nova = cloud.CloudClients().nova

@@ -11,31 +11,8 @@ import logging
 
 from caas.common import states
 from caas.db import api as db_api
-from caas.pki import authority
+from tests.unit.conductor.conftest import make_swarm_cluster
 from tests.unit.conductor.conftest import wait_operation
-
-
-def _swarm_cluster(with_ca=True):
-    tmpl = db_api.create_cluster_template({
-        'name': 'sw', 'coe': 'swarm-mode', 'image_id': 'ubuntu-jammy',
-        'project_id': 'p1', 'server_type': 'vm', 'cluster_distro': 'ubuntu',
-        'flavor_id': 'm1.small', 'master_flavor_id': 'm1.small',
-        'keypair_id': 'default', 'external_network_id': 'public',
-        'network_driver': 'docker', 'labels': {}})
-    uuid = db_api.new_uuid()
-    groups = [{'name': 'default-master', 'role': 'master', 'node_count': 1,
-               'flavor_id': 'm1.small', 'image_id': 'ubuntu-jammy',
-               'is_default': True},
-              {'name': 'default-worker', 'role': 'worker', 'node_count': 1,
-               'flavor_id': 'm1.small', 'image_id': 'ubuntu-jammy',
-               'is_default': True}]
-    return db_api.create_cluster(
-        {'uuid': uuid, 'name': 'sw1', 'project_id': 'p1',
-         'cluster_template_id': tmpl.uuid, 'node_count': 1,
-         'master_count': 1, 'keypair': 'default', 'flavor_id': 'm1.small',
-         'master_flavor_id': 'm1.small', 'create_timeout': 5,
-         'labels': {}}, groups, timeout_minutes=5,
-        cas=authority.new_cas(uuid, ('kubernetes',)) if with_ca else ())
 
 
 def _params(sim, uuid):
@@ -48,7 +25,7 @@ def _params(sim, uuid):
 def test_the_ca_key_goes_to_the_stack_and_never_to_the_log(
         make_runner, sim, caplog):
     caplog.set_level(logging.DEBUG)
-    cluster, op = _swarm_cluster()
+    cluster, op = make_swarm_cluster()
     assert make_runner().claim_and_run(op.id)
     done = wait_operation(op.id)
     assert done.state == states.OP_SUCCEEDED, done.error
@@ -66,7 +43,7 @@ def test_the_ca_key_goes_to_the_stack_and_never_to_the_log(
 
 
 def test_a_swarm_cluster_without_its_ca_fails_naming_it(make_runner, sim):
-    cluster, op = _swarm_cluster(with_ca=False)
+    cluster, op = make_swarm_cluster(with_ca=False)
     assert make_runner().claim_and_run(op.id)
     done = wait_operation(op.id)
     assert done.state != states.OP_SUCCEEDED
