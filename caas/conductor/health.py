@@ -22,7 +22,8 @@ the stack's verdict: the latest COE probe of the cluster
 (:mod:`caas.conductor.monitors`; the probes run spread over the interval,
 not in this pass), and, for clusters with ``auto_healing_enabled``, the
 Nova status of their workers (:mod:`caas.conductor.monitors.autoheal`: one
-server listing per interval), which may start a ``cluster_heal``. The worst
+server listing per interval, per project with ``[trust] act_as_trustee``),
+which may start a ``cluster_heal``. The worst
 verdict wins (UNHEALTHY, then UNKNOWN, then HEALTHY) and the reasons are
 merged into one dict.
 """
@@ -116,19 +117,23 @@ _LIST_ERRORS = (heat_exc.HTTPException, ks_exc.ClientException,
 
 
 def _listings(clients, mine, wanted):
-    """({stack id: stack}, the rows whose stacks were listed).
+    """({stack id: stack}, the rows whose stacks were listed, {project id:
+    the clients that listed them}).
 
     With ``[trust] act_as_trustee`` the stacks live in their owners'
     projects: one listing per project (through the trust of one of its
     clusters), still not one request per cluster. A project whose listing
-    fails leaves its clusters' health as it was this pass.
+    fails leaves its clusters' health as it was this pass. The same
+    clients read the project's servers for auto-healing
+    (:mod:`caas.conductor.monitors.autoheal`).
     """
     if not CONF.trust.act_as_trustee:
-        return list_stacks(clients, wanted), mine
+        return list_stacks(clients, wanted), mine, {
+            row.project_id: clients for row in mine}
     by_project = {}
     for row in mine:
         by_project.setdefault(row.project_id, []).append(row)
-    found, seen = {}, []
+    found, seen, listers = {}, [], {}
     for project, rows in sorted(by_project.items(), key=lambda i: str(i[0])):
         uuids = {r.uuid for r in rows}
         lister = _LISTERS.get(project)
@@ -144,7 +149,8 @@ def _listings(clients, mine, wanted):
                         exc)
             continue
         seen.extend(rows)
-    return found, seen
+        listers[project] = lister
+    return found, seen, listers
 
 
 _RANK = {states.HEALTHY: 0, states.UNKNOWN: 1, states.UNHEALTHY: 2}
@@ -218,12 +224,12 @@ def run_once(host, clients, interval, live_hosts, watcher=None):
     wanted = [r.stack_id for r in mine if r.stack_id]
     wanted += [stack_id for pairs in groups.values() for _n, stack_id in pairs]
     try:
-        listed, mine = _listings(clients, mine, wanted)
+        listed, mine, listers = _listings(clients, mine, wanted)
     except _LIST_ERRORS as exc:
         LOG.warning('Health check of %d clusters could not list Heat '
                     'stacks: %s', len(mine), exc)
         return 0
-    healing = watcher.healer.assess(clients, mine, listed, groups, probes) \
+    healing = watcher.healer.assess(listers, mine, listed, groups, probes) \
         if watcher is not None else {}
     changes, heals = [], []
     for row in mine:

@@ -14,6 +14,7 @@ import oslo_messaging as messaging
 from oslo_log import log as logging
 
 from caas.clients import cloud
+from caas.clients import environment
 from caas.common import rpc
 from caas.conductor import deadlines
 from caas.conductor import engine
@@ -48,6 +49,9 @@ class ConductorService:
     def __init__(self, host=None, clients=None, binary='caas-conductor'):
         self.host = host or CONF.host
         self.binary = binary
+        # The operator's Heat environment, read now: a missing or invalid
+        # file stops the start (EnvironmentFileError), not a create.
+        environment.check()
         self.clients = clients or cloud.CloudClients()
         self.runner = engine.FlowRunner(self.host, self.clients,
                                         CONF.conductor.workers)

@@ -15,6 +15,7 @@ from caas.conf import database
 from caas.conf import default
 from caas.conf import drivers
 from caas.conf import health
+from caas.conf import heat
 from caas.conf import pki
 from caas.conf import quotas
 from caas.conf import sim
@@ -23,7 +24,7 @@ from caas.conf import trust
 CONF = cfg.CONF
 
 for _module in (default, api, cloud, conductor, database, drivers,
-                health, pki, quotas, sim, trust):
+                health, heat, pki, quotas, sim, trust):
     _module.register_opts(CONF)
 
 # transport_url and friends, so they can be read and overridden before the

@@ -7,6 +7,7 @@ from caas.conf import database
 from caas.conf import default
 from caas.conf import drivers
 from caas.conf import health
+from caas.conf import heat
 from caas.conf import pki
 from caas.conf import quotas
 from caas.conf import sim
@@ -16,7 +17,7 @@ from caas.conf import trust
 def list_opts():
     result = []
     for module in (default, api, cloud, conductor, database, drivers,
-                   health, pki, quotas, sim, trust):
+                   health, heat, pki, quotas, sim, trust):
         for group, opts in module.list_opts().items():
             result.append((group, opts))
     return result

@@ -7,8 +7,9 @@ the cluster's) say ``auto_healing_enabled=true``, once per interval:
   ``worker_members``), fetched again only when a stack changed (Heat's
   stack listing gives its update time), so a calm cluster costs nothing;
 - their Nova status comes from one server listing per interval for all of
-  them; a server in ERROR or SHUTOFF, missing from Nova, or whose COE node
-  the probe found not Ready, is unhealthy;
+  them (per project with ``[trust] act_as_trustee``, see below); a server
+  in ERROR or SHUTOFF, missing from Nova, or whose COE node the probe
+  found not Ready, is unhealthy;
 - a server unhealthy for [health] auto_heal_after seconds (by this
   conductor's clock; a new watcher starts counting again) is replaced by a
   ``cluster_heal`` operation, started with the compare-and-set every
@@ -16,6 +17,17 @@ the cluster's) say ``auto_healing_enabled=true``, once per interval:
   cluster;
 - nothing is healed while more than [health] max_unhealthy_percent of the
   workers are unhealthy: health_status_reason says why (``auto_heal``).
+
+Whose eyes the listings use: Nova lists a token's own project's servers
+only. With ``[trust] act_as_trustee`` the stacks and servers live in the
+clusters' owners' projects, where caas's service user (role ``service``)
+sees nothing - every worker would look "missing" - so the stacks and the
+servers of a project are read through the trust of one of its clusters,
+the same clients that listed the project's stacks
+(``caas.conductor.health``): one Nova listing per project, not per
+cluster. Not an ``all_tenants`` listing as caas's service user: Nova's
+default policy gives that to admins only, and an operator should not
+have to make caas an admin of the whole cloud to heal clusters.
 """
 
 import time
@@ -72,36 +84,46 @@ class Healer:
         self._members[stack.id] = (_stamp(stack), members)
         return members
 
-    def assess(self, clients, rows, listed, groups, probes):
+    def assess(self, listers, rows, listed, groups, probes):
         """{cluster uuid: (status, reason, {server id: why} to heal now)}
         for the auto-healing clusters among ``rows``.
 
+        :param listers: {project id: the CloudClients that see the
+            project's stacks and servers}; a project without any is left
+            alone this interval.
         :param listed: {stack id: stack} from this interval's listing.
         :param groups: {cluster uuid: [(nodegroup name, stack id)]}.
         :param probes: {cluster uuid: ProbeResult or None}.
         """
         rows = [r for r in rows if enabled(r)]
         self._forget_others({r.uuid for r in rows}, listed)
-        if not rows:
-            return {}
-        try:
-            servers = {s.id: s for s in common.cloud_call(
-                lambda: list(clients.nova.servers.list(detailed=True,
-                                                       limit=-1)))}
-        except Exception as exc:
-            LOG.warning('Auto-healing of %d clusters skipped this interval: '
-                        'Nova servers could not be listed: %s', len(rows),
-                        exc)
-            return {}
-        verdicts = {}
+        # One listing per distinct clients (one for all the projects when
+        # the service user sees them all).
+        by_clients = {}
         for row in rows:
+            clients = listers.get(row.project_id)
+            if clients is not None:
+                by_clients.setdefault(id(clients), (clients, []))[1].append(
+                    row)
+        verdicts = {}
+        for clients, mine in by_clients.values():
             try:
-                verdicts[row.uuid] = self._assess(
-                    clients, row, listed, groups.get(row.uuid, ()),
-                    servers, probes.get(row.uuid))
+                servers = {s.id: s for s in common.cloud_call(
+                    lambda: list(clients.nova.servers.list(detailed=True,
+                                                           limit=-1)))}
             except Exception as exc:
-                LOG.warning('Cluster %s: auto-healing check failed: %s',
-                            row.uuid, exc)
+                LOG.warning('Auto-healing of %d clusters skipped this '
+                            'interval: Nova servers could not be listed: %s',
+                            len(mine), exc)
+                continue
+            for row in mine:
+                try:
+                    verdicts[row.uuid] = self._assess(
+                        clients, row, listed, groups.get(row.uuid, ()),
+                        servers, probes.get(row.uuid))
+                except Exception as exc:
+                    LOG.warning('Cluster %s: auto-healing check failed: %s',
+                                row.uuid, exc)
         return verdicts
 
     def _forget_others(self, uuids, listed):

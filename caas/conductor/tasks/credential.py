@@ -40,7 +40,9 @@ def username(cluster_uuid, operation_id):
     return 'caas-%s-%s' % (cluster_uuid, operation_id)
 
 
-def _wipe_token(fence, operation_id):
+def wipe_token(fence, operation_id):
+    """The requester's sealed token (and its project) out of the
+    operation's params, once no step of its flow needs it any more."""
     params = common.operation(operation_id).params or {}
     if TOKEN_PARAM in params:
         fence.update(operation_values={'params': {
@@ -125,7 +127,7 @@ class MakeTrustee(task.Task):
             # Acting through the trust, the create still needs the token
             # for the stack (see caas.clients.trusted); retire-credentials
             # wipes it then.
-            _wipe_token(fence, operation_id)
+            wipe_token(fence, operation_id)
         LOG.info('Cluster %s: trustee %s holds trust %s from %s',
                  fence.cluster_uuid, user_id, trust_id, trustor)
         return row.id
@@ -161,7 +163,7 @@ class MakeTrustee(task.Task):
         nodes: then it stays recorded, and the next rotation or the
         cluster's deletion removes it."""
         try:
-            _wipe_token(fence, operation_id)
+            wipe_token(fence, operation_id)
             row = outage.call(trustees.of_operation, fence.cluster_uuid,
                           operation_id)
             if row is None or row.state == trustees.CURRENT:
@@ -186,7 +188,7 @@ class RetireTrustees(task.Task):
     step, label = 'retire-credentials', 'deleting the previous credential'
 
     def execute(self, fence, clients, operation_id):
-        _wipe_token(fence, operation_id)
+        wipe_token(fence, operation_id)
         row = outage.call(trustees.of_operation, fence.cluster_uuid,
                           operation_id)
         if row is None:
@@ -212,7 +214,7 @@ class DeleteTrustees(task.Task):
                 _forget(fence, ident, row)
         # The stack is gone: the caller's token (kept in case the trust
         # gave no token, see caas.clients.trusted) is not needed any more.
-        _wipe_token(fence, fence.operation_id)
+        wipe_token(fence, fence.operation_id)
 
 
 class ApplyCredential(task.Task):

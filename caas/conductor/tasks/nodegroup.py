@@ -14,9 +14,11 @@ from heatclient import exc as heat_exc
 from oslo_log import log as logging
 from taskflow import task
 
+from caas.clients import environment
 from caas.common import exceptions
 from caas.common import states
 from caas.conductor.tasks import common
+from caas.conductor.tasks import credential
 from caas.conductor.tasks import credential_params as cred_params
 from caas.conductor.tasks import stack as stack_tasks
 from caas.conductor.tasks import status
@@ -80,6 +82,10 @@ class CreateNodeGroupStack(task.Task):
             stack_id = self._create(fence, clients, data, ng, name)
         fence.update(nodegroup_uuid_values={ng['uuid']: {'stack_id':
                                                           stack_id}})
+        # The requester's token was needed for the create only (Heat makes
+        # no stack with a trust-scoped token): every later call of the
+        # flow goes through the trust.
+        credential.wipe_token(fence, operation_id)
         return stack_id
 
     @staticmethod
@@ -109,10 +115,10 @@ class CreateNodeGroupStack(task.Task):
             created = common.cloud_call(
                 heat.stacks.create, stack_name=name,
                 template=definition['template'],
-                files=definition.get('files') or {},
                 parameters=definition['parameters'],
                 timeout_mins=data.cluster.get('create_timeout') or 60,
-                disable_rollback=True)
+                disable_rollback=True,
+                **environment.create_kwargs(definition))
         except heat_exc.HTTPConflict:
             # A create whose answer was lost already made it.
             found = common.find_stack(clients, name)
@@ -128,10 +134,14 @@ class CreateNodeGroupStack(task.Task):
                  created['stack']['id'])
         return created['stack']['id']
 
-    def revert(self, *args, **kwargs):
+    def revert(self, fence, operation_id, *args, **kwargs):
         # A failed stack is kept for inspection; deleting the nodegroup or
-        # the cluster deletes it.
-        return None
+        # the cluster deletes it. The requester's token is not kept.
+        try:
+            credential.wipe_token(fence, operation_id)
+        except Exception as exc:
+            LOG.warning('Cluster %s: could not wipe the token of operation '
+                        '%s: %s', fence.cluster_uuid, operation_id, exc)
 
 
 class UpdateNodeGroupStack(task.Task):

@@ -15,6 +15,7 @@ from taskflow import task
 from taskflow.types import failure
 
 from caas import pki
+from caas.clients import environment
 from caas.common import exceptions
 from caas.conductor import drain
 from caas.conductor import progress
@@ -69,9 +70,9 @@ class CreateStack(task.Task):
             created = common.cloud_call(
                 heat.stacks.create, stack_name=name,
                 template=definition['template'],
-                files=definition.get('files') or {},
                 parameters=definition['parameters'],
-                timeout_mins=timeout, disable_rollback=True)
+                timeout_mins=timeout, disable_rollback=True,
+                **environment.create_kwargs(definition))
         except heat_exc.HTTPConflict:
             # Made by an earlier run of this step (or a create whose
             # answer was lost): use that one.

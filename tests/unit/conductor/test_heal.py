@@ -318,3 +318,51 @@ def test_a_node_the_kubernetes_api_reports_not_ready_is_replaced(
         probes.stop()
     finally:
         api.stop()
+
+
+def test_workers_in_the_owners_project_are_seen_through_the_trust(
+        make_runner, sim, conf, monkeypatch):
+    """With act_as_trustee the stack and its servers live in the owner's
+    project, where caas's service user sees no server: the watcher lists
+    them through the cluster's trust, so a stopped worker is one unhealthy
+    worker (not three missing ones) and is replaced."""
+    from caas.clients import trusted
+    from caas.sim import state as sim_state
+    from tests.unit.conductor.test_act_as_trustee import _sealed
+    conf('act_as_trustee', True, group='trust')
+    conf('auto_heal_after', 0, group='health')
+    monkeypatch.setattr(health, '_LISTERS', {})
+    demo = sim_state.PROJECTS['demo']
+    runner = make_runner()
+    cluster, op = make_cluster(driver=None, node_count=3)
+    with engine.session_scope() as session:
+        session.execute(sa.update(models.Cluster).where(
+            models.Cluster.uuid == cluster.uuid).values(project_id=demo))
+        session.execute(sa.update(models.Operation).where(
+            models.Operation.id == op.id).values(
+                params=_sealed(sim, 'demo', 'demo')))
+    runner.claim_and_run(op.id)
+    done = wait_operation(op.id, timeout=60)
+    assert done.state == states.OP_SUCCEEDED, done.error
+    _enable(cluster)
+    service = cloud.CloudClients()
+    ids = _server_ids(sim, cluster, GROUP)
+    # The service user sees none of them; the trust sees them all.
+    assert not {s.id for s in service.nova.servers.list()} & set(
+        ids.values())
+    owner = trusted.ClusterClients(service, cluster.uuid, demo, dict)
+    owner.nova.servers.stop(ids['2'])
+    name = owner.nova.servers.get(ids['2']).name
+    watcher = health.Watcher(30, runner=runner)
+    health.run_once('c1', service, 30, ['c1'], watcher=watcher)
+    [heal_op] = _heals(cluster)
+    done = wait_operation(heal_op.id, timeout=60)
+    assert done.state == states.OP_SUCCEEDED, done.error
+    assert done.params['servers'] == [ids['2']]
+    after = _server_ids(sim, cluster, GROUP)
+    assert after['2'] != ids['2']
+    assert (after['0'], after['1']) == (ids['0'], ids['1'])
+    row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
+    assert row.status == states.UPDATE_COMPLETE
+    # What the pass saw: the stopped worker, nothing missing.
+    assert row.health_status_reason == {'%s.server' % name: 'SHUTOFF'}
