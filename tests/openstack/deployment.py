@@ -14,9 +14,12 @@ class RealCloudDeployment(deployment.Deployment):
     """A Deployment whose Keystone, Nova and Heat are the real ones."""
 
     def __init__(self, workdir, env, db_url, api_port, act_as_trustee=True,
-                 **kwargs):
+                 heat_environment=None, **kwargs):
+        """:param heat_environment: the conductors' ``[heat]
+        environment_file`` (None: none)."""
         kwargs.setdefault('auth_strategy', 'keystone')
         self.act_as_trustee = act_as_trustee
+        self.heat_environment = heat_environment
         super().__init__(workdir, db_url, env['CAAS_OSTACK_TRANSPORT_URL'],
                          **kwargs)
         self.env = env
@@ -67,6 +70,8 @@ class RealCloudDeployment(deployment.Deployment):
             'act_as_trustee = %s' % self.act_as_trustee,
             '[health]',
             'probe_networks = 127.0.0.0/8',
+            '[heat]',
+            'environment_file = %s' % (self.heat_environment or ''),
             '[conductor]',
             'topic = %s' % self.topic,
         ] + ['%s = %s' % kv for kv in self.conductor_opts.items()]

@@ -12,6 +12,8 @@ nothing - health probes included - leaves the machine.
 """
 
 import copy
+import glob
+import os
 import re
 
 import yaml
@@ -138,3 +140,35 @@ def server_facade(generated):
     # Its own id is the real server's, as get_resource on a server is.
     outputs['OS::stack_id'] = {'value': {'get_resource': 'server'}}
     return template
+
+
+DRIVER_TEMPLATES = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+        __file__)))), 'caas', 'drivers', '*', 'templates', '*.yaml')
+
+
+def write_environment(heat, directory):
+    """An operator's environment file in ``directory`` mapping every
+    Neutron/Octavia/Cinder type of the drivers' templates, and
+    OS::Nova::Server (to :func:`server_facade`), to stand-ins written next
+    to it under relative paths, as ``[heat] environment_file`` reads
+    them; its path."""
+    texts = []
+    for path in sorted(glob.glob(DRIVER_TEMPLATES)):
+        with open(path) as f:
+            texts.append(f.read())
+    env, files = environment(heat, types_in(*texts))
+    server = 'standin/OS-Nova-Server.yaml'
+    env['resource_registry']['OS::Nova::Server'] = server
+    files[server] = yaml.safe_dump(server_facade(
+        heat.resource_types.generate_template('OS::Nova::Server',
+                                              template_type='hot')))
+    for name, text in files.items():
+        os.makedirs(os.path.join(directory, os.path.dirname(name)),
+                    exist_ok=True)
+        with open(os.path.join(directory, name), 'w') as f:
+            f.write(text)
+    path = os.path.join(directory, 'environment.yaml')
+    with open(path, 'w') as f:
+        f.write(yaml.safe_dump(env))
+    return path

@@ -1,0 +1,141 @@
+"""Clusters through caas's own API and conductor on the real Heat and Nova.
+
+A project member creates, with python-magnumclient found through the real
+catalog (password auth), a Swarm-mode and a Kubernetes cluster of the real
+drivers (``swarm_ubuntu_v1``, ``k8s_ubuntu_v1`` on image ``ubuntu-jammy``):
+the API checks flavor, image and keypair against the real Nova and the
+Glance stand-in; the conductor creates each stack in the member's project
+with the operator's Heat environment (``[heat] environment_file``: the
+Neutron/Octavia/Cinder stand-ins and OS::Nova::Server's, which boots a
+real Nova server: tests/openstack/heat_standins.py), waits for it through
+the cluster's trust and records the addresses from the real stack's
+outputs. Both resize (+1 worker: one more real server) and are deleted,
+leaving no server, no stack and no trustee or trust in Keystone.
+
+The tier signaller stands in for the nodes' bootstraps, which fake-virt
+servers do not run.
+"""
+
+import time
+import uuid
+
+import pytest
+from heatclient import exc as heat_exc
+from keystoneauth1 import session as ks_session
+from keystoneclient.v3 import client as ks_client
+from magnumclient import client as magnum_client
+from magnumclient import exceptions as mc_exc
+from novaclient import client as nova_client
+
+from tests.openstack import heat_standins
+from tests.openstack import signaller
+from tests.openstack.test_heat_real import _admin
+from tests.openstack.test_keystone_real import _auth
+from tests.openstack.test_trust_real import _heat
+from tests.openstack.test_trust_real import _owner_trusts
+from tests.openstack.test_trust_real import _trustees
+
+pytestmark = pytest.mark.openstack
+
+KINDS = {'swarm-mode': 'swarm_ubuntu_v1', 'kubernetes': 'k8s_ubuntu_v1'}
+
+
+def _wait(mc, cluster_uuid, want, timeout=900):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            cluster = mc.clusters.get(cluster_uuid)
+        except mc_exc.NotFound:
+            if want is None:
+                return None
+            raise
+        if cluster.status == want or cluster.status.endswith('_FAILED'):
+            assert cluster.status == want, (cluster.status,
+                                            cluster.status_reason)
+            return cluster
+        assert time.monotonic() < deadline, (cluster_uuid, cluster.status)
+        time.sleep(1)
+
+
+def _servers(nova, project_id, stack_name):
+    return sorted(s.name for s in nova.servers.list(
+        search_opts={'all_tenants': 1, 'project_id': project_id})
+        if s.name.startswith(stack_name))
+
+
+def test_swarm_and_kubernetes_clusters_live_and_die_on_the_real_cloud(
+        real_deploy, openstack, tmp_path):
+    env = openstack
+    member = ks_session.Session(auth=_auth(env, 'alpha-member', 'alpha'))
+    project_id = member.get_project_id()
+    env_path = heat_standins.write_environment(_heat(member),
+                                               str(tmp_path / 'heat-env'))
+    dep = real_deploy(conductors=1, heat_environment=env_path)
+    mc = magnum_client.Client('1', session=member, api_version='latest')
+    admin = _admin(env)
+    nova = nova_client.Client('2.3', session=admin)
+    ks = ks_client.Client(session=admin)
+    [domain] = ks.domains.list(name='caas')
+    heat = _heat(member)
+
+    with signaller.Signaller(admin, interval=0.5) as sig:
+        made = {}
+        for coe in KINDS:
+            tmpl = mc.cluster_templates.create(
+                name='real-%s-%s' % (coe, uuid.uuid4().hex[:6]), coe=coe,
+                image_id='ubuntu-jammy', flavor_id='m1.tiny',
+                master_flavor_id='m1.tiny', keypair_id='default',
+                external_network_id='public', server_type='vm')
+            made[coe] = mc.clusters.create(
+                name='real-%s' % coe, cluster_template_id=tmpl.uuid,
+                master_count=1, node_count=1).uuid
+        shown, stacks, before = {}, {}, {}
+        for coe, cluster_uuid in made.items():
+            cluster = _wait(mc, cluster_uuid, 'CREATE_COMPLETE')
+            shown[coe] = cluster
+            # The real driver served it, with the real stack's addresses.
+            assert cluster.cluster_template_id
+            assert cluster.api_address and cluster.master_addresses
+            assert len(cluster.node_addresses) == 1
+            assert all(a.startswith('127.') for a in
+                       cluster.master_addresses + cluster.node_addresses)
+            # The stack is the member's, in the member's project, made
+            # with the operator's environment.
+            stack = heat.stacks.get(cluster.stack_id)
+            stacks[coe] = stack
+            assert stack.stack_status == 'CREATE_COMPLETE'
+            assert '/%s/stacks/' % project_id in stack.links[0]['href']
+            registry = heat.stacks.environment(stack.id)['resource_registry']
+            assert registry['OS::Nova::Server'].endswith(
+                'heat-env/standin/OS-Nova-Server.yaml')
+            before[coe] = _servers(nova, project_id, stack.stack_name)
+            assert len(before[coe]) == 2, before[coe]
+
+        # A worker more for each: one more real server each.
+        for coe, cluster_uuid in made.items():
+            mc.clusters.resize(cluster_uuid, node_count=2)
+        for coe, cluster_uuid in made.items():
+            cluster = _wait(mc, cluster_uuid, 'UPDATE_COMPLETE')
+            assert cluster.node_count == 2
+            assert len(cluster.node_addresses) == 2
+            after = _servers(nova, project_id, stacks[coe].stack_name)
+            assert len(after) == 3 and set(before[coe]) < set(after), (
+                before[coe], after)
+    assert sig.errors == []
+
+    trustees = {}
+    for coe, cluster_uuid in made.items():
+        trustees[coe] = _trustees(ks, domain.id, cluster_uuid)
+        assert len(trustees[coe]) == 1, trustees[coe]
+        mc.clusters.delete(cluster_uuid)
+    member_id = member.get_user_id()
+    for coe, cluster_uuid in made.items():
+        assert _wait(mc, cluster_uuid, None) is None
+        assert _servers(nova, project_id, stacks[coe].stack_name) == []
+        with pytest.raises(heat_exc.HTTPNotFound):
+            got = heat.stacks.get(stacks[coe].id)
+            if got.stack_status == 'DELETE_COMPLETE':
+                raise heat_exc.HTTPNotFound()
+        assert _trustees(ks, domain.id, cluster_uuid) == {}
+        assert [t for t in _owner_trusts(ks, member_id, project_id).values()
+                if t.trustee_user_id in trustees[coe]] == []
