@@ -14,6 +14,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from caas import cmd
+from caas.clients import environment
 from caas.common import rpc
 from caas.conf import CONF
 
@@ -184,6 +185,10 @@ def main(argv=None):
     except base.Unavailable as exc:
         aio.stop()
         print('caas-all: no real nodes: %s' % exc, file=sys.stderr)
+        return 2
+    except environment.EnvironmentFileError as exc:
+        aio.stop()
+        print('caas-all: %s' % exc, file=sys.stderr)
         return 2
     except OSError as exc:
         aio.stop()

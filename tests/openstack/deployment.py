@@ -14,12 +14,14 @@ class RealCloudDeployment(deployment.Deployment):
     """A Deployment whose Keystone, Nova and Heat are the real ones."""
 
     def __init__(self, workdir, env, db_url, api_port, act_as_trustee=True,
-                 heat_environment=None, **kwargs):
+                 heat_environment=None, health_opts=None, **kwargs):
         """:param heat_environment: the conductors' ``[heat]
-        environment_file`` (None: none)."""
+        environment_file`` (None: none).
+        :param health_opts: more ``[health]`` options."""
         kwargs.setdefault('auth_strategy', 'keystone')
         self.act_as_trustee = act_as_trustee
         self.heat_environment = heat_environment
+        self.health_opts = dict(health_opts or {})
         super().__init__(workdir, db_url, env['CAAS_OSTACK_TRANSPORT_URL'],
                          **kwargs)
         self.env = env
@@ -70,6 +72,7 @@ class RealCloudDeployment(deployment.Deployment):
             'act_as_trustee = %s' % self.act_as_trustee,
             '[health]',
             'probe_networks = 127.0.0.0/8',
+        ] + ['%s = %s' % kv for kv in self.health_opts.items()] + [
             '[heat]',
             'environment_file = %s' % (self.heat_environment or ''),
             '[conductor]',

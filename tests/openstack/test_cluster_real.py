@@ -16,10 +16,12 @@ The tier signaller stands in for the nodes' bootstraps, which fake-virt
 servers do not run.
 """
 
+import json
 import time
 import uuid
 
 import pytest
+import sqlalchemy as sa
 from heatclient import exc as heat_exc
 from keystoneauth1 import session as ks_session
 from keystoneclient.v3 import client as ks_client
@@ -38,6 +40,7 @@ from tests.openstack.test_trust_real import _trustees
 pytestmark = pytest.mark.openstack
 
 KINDS = {'swarm-mode': 'swarm_ubuntu_v1', 'kubernetes': 'k8s_ubuntu_v1'}
+LABELS = {'swarm-mode': {}, 'kubernetes': {'auto_healing_enabled': 'true'}}
 
 
 def _wait(mc, cluster_uuid, want, timeout=900):
@@ -63,6 +66,34 @@ def _servers(nova, project_id, stack_name):
         if s.name.startswith(stack_name))
 
 
+def _server_ids(nova, project_id, stack_name):
+    return {s.name: s.id for s in nova.servers.list(
+        search_opts={'all_tenants': 1, 'project_id': project_id})
+        if s.name.startswith(stack_name)}
+
+
+def _wait_heal(dep, cluster_uuid, timeout=600):
+    """The cluster's cluster_heal operation, once it succeeded."""
+    eng = sa.create_engine(dep.db_url, poolclass=sa.pool.NullPool)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            with eng.connect() as conn:
+                rows = conn.execute(sa.text(
+                    "SELECT state, params, error FROM operations WHERE "
+                    "cluster_id = :c AND kind = 'cluster_heal'"),
+                    {'c': cluster_uuid}).all()
+            if rows and rows[0][0] in ('SUCCEEDED', 'FAILED'):
+                assert len(rows) == 1 and rows[0][0] == 'SUCCEEDED', rows
+                params = rows[0][1]
+                return {'params': json.loads(params)
+                        if isinstance(params, str) else params}
+            assert time.monotonic() < deadline, rows
+            time.sleep(1)
+    finally:
+        eng.dispose()
+
+
 def test_swarm_and_kubernetes_clusters_live_and_die_on_the_real_cloud(
         real_deploy, openstack, tmp_path):
     env = openstack
@@ -70,7 +101,12 @@ def test_swarm_and_kubernetes_clusters_live_and_die_on_the_real_cloud(
     project_id = member.get_project_id()
     env_path = heat_standins.write_environment(_heat(member),
                                                str(tmp_path / 'heat-env'))
-    dep = real_deploy(conductors=1, heat_environment=env_path)
+    # Auto-healing as soon as a worker is seen down; one of two workers
+    # down is within the unhealthy share.
+    dep = real_deploy(conductors=1, heat_environment=env_path,
+                      conductor_opts={'health_check_interval': 2},
+                      health_opts={'auto_heal_after': 0,
+                                   'max_unhealthy_percent': 50})
     mc = magnum_client.Client('1', session=member, api_version='latest')
     admin = _admin(env)
     nova = nova_client.Client('2.3', session=admin)
@@ -85,7 +121,8 @@ def test_swarm_and_kubernetes_clusters_live_and_die_on_the_real_cloud(
                 name='real-%s-%s' % (coe, uuid.uuid4().hex[:6]), coe=coe,
                 image_id='ubuntu-jammy', flavor_id='m1.tiny',
                 master_flavor_id='m1.tiny', keypair_id='default',
-                external_network_id='public', server_type='vm')
+                external_network_id='public', server_type='vm',
+                labels=LABELS[coe])
             made[coe] = mc.clusters.create(
                 name='real-%s' % coe, cluster_template_id=tmpl.uuid,
                 master_count=1, node_count=1).uuid
@@ -112,6 +149,7 @@ def test_swarm_and_kubernetes_clusters_live_and_die_on_the_real_cloud(
             assert len(before[coe]) == 2, before[coe]
 
         # A worker more for each: one more real server each.
+        after_resize = {}
         for coe, cluster_uuid in made.items():
             mc.clusters.resize(cluster_uuid, node_count=2)
         for coe, cluster_uuid in made.items():
@@ -119,8 +157,25 @@ def test_swarm_and_kubernetes_clusters_live_and_die_on_the_real_cloud(
             assert cluster.node_count == 2
             assert len(cluster.node_addresses) == 2
             after = _servers(nova, project_id, stacks[coe].stack_name)
+            after_resize[coe] = after
             assert len(after) == 3 and set(before[coe]) < set(after), (
                 before[coe], after)
+
+        # Auto-healing: a Kubernetes worker stopped in the real Nova is
+        # seen through the cluster's trust (caas's service user sees no
+        # server of the member's project) and replaced.
+        name = '%s-minion-0' % stacks['kubernetes'].stack_name
+        [down] = nova.servers.list(search_opts={
+            'all_tenants': 1, 'project_id': project_id, 'name': '^%s$' % name})
+        nova.servers.stop(down.id)
+        heal = _wait_heal(dep, made['kubernetes'])
+        assert heal['params']['servers'] == [down.id], heal
+        cluster = _wait(mc, made['kubernetes'], 'UPDATE_COMPLETE')
+        replaced = _server_ids(nova, project_id,
+                               stacks['kubernetes'].stack_name)
+        assert down.id not in replaced.values()
+        assert sorted(replaced) == sorted(after_resize['kubernetes'])
+        assert len(cluster.node_addresses) == 2
     assert sig.errors == []
 
     trustees = {}

@@ -23,8 +23,12 @@ from caas.conductor.tasks import stack as stack_tasks
 
 LOG = logging.getLogger(__name__)
 
-# Root stack -> ResourceGroup's stack -> member's stack -> its server.
-NESTED_DEPTH = 3
+# Root stack -> ResourceGroup's stack -> member's stack -> its server; one
+# level more where the operator's Heat environment ([heat]
+# environment_file) maps OS::Nova::Server to a provider template: the
+# resource in the member's stack is then that template's stack, and the
+# real server (the physical id the watcher names) one of its resources.
+NESTED_DEPTH = 4
 MARKED = 'CHECK_FAILED'
 
 
