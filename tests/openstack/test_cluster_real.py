@@ -9,7 +9,9 @@ with the operator's Heat environment (``[heat] environment_file``: the
 Neutron/Octavia/Cinder stand-ins and OS::Nova::Server's, which boots a
 real Nova server: tests/openstack/heat_standins.py), waits for it through
 the cluster's trust and records the addresses from the real stack's
-outputs. Both resize (+1 worker: one more real server) and are deleted,
+outputs. Both resize (+1 worker: one more real server); a Kubernetes
+worker stopped in the real Nova is replaced by auto-healing, which sees
+the member's servers through the cluster's trust; both are deleted,
 leaving no server, no stack and no trustee or trust in Keystone.
 
 The tier signaller stands in for the nodes' bootstraps, which fake-virt
@@ -161,6 +163,13 @@ def test_swarm_and_kubernetes_clusters_live_and_die_on_the_real_cloud(
             assert len(after) == 3 and set(before[coe]) < set(after), (
                 before[coe], after)
 
+        trustees = {}
+        for coe, cluster_uuid in made.items():
+            trustees[coe] = _trustees(ks, domain.id, cluster_uuid)
+            assert len(trustees[coe]) == 1, trustees[coe]
+        # The Swarm cluster goes while the Kubernetes one heals.
+        mc.clusters.delete(made['swarm-mode'])
+
         # Auto-healing: a Kubernetes worker stopped in the real Nova is
         # seen through the cluster's trust (caas's service user sees no
         # server of the member's project) and replaced.
@@ -176,13 +185,9 @@ def test_swarm_and_kubernetes_clusters_live_and_die_on_the_real_cloud(
         assert down.id not in replaced.values()
         assert sorted(replaced) == sorted(after_resize['kubernetes'])
         assert len(cluster.node_addresses) == 2
+        mc.clusters.delete(made['kubernetes'])
     assert sig.errors == []
 
-    trustees = {}
-    for coe, cluster_uuid in made.items():
-        trustees[coe] = _trustees(ks, domain.id, cluster_uuid)
-        assert len(trustees[coe]) == 1, trustees[coe]
-        mc.clusters.delete(cluster_uuid)
     member_id = member.get_user_id()
     for coe, cluster_uuid in made.items():
         assert _wait(mc, cluster_uuid, None) is None
