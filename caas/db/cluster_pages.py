@@ -100,14 +100,14 @@ def change_counter(scope):
 
 
 def summary_page(*, scope, fields, base_url, limit, marker=None,
-                 sort_key='id', sort_dir='asc', aliases=(), cache=CACHE):
+                 sort_key='id', sort_dir='asc', aliases=(), cache=None):
     """``(json_text, count, last_uuid)`` of one page of cluster summaries.
 
     :param fields: the summary's column names, in the order of the view;
         ``links`` is built from ``base_url`` where it appears.
     :param aliases: ``(json key, column)`` pairs added after ``fields``
         (``cluster_id`` is the stack's id from microversion 1.13 on).
-    :param cache: a :class:`PageCache` (None: none).
+    :param cache: a :class:`PageCache`; the process's by default.
     :raises: InvalidParameterValue for a bad sort key, direction or marker.
     """
     args = (db_api._checked(scope), tuple(fields), base_url, limit,
@@ -115,7 +115,8 @@ def summary_page(*, scope, fields, base_url, limit, marker=None,
     # The engine is part of the key: another database (tests, a changed
     # connection) has counters of its own.
     key = (engine.get_engine(readonly=True), marker) + args
-    known = cache.get(key) if cache is not None else None
+    cache = CACHE if cache is None else cache
+    known = cache.get(key)
     with engine.session_scope(readonly=True) as session:
         # Without a marker the statement depends on the request only and
         # is built once (building it costs more than running it).
@@ -126,9 +127,8 @@ def summary_page(*, scope, fields, base_url, limit, marker=None,
     if known is not None and now == known.counter:
         cache.count(hit=True)
         return known.text, known.count, known.last
-    if cache is not None:
-        cache.count(hit=False)
-        cache.put(key, Page(text, count, last, now))
+    cache.count(hit=False)
+    cache.put(key, Page(text, count, last, now))
     return text, count, last
 
 
