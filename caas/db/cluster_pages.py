@@ -10,8 +10,9 @@ the row path (``caas.db.api.list_clusters(summary=True)`` and
 Pages are also remembered, per process, with the project's change counter
 (``cluster_changes``, which triggers on ``clusters`` bump in the COMMIT of
 every cluster write, whoever writes: migration 0004a). Every request still
-asks the database, in the same one statement: the counter, and the page
-only if the counter is not the remembered one (a one-time filter: the
+asks the database, in one statement outside any transaction (no BEGIN,
+no COMMIT): the counter, and the page only if the counter is not the
+remembered one (a one-time filter: the
 rows are not read at all then). The counter and the page come from that
 one statement's snapshot, so a remembered page is exactly the page of its
 counter, and a list started after a write committed sees that write's
@@ -23,6 +24,7 @@ import functools
 import threading
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 from sqlalchemy.dialects import postgresql as pg
 
 from caas.db import api as db_api
@@ -114,15 +116,20 @@ def summary_page(*, scope, fields, base_url, limit, marker=None,
             sort_key, sort_dir, tuple(aliases))
     # The engine is part of the key: another database (tests, a changed
     # connection) has counters of its own.
-    key = (engine.get_engine(readonly=True), marker) + args
+    eng = engine.get_autocommit_engine()
+    key = (eng, marker) + args
     cache = CACHE if cache is None else cache
     known = cache.get(key)
-    with engine.session_scope(readonly=True) as session:
-        # Without a marker the statement depends on the request only and
-        # is built once (building it costs more than running it).
-        stmt = _statement(*args) if marker is None else \
-            _build(session, marker, *args)
-        text, count, last, now = session.execute(
+    # One statement, outside any transaction: no BEGIN, no COMMIT.
+    with eng.connect() as conn:
+        if marker is None:
+            # The statement depends on the request only and is built once
+            # (building it costs more than running it).
+            stmt = _statement(*args)
+        else:
+            with orm.Session(bind=conn) as session:
+                stmt = _build(session, marker, *args)
+        text, count, last, now = conn.execute(
             stmt, {'known': -1 if known is None else known.counter}).one()
     if known is not None and now == known.counter:
         cache.count(hit=True)
