@@ -90,6 +90,15 @@ def test_a_cluster_without_a_project_counts_under_the_empty_string(pg):
     assert _counters() == {'p1': 2, '': 1}
 
 
+def test_a_truncate_bumps_every_project(pg):
+    tmpl = _template()
+    _cluster(tmpl, 'p1')
+    _cluster(tmpl, 'p2')
+    with engine.session_scope() as session:
+        session.execute(sa.text('TRUNCATE clusters CASCADE'))
+    assert _counters() == {'p1': 2, 'p2': 2}
+
+
 def test_one_transaction_is_one_change_of_each_project_it_wrote(pg):
     tmpl = _template()
     uuids = [_cluster(tmpl, p, 'c%d' % i)

@@ -11,7 +11,7 @@ inserting rows), at no extra statement on the wire; the counter rows are
 locked only while the transaction commits, and always in the same order,
 so two transactions writing clusters of several projects (the conductors'
 health writes) cannot deadlock on them. A cluster without a project counts
-under the empty string.
+under the empty string; a TRUNCATE of ``clusters`` bumps every project.
 
 Other databases get the table only: nothing reads it there (the cached
 list is PostgreSQL's, ``caas.db.cluster_pages``).
@@ -72,6 +72,16 @@ BEGIN
     RETURN NULL;
 END $$;
 
+CREATE FUNCTION caas_cluster_changes_truncated() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE cluster_changes SET counter = counter + 1;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER clusters_truncated AFTER TRUNCATE ON clusters
+    FOR EACH STATEMENT EXECUTE FUNCTION caas_cluster_changes_truncated();
+
 CREATE TRIGGER clusters_noted AFTER INSERT OR UPDATE OR DELETE ON clusters
     FOR EACH ROW EXECUTE FUNCTION caas_cluster_noted();
 
@@ -98,8 +108,10 @@ def upgrade():
 
 def downgrade():
     if op.get_bind().dialect.name == 'postgresql':
+        op.execute('DROP TRIGGER clusters_truncated ON clusters')
         op.execute('DROP TRIGGER clusters_changes_bump ON clusters')
         op.execute('DROP TRIGGER clusters_noted ON clusters')
+        op.execute('DROP FUNCTION caas_cluster_changes_truncated()')
         op.execute('DROP FUNCTION caas_cluster_changes_bump()')
         op.execute('DROP FUNCTION caas_cluster_noted()')
     op.drop_table('cluster_changes')
