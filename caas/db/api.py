@@ -283,11 +283,17 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
     values.update(status=states.CREATE_IN_PROGRESS, operation_id=op.id,
                   status_reason=None)
     with session_scope() as session:
-        # Bulk inserts in the tables' order, not the ORM's unit of work:
-        # it cost half of a create's CPU for these few rows.
-        cluster = session.scalars(
-            sa.insert(models.Cluster).returning(models.Cluster),
-            [values]).one()
+        if session.get_bind().dialect.insert_returning:
+            # Bulk inserts in the tables' order, not the ORM's unit of
+            # work: it cost half of a create's CPU for these few rows.
+            cluster = session.scalars(
+                sa.insert(models.Cluster).returning(models.Cluster),
+                [values]).one()
+        else:
+            # MySQL has no INSERT ... RETURNING to read the row back from.
+            cluster = models.Cluster(**values)
+            session.add(cluster)
+            session.flush()
         rows = []
         for ng in nodegroups:
             ng = dict(ng)
