@@ -97,7 +97,9 @@ def get_autocommit_engine():
     transaction (PostgreSQL): a read that is one statement needs no BEGIN
     and no COMMIT, two round trips of three. Only for reads that are
     single statements, whose one snapshot is then the same as in a
-    transaction. Its own small pool; on SQLite the read-only engine."""
+    transaction. Its own pool, as large as the main one's (connections
+    are opened as concurrent reads need them); on SQLite the read-only
+    engine."""
     if _is_sqlite(CONF.database.connection):
         return get_engine(readonly=True)
     engine = _engines.get('autocommit')
