@@ -253,6 +253,13 @@ def _new_operation(cluster_uuid, kind, params, timeout_minutes, request_id):
         deadline=now + datetime.timedelta(minutes=timeout_minutes))
 
 
+def _columns(row):
+    """The column values a new, unsaved row was given."""
+    state = sa.inspect(row)
+    return {attr.key: attr.value for attr in state.attrs
+            if attr.key in state.dict}
+
+
 def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
                    cas=(), quota_check=None, op_params=None):
     """Write cluster, nodegroups, CAs and the create operation in one
@@ -276,24 +283,34 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
     values.update(status=states.CREATE_IN_PROGRESS, operation_id=op.id,
                   status_reason=None)
     with session_scope() as session:
-        cluster = models.Cluster(**values)
-        session.add(cluster)
-        session.flush()
+        if session.get_bind().dialect.insert_returning:
+            # Bulk inserts in the tables' order, not the ORM's unit of
+            # work: it cost half of a create's CPU for these few rows.
+            cluster = session.scalars(
+                sa.insert(models.Cluster).returning(models.Cluster),
+                [values]).one()
+        else:
+            # MySQL has no INSERT ... RETURNING to read the row back from.
+            cluster = models.Cluster(**values)
+            session.add(cluster)
+            session.flush()
+        rows = []
         for ng in nodegroups:
             ng = dict(ng)
             ng.setdefault('uuid', new_uuid())
             ng.update(cluster_id=cluster.uuid, project_id=cluster.project_id,
                       status=states.CREATE_IN_PROGRESS)
-            session.add(models.NodeGroup(**ng))
+            rows.append(ng)
+        if rows:
+            session.execute(sa.insert(models.NodeGroup), rows)
         if cas:
             # One statement (executemany) for all of the cluster's CAs.
             session.execute(sa.insert(models.ClusterCA),
                             [dict(ca, cluster_uuid=cluster.uuid) for ca in cas])
-        session.add(op)
+        session.execute(sa.insert(models.Operation), [_columns(op)])
         if quota_check is not None:
             # Last: the project's quota lock is then held only until the
             # commit that follows.
-            session.flush()
             quota_check(session, values['project_id'])
     return cluster, op
 

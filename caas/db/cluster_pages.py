@@ -6,9 +6,25 @@ per row and encode it all again; PostgreSQL builds the same array in one
 statement, and the API only wraps it. Same page, same order, same fields as
 the row path (``caas.db.api.list_clusters(summary=True)`` and
 ``caas.api.views``), which other databases keep using.
+
+Pages are also remembered, per process, with the project's change counter
+(``cluster_changes``, which triggers on ``clusters`` bump in the COMMIT of
+every cluster write, whoever writes: migration 0004a). Every request still
+asks the database, in one statement outside any transaction (no BEGIN,
+no COMMIT): the counter, and the page only if the counter is not the
+remembered one (a one-time filter: the
+rows are not read at all then). The counter and the page come from that
+one statement's snapshot, so a remembered page is exactly the page of its
+counter, and a list started after a write committed sees that write's
+counter: never a stale page, in any process.
 """
 
+import collections
+import functools
+import threading
+
 import sqlalchemy as sa
+from sqlalchemy import orm
 from sqlalchemy.dialects import postgresql as pg
 
 from caas.db import api as db_api
@@ -21,47 +37,149 @@ def supported():
     return engine.get_engine(readonly=True).dialect.name == 'postgresql'
 
 
+# Pages remembered per process, least recently used dropped first: a
+# page of 1,000 summaries is ~700 kB.
+CACHE_BYTES = 32 * 1024 * 1024
+
+Page = collections.namedtuple('Page', 'text count last counter')
+
+
+class PageCache:
+    """Pages by request, bounded by the size of their JSON text."""
+
+    def __init__(self, max_bytes=CACHE_BYTES):
+        self.max_bytes = max_bytes
+        self._pages = collections.OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key):
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None:
+                self._pages.move_to_end(key)
+            return page
+
+    def put(self, key, page):
+        with self._lock:
+            old = self._pages.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old.text)
+            if len(page.text) > self.max_bytes:
+                return
+            self._pages[key] = page
+            self._bytes += len(page.text)
+            while self._bytes > self.max_bytes:
+                _, dropped = self._pages.popitem(last=False)
+                self._bytes -= len(dropped.text)
+
+    def count(self, hit):
+        with self._lock:
+            if hit:
+                self.hits += 1
+            else:
+                self.misses += 1
+
+    def clear(self):
+        with self._lock:
+            self._pages.clear()
+            self._bytes = 0
+
+
+CACHE = PageCache()
+
+
+def change_counter(scope):
+    """The change counter of ``scope`` as a scalar subquery: the project's,
+    or the sum of all projects' (every counter only grows, so the sum
+    grows with any of them)."""
+    changes = models.ClusterChange
+    value = sa.func.sum(changes.counter) \
+        if scope is db_api.ALL_PROJECTS else sa.func.max(changes.counter)
+    return sa.select(sa.func.coalesce(value, 0)).where(
+        db_api.project_filter(changes, scope)).scalar_subquery()
+
+
 def summary_page(*, scope, fields, base_url, limit, marker=None,
-                 sort_key='id', sort_dir='asc', aliases=()):
+                 sort_key='id', sort_dir='asc', aliases=(), cache=None):
     """``(json_text, count, last_uuid)`` of one page of cluster summaries.
 
     :param fields: the summary's column names, in the order of the view;
         ``links`` is built from ``base_url`` where it appears.
     :param aliases: ``(json key, column)`` pairs added after ``fields``
         (``cluster_id`` is the stack's id from microversion 1.13 on).
+    :param cache: a :class:`PageCache`; the process's by default.
     :raises: InvalidParameterValue for a bad sort key, direction or marker.
     """
+    args = (db_api._checked(scope), tuple(fields), base_url, limit,
+            sort_key, sort_dir, tuple(aliases))
+    # The engine is part of the key: another database (tests, a changed
+    # connection) has counters of its own.
+    eng = engine.get_autocommit_engine()
+    key = (eng, marker) + args
+    cache = CACHE if cache is None else cache
+    known = cache.get(key)
+    # One statement, outside any transaction: no BEGIN, no COMMIT.
+    with eng.connect() as conn:
+        if marker is None:
+            # The statement depends on the request only and is built once
+            # (building it costs more than running it).
+            stmt = _statement(*args)
+        else:
+            with orm.Session(bind=conn) as session:
+                stmt = _build(session, marker, *args)
+        text, count, last, now = conn.execute(
+            stmt, {'known': -1 if known is None else known.counter}).one()
+    if known is not None and now == known.counter:
+        cache.count(hit=True)
+        return known.text, known.count, known.last
+    cache.count(hit=False)
+    cache.put(key, Page(text, count, last, now))
+    return text, count, last
+
+
+def _build(session, marker, scope, fields, base_url, limit, sort_key,
+           sort_dir, aliases):
+    """The page's statement: its JSON array, row count, last UUID and the
+    change counter; no row is read when the counter is ``:known``."""
     model = models.Cluster
     columns = {f for f in fields if f != 'links'} | {c for _, c in aliases}
     columns |= {'id', 'uuid', sort_key}
-    with engine.session_scope(readonly=True) as session:
-        visible = db_api.project_filter(model, scope)
-        inner = db_api.page_query(
-            session, sa.select(*[getattr(model, c) for c in sorted(columns)])
-            .where(visible), model, limit, marker, sort_key, sort_dir,
-            visible).subquery()
-        pairs = []
-        for field in fields:
-            value = _links(inner, base_url) if field == 'links' \
-                else inner.c[field]
-            pairs += [sa.literal(field), value]
-        for key, column in aliases:
-            pairs += [sa.literal(key), inner.c[column]]
-        forward = db_api.sort_order(inner.c[sort_key], inner.c.id,
-                                    sort_dir)
-        # The reversed order puts the page's last row first.
-        backward = db_api.sort_order(inner.c[sort_key], inner.c.id,
-                                     'desc' if sort_dir == 'asc' else 'asc')
-        stmt = sa.select(
-            sa.cast(sa.func.coalesce(
-                sa.func.json_agg(pg.aggregate_order_by(
-                    sa.func.json_build_object(*pairs), *forward)),
-                sa.literal_column("'[]'::json")), sa.Text),
-            sa.func.count(),
-            sa.func.array_agg(pg.aggregate_order_by(
-                inner.c.uuid, *backward))[1])
-        text, count, last = session.execute(stmt).one()
-    return text, count, last
+    visible = db_api.project_filter(model, scope)
+    # Pseudo-constant: PostgreSQL evaluates it once, before reading any
+    # row (a one-time filter), and reads none when the page is current.
+    current = change_counter(scope) != sa.bindparam('known',
+                                                    type_=sa.BigInteger)
+    inner = db_api.page_query(
+        session, sa.select(*[getattr(model, c) for c in sorted(columns)])
+        .where(visible, current), model, limit, marker, sort_key, sort_dir,
+        visible).subquery()
+    pairs = []
+    for field in fields:
+        value = _links(inner, base_url) if field == 'links' \
+            else inner.c[field]
+        pairs += [sa.literal(field), value]
+    for key_name, column in aliases:
+        pairs += [sa.literal(key_name), inner.c[column]]
+    forward = db_api.sort_order(inner.c[sort_key], inner.c.id, sort_dir)
+    # The reversed order puts the page's last row first.
+    backward = db_api.sort_order(inner.c[sort_key], inner.c.id,
+                                 'desc' if sort_dir == 'asc' else 'asc')
+    return sa.select(
+        sa.cast(sa.func.coalesce(
+            sa.func.json_agg(pg.aggregate_order_by(
+                sa.func.json_build_object(*pairs), *forward)),
+            sa.literal_column("'[]'::json")), sa.Text),
+        sa.func.count(),
+        sa.func.array_agg(pg.aggregate_order_by(
+            inner.c.uuid, *backward))[1],
+        change_counter(scope))
+
+
+@functools.lru_cache(maxsize=256)
+def _statement(*args):
+    return _build(None, None, *args)
 
 
 def _links(inner, base_url):

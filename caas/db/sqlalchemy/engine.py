@@ -40,7 +40,7 @@ def _is_sqlite(url):
     return sa.engine.make_url(url).get_backend_name() == 'sqlite'
 
 
-def create_engine(url=None, readonly=False):
+def create_engine(url=None, readonly=False, autocommit=False):
     url = url or CONF.database.connection
     kwargs = {'echo': CONF.database.connection_debug, 'future': True}
     parsed = sa.engine.make_url(url)
@@ -68,6 +68,9 @@ def create_engine(url=None, readonly=False):
                            'committed'}
         else:
             kwargs['isolation_level'] = 'READ COMMITTED'
+        if autocommit:
+            # Set once per connection, not per checkout.
+            kwargs['isolation_level'] = 'AUTOCOMMIT'
     engine = sa.create_engine(url, **kwargs)
     if parsed.get_backend_name() == 'sqlite':
         _configure_sqlite(engine, readonly)
@@ -86,6 +89,26 @@ def get_engine(readonly=False):
                 _sessionmakers[readonly] = orm.sessionmaker(
                     bind=engine, expire_on_commit=False)
                 _engines[readonly] = engine
+    return engine
+
+
+def get_autocommit_engine():
+    """An engine whose connections run each statement as its own
+    transaction (PostgreSQL): a read that is one statement needs no BEGIN
+    and no COMMIT, two round trips of three. Only for reads that are
+    single statements, whose one snapshot is then the same as in a
+    transaction. Its own pool, as large as the main one's (connections
+    are opened as concurrent reads need them); on SQLite the read-only
+    engine."""
+    if _is_sqlite(CONF.database.connection):
+        return get_engine(readonly=True)
+    engine = _engines.get('autocommit')
+    if engine is None:
+        with _lock:
+            engine = _engines.get('autocommit')
+            if engine is None:
+                engine = create_engine(autocommit=True)
+                _engines['autocommit'] = engine
     return engine
 
 

@@ -3,6 +3,7 @@
 import datetime
 
 from sqlalchemy import JSON
+from sqlalchemy import BigInteger
 from sqlalchemy import Boolean
 from sqlalchemy import DateTime
 from sqlalchemy import ForeignKey
@@ -294,3 +295,13 @@ class QuotaLock(Base):
     resource: Mapped[str] = mapped_column(String(255), primary_key=True)
     locked_at: Mapped[datetime.datetime] = mapped_column(
         DateTime, default=utcnow, nullable=False)
+
+
+class ClusterChange(Base):
+    """A project's count of committed cluster writes, kept by triggers on
+    ``clusters`` (PostgreSQL, migration 0004a): a cached cluster list made
+    at counter N is current while the counter is still N."""
+    __tablename__ = 'cluster_changes'
+
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    counter: Mapped[int] = mapped_column(BigInteger, nullable=False)

@@ -101,6 +101,7 @@ def backend(request, tmp_path):
     engine.dispose()
     for readonly in (False, True):
         _wire_counting(engine.get_engine(readonly))
+    _wire_counting(engine.get_autocommit_engine())
     yield request.param
     engine.dispose()
     CONF.clear_override('connection', group='database')

@@ -1,0 +1,258 @@
+"""The cluster list's remembered pages (PostgreSQL): a current page is
+answered from memory in the statements of one look-up, and no page is
+ever served stale after a committed write - the API's, a conductor's or
+another API worker's, whatever process remembers it."""
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from caas.conf import CONF
+from caas.db import api as db_api
+from caas.db import cluster_pages
+from caas.db import migration
+from caas.db import operations as db_ops
+from caas.db.sqlalchemy import engine
+from caas.db.sqlalchemy import models
+from caas.api import views
+from tests.unit.api import test_statements
+from tests.unit.api.conftest import ADMIN
+from tests.unit.api.conftest import LATEST
+from tests.unit.api.conftest import PROJECT_A
+from tests.unit.api.conftest import PROJECT_B
+from tests.unit.api.conftest import settle
+from tests.unit.api.conftest import template_body
+
+
+@pytest.fixture
+def database(services):
+    """PostgreSQL, its statements counted on the wire."""
+    from tests.integration import deployment
+    CONF.set_override('connection',
+                      deployment.create_database(services['db_url']),
+                      group='database')
+    engine.dispose()
+    migration.upgrade()
+    engine.dispose()
+    for readonly in (False, True):
+        test_statements._wire_counting(engine.get_engine(readonly))
+    test_statements._wire_counting(engine.get_autocommit_engine())
+    yield
+    engine.dispose()
+    CONF.clear_override('connection', group='database')
+
+
+@pytest.fixture
+def cache(monkeypatch):
+    """A cache of this test's own, its hits and misses counted."""
+    fresh = cluster_pages.PageCache()
+    monkeypatch.setattr(cluster_pages, 'CACHE', fresh)
+    return fresh
+
+
+def _list(api, headers=PROJECT_A, query=''):
+    resp = api.get('/v1/clusters' + query, headers=headers)
+    assert resp.status_code == 200, resp.json_body
+    return {c['uuid']: c for c in resp.json_body['clusters']}
+
+
+def _page_reads(log):
+    return [s for s in log if 'json_agg' in s]
+
+
+def test_a_current_page_is_remembered_in_one_look_up(api, make_cluster,
+                                                     cache):
+    uuids = {make_cluster('c%d' % i) for i in range(3)}
+    first = api.get('/v1/clusters', headers=PROJECT_A)
+    assert (cache.hits, cache.misses) == (0, 1)
+    for _ in range(3):
+        with test_statements.wire() as log:
+            again = api.get('/v1/clusters', headers=PROJECT_A)
+        assert again.data == first.data
+        # The one SELECT, outside a transaction: no BEGIN, no COMMIT.
+        assert len(log) == 1 and log[0].startswith('SELECT'), log
+    assert (cache.hits, cache.misses) == (3, 1)
+    assert set(_list(api)) == uuids
+
+
+def test_a_create_through_the_api_is_listed_at_once(api, make_cluster,
+                                                    cache):
+    make_cluster('c0')
+    _list(api)
+    _list(api)
+    new = make_cluster('c1')
+    with test_statements.wire() as log:
+        listed = _list(api)
+    assert new in listed
+    assert len(log) == 1, log
+    assert cache.misses == 2
+
+
+def test_conductor_writes_are_listed_at_once(api, make_cluster, cache):
+    uuid = make_cluster('c0')
+    assert _list(api)[uuid]['status'] == 'CREATE_IN_PROGRESS'
+    settle(uuid)
+    assert _list(api)[uuid]['status'] == 'CREATE_COMPLETE'
+    _list(api)
+    hits = cache.hits
+    assert db_ops.record_health_many([(uuid, 'UNHEALTHY', {})]) == 1
+    assert _list(api)[uuid]['health_status'] == 'UNHEALTHY'
+    assert cache.hits == hits
+    with engine.session_scope() as session:
+        session.execute(sa.delete(models.NodeGroup).where(
+            models.NodeGroup.cluster_id == uuid))
+        session.execute(sa.delete(models.Cluster).where(
+            models.Cluster.uuid == uuid))
+    assert _list(api) == {}
+
+
+def test_another_projects_write_keeps_the_page_but_not_all_projects(
+        api, make_cluster, cache):
+    mine = make_cluster('mine')
+    other_template = api.post('/v1/clustertemplates', template_body(),
+                              headers=PROJECT_B).json_body['uuid']
+    theirs = make_cluster('theirs', headers=PROJECT_B,
+                          cluster_template_id=other_template)
+    all_projects = '?all_projects=true'
+    assert set(_list(api, ADMIN, all_projects)) == {mine, theirs}
+    _list(api)
+    hits = cache.hits
+    settle(theirs)
+    _list(api)
+    assert cache.hits == hits + 1
+    assert _list(api, ADMIN, all_projects)[theirs]['status'] == \
+        'CREATE_COMPLETE'
+    assert cache.hits == hits + 1
+
+
+def test_each_request_shape_is_a_page_of_its_own(api, make_cluster, cache):
+    uuids = [make_cluster('c%d' % i) for i in range(3)]
+    whole = _list(api, dict(PROJECT_A, **LATEST))
+    assert 'cluster_id' in whole[uuids[0]]
+    first = api.get('/v1/clusters?limit=1', headers=PROJECT_A).json_body
+    assert len(first['clusters']) == 1 and 'next' in first
+    marker = first['clusters'][0]['uuid']
+    rest = _list(api, query='?marker=%s' % marker)
+    assert set(rest) == set(uuids) - {marker}
+    newest_first = api.get('/v1/clusters?sort_dir=desc',
+                           headers=dict(PROJECT_A, **LATEST)
+                           ).json_body['clusters']
+    assert [c['uuid'] for c in newest_first] == list(reversed(list(whole)))
+    old = api.get('/v1/clusters', headers=dict(
+        PROJECT_A, **{'OpenStack-API-Version': 'container-infra 1.1'}))
+    assert 'cluster_id' not in old.json_body['clusters'][0]
+    assert cache.hits == 0
+    # The same shapes again: each from its own page.
+    assert _list(api, query='?marker=%s' % marker) == rest
+    assert cache.hits == 1
+
+
+def test_a_stale_page_is_replaced_in_the_same_statement(api, make_cluster,
+                                                        cache):
+    uuid = make_cluster('c0')
+    _list(api)
+    settle(uuid)
+    with test_statements.wire() as log:
+        assert _list(api)[uuid]['status'] == 'CREATE_COMPLETE'
+    assert len(_page_reads(log)) == 1 and len(log) == 1, log
+
+
+def _node_count(page_text, uuid):
+    import json
+    return {c['uuid']: c for c in json.loads(page_text)}[uuid]['node_count']
+
+
+def test_two_workers_never_list_a_write_committed_before_the_list(
+        api, make_cluster):
+    """Two API workers (two caches) list while a conductor commits writes:
+    a list that starts after a write committed shows it (or a later one),
+    whichever worker answers, however its cache was filled."""
+    uuid = make_cluster('c0')
+    settle(uuid)
+    workers = [cluster_pages.PageCache(), cluster_pages.PageCache()]
+    committed = [0]
+    stop = threading.Event()
+    failures = []
+    served = []
+
+    def conductor():
+        for value in range(1, 120):
+            with engine.session_scope() as session:
+                session.execute(sa.update(models.Cluster).where(
+                    models.Cluster.uuid == uuid).values(node_count=value))
+            committed[0] = value
+        stop.set()
+
+    def worker(cache):
+        while not stop.is_set():
+            floor = committed[0]
+            text, _, _ = cluster_pages.summary_page(
+                scope='project-a', fields=views.CLUSTER_SUMMARY,
+                base_url='http://x', limit=1000, cache=cache)
+            seen = _node_count(text, uuid)
+            served.append(seen)
+            if seen < floor:
+                failures.append((floor, seen))
+
+    threads = [threading.Thread(target=conductor)] + [
+        threading.Thread(target=worker, args=(c,))
+        for c in workers for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert not failures, failures[:10]
+    # Both paths ran: pages from memory and pages read again.
+    assert sum(c.hits for c in workers) > 0
+    assert sum(c.misses for c in workers) > 10
+    # And after the last commit every worker lists the last value.
+    for cache in workers:
+        text, _, _ = cluster_pages.summary_page(
+            scope='project-a', fields=views.CLUSTER_SUMMARY,
+            base_url='http://x', limit=1000, cache=cache)
+        assert _node_count(text, uuid) == 119
+
+
+def test_a_page_remembered_before_a_write_is_not_served_after_it(
+        api, make_cluster):
+    """Each of two workers remembers the page, a write commits, and each
+    lists the write at its next request."""
+    uuid = make_cluster('c0')
+    settle(uuid)
+    workers = [cluster_pages.PageCache(), cluster_pages.PageCache()]
+
+    def count(cache):
+        text, _, _ = cluster_pages.summary_page(
+            scope='project-a', fields=views.CLUSTER_SUMMARY,
+            base_url='http://x', limit=1000, cache=cache)
+        return _node_count(text, uuid)
+
+    for value in (2, 3, 4):
+        assert [count(w) for w in workers for _ in range(2)] == \
+            [value - 1] * 4
+        with engine.session_scope() as session:
+            session.execute(sa.update(models.Cluster).where(
+                models.Cluster.uuid == uuid).values(node_count=value))
+        assert [count(w) for w in workers] == [value] * 2
+    assert [(w.hits, w.misses) for w in workers] == [(5, 4)] * 2
+
+
+def test_the_cache_is_bounded_by_bytes():
+    cache = cluster_pages.PageCache(max_bytes=10)
+    page = cluster_pages.Page('12345', 1, 'u', 1)
+    cache.put('a', page)
+    cache.put('b', page)
+    cache.get('a')
+    cache.put('c', page)
+    # The least recently used went first; a page larger than all is kept
+    # nowhere.
+    assert cache.get('b') is None and cache.get('a') and cache.get('c')
+    cache.put('big', cluster_pages.Page('x' * 11, 1, 'u', 1))
+    assert cache.get('big') is None and cache.get('a') and cache.get('c')
+
+
+def test_other_databases_keep_the_row_path(db):
+    """SQLite has no counter triggers; its lists are never remembered."""
+    assert not cluster_pages.supported()
+    assert db_api.list_clusters(scope='p', summary=True) == []
