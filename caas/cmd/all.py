@@ -19,6 +19,13 @@ from caas.conf import CONF
 
 LOG = logging.getLogger(__name__)
 
+# Seconds a thread may keep the GIL while another waits for it. The API, the
+# flows and the simulated cloud share one interpreter here: a request
+# releases the GIL at every socket and SQLite call and waited up to the
+# default 5 ms behind a busy flow each time to get it back (the template
+# list's p99 was hundreds of ms during a fill).
+SWITCH_INTERVAL = 0.001
+
 CLI_OPTS = [
     cfg.StrOpt('bind-host', dest='all_host', default='127.0.0.1',
                help='Address the API listens on.'),
@@ -89,12 +96,37 @@ def configure(data_dir, sim_auth_url):
     # probes on, e.g. with real nodes); a probe stays on loopback anyway.
     CONF.set_default('coe_probes', False, group='health')
     CONF.set_default('probe_networks', ['127.0.0.0/8'], group='health')
+    _policy_file(data_dir)
     if not CONF.pki.encryption_keys:
         # Embedded mode only: a key of its own, kept beside the database
         # that it protects, so that a restart still reads the CA keys.
         from caas.pki import keystore
         CONF.set_override('encryption_keys',
                           [keystore.ensure_local_key(data_dir)], group='pki')
+
+
+POLICY_FILE = 'policy.yaml'
+POLICY_TEXT = """\
+# Overrides of caas's default policy rules (oslo.policy YAML), read by
+# caas-all. Empty: the defaults in the code apply.
+"""
+
+
+def _policy_file(data_dir):
+    """A policy file in the data directory, unless a configuration file
+    names one. oslo.policy looks for a missing policy file (and policy.d)
+    in every configuration directory at each check: some twenty stat calls
+    per request, each of which hands the GIL to a busy flow and waits to get
+    it back (a third of a template list's time during a fill). A file that
+    exists is found once, then only its mtime is read."""
+    path = os.path.join(data_dir, POLICY_FILE)
+    if not os.path.exists(path):
+        with open(path, 'w') as f:
+            f.write(POLICY_TEXT)
+    from oslo_policy import opts as policy_opts
+    policy_opts.set_defaults(CONF)     # registers [oslo_policy]
+    CONF.set_default('policy_file', path, group='oslo_policy')
+    CONF.set_default('policy_dirs', [], group='oslo_policy')
 
 
 class AllInOne:
@@ -109,6 +141,7 @@ class AllInOne:
         # None: [sim] real_nodes as it is.
         self.real_nodes = real_nodes
         self.sim = self.api_server = self.conductor = None
+        self._switch_interval = None
 
     @property
     def api_url(self):
@@ -123,6 +156,8 @@ class AllInOne:
         from caas.cmd import cloudsim
         from caas.sim import server as sim_server
 
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(SWITCH_INTERVAL, self._switch_interval))
         knobs = {k: getattr(CONF.sim, k) for k in cloudsim.KNOBS}
         knobs.update(self.sim_knobs)
         self.sim = sim_server.SimServer(
@@ -156,6 +191,9 @@ class AllInOne:
         if self.sim is not None:
             self.sim.stop()
         rpc.cleanup()
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
 
 
 def _real_banner(aio):
