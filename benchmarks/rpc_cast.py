@@ -1,19 +1,28 @@
 """Cast latency of the conductor RPC API over oslo.messaging.
 
 Uses caas's own ConductorAPI client (schema check included) and a trivial
-server endpoint on a private topic, over caas-all's in-process transport (and plain ``kombu+memory:////``)
-transport and, when ``CAAS_TEST_TRANSPORT_URL`` is set (RabbitMQ from
-``tools/services.sh start``), over RabbitMQ on 127.0.0.1:
+server endpoint on a private topic, over caas-all's in-process transport
+(and plain ``kombu+memory:////``) and, when ``CAAS_TEST_TRANSPORT_URL``
+is set (RabbitMQ from ``tools/services.sh start``), over RabbitMQ on
+127.0.0.1:
 
 * cast:  time the ``cluster_create`` cast call takes to return;
 * one-by-one: send, wait for the endpoint to receive it, repeat
   (end-to-end latency of one message);
 * burst: send N without waiting, time until the last one is received;
   then the same from several threads at once (the API casts from each of
-  its worker threads).
+  its worker threads);
+* ``--processes 1,2,4`` (RabbitMQ only): N sending processes at once, each
+  like a caas-api worker (its own ConductorAPI, hence its own connections;
+  ``--casts`` each from ``--process-threads`` threads), to ``--consumers``
+  processes serving the conductor's own endpoint
+  (``caas.conductor.manager.ConductorManager``: schema check on receipt),
+  whose flow runner only counts. Prints the aggregate casts/s sent (each
+  confirmed by the broker) and received.
 
     .venv/bin/python benchmarks/rpc_cast.py [--casts 1000]
     eval "$(tools/services.sh start)"; .venv/bin/python benchmarks/rpc_cast.py
+    .venv/bin/python benchmarks/rpc_cast.py --processes 1,2,4 --casts 2000
 
 Prints figures; asserts nothing about time.
 """

@@ -19,13 +19,6 @@ from caas.conf import CONF
 
 LOG = logging.getLogger(__name__)
 
-# Seconds a thread may keep the GIL while another waits for it. The API, the
-# flows and the simulated cloud share one interpreter here: a request
-# releases the GIL at every socket and SQLite call and waited up to the
-# default 5 ms behind a busy flow each time to get it back (the template
-# list's p99 was hundreds of ms during a fill).
-SWITCH_INTERVAL = 0.001
-
 CLI_OPTS = [
     cfg.StrOpt('bind-host', dest='all_host', default='127.0.0.1',
                help='Address the API listens on.'),
@@ -141,7 +134,6 @@ class AllInOne:
         # None: [sim] real_nodes as it is.
         self.real_nodes = real_nodes
         self.sim = self.api_server = self.conductor = None
-        self._switch_interval = None
 
     @property
     def api_url(self):
@@ -156,8 +148,6 @@ class AllInOne:
         from caas.cmd import cloudsim
         from caas.sim import server as sim_server
 
-        self._switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(SWITCH_INTERVAL, self._switch_interval))
         knobs = {k: getattr(CONF.sim, k) for k in cloudsim.KNOBS}
         knobs.update(self.sim_knobs)
         self.sim = sim_server.SimServer(
@@ -191,9 +181,6 @@ class AllInOne:
         if self.sim is not None:
             self.sim.stop()
         rpc.cleanup()
-        if self._switch_interval is not None:
-            sys.setswitchinterval(self._switch_interval)
-            self._switch_interval = None
 
 
 def _real_banner(aio):
