@@ -197,14 +197,15 @@ def _child_config(url):
     CONF.set_override('transport_url', url)
 
 
-def _consumer(url, topic, prefix, counter, ready, stop):
+def _consumer(url, topic, index, prefix, counter, ready, stop):
     """A process serving the conductor's RPC endpoint on ``topic``."""
     _child_config(url)
     import oslo_messaging as messaging
     from caas.common import rpc
     from caas.conductor import manager
+    # Fixed server names: their queues are reused by the next run.
     server = rpc.get_server(
-        messaging.Target(topic=topic, server='bench-%d' % os.getpid()),
+        messaging.Target(topic=topic, server='bench-consumer-%d' % index),
         [manager.ConductorManager(_Recorder(prefix, counter))])
     server.start()
     ready.release()
@@ -273,8 +274,8 @@ def run_processes(url, processes, casts, threads=1, consumers=1,
     ready, go, stop = mp.Semaphore(0), mp.Event(), mp.Event()
     results = mp.Queue()
     procs = [mp.Process(target=_consumer, daemon=True,
-                        args=(url, topic, prefix, counter, ready, stop))
-             for _ in range(consumers)]
+                        args=(url, topic, i, prefix, counter, ready, stop))
+             for i in range(consumers)]
     procs += [mp.Process(target=_sender, daemon=True,
                          args=(url, topic, prefix, casts, threads, ready, go,
                                results))
