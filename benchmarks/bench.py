@@ -34,12 +34,14 @@ SCALES = {
               'creates': 20, 'steady_sizes': [100, 300],
               'steady_interval': 5.0, 'steady_windows': 2,
               'fill': 120, 'fill_timeout': 240, 'casts': 300,
+              'cast_processes': [1, 4],
               'taskflow_tasks': 10, 'takeover_rounds': 2,
               'realnode_rounds': 1},
     'full': {'list_sizes': [1000, 10000], 'list_requests': 400,
              'creates': 1000, 'steady_sizes': [1000, 10000],
              'steady_interval': 30.0, 'steady_windows': 2,
              'fill': 1000, 'fill_timeout': 1800, 'casts': 2000,
+             'cast_processes': [1, 2, 4],
              'taskflow_tasks': 10, 'takeover_rounds': 20,
              'realnode_rounds': 3},
 }
@@ -118,9 +120,22 @@ def flatten(results):
              'clusters/s'))
         add(('caas-all fill: accept rate at %dth' % fill['accepted'],
              fill['accept_rate_last'], 'clusters/s'))
+        add(('caas-all fill: POST /v1/clusters p99', fill['post_p99_ms'],
+             'ms'))
+        add(('caas-all fill: GET /v1/clustertemplates p50',
+             fill['templates_p50_ms'], 'ms'))
         add(('caas-all fill: GET /v1/clustertemplates p99',
              fill['templates_p99_ms'], 'ms'))
     for name, r in sorted(results.get('rpc', {}).items()):
+        if r.get('processes'):
+            label = 'casts/s, %d sending process%s x %d threads (%s)' % (
+                r['processes'], 'es' if r['processes'] > 1 else '',
+                r['threads'], name.split(',')[0])
+            add((label + ': sent', r['sent_casts_s'], '/s'))
+            add((label + ': received', r['received_casts_s'], '/s'))
+            add((label + ': sender CPU', r['sender_cpu_ms_per_cast'],
+                 'ms/cast'))
+            continue
         add(('casts/s, burst (%s)' % name, r['burst_casts_s'], '/s'))
         if r.get('burst_threads'):
             add(('casts/s, burst from %d threads (%s)' % (
@@ -138,11 +153,14 @@ def flatten(results):
         add(('SQL statements per %s (%s, on the wire)' % (kind, backend), n,
              'statements'))
     takeover = results.get('takeover')
-    if takeover:
-        add(('takeover after kill -9 p50 (%d kills)' % len(takeover),
-             round(statistics.median(takeover), 1), 's'))
+    if takeover and takeover.get('times'):
+        times = takeover['times']
+        add(('takeover after kill -9 p50 (%d kills)' % len(times),
+             round(statistics.median(times), 1), 's'))
         add(('takeover after kill -9 p99',
-             round(harness.percentile(takeover, 99), 1), 's'))
+             round(harness.percentile(times, 99), 1), 's'))
+        add(('takeover: false takeovers (claims taken from live owners)',
+             takeover['false_takeovers'], 'claims'))
     real = results.get('realnodes')
     if real and not real.get('skipped'):
         add(('real 3-node Swarm: POST -> CREATE_COMPLETE p50 (%d rounds)' %
@@ -247,6 +265,11 @@ def _rpc(cfg, pg, rabbit, out):
     if rabbit:
         rows['RabbitMQ'] = rpc_cast.run_transport('rabbit', rabbit,
                                                   cfg['casts'], 120)
+        # As caas-api with [api] workers: each process casts on its own
+        # connections, to the conductor's endpoint in another process.
+        for n in cfg['cast_processes']:
+            rows['RabbitMQ, %d processes' % n] = rpc_cast.run_processes(
+                rabbit, n, cfg['casts'], threads=2, timeout=180, out=out)
     return rows
 
 
@@ -257,7 +280,7 @@ def _micro(cfg, pg, rabbit, out):
 
 def _takeover(cfg, pg, rabbit, out):
     import takeover
-    return takeover.run(cfg['takeover_rounds'])
+    return takeover.run(cfg['takeover_rounds'], out=out)
 
 
 def _realnodes(cfg, pg, rabbit, out):

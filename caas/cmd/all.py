@@ -90,12 +90,37 @@ def configure(data_dir, sim_auth_url):
     # probes on, e.g. with real nodes); a probe stays on loopback anyway.
     CONF.set_default('coe_probes', False, group='health')
     CONF.set_default('probe_networks', ['127.0.0.0/8'], group='health')
+    _policy_file(data_dir)
     if not CONF.pki.encryption_keys:
         # Embedded mode only: a key of its own, kept beside the database
         # that it protects, so that a restart still reads the CA keys.
         from caas.pki import keystore
         CONF.set_override('encryption_keys',
                           [keystore.ensure_local_key(data_dir)], group='pki')
+
+
+POLICY_FILE = 'policy.yaml'
+POLICY_TEXT = """\
+# Overrides of caas's default policy rules (oslo.policy YAML), read by
+# caas-all. Empty: the defaults in the code apply.
+"""
+
+
+def _policy_file(data_dir):
+    """A policy file in the data directory, unless a configuration file
+    names one. oslo.policy looks for a missing policy file (and policy.d)
+    in every configuration directory at each check: some twenty stat calls
+    per request, each of which hands the GIL to a busy flow and waits to get
+    it back (a third of a template list's time during a fill). A file that
+    exists is found once, then only its mtime is read."""
+    path = os.path.join(data_dir, POLICY_FILE)
+    if not os.path.exists(path):
+        with open(path, 'w') as f:
+            f.write(POLICY_TEXT)
+    from oslo_policy import opts as policy_opts
+    policy_opts.set_defaults(CONF)     # registers [oslo_policy]
+    CONF.set_default('policy_file', path, group='oslo_policy')
+    CONF.set_default('policy_dirs', [], group='oslo_policy')
 
 
 class AllInOne:

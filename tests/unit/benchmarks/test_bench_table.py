@@ -24,13 +24,18 @@ RESULTS = {
                        'db_writes_s': 0.5, 'cluster_writes_s': 0.0,
                        'conductor_cpu_pct': 0.4, 'conductor_rss_mib': 99.0}},
     'fill': {'accepted': 5, 'accept_rate_100': 2.0, 'accept_rate_last': 1.9,
+             'post_p99_ms': 40.0, 'templates_p50_ms': 8.0,
              'templates_p99_ms': 20.0},
     'rpc': {'RabbitMQ': {'burst_casts_s': 1500.0, 'burst_threads': 4,
-                         'burst_threads_casts_s': 2000.0}},
+                         'burst_threads_casts_s': 2000.0},
+            'RabbitMQ, 4 processes': {
+                'processes': 4, 'threads': 2, 'consumers': 1, 'sent': 40,
+                'received': 40, 'sent_casts_s': 1800.0,
+                'received_casts_s': 1600.0, 'sender_cpu_ms_per_cast': 0.9}},
     'micro': {'taskflow_sqlite': {'tasks': 4, 'persisted_ms_per_task': 3.0,
                                   'memory_ms_per_task': 1.0},
               'sql_statements': {'postgresql_list': 3, 'sqlite_create': 15}},
-    'takeover': [9.5, 9.7, 10.1],
+    'takeover': {'times': [9.5, 9.7, 10.1], 'false_takeovers': 0},
     'realnodes': {'rounds': [{}, {}], 'complete_p50_s': 12.5,
                   'rss_mib_max': 180, 'pss_mib_max': 150,
                   'pss_mib_total': 420, 'delete_p50_s': 1.5},
@@ -57,6 +62,15 @@ def test_every_section_gives_its_rows():
         (3, 'statements')
     assert rows['takeover after kill -9 p50 (3 kills)'] == (9.7, 's')
     assert rows['takeover after kill -9 p99'] == (10.1, 's')
+    assert rows['takeover: false takeovers (claims taken from live '
+                'owners)'] == (0, 'claims')
+    assert rows['casts/s, 4 sending processes x 2 threads (RabbitMQ): '
+                'sent'] == (1800.0, '/s')
+    assert rows['casts/s, 4 sending processes x 2 threads (RabbitMQ): '
+                'received'] == (1600.0, '/s')
+    assert rows['caas-all fill: GET /v1/clustertemplates p99'] == \
+        (20.0, 'ms')
+    assert rows['caas-all fill: POST /v1/clusters p99'] == (40.0, 'ms')
     assert rows['real 3-node Swarm: POST -> CREATE_COMPLETE p50 (2 rounds)'] \
         == (12.5, 's')
     assert rows['real 3-node Swarm: PSS of all nodes'] == (420, 'MiB')

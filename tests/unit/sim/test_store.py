@@ -112,3 +112,18 @@ def test_without_a_state_dir_nothing_is_written():
         cloud.create_server('p', 'u', 'one', {'id': '2'}, None)
         cloud.save()
     assert cloud.store.rows_written == 0 and cloud.path is None
+
+
+def test_a_record_reads_back_as_the_json_it_was(tmp_path):
+    # Integer keys (YAML maps them so) become strings, as json.dumps makes
+    # them; an integer beyond 64 bits (which orjson refuses) still saves.
+    record = {'id': 's1', 'template': {'resources': {1: {'port': 6443}}},
+              'big': 2 ** 70, 'ratio': 0.25, 'name': 'caf\u00e9',
+              'nested': [{'a': None, 'b': True}]}
+    db = store.Store(str(tmp_path))
+    db.write([('stacks', 's1', record),
+              ('stacks', 's2', {'id': 's2', 'n': 1})], [])
+    db.close()
+    loaded = store.Store(str(tmp_path)).load()['stacks']
+    assert loaded['s1'] == json.loads(json.dumps(record))
+    assert loaded['s2'] == {'id': 's2', 'n': 1}
