@@ -11,6 +11,13 @@ own last write gives it Magnum's meaning (the failure, or nothing).
 
 Events are best effort for the flow: a lost claim or a failed write is
 logged and never fails the step (the step's own fenced writes decide).
+
+A step's success is written with whatever comes next - the next step's
+start, which TaskFlow announces at once, or the end of the flow - in one
+transaction (a create wrote 15 events in 15 transactions, a sixth of a
+conductor's CPU per cluster; now 9). Its time is when it happened. A
+conductor that dies in between loses that one line; the step's own state
+is TaskFlow's, saved before the success is announced.
 """
 
 import threading
@@ -66,6 +73,7 @@ class ProgressListener(tf_listeners.Listener):
         self.count = len(self._steps)
         self.current = None     # (index, step, label) of the running step
         self._last_message = None
+        self._held = []         # successes to write with the next event
 
     def __enter__(self):
         with _active_lock:
@@ -75,6 +83,8 @@ class ProgressListener(tf_listeners.Listener):
     def __exit__(self, *exc):
         with _active_lock:
             _active.pop((self.fence.operation_id, self.fence.epoch), None)
+        if self._held:
+            self._write([], None)   # the last step's success
         return super().__exit__(*exc)
 
     def _task_receiver(self, state, details):
@@ -101,18 +111,26 @@ class ProgressListener(tf_listeners.Listener):
             if ev_state == states.EV_FAILED:
                 reason = status_line(index, self.count, label + ' failed',
                                      message)
+        event = db_events.event(ev_state, step=step, step_index=index,
+                                step_count=self.count, message=message,
+                                data=data)
+        if ev_state == states.EV_SUCCEEDED and reason is None:
+            self._held.append(event)
+            return
+        self._write([event], reason)
+
+    def _write(self, events, reason):
+        events, self._held = self._held + events, []
         try:
-            db_events.record(self.fence, self.project_id, self.kind, ev_state,
-                             step=step, step_index=index,
-                             step_count=self.count, message=message,
-                             data=data, status_reason=reason)
+            db_events.record_all(self.fence, self.project_id, self.kind,
+                                 events, status_reason=reason)
         except exceptions.FencedOut:
-            LOG.debug('Cluster %s: event %s of %s not recorded, the claim on '
+            LOG.debug('Cluster %s: events %s not recorded, the claim on '
                       'operation %s was lost', self.fence.cluster_uuid,
-                      ev_state, step, self.fence.operation_id)
+                      _names(events), self.fence.operation_id)
         except Exception as exc:
-            LOG.warning('Cluster %s: could not record event %s of step %s: '
-                        '%s', self.fence.cluster_uuid, ev_state, step, exc)
+            LOG.warning('Cluster %s: could not record events %s: %s',
+                        self.fence.cluster_uuid, _names(events), exc)
 
     def news(self, message, data=None):
         """In-step progress; recorded only when the message changed."""
@@ -121,6 +139,10 @@ class ProgressListener(tf_listeners.Listener):
         self._last_message = message
         index, step, label = self.current
         self.record(states.EV_PROGRESS, index, step, label, message, data)
+
+
+def _names(events):
+    return ', '.join('%s %s' % (e['v_state'], e['v_step']) for e in events)
 
 
 def report(fence, message, data=None):

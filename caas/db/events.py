@@ -26,6 +26,50 @@ FIELDS = ('id', 'operation_id', 'cluster_id', 'kind', 'step', 'step_index',
           'created_at')
 
 
+# What an event row holds besides the claim's columns, with the types its
+# bind parameters need (PostgreSQL sees them in a SELECT list).
+_EVENT_VALUES = (('step', sa.String), ('step_index', sa.Integer),
+                 ('step_count', sa.Integer), ('state', sa.String),
+                 ('message', sa.String),
+                 ('data', sa.JSON(none_as_null=True)),
+                 ('created_at', sa.DateTime))
+_CLAIM_VALUES = (('operation_id', sa.String), ('cluster_id', sa.String),
+                 ('project_id', sa.String), ('kind', sa.String),
+                 ('conductor', sa.String), ('epoch', sa.Integer))
+
+
+def _owned_insert():
+    """INSERT INTO events SELECT <bind parameters> FROM the operation row
+    FOR UPDATE while the claim holds: built once, run with each event's
+    values (building it per event was a tenth of a conductor's CPU per
+    create)."""
+    columns = _CLAIM_VALUES + _EVENT_VALUES
+    owned = sa.select(*[sa.bindparam('v_' + name, type_=type_)
+                        for name, type_ in columns]).select_from(Op).where(
+        Op.id == sa.bindparam('v_operation_id'),
+        Op.owner == sa.bindparam('v_conductor'),
+        Op.epoch == sa.bindparam('v_epoch')).with_for_update()
+    return sa.insert(Event).from_select(
+        [name for name, _type in columns], owned).returning(Event.id)
+
+
+_OWNED_INSERT = _owned_insert()
+_SET_REASON = sa.update(Cluster).where(
+    Cluster.uuid == sa.bindparam('v_cluster_id'),
+    Cluster.operation_id == sa.bindparam('v_operation_id')).values(
+        status_reason=sa.bindparam('v_reason'))
+
+
+def event(state, step=None, step_index=0, step_count=0, message=None,
+          data=None, created_at=None):
+    """One event for :func:`record_all` (``created_at``: when it happened,
+    if before it is written)."""
+    return {'v_state': state, 'v_step': step, 'v_step_index': step_index,
+            'v_step_count': step_count,
+            'v_message': message[:255] if message is not None else None,
+            'v_data': data, 'v_created_at': created_at or models.utcnow()}
+
+
 def record(fence, project_id, kind, state, step=None, step_index=0,
            step_count=0, message=None, data=None, status_reason=None):
     """Insert one event if ``fence`` still holds; returns its id.
@@ -34,41 +78,36 @@ def record(fence, project_id, kind, state, step=None, step_index=0,
         only while this operation is the cluster's current one.
     :raises: FencedOut when the claim was lost (nothing is written).
     """
-    if message is not None:
-        message = message[:255]
-    now = models.utcnow()
-    values = {
-        'operation_id': sa.literal(fence.operation_id),
-        'cluster_id': sa.literal(fence.cluster_uuid),
-        'project_id': sa.literal(project_id, sa.String),
-        'kind': sa.literal(kind),
-        'step': sa.literal(step, sa.String),
-        'step_index': sa.literal(step_index),
-        'step_count': sa.literal(step_count),
-        'state': sa.literal(state),
-        'message': sa.literal(message, sa.String),
-        'data': sa.null() if data is None else sa.literal(data, sa.JSON),
-        'conductor': sa.literal(fence.owner),
-        'epoch': sa.literal(fence.epoch),
-        'created_at': sa.literal(now, sa.DateTime),
-    }
-    owned = sa.select(*values.values()).select_from(Op).where(
-        Op.id == fence.operation_id, Op.owner == fence.owner,
-        Op.epoch == fence.epoch).with_for_update()
+    return record_all(fence, project_id, kind, [event(
+        state, step, step_index, step_count, message, data)],
+        status_reason)[-1]
+
+
+def record_all(fence, project_id, kind, events, status_reason=None):
+    """Insert ``events`` (from :func:`event`), in their order, in one
+    transaction if ``fence`` still holds; returns their ids.
+
+    :param status_reason: as for :func:`record`.
+    :raises: FencedOut when the claim was lost (nothing is written).
+    """
+    claim = {'v_operation_id': fence.operation_id,
+             'v_cluster_id': fence.cluster_uuid, 'v_project_id': project_id,
+             'v_kind': kind, 'v_conductor': fence.owner,
+             'v_epoch': fence.epoch}
+    ids = []
     with session_scope() as session:
-        result = session.execute(
-            sa.insert(Event).from_select(list(values), owned)
-            .returning(Event.id))
-        row = result.first()
-        if row is None:
-            raise exceptions.FencedOut(operation=fence.operation_id,
-                                       owner=fence.owner, epoch=fence.epoch)
+        conn = session.connection()
+        for values in events:
+            row = conn.execute(_OWNED_INSERT, dict(claim, **values)).first()
+            if row is None:
+                raise exceptions.FencedOut(operation=fence.operation_id,
+                                           owner=fence.owner,
+                                           epoch=fence.epoch)
+            ids.append(row[0])
         if status_reason is not None:
-            session.execute(sa.update(Cluster).where(
-                Cluster.uuid == fence.cluster_uuid,
-                Cluster.operation_id == fence.operation_id).values(
-                    status_reason=status_reason[:1000]))
-    return row[0]
+            conn.execute(_SET_REASON, dict(claim,
+                                           v_reason=status_reason[:1000]))
+    return ids
 
 
 def list_events(*, scope, cluster_id=None, operation_id=None, limit=100,

@@ -75,10 +75,51 @@ class TemplateSet:
 _FILE_DUMPER = getattr(yaml, 'CSafeDumper', yaml.SafeDumper)
 
 
-def stack_files(files):
-    """Heat's ``files`` map: each nested template body as YAML text."""
-    return {name: yaml.dump(body, Dumper=_FILE_DUMPER, sort_keys=False)
-            for name, body in files.items()}
+def template_text(body):
+    """A nested template body as the YAML text of Heat's ``files`` map."""
+    return yaml.dump(body, Dumper=_FILE_DUMPER, sort_keys=False)
+
+
+
+# Built once per set of options --------------------------------------------
+# A driver's templates depend only on a few switches (the ``options`` of its
+# template module: booleans, the server type, the OS), never on a cluster's
+# values, which go into the stack's parameters. Building them - loading,
+# surgery, the user data's YAML with its bootstrap script - was most of a
+# conductor's CPU per create (issue 11), and only a handful of distinct
+# option sets exist, so each is built once per process.
+_BUILT_PER_PROCESS = 256
+
+
+def per_options(build):
+    """``build(*args, options)`` computed once per process for each
+    distinct ``args`` and ``options`` (a dict of hashable values). For
+    results nobody edits (text); see :func:`template_per_options`."""
+    @functools.lru_cache(maxsize=_BUILT_PER_PROCESS)
+    def built(args, frozen):
+        return build(*args, dict(frozen))
+
+    @functools.wraps(build)
+    def wrapper(*args):
+        *head, options = args
+        return built(tuple(head), tuple(sorted(options.items())))
+    wrapper.cache_info = built.cache_info
+    wrapper.cache_clear = built.cache_clear
+    return wrapper
+
+
+def template_per_options(build):
+    """:func:`per_options` for a function returning a template dict: each
+    call returns a fresh copy (callers edit the templates they get), made
+    from JSON text, which also shares no sub-object between two calls."""
+    text = per_options(lambda *args: json.dumps(build(*args)))
+
+    @functools.wraps(build)
+    def wrapper(*args):
+        return json.loads(text(*args))
+    wrapper.cache_info = text.cache_info
+    wrapper.cache_clear = text.cache_clear
+    return wrapper
 
 
 class _Literal(str):

@@ -214,8 +214,7 @@ class KubernetesDriver(base.Driver):
             nodegroups, template)
         build = self._build(opts)
         hot = k8s_template.cluster_template(build)
-        files = {name: k8s_template.node_template(role, self.os_distro,
-                                                  build)
+        files = {name: k8s_template.node_file(role, self.os_distro, build)
                  for name, role in (('kubemaster.yaml', 'master'),
                                     ('kubeminion.yaml', 'worker'))}
         params = dict(self._common_parameters(cluster, template, labels,
@@ -241,7 +240,7 @@ class KubernetesDriver(base.Driver):
         params.update(self.update_parameters(cluster, template, nodegroups))
         # Only what this cluster's template declares: Heat rejects the rest.
         params = {k: v for k, v in params.items() if k in hot['parameters']}
-        return {'template': hot, 'files': heat.stack_files(files),
+        return {'template': hot, 'files': files,
                 'parameters': params}
 
     def _common_parameters(self, cluster, template, labels, opts,

@@ -107,8 +107,10 @@ _remove_resources = heat.remove_resources
 _prune_parameters = heat.prune_parameters
 
 
+@heat.template_per_options
 def node_template(role, os_distro, options):
-    """kubemaster.yaml (role ``master``) or kubeminion.yaml as a dict.
+    """kubemaster.yaml (role ``master``) or kubeminion.yaml as a dict
+    (built once per process for each options; a fresh copy each call).
 
     :param options: as for :func:`cluster_template`.
     """
@@ -158,8 +160,16 @@ def node_template(role, os_distro, options):
     return tpl
 
 
+@heat.per_options
+def node_file(role, os_distro, options):
+    """:func:`node_template` as the text of Heat's files map."""
+    return heat.template_text(node_template(role, os_distro, options))
+
+
+@heat.template_per_options
 def cluster_template(options):
-    """The top-level template as a dict.
+    """The top-level template as a dict (built once per process for each
+    options; a fresh copy each call).
 
     :param options: ``fixed_network`` (bool: a network is given, by the
         template or as bare metal's provisioning network),
@@ -223,10 +233,11 @@ def cluster_template(options):
     return tpl
 
 
+@heat.template_per_options
 def nodegroup_template(options):
     """The stack of one nodegroup users added (``templates/
     kubenodegroup.yaml``) as a dict: its workers only, on the network of
-    the cluster's stack.
+    the cluster's stack (built once per process for each options).
 
     :param options: as for :func:`cluster_template`.
     """

@@ -188,8 +188,7 @@ class SwarmDriver(base.Driver):
         masters, workers, image, minion_image = heat.node_groups(
             nodegroups, template)
         hot = swarm_template.cluster_template(build)
-        files = {name: swarm_template.node_template(role, self.os_distro,
-                                                    build)
+        files = {name: swarm_template.node_file(role, self.os_distro, build)
                  for name, role in (('swarmmanager.yaml', 'manager'),
                                     ('swarmworker.yaml', 'worker'))}
         timeout = int(_first(cluster.get('create_timeout'), default=60))
@@ -224,7 +223,7 @@ class SwarmDriver(base.Driver):
         # Only what this cluster's template declares: Heat rejects the rest.
         params = {k: v for k, v in params.items()
                   if k in hot['parameters'] and v is not None}
-        return {'template': hot, 'files': heat.stack_files(files),
+        return {'template': hot, 'files': files,
                 'parameters': params}
 
     def update_parameters(self, cluster, template, nodegroups, remove=()):

@@ -62,8 +62,10 @@ _prune_parameters = heat.prune_parameters
 _restrict_properties = heat.restrict_properties
 
 
+@heat.template_per_options
 def node_template(role, os_distro, options):
-    """swarmmanager.yaml (role ``manager``) or swarmworker.yaml as a dict.
+    """swarmmanager.yaml (role ``manager``) or swarmworker.yaml as a dict
+    (built once per process for each options; a fresh copy each call).
 
     :param options: see :func:`cluster_template`.
     """
@@ -104,8 +106,16 @@ def node_template(role, os_distro, options):
     return tpl
 
 
+@heat.per_options
+def node_file(role, os_distro, options):
+    """:func:`node_template` as the text of Heat's files map."""
+    return heat.template_text(node_template(role, os_distro, options))
+
+
+@heat.template_per_options
 def cluster_template(options):
-    """The top-level template as a dict.
+    """The top-level template as a dict (built once per process for each
+    options; a fresh copy each call).
 
     :param options: ``fixed_network`` (bool), ``subnet`` (a subnet is
         known), ``lb`` (a load balancer in front of the managers' Docker
@@ -155,9 +165,11 @@ def cluster_template(options):
     return tpl
 
 
+@heat.template_per_options
 def nodegroup_template(options):
     """The stack of one nodegroup users added, as a dict: its workers
-    only, on the network of the cluster's stack."""
+    only, on the network of the cluster's stack (built once per process
+    for each options)."""
     tpl = TEMPLATES.load('swarmnodegroup.yaml')
     if not options['server_groups']:
         _remove_resources(tpl, ['worker_server_group'])
