@@ -18,13 +18,21 @@ from caas.db.sqlalchemy import engine
 from caas.sim.server import SimServer
 from tests.unit.conductor.conftest import PKI_KEY
 from tests.unit.conductor.conftest import make_cluster
+from tests.unit.conductor.conftest import wait_for
 from tests.unit.conductor.conftest import wait_operation
 
 # The create flow of the Kubernetes driver (7 tasks) on SQLite, counted
 # with each BEGIN: 189-190 after issue 11's cut (314-325 before it, when
 # TaskFlow's saves re-read what they wrote and the claim was checked by a
-# statement of its own before each).
-MAX_STATEMENTS = 192
+# statement of its own before each); 165 once a step's success event went
+# out with the next event and neither the start of a task nor a flow save
+# that changes nothing was written (issue 11, fourth round).
+MAX_STATEMENTS = 165
+# Progress events: each of the 7 steps starts and succeeds, and the wait
+# for the stack says once what its one poll saw (15 events); a success
+# goes out in the transaction of the event after it (9 transactions).
+EVENTS = 15
+EVENT_TRANSACTIONS = 9
 CLOUD_REQUESTS = {
     # The stack: created (no look first: a re-run gets 409 and looks
     # then), polled once and read for its outputs (each a lookup by id,
@@ -91,6 +99,9 @@ def _create_once(instant_sim, db, monkeypatch):
         assert wait_operation(op.id).state == states.OP_SUCCEEDED
         row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
         assert row.status == states.CREATE_COMPLETE, row.status_reason
+        # The flow's own last writes (its last saves, the last step's
+        # success event) land after it finished the operation.
+        wait_for(lambda: not runner.running())
         after = instant_sim.app.request_counts()
         for eng in {engine.get_engine(False), engine.get_engine(True)}:
             event.remove(eng, 'before_cursor_execute', statements)
@@ -98,8 +109,6 @@ def _create_once(instant_sim, db, monkeypatch):
                     if after[k] != before.get(k, 0)}
     finally:
         runner.shutdown(wait=True, timeout=10)
-    # Counted once the runner is idle: the flow's own last saves land after
-    # it has finished the operation that wait_operation saw.
     return statements.log, sum(c.statements for c in saves), requests
 
 
@@ -112,9 +121,20 @@ def test_a_create_costs_the_counted_statements_and_requests(
 
 def test_taskflow_progress_alone_is_never_written(instant_sim, db,
                                                   monkeypatch):
-    """Each of the 7 tasks is saved when it starts and when it ends (not
-    again for the progress TaskFlow sets next to both), the injected
-    arguments once, the flow five times (TaskFlow's own: twice while it
-    adds its atoms, once with them, when it starts and when it ends)."""
+    """Each of the 7 tasks is saved when it ends (not when it starts: a
+    resume runs a PENDING task as it runs a RUNNING one; nor for the
+    progress TaskFlow sets next to both), the injected arguments once, the
+    flow five times (TaskFlow's own: its factory, twice while it adds its
+    atoms, when it starts and when it ends)."""
     _log, saves, _requests = _create_once(instant_sim, db, monkeypatch)
-    assert saves == 7 * 2 + 1 + 5
+    assert saves == 7 + 1 + 5
+
+
+def test_a_steps_success_shares_the_next_events_transaction(
+        instant_sim, db, monkeypatch):
+    log, _saves, _requests = _create_once(instant_sim, db, monkeypatch)
+    inserts = [i for i, statement in enumerate(log)
+               if statement.startswith('INSERT INTO events')]
+    assert len(inserts) == EVENTS
+    opened = [i for i in inserts if log[i - 1].startswith('BEGIN')]
+    assert len(opened) == EVENT_TRANSACTIONS

@@ -1,17 +1,27 @@
 """TaskFlow's saves through caas's fenced connection: one statement each,
 none once the claim is lost, progress alone never sent."""
 
+import functools
+import threading
+
 import pytest
 import sqlalchemy as sa
 from taskflow import exceptions as tf_exc
 from taskflow.persistence import models as tf_models
 
 from caas.common import exceptions
+from caas.common import states
 from caas.conductor import engine as flow_engine
 from caas.conductor import ownership
 from caas.conductor import persistence
+from caas.conductor import steps
+from caas.conductor.flows import cluster_create
+from caas.db import api as db_api
+from caas.db import events as db_events
 from caas.db import operations as db_ops
 from tests.unit.conductor.conftest import make_cluster
+from tests.unit.conductor.conftest import wait_for
+from tests.unit.conductor.conftest import wait_operation
 
 
 @pytest.fixture
@@ -39,7 +49,50 @@ def test_a_state_change_is_written(claimed):
     _op, _fence, conn, shared, _flow, atom = claimed
     atom.state = 'RUNNING'
     conn.update_atom_details(atom)
-    assert _stored_atom(shared, atom).state == 'RUNNING'
+    atom.state = 'SUCCESS'
+    atom.results = 'done'
+    conn.update_atom_details(atom)
+    stored = _stored_atom(shared, atom)
+    assert (stored.state, stored.results) == ('SUCCESS', 'done')
+
+
+def test_the_start_of_an_execution_is_not_written(claimed):
+    """PENDING and RUNNING lead a resume to the same run of the atom."""
+    _op, _fence, conn, shared, _flow, atom = claimed
+    atom.state = 'PENDING'
+    conn.update_atom_details(atom)
+    sent = conn.statements
+    atom.state = 'RUNNING'
+    atom.meta = dict(atom.meta, progress=0.0)
+    conn.update_atom_details(atom)
+    assert conn.statements == sent
+    assert _stored_atom(shared, atom).state == 'PENDING'
+
+
+@pytest.mark.parametrize('change', ['revert', 'result', 'other state'])
+def test_a_start_with_anything_else_is_written(claimed, change):
+    _op, _fence, conn, shared, _flow, atom = claimed
+    if change == 'revert':
+        atom.state, atom.intention = 'REVERTING', 'REVERT'
+    elif change == 'result':
+        atom.state, atom.results = 'RUNNING', 'early'
+    else:
+        atom.state = 'IGNORE'
+    conn.update_atom_details(atom)
+    stored = _stored_atom(shared, atom)
+    assert (stored.state, stored.intention, stored.results) == (
+        atom.state, atom.intention, atom.results)
+
+
+def test_a_flow_save_that_changes_nothing_is_not_sent(claimed):
+    _op, _fence, conn, shared, flow, _atom = claimed
+    sent = conn.statements
+    conn.update_flow_details(flow)
+    assert conn.statements == sent
+    flow.meta = dict(flow.meta, factory='f')
+    conn.update_flow_details(flow)
+    assert conn.statements == sent + 1
+    assert shared.get_flow_details(flow.uuid).meta['factory'] == 'f'
 
 
 def test_a_lost_claim_writes_nothing(claimed):
@@ -122,3 +175,54 @@ def test_a_resumed_flow_finds_the_atoms_already_stored(claimed):
         'SELECT count(*) FROM atomdetails WHERE parent_uuid = :f'),
         {'f': flow.uuid}).scalar()
     assert rows == 1
+
+
+def _create_steps():
+    return [(name, type(atom)) for (name, _step, _label), atom in zip(
+        steps.steps_of(states.OP_CLUSTER_CREATE),
+        cluster_create.get_flow())]
+
+
+@pytest.mark.parametrize('index', range(len(_create_steps())))
+def test_a_create_taken_over_in_any_step_resumes_at_that_step(
+        make_runner, sim, monkeypatch, index):
+    """The first conductor stops inside one step (a pause past its claim,
+    as good as dead); the second one runs that step and the ones after
+    it, never one before it, and the cluster is complete with one stack."""
+    name, cls = _create_steps()[index]
+    reached, release = threading.Event(), threading.Event()
+    real = cls.execute
+
+    @functools.wraps(real)   # TaskFlow reads what it requires from this
+    def execute(self, fence, *args, **kwargs):
+        if self.name == name and fence.owner == 'first':
+            reached.set()
+            release.wait(30)
+            raise exceptions.FencedOut(operation=fence.operation_id,
+                                       owner=fence.owner, epoch=fence.epoch)
+        return real(self, fence, *args, **kwargs)
+    monkeypatch.setattr(cls, 'execute', execute)
+    first, second = make_runner('first'), make_runner('second')
+    cluster, op = make_cluster(driver=None)
+    try:
+        first.claim_and_run(op.id)
+        assert reached.wait(30)
+        assert second.claim_and_run(op.id, expect_owner='first',
+                                    expect_epoch=1)
+        done = wait_operation(op.id)
+        assert done.state == states.OP_SUCCEEDED, done.error
+    finally:
+        release.set()
+    wait_for(lambda: not first.running() and not second.running())
+    row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
+    assert row.status == states.CREATE_COMPLETE
+    assert sim.cloud.summary()['counts']['stacks'] == 1
+    events = db_events.list_events(scope=db_api.ALL_PROJECTS,
+                                   operation_id=op.id, limit=1000)
+
+    def started_by(host):
+        return [e.step_index for e in events
+                if e.state == states.EV_STARTED and e.conductor == host]
+    assert started_by('first') == list(range(1, index + 2))
+    assert started_by('second') == list(range(index + 1,
+                                              len(_create_steps()) + 1))
