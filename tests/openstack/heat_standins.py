@@ -108,10 +108,13 @@ def environment(heat, types):
 def server_facade(generated):
     """OS::Nova::Server's stand-in: a *real* Nova server inside (Heat does
     not apply a mapping to the provider template that defines it), booted
-    from the same image, flavor, keypair and user data, but with no network
-    (no Neutron here: the ports are stand-ins) and no scheduler hints (the
-    fake virt driver is one host: anti-affinity would fail). Its addresses
-    are made up in 127.0.0.0/8 like the ports'."""
+    from the same image, flavor, keypair and user data on the tier's
+    `private` network, where the Neutron stand-in (tools/openstack/
+    standin.py) gives its port an address in 127.0.0.0/8, but with no
+    scheduler hints (the fake virt driver is one host: anti-affinity would
+    fail) and not on the template's ports (themselves stand-ins). Its
+    name, addresses and networks are the real server's, as Nova reports
+    them."""
     template = facade(generated)
     template['resources']['server'] = {
         'type': 'OS::Nova::Server',
@@ -123,20 +126,13 @@ def server_facade(generated):
             'metadata': {'get_param': 'metadata'},
             'user_data': {'get_param': 'user_data'},
             'user_data_format': 'RAW',
-            'networks': [{'allocate_network': 'none'}]}}
-    address = _ADDRESS
+            'networks': [{'network': 'private'}]}}
     outputs = template['outputs']
-    outputs['name'] = {'value': {'get_attr': ['server', 'name']}}
-    outputs['instance_name'] = {
-        'value': {'get_attr': ['server', 'instance_name']}}
-    outputs['addresses'] = {'value': {'private': [
-        {'addr': address, 'version': 4, 'OS-EXT-IPS:type': 'fixed'}]}}
-    outputs['networks'] = {'value': {'private': [address]}}
-    outputs['accessIPv4'] = {'value': address}
-    # A hidden (deprecated) attribute Heat's generated template leaves
-    # out, and its facade check still asks for.
-    outputs['first_address'] = {'value': address}
-    outputs['show'] = {'value': {'get_attr': ['server', 'show']}}
+    for attr in ('name', 'instance_name', 'addresses', 'networks',
+                 'accessIPv4', 'accessIPv6', 'first_address', 'show'):
+        # first_address: a hidden (deprecated) attribute Heat's generated
+        # template leaves out, and its facade check still asks for.
+        outputs[attr] = {'value': {'get_attr': ['server', attr]}}
     # Its own id is the real server's, as get_resource on a server is.
     outputs['OS::stack_id'] = {'value': {'get_resource': 'server'}}
     return template
