@@ -13,6 +13,7 @@ nothing - health probes included - leaves the machine.
 
 import copy
 import glob
+import ipaddress
 import os
 import re
 
@@ -168,3 +169,48 @@ def write_environment(heat, directory):
     with open(path, 'w') as f:
         f.write(yaml.safe_dump(env))
     return path
+
+
+def real_server_addresses(heat, nova, stack_id, private_subnet):
+    """{Nova server id: its address} for every real server of a stack (the
+    one inside each :func:`server_facade`), checking on the way that Nova
+    reports exactly one fixed address for it, on `private`, in the tier's
+    subnet, and that the stand-in's attributes (first_address, addresses,
+    networks, its id) are those of the real server as Nova lists it."""
+    subnet = ipaddress.ip_network(private_subnet)
+    found = {}
+    for res in heat.resources.list(stack_id, nested_depth=5):
+        # The real server, not the driver's template's resource mapped to
+        # the stand-in (a nested stack; it may be named `server` too).
+        rels = {link['rel'] for link in res.links}
+        if res.resource_type != 'OS::Nova::Server' or 'nested' in rels:
+            continue
+        [facade_stack] = [link['href'].rstrip('/').rsplit('/', 1)[1]
+                          for link in res.links if link['rel'] == 'stack']
+        outputs = {o['output_key']: o['output_value'] for o in
+                   heat.stacks.get(facade_stack).to_dict()['outputs']}
+        server = nova.servers.get(res.physical_resource_id)
+        assert list(server.addresses) == ['private'], server.addresses
+        [entry] = server.addresses['private']
+        address = entry['addr']
+        assert entry['OS-EXT-IPS:type'] == 'fixed', entry
+        assert ipaddress.ip_address(address) in subnet, (address, subnet)
+        assert outputs['first_address'] == address, outputs
+        assert [a['addr'] for a in outputs['addresses']['private']] == [
+            address], outputs['addresses']
+        assert outputs['networks']['private'] == [address], outputs
+        assert outputs['OS::stack_id'] == server.id
+        found[server.id] = address
+    # Each server its own address.
+    assert len(set(found.values())) == len(found), found
+    return found
+
+
+def ports_of(session, server_ids):
+    """The Neutron stand-in's ports bound to any of these servers."""
+    url = session.get_endpoint(service_type='network', interface='public')
+    ports = []
+    for server_id in server_ids:
+        ports += session.get('%s/v2.0/ports?device_id=%s' % (
+            url.rstrip('/'), server_id)).json()['ports']
+    return ports
