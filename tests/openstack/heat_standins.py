@@ -13,6 +13,7 @@ nothing - health probes included - leaves the machine.
 
 import copy
 import glob
+import ipaddress
 import os
 import re
 
@@ -108,10 +109,13 @@ def environment(heat, types):
 def server_facade(generated):
     """OS::Nova::Server's stand-in: a *real* Nova server inside (Heat does
     not apply a mapping to the provider template that defines it), booted
-    from the same image, flavor, keypair and user data, but with no network
-    (no Neutron here: the ports are stand-ins) and no scheduler hints (the
-    fake virt driver is one host: anti-affinity would fail). Its addresses
-    are made up in 127.0.0.0/8 like the ports'."""
+    from the same image, flavor, keypair and user data on the tier's
+    `private` network, where the Neutron stand-in (tools/openstack/
+    standin.py) gives its port an address in 127.0.0.0/8, but with no
+    scheduler hints (the fake virt driver is one host: anti-affinity would
+    fail) and not on the template's ports (themselves stand-ins). Its
+    name, addresses and networks are the real server's, as Nova reports
+    them."""
     template = facade(generated)
     template['resources']['server'] = {
         'type': 'OS::Nova::Server',
@@ -123,20 +127,13 @@ def server_facade(generated):
             'metadata': {'get_param': 'metadata'},
             'user_data': {'get_param': 'user_data'},
             'user_data_format': 'RAW',
-            'networks': [{'allocate_network': 'none'}]}}
-    address = _ADDRESS
+            'networks': [{'network': 'private'}]}}
     outputs = template['outputs']
-    outputs['name'] = {'value': {'get_attr': ['server', 'name']}}
-    outputs['instance_name'] = {
-        'value': {'get_attr': ['server', 'instance_name']}}
-    outputs['addresses'] = {'value': {'private': [
-        {'addr': address, 'version': 4, 'OS-EXT-IPS:type': 'fixed'}]}}
-    outputs['networks'] = {'value': {'private': [address]}}
-    outputs['accessIPv4'] = {'value': address}
-    # A hidden (deprecated) attribute Heat's generated template leaves
-    # out, and its facade check still asks for.
-    outputs['first_address'] = {'value': address}
-    outputs['show'] = {'value': {'get_attr': ['server', 'show']}}
+    for attr in ('name', 'instance_name', 'addresses', 'networks',
+                 'accessIPv4', 'accessIPv6', 'first_address', 'show'):
+        # first_address: a hidden (deprecated) attribute Heat's generated
+        # template leaves out, and its facade check still asks for.
+        outputs[attr] = {'value': {'get_attr': ['server', attr]}}
     # Its own id is the real server's, as get_resource on a server is.
     outputs['OS::stack_id'] = {'value': {'get_resource': 'server'}}
     return template
@@ -172,3 +169,48 @@ def write_environment(heat, directory):
     with open(path, 'w') as f:
         f.write(yaml.safe_dump(env))
     return path
+
+
+def real_server_addresses(heat, nova, stack_id, private_subnet):
+    """{Nova server id: its address} for every real server of a stack (the
+    one inside each :func:`server_facade`), checking on the way that Nova
+    reports exactly one fixed address for it, on `private`, in the tier's
+    subnet, and that the stand-in's attributes (first_address, addresses,
+    networks, its id) are those of the real server as Nova lists it."""
+    subnet = ipaddress.ip_network(private_subnet)
+    found = {}
+    for res in heat.resources.list(stack_id, nested_depth=5):
+        # The real server, not the driver's template's resource mapped to
+        # the stand-in (a nested stack; it may be named `server` too).
+        rels = {link['rel'] for link in res.links}
+        if res.resource_type != 'OS::Nova::Server' or 'nested' in rels:
+            continue
+        [facade_stack] = [link['href'].rstrip('/').rsplit('/', 1)[1]
+                          for link in res.links if link['rel'] == 'stack']
+        outputs = {o['output_key']: o['output_value'] for o in
+                   heat.stacks.get(facade_stack).to_dict()['outputs']}
+        server = nova.servers.get(res.physical_resource_id)
+        assert list(server.addresses) == ['private'], server.addresses
+        [entry] = server.addresses['private']
+        address = entry['addr']
+        assert entry['OS-EXT-IPS:type'] == 'fixed', entry
+        assert ipaddress.ip_address(address) in subnet, (address, subnet)
+        assert outputs['first_address'] == address, outputs
+        assert [a['addr'] for a in outputs['addresses']['private']] == [
+            address], outputs['addresses']
+        assert outputs['networks']['private'] == [address], outputs
+        assert outputs['OS::stack_id'] == server.id
+        found[server.id] = address
+    # Each server its own address.
+    assert len(set(found.values())) == len(found), found
+    return found
+
+
+def ports_of(session, server_ids):
+    """The Neutron stand-in's ports bound to any of these servers."""
+    url = session.get_endpoint(service_type='network', interface='public')
+    ports = []
+    for server_id in server_ids:
+        ports += session.get('%s/v2.0/ports?device_id=%s' % (
+            url.rstrip('/'), server_id)).json()['ports']
+    return ports

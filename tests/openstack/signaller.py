@@ -14,6 +14,7 @@ import re
 import threading
 
 import requests
+from keystoneauth1 import exceptions as ks_exc
 from novaclient import client as nova_client
 
 from caas.sim import userdata
@@ -48,6 +49,7 @@ class Signaller:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.errors = []
+        self.retried = []
 
     def __enter__(self):
         self._thread.start()
@@ -61,6 +63,11 @@ class Signaller:
         while not self._stop.wait(self.interval):
             try:
                 self.once()
+            except (ks_exc.ConnectFailure, requests.ConnectionError) as exc:
+                # A loaded nova-api or heat-api resetting a kept-alive
+                # connection: the next round asks again (counted, as the
+                # cloud's own clients would retry).
+                self.retried.append(repr(exc))
             except Exception as exc:     # reported, never hidden
                 self.errors.append(repr(exc))
 

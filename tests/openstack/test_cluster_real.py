@@ -128,7 +128,7 @@ def test_swarm_and_kubernetes_clusters_live_and_die_on_the_real_cloud(
             made[coe] = mc.clusters.create(
                 name='real-%s' % coe, cluster_template_id=tmpl.uuid,
                 master_count=1, node_count=1).uuid
-        shown, stacks, before = {}, {}, {}
+        shown, stacks, before, addresses = {}, {}, {}, {}
         for coe, cluster_uuid in made.items():
             cluster = _wait(mc, cluster_uuid, 'CREATE_COMPLETE')
             shown[coe] = cluster
@@ -149,6 +149,17 @@ def test_swarm_and_kubernetes_clusters_live_and_die_on_the_real_cloud(
                 'heat-env/standin/OS-Nova-Server.yaml')
             before[coe] = _servers(nova, project_id, stack.stack_name)
             assert len(before[coe]) == 2, before[coe]
+            # Each real server is on the Neutron stand-in's private
+            # network, and the stand-in reports its addresses from Nova.
+            addresses[coe] = heat_standins.real_server_addresses(
+                heat, nova, stack.id, env['CAAS_OSTACK_PRIVATE_SUBNET'])
+            assert sorted(addresses[coe]) == sorted(_server_ids(
+                nova, project_id, stack.stack_name).values())
+        # No two servers of the two clusters share an address.
+        assert set(addresses['swarm-mode']).isdisjoint(
+            addresses['kubernetes'])
+        assert set(addresses['swarm-mode'].values()).isdisjoint(
+            addresses['kubernetes'].values())
 
         # A worker more for each: one more real server each.
         after_resize = {}
@@ -162,6 +173,13 @@ def test_swarm_and_kubernetes_clusters_live_and_die_on_the_real_cloud(
             after_resize[coe] = after
             assert len(after) == 3 and set(before[coe]) < set(after), (
                 before[coe], after)
+            # The new worker has an address of its own; the others keep
+            # theirs.
+            now = heat_standins.real_server_addresses(
+                heat, nova, stacks[coe].id, env['CAAS_OSTACK_PRIVATE_SUBNET'])
+            assert len(now) == 3
+            assert {k: now[k] for k in addresses[coe]} == addresses[coe]
+            addresses[coe] = now
 
         trustees = {}
         for coe, cluster_uuid in made.items():
@@ -184,6 +202,13 @@ def test_swarm_and_kubernetes_clusters_live_and_die_on_the_real_cloud(
                                stacks['kubernetes'].stack_name)
         assert down.id not in replaced.values()
         assert sorted(replaced) == sorted(after_resize['kubernetes'])
+        # The stopped server's port went with it; its successor has one.
+        assert heat_standins.ports_of(admin, [down.id]) == []
+        healed = heat_standins.real_server_addresses(
+            heat, nova, stacks['kubernetes'].id,
+            env['CAAS_OSTACK_PRIVATE_SUBNET'])
+        assert sorted(healed) == sorted(replaced.values())
+        addresses['kubernetes'].update(healed)
         assert len(cluster.node_addresses) == 2
         mc.clusters.delete(made['kubernetes'])
     assert sig.errors == []
@@ -192,6 +217,8 @@ def test_swarm_and_kubernetes_clusters_live_and_die_on_the_real_cloud(
     for coe, cluster_uuid in made.items():
         assert _wait(mc, cluster_uuid, None) is None
         assert _servers(nova, project_id, stacks[coe].stack_name) == []
+        # Nova removed every port it made for the cluster's servers.
+        assert heat_standins.ports_of(admin, addresses[coe]) == []
         with pytest.raises(heat_exc.HTTPNotFound):
             got = heat.stacks.get(stacks[coe].id)
             if got.stack_status == 'DELETE_COMPLETE':

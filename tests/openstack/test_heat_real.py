@@ -252,8 +252,9 @@ def _servers_of(nova, stack_name):
 def test_a_cluster_stack_completes_resizes_and_leaves_nothing(
         heat, openstack, variant, request):
     """The driver's whole stack on the real Heat: every OS::Nova::Server a
-    real Nova server (the stand-in of heat_standins.server_facade: no
-    network, no scheduler hints), Neutron/Octavia/Cinder stand-ins, the
+    real Nova server (the stand-in of heat_standins.server_facade: on the
+    Neutron stand-in's private network, no scheduler hints), with the
+    addresses Nova gives it; Neutron/Octavia/Cinder stand-ins, the
     tier signaller signalling each wait condition from the user data Nova
     holds. It completes, a worker more is a stack update, and the delete
     leaves no server."""
@@ -289,6 +290,9 @@ def test_a_cluster_stack_completes_resizes_and_leaves_nothing(
         created = _servers_of(nova, name)
         # One master and the cluster's two workers, each a real server.
         assert len(created) == 1 + cluster['node_count'], created
+        addresses = heat_standins.real_server_addresses(
+            heat, nova, stack.id, openstack['CAAS_OSTACK_PRIVATE_SUBNET'])
+        assert len(addresses) == len(created)
         params = driver.update_parameters(
             dict(cluster, node_count=cluster['node_count'] + 1), template,
             [])
@@ -302,3 +306,4 @@ def test_a_cluster_stack_completes_resizes_and_leaves_nothing(
     stack = _wait(heat, stack.id, timeout=600)
     assert stack.stack_status == 'DELETE_COMPLETE', stack.stack_status_reason
     assert _servers_of(nova, name) == []
+    assert heat_standins.ports_of(admin, addresses) == []

@@ -56,6 +56,10 @@ PLACEMENT_PORT=$((BASE + 78))
 CAAS_PORT=$((BASE + 20))
 
 HOSTIP=127.0.0.1
+# The Neutron stand-in's `private` subnet, where Nova's servers get their
+# addresses: a /24 in 127.0.0.0/8 made from the port base, so two tiers
+# with different bases never hand out the same address.
+PRIVATE_SUBNET=127.$((BASE >> 8 & 255)).$((BASE & 255)).0/24
 KEYSTONE_URL=http://$HOSTIP:$KEYSTONE_PORT/v3
 # Every account of this tier has this password: it is a throw-away cloud on
 # loopback.
@@ -445,6 +449,9 @@ my_ip = $HOSTIP
 state_path = $d/state
 instances_path = $d/instances
 compute_driver = fake.FakeDriver
+# No Neutron agent plugs a port here: no network-vif-plugged event comes.
+vif_plugging_timeout = 0
+vif_plugging_is_fatal = false
 [api]
 auth_strategy = keystone
 [wsgi]
@@ -495,7 +502,8 @@ EOF
 spawn_nova() {
   local d=$DIR/nova venv=$CACHE/nova
   local conf=$d/nova.conf pconf=$d/placement.conf
-  spawn standin "$venv/bin/python" "$HERE/standin.py" "$GLANCE_PORT" "$NEUTRON_PORT"
+  spawn standin "$venv/bin/python" "$HERE/standin.py" "$GLANCE_PORT" "$NEUTRON_PORT" \
+    "$PRIVATE_SUBNET"
   OS_PLACEMENT_CONFIG_DIR=$d OS_PLACEMENT_CONFIG_FILES=$pconf \
     gunicorn_app placement "$PLACEMENT_PORT" nova placement.wsgi.api
   # nova-api's WSGI loader reads the paste file first, then nova.conf.
@@ -557,6 +565,7 @@ export CAAS_OSTACK_TRANSPORT_URL=$TRANSPORT_URL
 export CAAS_OSTACK_HEAT_URL=http://$HOSTIP:$HEAT_PORT
 export CAAS_OSTACK_NOVA_URL=http://$HOSTIP:$NOVA_PORT
 export CAAS_OSTACK_CAAS_PORT=$CAAS_PORT
+export CAAS_OSTACK_PRIVATE_SUBNET=$PRIVATE_SUBNET
 EOF
 }
 
