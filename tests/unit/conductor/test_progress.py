@@ -20,7 +20,16 @@ from tests.unit.conductor.conftest import wait_operation
 
 
 def _events(cluster_uuid):
-    return db_events.list_events(scope=db_api.ALL_PROJECTS, cluster_id=cluster_uuid, limit=1000)
+    """Every event of the cluster, page after page (a fast writer makes
+    more than a page of them)."""
+    found = []
+    while True:
+        page = db_events.list_events(
+            scope=db_api.ALL_PROJECTS, cluster_id=cluster_uuid, limit=1000,
+            marker=found[-1].id if found else None)
+        found += page
+        if len(page) < 1000:
+            return found
 
 
 def _steps(events, state):
