@@ -15,18 +15,29 @@ caas_conf.register_log_opts()
 CONF([], project='caas', default_config_files=[])
 
 
-@pytest.fixture
-def db(tmp_path):
-    """A migrated SQLite database in a temporary directory."""
+def _migrated(url):
+    """caas's database at ``url``, migrated, for one test (a generator)."""
     from caas.db import migration
     from caas.db.sqlalchemy import engine
-    CONF.set_override('connection', 'sqlite:///%s' % (tmp_path / 'caas.sqlite'),
-                      group='database')
+    CONF.set_override('connection', url, group='database')
     engine.dispose()
     migration.upgrade()
     yield engine.get_engine()
     engine.dispose()
     CONF.clear_override('connection', group='database')
+
+
+@pytest.fixture
+def db(tmp_path):
+    """A migrated SQLite database in a temporary directory."""
+    yield from _migrated('sqlite:///%s' % (tmp_path / 'caas.sqlite'))
+
+
+@pytest.fixture
+def pg_db(services):
+    """A migrated PostgreSQL database of its own on the services' server."""
+    from tests.integration import deployment
+    yield from _migrated(deployment.create_database(services['db_url']))
 
 
 @pytest.fixture

@@ -6,9 +6,6 @@ import subprocess
 import pytest
 import requests
 
-from caas.conf import CONF
-from caas.db import migration
-from caas.db.sqlalchemy import engine
 from tests.integration import deployment
 from tests.integration import helpers
 from tests.unit.db import test_purge as scenarios
@@ -16,25 +13,13 @@ from tests.unit.db import test_purge as scenarios
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def pg(services):
-    CONF.set_override('connection',
-                      deployment.create_database(services['db_url']),
-                      group='database')
-    engine.dispose()
-    migration.upgrade()
-    yield
-    engine.dispose()
-    CONF.clear_override('connection', group='database')
-
-
 @pytest.mark.parametrize('batch_size', [1, 1000])
-def test_only_finished_operations_and_their_books_go(pg, batch_size):
+def test_only_finished_operations_and_their_books_go(pg_db, batch_size):
     scenarios.scenario_only_finished_operations_and_their_books_go(
         batch_size)
 
 
-def test_younger_rows_and_current_operations_stay(pg):
+def test_younger_rows_and_current_operations_stay(pg_db):
     scenarios.scenario_younger_rows_and_current_operations_stay()
 
 

@@ -9,27 +9,12 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from caas.conf import CONF
 from caas.db import api as db_api
-from caas.db import migration
 from caas.db import operations as db_ops
 from caas.db.sqlalchemy import engine
 from caas.db.sqlalchemy import models
 
 Cluster = models.Cluster
-
-
-@pytest.fixture
-def pg(services):
-    from tests.integration import deployment
-    CONF.set_override('connection',
-                      deployment.create_database(services['db_url']),
-                      group='database')
-    engine.dispose()
-    migration.upgrade()
-    yield engine.get_engine()
-    engine.dispose()
-    CONF.clear_override('connection', group='database')
 
 
 def _counters():
@@ -63,7 +48,7 @@ def _set(uuid, **values):
             Cluster.uuid == uuid).values(**values))
 
 
-def test_insert_update_and_delete_each_bump_their_project_only(pg):
+def test_insert_update_and_delete_each_bump_their_project_only(pg_db):
     tmpl = _template()
     a = _cluster(tmpl, 'p1')
     assert _counters() == {'p1': 1}
@@ -83,14 +68,14 @@ def test_insert_update_and_delete_each_bump_their_project_only(pg):
     assert _counters() == {'p1': 3, 'p2': 3}
 
 
-def test_a_cluster_without_a_project_counts_under_the_empty_string(pg):
+def test_a_cluster_without_a_project_counts_under_the_empty_string(pg_db):
     uuid = _cluster(_template(), 'p1')
     # Moved out of its project: both the project it left and "none" change.
     _set(uuid, project_id=None)
     assert _counters() == {'p1': 2, '': 1}
 
 
-def test_a_truncate_bumps_every_project(pg):
+def test_a_truncate_bumps_every_project(pg_db):
     tmpl = _template()
     _cluster(tmpl, 'p1')
     _cluster(tmpl, 'p2')
@@ -99,7 +84,7 @@ def test_a_truncate_bumps_every_project(pg):
     assert _counters() == {'p1': 2, 'p2': 2}
 
 
-def test_one_transaction_is_one_change_of_each_project_it_wrote(pg):
+def test_one_transaction_is_one_change_of_each_project_it_wrote(pg_db):
     tmpl = _template()
     uuids = [_cluster(tmpl, p, 'c%d' % i)
              for i, p in enumerate(['p1', 'p1', 'p2', 'p1'])]
@@ -113,7 +98,7 @@ def test_one_transaction_is_one_change_of_each_project_it_wrote(pg):
     assert _counters() == {'p1': before['p1'] + 1, 'p2': before['p2'] + 1}
 
 
-def test_the_bump_is_seen_with_the_commit_never_before(pg):
+def test_the_bump_is_seen_with_the_commit_never_before(pg_db):
     uuid = _cluster(_template(), 'p1')
     session = engine.get_engine().connect()
     try:
@@ -128,7 +113,7 @@ def test_the_bump_is_seen_with_the_commit_never_before(pg):
     assert _counters() == {'p1': 2}
 
 
-def test_a_rolled_back_write_does_not_bump(pg):
+def test_a_rolled_back_write_does_not_bump(pg_db):
     uuid = _cluster(_template(), 'p1')
     with pytest.raises(RuntimeError):
         with engine.session_scope() as session:
@@ -147,7 +132,7 @@ def test_a_rolled_back_write_does_not_bump(pg):
     assert _counters() == {'p1': 1}
 
 
-def test_crossed_writes_of_two_projects_commit_without_deadlock(pg):
+def test_crossed_writes_of_two_projects_commit_without_deadlock(pg_db):
     """Two transactions write clusters of p1 and p2 in opposite orders and
     commit at the same moment: were the counters bumped in write order,
     each would wait for the other's counter row."""
