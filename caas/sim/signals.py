@@ -191,7 +191,10 @@ class WaitCondition(rbase.Resource):
         handle = _find_handle(stack, res['props']['handle'])
         count = int(res['props'].get('count') or 1)
         t = st.now()
-        successes = []
+        # By id, as Heat keeps them: a signal repeated with its id (a node
+        # retrying one whose answer it lost) replaces the first and counts
+        # once.
+        successes = {}
         for when, sig in _all_signals(cloud, stack, handle or {'data': {},
                                                                 'name': ''}):
             if when > t:
@@ -199,18 +202,19 @@ class WaitCondition(rbase.Resource):
             if sig['status'] == 'FAILURE':
                 return ('FAILED', 'WaitConditionFailure: resources.%s: %s'
                         % (res['name'], sig['reason'] or 'Signal 1 received'),
-                        when, successes)
-            successes.append(sig)
+                        when, list(successes.values()))
+            successes[sig['id']] = sig
             if len(successes) >= count:
                 when = max(when, res['ready_at'])
-                res.setdefault('data', {})['completed'] = [when, successes]
-                return 'COMPLETE', '', when, successes
+                done = list(successes.values())
+                res.setdefault('data', {})['completed'] = [when, done]
+                return 'COMPLETE', '', when, done
         deadline = res['started_at'] + float(res['props']['timeout'])
         if t >= deadline:
             return ('FAILED', 'WaitConditionTimeout: resources.%s: %d of %d '
                     'received' % (res['name'], len(successes), count),
-                    deadline, successes)
-        return 'IN_PROGRESS', '', None, successes
+                    deadline, list(successes.values()))
+        return 'IN_PROGRESS', '', None, list(successes.values())
 
     def state(self, cloud, stack, res):
         if res.get('failed'):

@@ -119,6 +119,23 @@ def test_failure_signal_fails_the_condition_with_its_reason(cloud):
     assert 'WaitConditionFailure: resources.wait: kubelet not up' in reason
 
 
+def test_a_signal_repeated_with_its_id_counts_once(cloud):
+    """As Heat keeps signals by id: a node that retries a signal whose
+    answer it lost (its id given) does not complete a count of two."""
+    cloud.knobs['nodes_signal'] = 0
+    stack = create(cloud, node_stack(count=2))
+    handle = stack['resources']['handle']
+    with cloud.lock:
+        for _ in range(2):
+            signals.signal(handle, {'id': 'master-0', 'status': 'SUCCESS',
+                                    'data': 'tokens'})
+    # (The server is ACTIVE after 1 s.)
+    assert status(cloud, stack, 5)[0] == 'CREATE_IN_PROGRESS'
+    with cloud.lock:
+        signals.signal(handle, {'id': 'master-1', 'status': 'SUCCESS'})
+    assert status(cloud, stack, 6)[0] == 'CREATE_COMPLETE'
+
+
 def test_a_server_in_error_never_signals(cloud):
     cloud.knobs['server_failure_rate'] = 1.0
     stack = create(cloud, node_stack(timeout=10))

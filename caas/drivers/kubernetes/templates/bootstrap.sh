@@ -48,11 +48,12 @@ CPO_URL="https://raw.githubusercontent.com/kubernetes/cloud-provider-openstack/$
 CSI_URL="https://raw.githubusercontent.com/kubernetes/cloud-provider-openstack/${CINDER_CSI_TAG}/manifests/cinder-csi-plugin"
 
 # The node's verdict for its Heat wait condition (SUCCESS or FAILURE),
-# retried for two minutes, refused connections too: a restarting Heat API
-# refuses them, and a lost signal would leave the stack waiting.
+# retried for two minutes on any failure: a restarting Heat API refuses
+# the connection or resets it mid-request, and a lost signal would leave
+# the stack waiting (its id makes a repeated signal replace the first).
 signal() {
     local status="$1" reason="$2"
-    curl -fsS --retry 24 --retry-delay 5 --retry-connrefused -X POST \
+    curl -fsS --retry 24 --retry-delay 5 --retry-all-errors -X POST \
         -H "X-Auth-Token: ${WC_TOKEN}" \
         -H 'Content-Type: application/json' -H 'Accept: application/json' \
         --data-binary "{\"status\": \"${status}\", \"reason\": \"${reason}\", \"id\": \"${ROLE}-${NODE_INDEX}\"}" \

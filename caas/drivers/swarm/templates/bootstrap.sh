@@ -47,17 +47,19 @@ json_text() {
 }
 
 # signal STATUS REASON DATA ENDPOINT TOKEN: a Heat wait condition signal.
-# Retried for two minutes, refused connections too: a Heat API that is
-# restarting (or a caas-all killed and started again) refuses them, and a
-# signal lost then would leave the stack waiting until its timeout.
+# Retried for two minutes on any failure: a Heat API that is restarting (or
+# a caas-all killed and started again) refuses the connection or resets it
+# mid-request, and a signal lost then would leave the stack waiting until
+# its timeout. Its id is fixed, so a retry of a signal Heat did record
+# replaces it instead of adding a second one (each handle takes one).
 signal() {
     if [ -z "$4" ]; then
         return 0
     fi
-    curl -fsS --retry 24 --retry-delay 5 --retry-connrefused -X POST \
+    curl -fsS --retry 24 --retry-delay 5 --retry-all-errors -X POST \
         -H "X-Auth-Token: $5" -H 'Content-Type: application/json' \
         -H 'Accept: application/json' \
-        --data-binary "{\"status\": \"$1\", \"reason\": \"$(json_text "$2")\", \"data\": \"$(json_text "$3")\"}" \
+        --data-binary "{\"id\": \"1\", \"status\": \"$1\", \"reason\": \"$(json_text "$2")\", \"data\": \"$(json_text "$3")\"}" \
         "$4" >/dev/null
 }
 
