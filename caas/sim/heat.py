@@ -266,7 +266,10 @@ def stack_one(app, req, project_id, ident):
     else:
         ident, rest = '/'.join(parts[:2]), parts[2:]
     cloud = app.cloud
-    with cloud.lock:
+    # One instant for the whole request: the lookup found the stack live,
+    # so its view must not find it deleted a moment later (a delete ending
+    # between the two gave a stack whose status was None).
+    with cloud.lock, st.clock_at(st.now()):
         stack = _lookup(app, req, project_id, ident)
         try:
             if not rest:
