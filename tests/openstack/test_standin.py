@@ -62,7 +62,7 @@ def test_a_port_bound_by_nova_is_active_and_keeps_its_address(neutron):
     got = neutron.route('PUT', '/v2.0/ports/%s' % port['id'], {}, {'port': {
         'device_id': 'server-1', 'device_owner': 'compute:nova',
         'binding:host_id': 'ostack-compute',
-        'fixed_ips': [{'ip_address': '8.8.8.8'}],
+        'fixed_ips': [{'ip_address': '127.250.250.250'}],
         'mac_address': 'fa:16:3e:00:00:00'}})['port']
     assert (got['status'], got['binding:vif_type']) == ('ACTIVE', 'ovs')
     assert got['fixed_ips'] == port['fixed_ips']
