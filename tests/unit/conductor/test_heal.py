@@ -60,6 +60,20 @@ def _heals(cluster):
             if op.kind == states.OP_CLUSTER_HEAL]
 
 
+def _replaced_by_one_heal(sim, cluster, ids, key):
+    """The one heal started succeeds and replaces worker ``key`` alone;
+    returns the servers after it."""
+    [op] = _heals(cluster)
+    done = wait_operation(op.id, timeout=60)
+    assert done.state == states.OP_SUCCEEDED, done.error
+    assert done.params['servers'] == [ids[key]]
+    after = _server_ids(sim, cluster, GROUP)
+    assert after[key] != ids[key]
+    assert {k: v for k, v in after.items() if k != key} == \
+        {k: v for k, v in ids.items() if k != key}
+    return after
+
+
 def _count_servers_made(sim, monkeypatch):
     made = []
     create = sim.cloud.create_server
@@ -140,13 +154,8 @@ def test_a_stopped_worker_is_replaced_once_it_stayed_down_long_enough(
     made = _count_servers_made(sim, monkeypatch)
     clock.now += 1
     health.run_once('c1', clients, 30, ['c1'], watcher=watcher)
-    [op] = _heals(cluster)
-    done = wait_operation(op.id, timeout=60)
-    assert done.state == states.OP_SUCCEEDED, done.error
-    assert done.params['servers'] == [ids['2']]
-    after = _server_ids(sim, cluster, GROUP)
-    assert after['2'] != ids['2'] and made == [after['2']]
-    assert (after['0'], after['1']) == (ids['0'], ids['1'])
+    after = _replaced_by_one_heal(sim, cluster, ids, '2')
+    assert made == [after['2']]
     row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
     assert row.status == states.UPDATE_COMPLETE and row.operation_id is None
     # The new node boots; the next pass finds the cluster healthy again.
@@ -355,13 +364,7 @@ def test_workers_in_the_owners_project_are_seen_through_the_trust(
     name = owner.nova.servers.get(ids['2']).name
     watcher = health.Watcher(30, runner=runner)
     health.run_once('c1', service, 30, ['c1'], watcher=watcher)
-    [heal_op] = _heals(cluster)
-    done = wait_operation(heal_op.id, timeout=60)
-    assert done.state == states.OP_SUCCEEDED, done.error
-    assert done.params['servers'] == [ids['2']]
-    after = _server_ids(sim, cluster, GROUP)
-    assert after['2'] != ids['2']
-    assert (after['0'], after['1']) == (ids['0'], ids['1'])
+    _replaced_by_one_heal(sim, cluster, ids, '2')
     row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
     assert row.status == states.UPDATE_COMPLETE
     # What the pass saw: the stopped worker, nothing missing.

@@ -54,6 +54,16 @@ def _run(runner, op):
     return done
 
 
+def _created(make_runner):
+    """A one-node cluster created; its runner, row and stack id."""
+    runner = make_runner()
+    cluster, op = make_cluster(node_count=1)
+    _run(runner, op)
+    stack_id = db_api.get_cluster(cluster.uuid,
+                                  scope=db_api.ALL_PROJECTS).stack_id
+    return runner, cluster, stack_id
+
+
 def _provider_url(env_file):
     return 'file://%s' % (env_file.parent / 'providers' / 'volume.yaml')
 
@@ -65,11 +75,7 @@ def _sent(heat, stack_id, env_file):
 
 def test_the_environment_and_its_files_reach_the_cluster_stack(
         env_file, make_runner, sim):
-    runner = make_runner()
-    cluster, op = make_cluster(node_count=1)
-    _run(runner, op)
-    stack_id = db_api.get_cluster(cluster.uuid,
-                                  scope=db_api.ALL_PROJECTS).stack_id
+    _, _, stack_id = _created(make_runner)
     env, files = _sent(cloud.CloudClients().heat, stack_id, env_file)
     url = _provider_url(env_file)
     # The relative path became the file's URL, and the file went along,
@@ -84,11 +90,7 @@ def test_the_environment_and_its_files_reach_the_cluster_stack(
 def test_without_the_option_no_environment_is_sent(conf, make_runner, sim):
     conf('environment_file', None, group='heat')
     environment.forget()
-    runner = make_runner()
-    cluster, op = make_cluster(node_count=1)
-    _run(runner, op)
-    stack_id = db_api.get_cluster(cluster.uuid,
-                                  scope=db_api.ALL_PROJECTS).stack_id
+    _, _, stack_id = _created(make_runner)
     heat = cloud.CloudClients().heat
     assert not heat.stacks.environment(stack_id).get('resource_registry')
 
@@ -110,11 +112,7 @@ def test_the_environment_reaches_a_nodegroup_stack(env_file, make_runner,
 
 def test_a_resize_keeps_the_environment_and_its_files(env_file,
                                                       make_runner, sim):
-    runner = make_runner()
-    cluster, op = make_cluster(node_count=1)
-    _run(runner, op)
-    stack_id = db_api.get_cluster(cluster.uuid,
-                                  scope=db_api.ALL_PROJECTS).stack_id
+    runner, cluster, stack_id = _created(make_runner)
     heat = cloud.CloudClients().heat
     before = _sent(heat, stack_id, env_file)
     _, resize = db_api.start_operation(cluster.uuid,
