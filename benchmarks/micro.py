@@ -85,6 +85,8 @@ def statements(url, label):
     engine.dispose()
     for readonly in (False, True):
         wire._wire_counting(engine.get_engine(readonly))
+    # The list's one statement runs on this engine (PostgreSQL).
+    wire._wire_counting(engine.get_autocommit_engine())
     CONF.set_override('auth_strategy', 'noauth')
     CONF.set_override('validate_references', True, group='cloud')
     # A create makes the cluster's CAs, whose keys are sealed with it.
