@@ -14,6 +14,7 @@ from caas.common import exceptions
 from caas.conductor import steps
 from caas.conf import CONF
 from caas.db import api as db_api
+from caas.db import operations as db_ops
 from caas.db import outage
 
 LOG = logging.getLogger(__name__)
@@ -32,9 +33,37 @@ def load(cluster_uuid):
     return outage.call(_load, cluster_uuid)
 
 
+def load_for(fence):
+    """The claimed cluster's rows and driver, read in one transaction: the
+    cluster and its nodegroups as they are now; its template and driver
+    read once per claim and template (while clusters use a template, only
+    its cosmetic fields may change)."""
+    known = fence.memo.get('template')
+    cluster, template, nodegroups = outage.call(
+        db_ops.cluster_rows, fence.cluster_uuid,
+        known[0]['uuid'] if known is not None else None)
+    if template is not None:
+        known = fence.memo['template'] = (template, _driver(template))
+    template, driver = known
+    return ClusterData(cluster, dict(template), nodegroups, driver)
+
+
+def driver_for(fence):
+    """The claimed cluster's driver, as :func:`load_for` last found it
+    (read then if it never did)."""
+    known = fence.memo.get('template')
+    return known[1] if known is not None else load_for(fence).driver
+
+
 def operation(operation_id):
     """The operations row (read again through a short outage)."""
     return outage.call(db_api.get_operation, operation_id)
+
+
+def _driver(template):
+    return drivers.find_driver(template['server_type'],
+                               template['cluster_distro'], template['coe'],
+                               explicit=template['driver'])
 
 
 def _load(cluster_uuid):
@@ -44,10 +73,9 @@ def _load(cluster_uuid):
     template = db_api.get_cluster_template(cluster.cluster_template_id,
                                            scope=db_api.ALL_PROJECTS)
     nodegroups = [ng.as_dict() for ng in db_api.list_nodegroups(cluster_uuid)]
-    driver = drivers.find_driver(template.server_type, template.cluster_distro,
-                                 template.coe, explicit=template.driver)
-    return ClusterData(cluster.as_dict(), template.as_dict(), nodegroups,
-                       driver)
+    template = template.as_dict()
+    return ClusterData(cluster.as_dict(), template, nodegroups,
+                       _driver(template))
 
 
 class CloudUnavailable(exceptions.CaasException):
@@ -98,16 +126,20 @@ def cloud_call(fn, *args, **kwargs):
         exception for an answer that is not worth retrying (4xx).
     """
     started = time.monotonic()
-    retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_exception(cloud.transient),
-        wait=tenacity.wait_exponential(multiplier=0.2, max=3),
-        stop=tenacity.stop_after_delay(CONF.conductor.cloud_retry_timeout),
-        before_sleep=lambda rs: LOG.warning(
-            'Cloud call %s failed (%s); retrying',
-            describe_call(fn, args, kwargs), rs.outcome.exception()),
-        reraise=True)
     try:
-        return retrying(fn, *args, **kwargs)
+        try:
+            # The usual case costs no retry machinery.
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if not cloud.transient(exc):
+                raise
+            return outage.retry_after(
+                exc, cloud.transient, fn, args, kwargs, wait=0.2, max_wait=3,
+                timeout=CONF.conductor.cloud_retry_timeout,
+                before_sleep=lambda rs: LOG.warning(
+                    'Cloud call %s failed (%s); retrying',
+                    describe_call(fn, args, kwargs),
+                    rs.outcome.exception()))
     except Exception as exc:
         if not cloud.transient(exc):
             raise

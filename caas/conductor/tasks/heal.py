@@ -75,8 +75,8 @@ class MarkUnhealthy(task.Task):
     step, label = 'mark-unhealthy', 'marking the unhealthy nodes in Heat'
 
     def execute(self, fence, clients, operation_id):
-        data = common.load(fence.cluster_uuid)
-        params = common.operation(operation_id).params or {}
+        data = common.load_for(fence)
+        params = fence.operation().params or {}
         servers = params.get('servers') or []
         reasons = params.get('reasons') or {}
         marked = []
@@ -117,8 +117,8 @@ class ReplaceMarked(task.Task):
     step, label = 'replace-nodes', 'replacing the unhealthy nodes'
 
     def execute(self, fence, clients, operation_id):
-        data = common.load(fence.cluster_uuid)
-        op = common.operation(operation_id)
+        data = common.load_for(fence)
+        op = fence.operation()
         servers = (op.params or {}).get('servers') or []
         waiting = []
         for ng_uuid, stack_id in _stacks(data):

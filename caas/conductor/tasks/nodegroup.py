@@ -26,9 +26,9 @@ from caas.conductor.tasks import status
 LOG = logging.getLogger(__name__)
 
 
-def _nodegroup(data, operation_id):
+def _nodegroup(data, fence):
     """(nodegroup dict, operation params) of a nodegroup operation."""
-    params = common.operation(operation_id).params or {}
+    params = fence.operation().params or {}
     for ng in data.nodegroups:
         if ng['uuid'] == params.get('nodegroup'):
             return ng, params
@@ -44,7 +44,7 @@ class BeginNodeGroupOperation(status.BeginOperation):
     def revert(self, fence, *args, flow_failures=None, **kwargs):
         reason = common.failure_reason(flow_failures)
         try:
-            params = common.operation(fence.operation_id).params or {}
+            params = fence.operation().params or {}
         except Exception:
             params = {}
         ng_failed = states.NODEGROUP_TRANSITIONS[self.kind][2]
@@ -69,8 +69,8 @@ class CreateNodeGroupStack(task.Task):
     step, label = 'create-nodegroup-stack', "creating the nodegroup's stack"
 
     def execute(self, fence, clients, operation_id):
-        data = common.load(fence.cluster_uuid)
-        ng, _params = _nodegroup(data, operation_id)
+        data = common.load_for(fence)
+        ng, _params = _nodegroup(data, fence)
         name = data.driver.nodegroup_stack_name(data.cluster, ng)
         found = common.find_stack(clients, name)
         if found is not None:
@@ -149,8 +149,8 @@ class UpdateNodeGroupStack(task.Task):
     step, label = 'update-nodegroup-stack', "updating the nodegroup's stack"
 
     def execute(self, fence, clients, operation_id):
-        data = common.load(fence.cluster_uuid)
-        ng, params = _nodegroup(data, operation_id)
+        data = common.load_for(fence)
+        ng, params = _nodegroup(data, fence)
         ident = ng.get('stack_id') or data.driver.nodegroup_stack_name(
             data.cluster, ng)
         found = common.find_stack(clients, ident)
@@ -193,8 +193,8 @@ class CopyNodeGroupOutputs(task.Task):
     step, label = 'copy-nodegroup-outputs', 'recording the addresses'
 
     def execute(self, fence, clients, stack_id, operation_id):
-        data = common.load(fence.cluster_uuid)
-        ng, params = _nodegroup(data, operation_id)
+        data = common.load_for(fence)
+        ng, params = _nodegroup(data, fence)
         found = common.find_stack(clients, stack_id)
         if found is None:
             raise stack_tasks.StackFailed(
@@ -217,7 +217,7 @@ class CompleteNodeGroupOperation(task.Task):
         self.kind = kind
 
     def execute(self, fence, operation_id):
-        params = common.operation(operation_id).params or {}
+        params = fence.operation().params or {}
         done = states.NODEGROUP_TRANSITIONS[self.kind][1]
         fence.finish(True, {'status': states.TRANSITIONS[self.kind][1],
                             'status_reason': None},
@@ -232,8 +232,8 @@ class DeleteNodeGroupStack(task.Task):
     step, label = 'delete-nodegroup-stack', "deleting the nodegroup's stack"
 
     def execute(self, fence, clients, operation_id):
-        data = common.load(fence.cluster_uuid)
-        ng, _params = _nodegroup(data, operation_id)
+        data = common.load_for(fence)
+        ng, _params = _nodegroup(data, fence)
         name = data.driver.nodegroup_stack_name(data.cluster, ng)
         stack_id = None
         if ng.get('stack_id'):
@@ -248,7 +248,7 @@ class DeleteNodeGroupRecord(task.Task):
     step, label = 'delete-nodegroup-record', 'removing the nodegroup record'
 
     def execute(self, fence, operation_id):
-        params = common.operation(operation_id).params or {}
+        params = fence.operation().params or {}
         fence.delete_nodegroup(params['nodegroup'],
                                {'status': states.UPDATE_COMPLETE,
                                 'status_reason': None})
@@ -263,7 +263,7 @@ class DeleteNodeGroupStacks(task.Task):
     step, label = 'delete-nodegroup-stacks', "deleting the nodegroups' stacks"
 
     def execute(self, fence, clients, operation_id):
-        data = common.load(fence.cluster_uuid)
+        data = common.load_for(fence)
         deleting = []
         for ng in data.nodegroups:
             if ng.get('is_default'):
@@ -274,7 +274,7 @@ class DeleteNodeGroupStacks(task.Task):
                 if stack_id is not None:
                     deleting.append(stack_id)
                     break
-        deadline = common.operation(operation_id).deadline
+        deadline = fence.operation().deadline
         for stack_id in deleting:
             stack_tasks.wait_for_stack_gone(fence, clients, stack_id,
                                             deadline)

@@ -81,7 +81,7 @@ class HandToNodeGroups(task.Task):
         return wanted
 
     def execute(self, fence, clients, operation_id):
-        data = common.load(fence.cluster_uuid)
+        data = common.load_for(fence)
         pairs = added_stacks(clients, data)
         waiting = []
         for ng, stack in pairs:
@@ -89,7 +89,7 @@ class HandToNodeGroups(task.Task):
                                        ng, stack)
             if stack_id is not None:
                 waiting.append(stack_id)
-        deadline = common.operation(operation_id).deadline
+        deadline = fence.operation().deadline
         for stack_id in waiting:
             stack_tasks.wait_for_stack(fence, clients, stack_id, 'UPDATE',
                                        deadline)

@@ -15,7 +15,7 @@ LOG = logging.getLogger(__name__)
 def own_nodegroup(fence):
     """The nodegroup (UUID) an operation is about when its outcome is that
     nodegroup's alone (``params['nodegroup']``), else None."""
-    return (common.operation(fence.operation_id).params or {}).get(
+    return (fence.operation().params or {}).get(
         'nodegroup')
 
 
@@ -43,7 +43,7 @@ class BeginOperation(task.Task):
         failed = states.TRANSITIONS[self.kind][2]
         reason = common.failure_reason(flow_failures)
         try:
-            params = common.operation(fence.operation_id).params or {}
+            params = fence.operation().params or {}
         except Exception:
             params = {}
         if params.get('rolled_back') is True:
@@ -112,18 +112,23 @@ class CopyOutputs(task.Task):
     """Stack outputs (addresses) into the cluster and its nodegroups."""
     step, label = 'copy-outputs', 'recording the addresses'
 
-    def execute(self, fence, clients, stack_id, operation_id):
-        data = common.load(fence.cluster_uuid)
-        stack = common.find_stack(clients, stack_id)
-        if stack is None:
-            raise exceptions.CaasException(
-                message='Heat stack %s disappeared.' % stack_id)
-        outputs = common.stack_outputs(stack)
-        cluster_values = data.driver.cluster_values_from_outputs(outputs)
-        by_role = data.driver.nodegroup_addresses(outputs)
+    def execute(self, fence, clients, stack_id, operation_id,
+                stack_outputs=None):
+        """:param stack_outputs: as the wait for the stack saw them last
+            (absent from the flows that do not wait: Heat is asked)."""
+        driver = common.driver_for(fence)
+        outputs = stack_outputs
+        if outputs is None:
+            stack = common.find_stack(clients, stack_id)
+            if stack is None:
+                raise exceptions.CaasException(
+                    message='Heat stack %s disappeared.' % stack_id)
+            outputs = common.stack_outputs(stack)
+        cluster_values = driver.cluster_values_from_outputs(outputs)
+        by_role = driver.nodegroup_addresses(outputs)
         ng_values = {role: {'node_addresses': addrs}
                      for role, addrs in by_role.items()}
-        params = common.operation(operation_id).params or {}
+        params = fence.operation().params or {}
         if 'node_count' in params:
             cluster_values['node_count'] = params['node_count']
             ng_values.setdefault('worker', {})['node_count'] = \

@@ -33,7 +33,7 @@ class WaitForSupersededToStop(task.Task):
         waiting = outage.call(db_ops.superseded_owners, fence.cluster_uuid)
         if not waiting:
             return
-        deadline = common.operation(operation_id).deadline
+        deadline = fence.operation().deadline
         observer = ownership.LivenessObserver(
             fence.owner, CONF.conductor.heartbeat_timeout,
             CONF.conductor.unclaimed_timeout)

@@ -151,8 +151,8 @@ class UpgradeStack(task.Task):
     step, label = 'upgrade-stack', 'replacing the nodes in batches'
 
     def execute(self, fence, clients, operation_id):
-        data = common.load(fence.cluster_uuid)
-        params = common.operation(operation_id).params
+        data = common.load_for(fence)
+        params = fence.operation().params
         new_template = _new_template(params)
         ng = added_target(data, params)
         if ng is not None:
@@ -200,8 +200,8 @@ class CopyUpgradeOutputs(status.CopyOutputs):
     nodegroups', or those of the one nodegroup upgraded."""
 
     def execute(self, fence, clients, stack_id, operation_id):
-        data = common.load(fence.cluster_uuid)
-        ng = added_target(data, common.operation(operation_id).params)
+        data = common.load_for(fence)
+        ng = added_target(data, fence.operation().params)
         if ng is None:
             return super().execute(fence, clients, stack_id, operation_id)
         found = common.find_stack(clients, stack_id)
@@ -221,8 +221,8 @@ class RecordUpgrade(task.Task):
     step, label = 'record-upgrade', 'recording the new versions'
 
     def execute(self, fence, operation_id):
-        data = common.load(fence.cluster_uuid)
-        params = common.operation(operation_id).params
+        data = common.load_for(fence)
+        params = fence.operation().params
         new_template = _new_template(params)
         ng = added_target(data, params)
         if ng is not None:
@@ -259,7 +259,7 @@ class HandOverCAs(task.Task):
     step, label = 'hand-over-cas', 'handing the new CAs to the nodes'
 
     def execute(self, fence, clients):
-        data = common.load(fence.cluster_uuid)
+        data = common.load_for(fence)
         definition = data.driver.stack_definition(
             data.cluster, data.template, data.nodegroups)
         stack_tasks.add_ca_parameters(data, definition)
