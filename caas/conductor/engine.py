@@ -164,14 +164,23 @@ class FlowRunner:
                     book = outage.call(conn.get_logbook, op.id)
                 except tf_exc.NotFound:
                     pass
-            if book is None:
+            new = book is None
+            if new:
                 book = tf_models.LogBook('operation-%s' % op.id, uuid=op.id)
+                # Book, flow, atoms and flow id in one transaction.
+                backend.connection.defer_setup()
             engine = taskflow.engines.load_from_factory(
                 factory, store={'cluster_uuid': op.cluster_id,
                                 'operation_id': op.id},
                 book=book, backend=backend, engine='serial')
-            fence.update(operation_values={
-                'flow_id': engine.storage.flow_uuid})
+            if new:
+                # The flow's atoms are added to it here, not at its run.
+                engine.compile()
+                engine.prepare()
+                backend.connection.flush_setup()
+            else:
+                fence.update(operation_values={
+                    'flow_id': engine.storage.flow_uuid})
         engine.storage.inject({'fence': fence,
                                'clients': self._clients_of(op, fence)},
                               transient=True)

@@ -73,16 +73,29 @@ def update(fence, row_id, **values):
         db_ops.run_set(conn, _ROW, dict(values, updated_at=now), id=row_id)
 
 
-def promote(fence, row_id):
-    """Make ``row_id`` the cluster's current trustee (one statement each:
-    the others stop being current in the same transaction)."""
+def promote_own(fence):
+    """The operation's own trustee becomes the cluster's current one, and
+    the cluster's trustees are read, in one fenced transaction (three were
+    one each).
+
+    :returns: (the operation's row or None, [the cluster's other rows]).
+    """
     now = models.utcnow()
     with db_ops.fenced(fence, now) as conn:
-        db_ops.run_set(conn, _OTHERS_CURRENT,
-                       {'state': PENDING, 'updated_at': now},
-                       cluster=fence.cluster_uuid, id=row_id)
-        db_ops.run_set(conn, _ROW, {'state': CURRENT, 'updated_at': now},
-                       id=row_id)
+        rows = conn.execute(sa.select(_TRUSTEE).where(
+            _TRUSTEE.c.cluster_uuid == fence.cluster_uuid).order_by(
+                _TRUSTEE.c.id)).all()
+        own = next((r for r in rows
+                    if r.operation_id == fence.operation_id), None)
+        if own is None:
+            return None, []
+        if own.state != CURRENT:
+            db_ops.run_set(conn, _OTHERS_CURRENT,
+                           {'state': PENDING, 'updated_at': now},
+                           cluster=fence.cluster_uuid, id=own.id)
+            db_ops.run_set(conn, _ROW, {'state': CURRENT, 'updated_at': now},
+                           id=own.id)
+        return own, [r for r in rows if r.id != own.id]
 
 
 def remove(fence, row_id):

@@ -159,10 +159,31 @@ def find_stack(clients, name_or_id):
     return stack
 
 
+def stack_body(stack):
+    """A stack's representation as Heat sent it, only to be read
+    (``to_dict`` deep-copies it, and the wait for a stack reads it at every
+    poll)."""
+    body = getattr(stack, '_info', None)
+    return body if isinstance(body, dict) else stack.to_dict()
+
+
 def stack_outputs(stack):
     """{output_key: output_value} of a stack from Heat."""
     return {o['output_key']: o.get('output_value')
-            for o in (stack.to_dict().get('outputs') or [])}
+            for o in (stack_body(stack).get('outputs') or [])}
+
+
+def remember_stack_path(fence, stack_id, name):
+    """The stack's ``name/id`` for the rest of this claim: Heat answers a
+    lookup by id alone with a redirect there (two requests a lookup)."""
+    fence.memo.setdefault('stack_paths', {})[stack_id] = '%s/%s' % (
+        name, stack_id)
+
+
+def stack_path(fence, stack_id):
+    """Where to look ``stack_id`` up: its ``name/id`` when this claim
+    learnt it (see :func:`remember_stack_path`), else the id."""
+    return fence.memo.get('stack_paths', {}).get(stack_id, stack_id)
 
 
 def poll_stack(fence, clients, name_or_id):

@@ -187,16 +187,12 @@ class RetireTrustees(task.Task):
 
     def execute(self, fence, clients, operation_id):
         wipe_token(fence, operation_id)
-        row = outage.call(trustees.of_operation, fence.cluster_uuid,
-                          operation_id)
+        row, others = outage.call(trustees.promote_own, fence)
         if row is None:
             return
-        if row.state != trustees.CURRENT:
-            outage.call(trustees.promote, fence, row.id)
         ident = identity.Identity.for_trustees(clients)
-        for other in outage.call(trustees.list_trustees, fence.cluster_uuid):
-            if other.id != row.id:
-                _forget(fence, ident, other)
+        for other in others:
+            _forget(fence, ident, other)
 
 
 class DeleteTrustees(task.Task):

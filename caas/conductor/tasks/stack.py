@@ -95,6 +95,7 @@ class CreateStack(task.Task):
         fence.update(cluster_values={'stack_id': stack_id},
                      nodegroup_values={'master': {'stack_id': stack_id},
                                        'worker': {'stack_id': stack_id}})
+        common.remember_stack_path(fence, stack_id, name)
         return stack_id
 
     def revert(self, *args, **kwargs):
@@ -318,7 +319,7 @@ def _poll_while(fence, clients, stack_id, in_progress, deadline, news=None):
 
     :param news: called with every stack polled (progress events).
     """
-    path = [stack_id]
+    path = [common.stack_path(fence, stack_id)]
 
     def poll():
         stack = common.poll_stack(fence, clients, path[0])
