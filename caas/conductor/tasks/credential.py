@@ -19,7 +19,6 @@ trustor, on its own project.
 import secrets
 
 from oslo_log import log as logging
-from taskflow import task
 
 from caas.clients import identity
 from caas.conductor.tasks import common
@@ -80,7 +79,7 @@ def _forget(fence, ident, row):
              ', '.join(sorted(trusts)) or '-')
 
 
-class MakeTrustee(task.Task):
+class MakeTrustee(common.Task):
     """A trustee user with a random password and a trust to it."""
 
     step, label = 'make-credential', 'making the cloud credential'
@@ -180,7 +179,7 @@ class MakeTrustee(task.Task):
                         exc)
 
 
-class RetireTrustees(task.Task):
+class RetireTrustees(common.Task):
     """The new trustee becomes current; every other one is deleted."""
 
     step, label = 'retire-credentials', 'deleting the previous credential'
@@ -195,7 +194,7 @@ class RetireTrustees(task.Task):
             _forget(fence, ident, other)
 
 
-class DeleteTrustees(task.Task):
+class DeleteTrustees(common.Task):
     """Cluster delete: no trustee or trust outlives the cluster."""
 
     step, label = 'delete-credentials', 'deleting the cloud credential'
@@ -211,7 +210,7 @@ class DeleteTrustees(task.Task):
         wipe_token(fence, fence.operation_id)
 
 
-class ApplyCredential(task.Task):
+class ApplyCredential(common.Task):
     """Hand the new credential to the nodes: a stack update of the
     credential parameters only."""
 
@@ -255,7 +254,7 @@ class ApplyCredential(task.Task):
         return stack_id
 
 
-class WaitForCredential(task.Task):
+class WaitForCredential(common.Task):
     """Wait for the update that hands the credential to the nodes."""
 
     step, label = 'wait-stack-credential', 'waiting for the nodes'

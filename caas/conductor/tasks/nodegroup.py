@@ -12,7 +12,6 @@ of every flow marks both failed if the flow fails.
 
 from heatclient import exc as heat_exc
 from oslo_log import log as logging
-from taskflow import task
 
 from caas.clients import environment
 from caas.common import exceptions
@@ -64,7 +63,7 @@ class BeginNodeGroupOperation(status.BeginOperation):
                   params.get('nodegroup'), ng_failed, reason)
 
 
-class CreateNodeGroupStack(task.Task):
+class CreateNodeGroupStack(common.Task):
     default_provides = 'stack_id'
     step, label = 'create-nodegroup-stack', "creating the nodegroup's stack"
 
@@ -144,7 +143,7 @@ class CreateNodeGroupStack(task.Task):
                         '%s: %s', fence.cluster_uuid, operation_id, exc)
 
 
-class UpdateNodeGroupStack(task.Task):
+class UpdateNodeGroupStack(common.Task):
     default_provides = 'stack_id'
     step, label = 'update-nodegroup-stack', "updating the nodegroup's stack"
 
@@ -187,7 +186,7 @@ class UpdateNodeGroupStack(task.Task):
         return found.id
 
 
-class CopyNodeGroupOutputs(task.Task):
+class CopyNodeGroupOutputs(common.Task):
     """The nodegroup stack's addresses and the recorded counts into the
     nodegroup; the cluster's node_addresses are recomputed with them."""
     step, label = 'copy-nodegroup-outputs', 'recording the addresses'
@@ -209,7 +208,7 @@ class CopyNodeGroupOutputs(task.Task):
         fence.update(nodegroup_uuid_values={ng['uuid']: values})
 
 
-class CompleteNodeGroupOperation(task.Task):
+class CompleteNodeGroupOperation(common.Task):
     step, label = 'complete', 'completing'
 
     def __init__(self, kind, **kwargs):
@@ -227,7 +226,7 @@ class CompleteNodeGroupOperation(task.Task):
                  params['nodegroup'], done)
 
 
-class DeleteNodeGroupStack(task.Task):
+class DeleteNodeGroupStack(common.Task):
     default_provides = 'stack_id'
     step, label = 'delete-nodegroup-stack', "deleting the nodegroup's stack"
 
@@ -243,7 +242,7 @@ class DeleteNodeGroupStack(task.Task):
         return stack_id or stack_tasks.delete_stack(fence, clients, name)
 
 
-class DeleteNodeGroupRecord(task.Task):
+class DeleteNodeGroupRecord(common.Task):
     """Ends a nodegroup delete: the row goes, the cluster is free again."""
     step, label = 'delete-nodegroup-record', 'removing the nodegroup record'
 
@@ -256,7 +255,7 @@ class DeleteNodeGroupRecord(task.Task):
                  params['nodegroup'])
 
 
-class DeleteNodeGroupStacks(task.Task):
+class DeleteNodeGroupStacks(common.Task):
     """First step of a cluster delete: the stacks of every nodegroup users
     added, deleted and waited for, so the cluster's own stack (its network)
     goes last and no nodegroup stack is orphaned."""

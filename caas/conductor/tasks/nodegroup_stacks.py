@@ -20,7 +20,6 @@ operation's, sent before its conductor died).
 
 from heatclient import exc as heat_exc
 from oslo_log import log as logging
-from taskflow import task
 
 from caas.conductor.tasks import common
 from caas.conductor.tasks import credential_params as cred_params
@@ -51,7 +50,7 @@ def added_stacks(clients, data):
     return found
 
 
-class HandToNodeGroups(task.Task):
+class HandToNodeGroups(common.Task):
     """Hand what a rotation changed to every added nodegroup's stack.
 
     :param what: ``'credential'`` (the operation's new trustee, else the

@@ -11,7 +11,6 @@ import tenacity
 from heatclient import exc as heat_exc
 from novaclient import exceptions as nova_exc
 from oslo_log import log as logging
-from taskflow import task
 from taskflow.types import failure
 
 from caas import pki
@@ -39,7 +38,7 @@ class OperationTimedOut(exceptions.CaasException):
     message = '%(reason)s'
 
 
-class CreateStack(task.Task):
+class CreateStack(common.Task):
     default_provides = 'stack_id'
     step, label = 'create-stack', 'creating the Heat stack'
 
@@ -151,7 +150,7 @@ def ca_key_parameters(data, definition, rows=None):
             if k in declared}
 
 
-class UpdateStack(task.Task):
+class UpdateStack(common.Task):
     default_provides = 'stack_id'
     step, label = 'update-stack', 'updating the Heat stack'
 
@@ -289,7 +288,7 @@ def _find_server(clients, name_or_id):
         return None
 
 
-class WaitForStack(task.Task):
+class WaitForStack(common.Task):
     """Waits with backoff until the stack settles, or the deadline passes.
 
     Provides the settled stack's outputs (``stack_outputs``), which the
@@ -387,7 +386,7 @@ def delete_stack(fence, clients, name_or_id):
     return found.id
 
 
-class DeleteStack(task.Task):
+class DeleteStack(common.Task):
     default_provides = 'stack_id'
     step, label = 'delete-stack', 'deleting the Heat stack'
 
@@ -405,7 +404,7 @@ class DeleteStack(task.Task):
         return stack_id
 
 
-class WaitForStackGone(task.Task):
+class WaitForStackGone(common.Task):
     step, label = 'wait-stack-gone', 'waiting for the stack to be deleted'
 
     def execute(self, fence, clients, stack_id, operation_id):

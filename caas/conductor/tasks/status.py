@@ -1,7 +1,6 @@
 """Tasks that open and close an operation on the cluster's record."""
 
 from oslo_log import log as logging
-from taskflow import task
 
 from caas.common import exceptions
 from caas.common import notifications
@@ -19,7 +18,7 @@ def own_nodegroup(fence):
         'nodegroup')
 
 
-class BeginOperation(task.Task):
+class BeginOperation(common.Task):
     """Opens every flow; its revert marks the cluster failed and releases it.
 
     :param nodegroup_scoped: the failure is the nodegroup's named by
@@ -69,7 +68,7 @@ class BeginOperation(task.Task):
                                self.kind, notifications.FAILURE)
 
 
-class CompleteOperation(task.Task):
+class CompleteOperation(common.Task):
     """Ends a create or update: *_COMPLETE, the cluster is free again.
 
     :param nodegroup_scoped: as for :class:`BeginOperation`.
@@ -93,7 +92,7 @@ class CompleteOperation(task.Task):
                                self.kind, notifications.SUCCESS)
 
 
-class DeleteClusterRecords(task.Task):
+class DeleteClusterRecords(common.Task):
     """Ends a delete: the cluster and its nodegroups disappear."""
     step, label = 'delete-records', 'removing the cluster records'
 
@@ -109,7 +108,7 @@ class DeleteClusterRecords(task.Task):
                                notifications.SUCCESS, cluster=cluster)
 
 
-class CopyOutputs(task.Task):
+class CopyOutputs(common.Task):
     """Stack outputs (addresses) into the cluster and its nodegroups."""
     step, label = 'copy-outputs', 'recording the addresses'
 

@@ -13,7 +13,6 @@ whatever the old flow made: no orphaned stack, no orphaned servers.
 import time
 
 from oslo_log import log as logging
-from taskflow import task
 
 from caas.conductor import ownership
 from caas.conductor.tasks import common
@@ -26,7 +25,7 @@ from caas.db.sqlalchemy import models
 LOG = logging.getLogger(__name__)
 
 
-class WaitForSupersededToStop(task.Task):
+class WaitForSupersededToStop(common.Task):
     step, label = 'fence-out', 'waiting for the superseded operation to stop'
 
     def execute(self, fence, operation_id):

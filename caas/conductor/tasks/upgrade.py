@@ -20,7 +20,6 @@ import json
 
 from heatclient import exc as heat_exc
 from oslo_log import log as logging
-from taskflow import task
 
 from caas.common import states
 from caas.conductor.tasks import common
@@ -146,7 +145,7 @@ class CompleteUpgrade(status.CompleteOperation):
                          **kwargs)
 
 
-class UpgradeStack(task.Task):
+class UpgradeStack(common.Task):
     default_provides = 'stack_id'
     step, label = 'upgrade-stack', 'replacing the nodes in batches'
 
@@ -214,7 +213,7 @@ class CopyUpgradeOutputs(status.CopyOutputs):
             ng['uuid']: {'node_addresses': addresses}})
 
 
-class RecordUpgrade(task.Task):
+class RecordUpgrade(common.Task):
     """The new template, images and versions into the records (after the
     stack completed, so a failed upgrade keeps the old ones)."""
 
@@ -254,7 +253,7 @@ class RecordUpgrade(task.Task):
                  ', '.join(params['nodegroups']))
 
 
-class HandOverCAs(task.Task):
+class HandOverCAs(common.Task):
     default_provides = 'stack_id'
     step, label = 'hand-over-cas', 'handing the new CAs to the nodes'
 
