@@ -5,7 +5,6 @@ import dataclasses
 import http
 import time
 
-import tenacity
 from heatclient import exc as heat_exc
 from oslo_log import log as logging
 from taskflow import task
