@@ -31,22 +31,23 @@ import harness  # noqa: E402
 SCALES = {
     # The list bar is about a 1,000-row page, so the smoke test lists that.
     'small': {'list_sizes': [1000], 'list_requests': 60,
-              'creates': 20, 'steady_sizes': [100, 300],
+              'creates': 20, 'cpu_creates': 20, 'steady_sizes': [100, 300],
               'steady_interval': 5.0, 'steady_windows': 2,
               'fill': 120, 'fill_timeout': 240, 'casts': 300,
               'cast_processes': [1, 4],
               'taskflow_tasks': 10, 'takeover_rounds': 2,
               'realnode_rounds': 1},
     'full': {'list_sizes': [1000, 10000], 'list_requests': 400,
-             'creates': 1000, 'steady_sizes': [1000, 10000],
+             'creates': 1000, 'cpu_creates': 60,
+             'steady_sizes': [1000, 10000],
              'steady_interval': 30.0, 'steady_windows': 2,
              'fill': 1000, 'fill_timeout': 1800, 'casts': 2000,
              'cast_processes': [1, 2, 4],
              'taskflow_tasks': 10, 'takeover_rounds': 20,
              'realnode_rounds': 3},
 }
-SECTIONS = ('list', 'create', 'steady', 'fill', 'rpc', 'micro', 'takeover',
-            'realnodes')
+SECTIONS = ('list', 'create', 'cpu', 'steady', 'fill', 'rpc', 'micro',
+            'takeover', 'realnodes')
 
 
 def _fmt(value):
@@ -105,6 +106,14 @@ def flatten(results):
         add(('creates: 2 conductors / 1 conductor (clusters/min)',
              round(creates[2]['clusters_min'] / creates[1]['clusters_min'],
                    2), 'x'))
+    cpu = results.get('cpu', {})
+    if cpu.get('time'):
+        add(('conductor CPU per create, in process (%d creates, %s)' % (
+            cpu['time']['creates'], cpu['time']['database']),
+            cpu['time']['cpu_ms_per_create'], 'ms'))
+    if cpu.get('calls'):
+        add(('Python calls per create, in process',
+             cpu['calls']['python_calls_per_create'], 'calls'))
     for key, r in sorted(results.get('steady', {}).items(),
                          key=lambda kv: kv[1]['clusters']):
         label = 'steady, %d settled clusters' % r['clusters']
@@ -244,6 +253,22 @@ def _create(cfg, pg, rabbit, out):
             for c in (1, 2)}
 
 
+def _cpu(cfg, pg, rabbit, out):
+    # A process of its own: it configures caas for itself.
+    rows = {}
+    for name, extra in (('time', []), ('calls', ['--calls'])):
+        proc = subprocess.run(
+            [sys.executable, os.path.join(HERE, 'conductor_cpu.py'),
+             '--creates', str(cfg['cpu_creates']), '--json'] + extra,
+            capture_output=True, text=True, timeout=1800)
+        if proc.returncode:
+            raise RuntimeError('conductor_cpu.py failed: %s' %
+                               proc.stderr[-2000:])
+        rows[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        out('conductor CPU per create (%s): %s' % (name, rows[name]))
+    return rows
+
+
 def _steady(cfg, pg, rabbit, out):
     import steady_state
     return {'n%d' % n: steady_state.run(n, cfg['steady_interval'],
@@ -289,7 +314,8 @@ def _realnodes(cfg, pg, rabbit, out):
     return real_nodes.run(cfg['realnode_rounds'], out=out)
 
 
-SECTION_RUNNERS = {'list': _list, 'create': _create, 'steady': _steady,
+SECTION_RUNNERS = {'list': _list, 'create': _create, 'cpu': _cpu,
+                   'steady': _steady,
                    'fill': _fill, 'rpc': _rpc, 'micro': _micro,
                    'takeover': _takeover, 'realnodes': _realnodes}
 

@@ -19,6 +19,7 @@ Prints figures; asserts nothing about time.
 
 import argparse
 import cProfile
+import json
 import os
 import pstats
 import statistics
@@ -207,9 +208,15 @@ def main(argv=None):
     parser.add_argument('--profile', metavar='FILE',
                         help='write cProfile statistics of the measured '
                              'creates')
+    parser.add_argument('--json', action='store_true',
+                        help='print the figures as one JSON line '
+                             '(make bench)')
     args = parser.parse_args(argv)
     harness.quiet_logs()
-    run(args.creates, args.calls, args.profile)
+    result = run(args.creates, args.calls, args.profile,
+                 out=(lambda _line: None) if args.json else print)
+    if args.json:
+        print(json.dumps(result))
     return 0
 
 

@@ -14,7 +14,9 @@ meanwhile by another thread was sent to Glance and came back "not found").
 """
 
 import logging as std_logging
+import os
 import threading
+import urllib.parse
 
 import requests
 from heatclient import client as heat_client
@@ -49,6 +51,47 @@ def pool_size():
     return CONF.conductor.workers + CONF.api.threads + 4
 
 
+class EnvironmentReadOnce(requests.Session):
+    """A requests session that reads the proxy and CA bundle variables of
+    the environment once per scheme and host, not on every request.
+
+    requests looks them up before each request (``get_environ_proxies``
+    walks the whole environment, twice): a few percent of a conductor's
+    CPU per cluster. A process's environment does not change while it
+    runs, so the answer for a host is the same every time.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._environment = {}
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        if not self.trust_env:
+            return super().merge_environment_settings(url, proxies, stream,
+                                                      verify, cert)
+        proxies = dict(proxies or {})
+        parts = urllib.parse.urlsplit(url)
+        key = (parts.scheme, parts.netloc, proxies.get('no_proxy'))
+        found = self._environment.get(key)
+        if found is None:
+            found = self._environment[key] = (
+                requests.utils.get_environ_proxies(url, no_proxy=key[2]),
+                os.environ.get('REQUESTS_CA_BUNDLE') or
+                os.environ.get('CURL_CA_BUNDLE'))
+        environ_proxies, ca_bundle = found
+        for name, value in environ_proxies.items():
+            proxies.setdefault(name, value)
+        if verify is True or verify is None:
+            verify = ca_bundle or verify
+        return {'proxies': requests.sessions.merge_setting(proxies,
+                                                           self.proxies),
+                'stream': requests.sessions.merge_setting(stream,
+                                                          self.stream),
+                'verify': requests.sessions.merge_setting(verify,
+                                                          self.verify),
+                'cert': requests.sessions.merge_setting(cert, self.cert)}
+
+
 def make_session(conf=None):
     conf = conf or CONF.cloud
     auth = v3.Password(auth_url=conf.auth_url, username=conf.username,
@@ -56,7 +99,7 @@ def make_session(conf=None):
                        project_name=conf.project_name,
                        user_domain_name=conf.user_domain_name,
                        project_domain_name=conf.project_domain_name)
-    http = requests.Session()
+    http = EnvironmentReadOnce()
     # keystoneauth's own adapter (TCP keep-alive), with a larger pool.
     adapter = ks_session.TCPKeepAliveAdapter(pool_connections=4,
                                              pool_maxsize=pool_size())

@@ -94,17 +94,18 @@ class FlowRunner:
             self._running[operation_id] = _CLAIMING
         submitted = False
         try:
-            epoch = db_ops.claim(operation_id, self.host, expect_owner,
-                                 expect_epoch)
-            if epoch is None:
+            # The claim returns the row: the flow reads it no more.
+            op = db_ops.claim_operation(operation_id, self.host,
+                                        expect_owner, expect_epoch)
+            if op is None:
                 LOG.debug('Operation %s was claimed by someone else',
                           operation_id)
                 return False
-            op = db_api.get_operation(operation_id)
             fence = ownership.Fence(operation_id, op.cluster_id, self.host,
-                                    epoch)
+                                    op.epoch)
+            fence.remember_operation(op)
             LOG.info('Cluster %s: claimed operation %s (%s) at epoch %d%s',
-                     op.cluster_id, operation_id, op.kind, epoch,
+                     op.cluster_id, operation_id, op.kind, op.epoch,
                      ' from %s' % expect_owner if expect_owner else '')
             future = self._pool.submit(self._run, fence)
             submitted = True
@@ -154,36 +155,51 @@ class FlowRunner:
             engine = taskflow.engines.load_from_detail(
                 detail, backend=backend, engine='serial')
         else:
-            try:
+            book = None
+            if op.claims > 1:
                 # A claim that died between saving the book and recording
-                # the flow id left a book behind: reuse it.
-                book = outage.call(conn.get_logbook, op.id)
-            except tf_exc.NotFound:
+                # the flow id left a book behind: reuse it. (The first
+                # claim has no predecessor.)
+                try:
+                    book = outage.call(conn.get_logbook, op.id)
+                except tf_exc.NotFound:
+                    pass
+            new = book is None
+            if new:
                 book = tf_models.LogBook('operation-%s' % op.id, uuid=op.id)
+                # Book, flow, atoms and flow id in one transaction.
+                backend.connection.defer_setup()
             engine = taskflow.engines.load_from_factory(
                 factory, store={'cluster_uuid': op.cluster_id,
                                 'operation_id': op.id},
                 book=book, backend=backend, engine='serial')
-            fence.update(operation_values={
-                'flow_id': engine.storage.flow_uuid})
+            if new:
+                # The flow's atoms are added to it here, not at its run.
+                engine.compile()
+                engine.prepare()
+                backend.connection.flush_setup()
+            else:
+                fence.update(operation_values={
+                    'flow_id': engine.storage.flow_uuid})
         engine.storage.inject({'fence': fence,
-                               'clients': self._clients_of(op)},
+                               'clients': self._clients_of(op, fence)},
                               transient=True)
         return engine
 
-    def _clients_of(self, op):
+    def _clients_of(self, op, fence):
         """The service clients, or with ``[trust] act_as_trustee`` clients
         acting through the cluster's trust (``caas.clients.trusted``)."""
         if not CONF.trust.act_as_trustee:
             return self.clients
         return trusted.clients_for(
             self.clients, op, self._project_of(op),
-            lambda: outage.call(db_api.get_operation, op.id).params)
+            lambda: fence.operation().params)
 
     def _run(self, fence):
         op_id = fence.operation_id
         try:
-            op = outage.call(db_api.get_operation, op_id)
+            # As the claim returned it (read here if it did not).
+            op = fence.operation()
             if op.claims > MAX_CLAIMS:
                 self._give_up(fence, op)
                 return

@@ -16,10 +16,12 @@ even if it wakes up in the middle of a flow.
 import dataclasses
 import threading
 import time
+import types
 
 from oslo_log import log as logging
 
 from caas.common import exceptions
+from caas.db import api as db_api
 from caas.db import operations as db_ops
 from caas.db import outage
 
@@ -28,12 +30,19 @@ LOG = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class Fence:
-    """The claim a flow runs under."""
+    """The claim a flow runs under.
+
+    ``memo`` keeps what the flow running under this claim read once (see
+    :meth:`operation`, ``caas.conductor.tasks.common.load``): this claim's
+    own, never shared with another claim or process.
+    """
 
     operation_id: str
     cluster_uuid: str
     owner: str
     epoch: int
+    memo: dict = dataclasses.field(default_factory=dict, compare=False,
+                                   hash=False, repr=False)
 
     # Each of these is one conditional statement on (owner, epoch), so it
     # is safe to repeat through a short database outage.
@@ -44,12 +53,38 @@ class Fence:
             raise exceptions.FencedOut(operation=self.operation_id,
                                        owner=self.owner, epoch=self.epoch)
 
+    def operation(self):
+        """The operation's row (attributes), read once per claim: its kind,
+        deadline and request never change, and only the flow running under
+        the claim writes its params, through :meth:`update`, which keeps
+        this copy as written."""
+        op = self.memo.get('operation')
+        if op is None:
+            op = self.remember_operation(outage.call(db_api.get_operation,
+                                                     self.operation_id))
+        return op
+
+    def remember_operation(self, row):
+        """Keep ``row`` (the operation read by this claim) as
+        :meth:`operation`'s answer; returns the kept copy."""
+        values = row.as_dict() if hasattr(row, 'as_dict') else \
+            dict(row._mapping)
+        op = self.memo['operation'] = types.SimpleNamespace(**values)
+        return op
+
     def update(self, cluster_values=None, nodegroup_values=None,
                operation_values=None, nodegroup_uuid_values=None):
         extra = {'nodegroup_uuid_values': nodegroup_uuid_values} \
             if nodegroup_uuid_values else {}
         outage.call(db_ops.fenced_update, self, cluster_values,
                     nodegroup_values, operation_values, **extra)
+        if 'cluster_template_id' in (cluster_values or {}):
+            # An upgrade moved the cluster to another template.
+            self.memo.pop('template', None)
+        op = self.memo.get('operation')
+        if op is not None and operation_values:
+            self.memo['operation'] = types.SimpleNamespace(
+                **dict(vars(op), **operation_values))
 
     def finish(self, succeeded, cluster_values, error=None, nodegroup=None):
         outage.call(db_ops.finish, self, succeeded, cluster_values, error,

@@ -118,7 +118,64 @@ class FencedConnection:
         self._saved = {}       # atom uuid -> its values as last written
         self._stored = None    # atom uuids in the database (read once)
         self._flow_saved = None  # the flow's values as last written
+        self._setup = None     # a new flow's saves, kept until flush_setup
         self.statements = 0    # saves sent (for the tests' counts)
+
+    # -- a new flow's setup: one transaction ---------------------------------
+
+    def defer_setup(self):
+        """Keep the saves of a new flow's setup (its book, the flow, its
+        atoms and the values injected into it) in memory until
+        :meth:`flush_setup` writes them at once. A conductor that dies
+        before then has written nothing, which the next claim finds as a
+        flow never started."""
+        self._setup = {'book': None, 'flow': None, 'atoms': {}}
+
+    def flush_setup(self):
+        """Write the setup kept since :meth:`defer_setup` in one
+        transaction that begins with the claim's assertion and records the
+        flow's id in the operation (the id that a resume loads the flow
+        by; it was a transaction of its own, and the setup five).
+
+        :returns: the flow's uuid.
+        :raises: FencedOut when the claim was lost (nothing is written).
+        """
+        setup, self._setup = self._setup, None
+        book, flow = setup['book'], setup['flow']
+        flow_values = flow.to_dict()
+        atoms = [dict(ad.to_dict(), parent_uuid=flow.uuid,
+                      atom_type=tf_models.atom_detail_type(ad))
+                 for ad in setup['atoms'].values()]
+        tables = self._tables
+
+        def write():
+            with db_ops.fenced(self._fence) as conn:
+                db_ops.run_set(conn, 'operation', {'flow_id': flow.uuid},
+                               operation=self._fence.operation_id)
+                conn.execute(sa.insert(tables.logbooks), book.to_dict())
+                conn.execute(sa.insert(tables.flowdetails),
+                             dict(flow_values, parent_uuid=book.uuid))
+                if atoms:
+                    conn.execute(sa.insert(tables.atomdetails), atoms)
+        self.statements += 1
+        outage.call(write)
+        self._stored = {value['uuid'] for value in atoms}
+        self._flow_saved = self._copy(flow_values)
+        for value in atoms:
+            value = dict(value)
+            del value['parent_uuid'], value['atom_type']
+            self._remember(value)
+        return flow.uuid
+
+    def _kept(self, flow=None, atom=None):
+        """During the setup: keep the newest of each (TaskFlow hands every
+        save the flow or atom as it is then)."""
+        if flow is not None:
+            self._setup['flow'] = flow
+            for ad in flow:
+                self._setup['atoms'][ad.uuid] = ad
+        if atom is not None:
+            self._setup['atoms'][atom.uuid] = atom
 
     def __getattr__(self, name):
         return getattr(self._conn, name)
@@ -127,6 +184,11 @@ class FencedConnection:
         """The connection is the flow's; nothing to release per save."""
 
     def save_logbook(self, book):
+        if self._setup is not None:
+            self._setup['book'] = book
+            for flow in book:
+                self._kept(flow=flow)
+            return book
         # Once per operation (its first claim): TaskFlow's own insert.
         def save():
             self._fence.check()
@@ -149,6 +211,9 @@ class FencedConnection:
                                                                     uuid))
 
     def update_atom_details(self, atom_detail):
+        if self._setup is not None:
+            self._kept(atom=atom_detail)
+            return atom_detail
         values = atom_detail.to_dict()
         before = self._saved.get(atom_detail.uuid)
         if before is not None and _not_worth_a_save(before, values):
@@ -176,6 +241,9 @@ class FencedConnection:
         self._saved[values['uuid']] = self._copy(values)
 
     def update_flow_details(self, flow_detail):
+        if self._setup is not None:
+            self._kept(flow=flow_detail)
+            return flow_detail
         values = flow_detail.to_dict()
         known = self._stored if self._stored is not None else ()
         new_atoms = [ad for ad in flow_detail if ad.uuid not in known]

@@ -194,7 +194,7 @@ def stack_news(fence, driver, stack):
     poll would cost a cloud call per poll, which events must not."""
     if stack is None:
         return
-    body = stack.to_dict()
+    body = common.stack_body(stack)
     message = 'Heat stack %s' % (body.get('stack_status') or '?')
     data = None
     if driver is not None:

@@ -8,6 +8,9 @@ concurrent claim until the write is committed, so a conductor that lost its
 claim can never write.
 """
 
+import contextlib
+import functools
+
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
@@ -15,6 +18,7 @@ from caas.common import exceptions
 from caas.common import states
 from caas.db.sqlalchemy import engine
 from caas.db.sqlalchemy import models
+from caas.db.sqlalchemy.engine import get_autocommit_engine
 from caas.db.sqlalchemy.engine import get_engine
 from caas.db.sqlalchemy.engine import session_scope
 
@@ -73,6 +77,13 @@ def claim(op_id, owner, expect_owner=None, expect_epoch=None):
 
     With no expectation the operation must be unowned (the cast path).
     """
+    row = claim_operation(op_id, owner, expect_owner, expect_epoch)
+    return row.epoch if row is not None else None
+
+
+def claim_operation(op_id, owner, expect_owner=None, expect_epoch=None):
+    """:func:`claim`, returning the operation's row as the claim left it
+    (its columns, as attributes), or None."""
     now = models.utcnow()
     cond = [Op.id == op_id, Op.state.in_(states.OP_UNFINISHED)]
     cond.append(Op.owner.is_(None) if expect_owner is None
@@ -80,12 +91,11 @@ def claim(op_id, owner, expect_owner=None, expect_epoch=None):
     if expect_epoch is not None:
         cond.append(Op.epoch == expect_epoch)
     with session_scope() as session:
-        row = engine.update_returning(
+        return engine.update_returning(
             session, sa.update(Op).where(*cond).values(
                 owner=owner, epoch=Op.epoch + 1, claims=Op.claims + 1,
                 state=states.OP_RUNNING, claimed_at=now, updated_at=now),
-            Op.id == op_id, Op.epoch)
-    return row[0] if row else None
+            Op.id == op_id, *_OP.c)
 
 
 def unfinished_operations(limit=1000):
@@ -196,17 +206,90 @@ def stopped_acting(op_id, owner):
 
 
 # -- fenced writes ----------------------------------------------------------
+#
+# A fenced write is one transaction on a pooled connection (no ORM session)
+# whose first statement is the UPDATE of the operation row that asserts the
+# claim. The statements are Core, built once per set of columns and run
+# with bind parameters: building them per write through the ORM was the
+# largest part of a conductor's CPU per create (issue 11, fifth round).
 
-def _assert_owner(session, fence):
-    owned = session.execute(
-        sa.update(Op).where(Op.id == fence.operation_id,
-                            Op.owner == fence.owner,
-                            Op.epoch == fence.epoch,
-                            Op.state == states.OP_RUNNING)
-        .values(updated_at=models.utcnow())).rowcount
+_OP = Op.__table__
+_CLUSTER = Cluster.__table__
+_NODEGROUP = NodeGroup.__table__
+
+_ASSERT_OWNER = sa.update(_OP).where(
+    _OP.c.id == sa.bindparam('f_operation'),
+    _OP.c.owner == sa.bindparam('f_owner'),
+    _OP.c.epoch == sa.bindparam('f_epoch'),
+    _OP.c.state == states.OP_RUNNING).values(
+        updated_at=sa.bindparam('f_now'))
+
+# Which rows a fenced UPDATE changes: (table, WHERE clause on w_* bind
+# parameters).
+_ROWS = {
+    'cluster': (_CLUSTER, lambda: _CLUSTER.c.uuid == sa.bindparam(
+        'w_cluster')),
+    # Released: only while the operation is still the cluster's current one.
+    'cluster_of_op': (_CLUSTER, lambda: sa.and_(
+        _CLUSTER.c.uuid == sa.bindparam('w_cluster'),
+        _CLUSTER.c.operation_id == sa.bindparam('w_operation'))),
+    'default_nodegroups': (_NODEGROUP, lambda: sa.and_(
+        _NODEGROUP.c.cluster_id == sa.bindparam('w_cluster'),
+        _NODEGROUP.c.is_default.is_(True),
+        _NODEGROUP.c.role == sa.bindparam('w_role'))),
+    'nodegroup': (_NODEGROUP, lambda: sa.and_(
+        _NODEGROUP.c.cluster_id == sa.bindparam('w_cluster'),
+        _NODEGROUP.c.uuid == sa.bindparam('w_nodegroup'))),
+    'nodegroups': (_NODEGROUP, lambda: _NODEGROUP.c.cluster_id ==
+                   sa.bindparam('w_cluster')),
+    'operation': (_OP, lambda: _OP.c.id == sa.bindparam('w_operation')),
+}
+
+
+@functools.lru_cache(maxsize=256)
+def fenced_set(rows, columns):
+    """UPDATE <rows> SET <columns> (bind parameters ``v_<column>``): built
+    once per (rows, columns).
+
+    :param rows: a key of ``_ROWS``, or a tuple (name, table, a function
+        returning the WHERE clause on ``w_*`` bind parameters).
+    """
+    table, where = _ROWS[rows] if isinstance(rows, str) else rows[1:]
+    return sa.update(table).where(where()).values(
+        {name: sa.bindparam('v_' + name, type_=table.c[name].type)
+         for name in columns})
+
+
+def run_set(conn, rows, values, **where):
+    """Run :func:`fenced_set` with ``values`` and the ``w_<key>``
+    parameters ``where``; returns the rowcount."""
+    params = {'v_' + k: v for k, v in values.items()}
+    params.update(('w_' + k, v) for k, v in where.items())
+    return conn.execute(fenced_set(rows, tuple(values)), params).rowcount
+
+
+def assert_owner(conn, fence, now=None):
+    """The claim's assertion, first statement of a fenced transaction: the
+    operation row stays locked (PostgreSQL) until the commit, so no claim
+    can slip in between it and the writes after it.
+
+    :raises: FencedOut when (owner, epoch) no longer hold.
+    """
+    owned = conn.execute(_ASSERT_OWNER, {
+        'f_operation': fence.operation_id, 'f_owner': fence.owner,
+        'f_epoch': fence.epoch, 'f_now': now or models.utcnow()}).rowcount
     if owned != 1:
         raise exceptions.FencedOut(operation=fence.operation_id,
                                    owner=fence.owner, epoch=fence.epoch)
+
+
+@contextlib.contextmanager
+def fenced(fence, now=None):
+    """A transaction (a Core connection) that begins with
+    :func:`assert_owner`; commits on success, rolls back on any error."""
+    with get_engine().begin() as conn:
+        assert_owner(conn, fence, now)
+        yield conn
 
 
 _OWNER_QUERY = sa.select(Op.owner, Op.epoch).where(
@@ -216,25 +299,28 @@ _OWNER_QUERY = sa.select(Op.owner, Op.epoch).where(
 def still_owner(fence):
     """True while the claim holds, including after we finished the op.
 
-    Runs before every TaskFlow state write, so it is one cached Core
-    statement rather than an ORM session.
+    Runs before every side effect, so it is one cached Core statement and,
+    on PostgreSQL, one round trip (no BEGIN, no ROLLBACK).
     """
-    with get_engine(readonly=True).connect() as conn:
+    with get_autocommit_engine().connect() as conn:
         row = conn.execute(_OWNER_QUERY, {'op_id': fence.operation_id}).first()
         conn.rollback()
     return row is not None and tuple(row) == (fence.owner, fence.epoch)
 
 
-def _refresh_node_addresses(session, cluster_uuid, now):
+_WORKER_ADDRESSES = sa.select(_NODEGROUP.c.node_addresses).where(
+    _NODEGROUP.c.cluster_id == sa.bindparam('w_cluster'),
+    _NODEGROUP.c.role != 'master').order_by(
+        _NODEGROUP.c.is_default.desc(), _NODEGROUP.c.id)
+
+
+def _refresh_node_addresses(conn, cluster_uuid, now):
     """The cluster's ``node_addresses``: those of every worker nodegroup,
     the default one first (one statement each way, whatever the count)."""
-    rows = session.execute(sa.select(NodeGroup.node_addresses).where(
-        NodeGroup.cluster_id == cluster_uuid, NodeGroup.role != 'master')
-        .order_by(NodeGroup.is_default.desc(), NodeGroup.id)).all()
+    rows = conn.execute(_WORKER_ADDRESSES, {'w_cluster': cluster_uuid}).all()
     addresses = [a for (addrs,) in rows for a in (addrs or [])]
-    session.execute(sa.update(Cluster).where(
-        Cluster.uuid == cluster_uuid).values(node_addresses=addresses,
-                                             updated_at=now))
+    run_set(conn, 'cluster', {'node_addresses': addresses, 'updated_at': now},
+            cluster=cluster_uuid)
 
 
 def fenced_update(fence, cluster_values=None, nodegroup_values=None,
@@ -249,30 +335,25 @@ def fenced_update(fence, cluster_values=None, nodegroup_values=None,
     are recomputed from all its worker nodegroups in the same transaction.
     """
     now = models.utcnow()
-    with session_scope() as session:
-        _assert_owner(session, fence)
-        cluster_uuid = fence.cluster_uuid
+    cluster_uuid = fence.cluster_uuid
+    with fenced(fence, now) as conn:
         if cluster_values:
-            session.execute(sa.update(Cluster).where(
-                Cluster.uuid == cluster_uuid).values(
-                    updated_at=now, **cluster_values))
+            run_set(conn, 'cluster', dict(cluster_values, updated_at=now),
+                    cluster=cluster_uuid)
         addresses = False
         for role, values in (nodegroup_values or {}).items():
             addresses = addresses or 'node_addresses' in values
-            session.execute(sa.update(NodeGroup).where(
-                NodeGroup.cluster_id == cluster_uuid,
-                NodeGroup.is_default.is_(True),
-                NodeGroup.role == role).values(updated_at=now, **values))
+            run_set(conn, 'default_nodegroups', dict(values, updated_at=now),
+                    cluster=cluster_uuid, role=role)
         for ng_uuid, values in (nodegroup_uuid_values or {}).items():
             addresses = addresses or 'node_addresses' in values
-            session.execute(sa.update(NodeGroup).where(
-                NodeGroup.cluster_id == cluster_uuid,
-                NodeGroup.uuid == ng_uuid).values(updated_at=now, **values))
+            run_set(conn, 'nodegroup', dict(values, updated_at=now),
+                    cluster=cluster_uuid, nodegroup=ng_uuid)
         if addresses:
-            _refresh_node_addresses(session, cluster_uuid, now)
+            _refresh_node_addresses(conn, cluster_uuid, now)
         if operation_values:
-            session.execute(sa.update(Op).where(
-                Op.id == fence.operation_id).values(**operation_values))
+            run_set(conn, 'operation', operation_values,
+                    operation=fence.operation_id)
 
 
 def finish(fence, succeeded, cluster_values, error=None, nodegroup=None):
@@ -282,57 +363,95 @@ def finish(fence, succeeded, cluster_values, error=None, nodegroup=None):
         nodegroup's row is changed, and not to the cluster's status.
     """
     now = models.utcnow()
-    with session_scope() as session:
-        _assert_owner(session, fence)
-        values = dict(cluster_values, operation_id=None, updated_at=now)
-        session.execute(sa.update(Cluster).where(
-            Cluster.uuid == fence.cluster_uuid,
-            Cluster.operation_id == fence.operation_id).values(**values))
+    with fenced(fence, now) as conn:
+        run_set(conn, 'cluster_of_op',
+                dict(cluster_values, operation_id=None, updated_at=now),
+                cluster=fence.cluster_uuid, operation=fence.operation_id)
         if nodegroup is not None:
             ng_uuid, ng_values = nodegroup
-            session.execute(sa.update(NodeGroup).where(
-                NodeGroup.cluster_id == fence.cluster_uuid,
-                NodeGroup.uuid == ng_uuid).values(updated_at=now,
-                                                  **ng_values))
+            run_set(conn, 'nodegroup', dict(ng_values, updated_at=now),
+                    cluster=fence.cluster_uuid, nodegroup=ng_uuid)
         elif 'status' in cluster_values:
-            session.execute(sa.update(NodeGroup).where(
-                NodeGroup.cluster_id == fence.cluster_uuid).values(
-                    status=cluster_values['status'], updated_at=now))
-        session.execute(sa.update(Op).where(Op.id == fence.operation_id).values(
-            state=states.OP_SUCCEEDED if succeeded else states.OP_FAILED,
-            finished_at=now, error=error))
+            run_set(conn, 'nodegroups', {'status': cluster_values['status'],
+                                         'updated_at': now},
+                    cluster=fence.cluster_uuid)
+        run_set(conn, 'operation', {
+            'state': states.OP_SUCCEEDED if succeeded else states.OP_FAILED,
+            'finished_at': now, 'error': error, 'updated_at': now},
+            operation=fence.operation_id)
 
 
 def delete_nodegroup(fence, nodegroup_uuid, cluster_values):
     """Remove one nodegroup, recompute the cluster's addresses, release the
     cluster and end the operation: one transaction."""
     now = models.utcnow()
-    with session_scope() as session:
-        _assert_owner(session, fence)
-        session.execute(sa.delete(NodeGroup).where(
-            NodeGroup.cluster_id == fence.cluster_uuid,
-            NodeGroup.uuid == nodegroup_uuid,
-            NodeGroup.is_default.is_not(True)))
-        _refresh_node_addresses(session, fence.cluster_uuid, now)
-        session.execute(sa.update(Cluster).where(
-            Cluster.uuid == fence.cluster_uuid,
-            Cluster.operation_id == fence.operation_id).values(
-                operation_id=None, updated_at=now, **cluster_values))
-        session.execute(sa.update(Op).where(Op.id == fence.operation_id).values(
-            state=states.OP_SUCCEEDED, finished_at=now))
+    with fenced(fence, now) as conn:
+        conn.execute(sa.delete(_NODEGROUP).where(
+            _NODEGROUP.c.cluster_id == fence.cluster_uuid,
+            _NODEGROUP.c.uuid == nodegroup_uuid,
+            _NODEGROUP.c.is_default.is_not(True)))
+        _refresh_node_addresses(conn, fence.cluster_uuid, now)
+        run_set(conn, 'cluster_of_op',
+                dict(cluster_values, operation_id=None, updated_at=now),
+                cluster=fence.cluster_uuid, operation=fence.operation_id)
+        run_set(conn, 'operation', {'state': states.OP_SUCCEEDED,
+                                    'finished_at': now, 'updated_at': now},
+                operation=fence.operation_id)
 
 
 def delete_cluster(fence):
     """Remove the cluster and its nodegroups; the operation succeeds."""
     now = models.utcnow()
-    with session_scope() as session:
-        _assert_owner(session, fence)
-        session.execute(sa.delete(NodeGroup).where(
-            NodeGroup.cluster_id == fence.cluster_uuid))
-        session.execute(sa.delete(Cluster).where(
-            Cluster.uuid == fence.cluster_uuid))
-        session.execute(sa.update(Op).where(Op.id == fence.operation_id).values(
-            state=states.OP_SUCCEEDED, finished_at=now))
+    with fenced(fence, now) as conn:
+        conn.execute(sa.delete(_NODEGROUP).where(
+            _NODEGROUP.c.cluster_id == fence.cluster_uuid))
+        conn.execute(sa.delete(_CLUSTER).where(
+            _CLUSTER.c.uuid == fence.cluster_uuid))
+        run_set(conn, 'operation', {'state': states.OP_SUCCEEDED,
+                                    'finished_at': now, 'updated_at': now},
+                operation=fence.operation_id)
+
+
+# -- what a flow reads ------------------------------------------------------
+
+def cluster_rows(cluster_uuid, known_template=None):
+    """(cluster, template, nodegroups) as dicts, in one transaction (three
+    were a read each).
+
+    :param known_template: the UUID of a template the caller has: the
+        template is then None if it is still the cluster's.
+    :raises: ClusterNotFound, ClusterTemplateNotFound
+    """
+    Template = models.ClusterTemplate
+    with session_scope(readonly=True) as session:
+        cluster = session.scalars(sa.select(Cluster).where(
+            Cluster.uuid == cluster_uuid)).first()
+        if cluster is None:
+            raise exceptions.ClusterNotFound(cluster=cluster_uuid)
+        template = None
+        if cluster.cluster_template_id != known_template:
+            template = session.scalars(sa.select(Template).where(
+                Template.uuid == cluster.cluster_template_id)).first()
+            if template is None:
+                raise exceptions.ClusterTemplateNotFound(
+                    clustertemplate=cluster.cluster_template_id)
+            template = template.as_dict()
+        nodegroups = session.scalars(sa.select(NodeGroup).where(
+            NodeGroup.cluster_id == cluster_uuid).order_by(NodeGroup.id))
+        return (cluster.as_dict(), template,
+                [ng.as_dict() for ng in nodegroups])
+
+
+def cluster_cas(cluster_uuid):
+    """The cluster's CA rows (ca_type, cert_pem, encrypted_key), oldest
+    first: one read for what a stack create hands the nodes."""
+    CA = models.ClusterCA
+    with get_autocommit_engine().connect() as conn:
+        rows = conn.execute(sa.select(CA.ca_type, CA.cert_pem,
+                                      CA.encrypted_key).where(
+            CA.cluster_uuid == cluster_uuid).order_by(CA.id)).all()
+        conn.rollback()
+    return rows
 
 
 # -- steady-state watching --------------------------------------------------

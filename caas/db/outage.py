@@ -9,6 +9,8 @@ failing the cluster. The pool's pre-ping (and the invalidation that follows
 a disconnect) hands out working connections again once the server is back.
 """
 
+import functools
+
 from oslo_log import log as logging
 import sqlalchemy.exc as sa_exc
 import tenacity
@@ -52,9 +54,35 @@ def call(fn, *args, **kwargs):
     Only statements that are safe to repeat go through here: conditional
     writes on (owner, epoch) and reads.
     """
+    try:
+        # The usual case costs no retry machinery (a conductor makes ~50
+        # such calls per cluster it creates).
+        return fn(*args, **kwargs)
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        return retry_after(exc, is_outage, fn, args, kwargs, wait=0.1,
+                           max_wait=2,
+                           timeout=CONF.conductor.db_retry_timeout,
+                           before_sleep=_log_retry)
+
+
+def retry_after(failure, retry_on, fn, args, kwargs, wait, max_wait, timeout,
+                before_sleep):
+    """Go on after ``fn``'s first attempt failed with ``failure``: what a
+    tenacity retry of ``fn`` (exponential wait from ``wait`` up to
+    ``max_wait``, stop after ``timeout`` seconds) does after that
+    attempt."""
+    first = [failure]
+
+    @functools.wraps(fn)
+    def attempt(*args, **kwargs):
+        if first:
+            raise first.pop()
+        return fn(*args, **kwargs)
     retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_exception(is_outage),
-        wait=tenacity.wait_exponential(multiplier=0.1, max=2),
-        stop=tenacity.stop_after_delay(CONF.conductor.db_retry_timeout),
-        before_sleep=_log_retry, reraise=True)
-    return retrying(fn, *args, **kwargs)
+        retry=tenacity.retry_if_exception(retry_on),
+        wait=tenacity.wait_exponential(multiplier=wait, max=max_wait),
+        stop=tenacity.stop_after_delay(timeout),
+        before_sleep=before_sleep, reraise=True)
+    return retrying(attempt, *args, **kwargs)

@@ -39,46 +39,68 @@ def current(cluster_uuid):
             Trustee.state == CURRENT).order_by(Trustee.id.desc())).first()
 
 
+_TRUSTEE = Trustee.__table__
+# Rows of the fenced UPDATEs (see caas.db.operations.fenced_set).
+_ROW = ('trustee', _TRUSTEE, lambda: _TRUSTEE.c.id == sa.bindparam('w_id'))
+_OTHERS_CURRENT = ('other current trustees', _TRUSTEE, lambda: sa.and_(
+    _TRUSTEE.c.cluster_uuid == sa.bindparam('w_cluster'),
+    _TRUSTEE.c.id != sa.bindparam('w_id'),
+    _TRUSTEE.c.state == CURRENT))
+
+
 def add_pending(fence, values):
     """The operation's pending row, inserted once (a re-run gets the row
     its predecessor wrote, password included)."""
+    now = models.utcnow()
+    row = dict(values, cluster_uuid=fence.cluster_uuid,
+               operation_id=fence.operation_id, state=PENDING,
+               created_at=now)
     try:
-        with session_scope() as session:
-            db_ops._assert_owner(session, fence)
-            session.add(Trustee(cluster_uuid=fence.cluster_uuid,
-                                operation_id=fence.operation_id,
-                                state=PENDING, created_at=models.utcnow(),
-                                **values))
+        with db_ops.fenced(fence, now) as conn:
+            if conn.dialect.insert_returning:
+                # The row as written: no read after the insert.
+                return conn.execute(sa.insert(_TRUSTEE).values(row)
+                                    .returning(*_TRUSTEE.c)).first()
+            conn.execute(sa.insert(_TRUSTEE).values(row))
     except IntegrityError:
         pass
     return of_operation(fence.cluster_uuid, fence.operation_id)
 
 
 def update(fence, row_id, **values):
-    with session_scope() as session:
-        db_ops._assert_owner(session, fence)
-        session.execute(sa.update(Trustee).where(Trustee.id == row_id).values(
-            updated_at=models.utcnow(), **values))
+    now = models.utcnow()
+    with db_ops.fenced(fence, now) as conn:
+        db_ops.run_set(conn, _ROW, dict(values, updated_at=now), id=row_id)
 
 
-def promote(fence, row_id):
-    """Make ``row_id`` the cluster's current trustee (one statement each:
-    the others stop being current in the same transaction)."""
-    with session_scope() as session:
-        db_ops._assert_owner(session, fence)
-        now = models.utcnow()
-        session.execute(sa.update(Trustee).where(
-            Trustee.cluster_uuid == fence.cluster_uuid,
-            Trustee.id != row_id, Trustee.state == CURRENT).values(
-                state=PENDING, updated_at=now))
-        session.execute(sa.update(Trustee).where(Trustee.id == row_id).values(
-            state=CURRENT, updated_at=now))
+def promote_own(fence):
+    """The operation's own trustee becomes the cluster's current one, and
+    the cluster's trustees are read, in one fenced transaction (three were
+    one each).
+
+    :returns: (the operation's row or None, [the cluster's other rows]).
+    """
+    now = models.utcnow()
+    with db_ops.fenced(fence, now) as conn:
+        rows = conn.execute(sa.select(_TRUSTEE).where(
+            _TRUSTEE.c.cluster_uuid == fence.cluster_uuid).order_by(
+                _TRUSTEE.c.id)).all()
+        own = next((r for r in rows
+                    if r.operation_id == fence.operation_id), None)
+        if own is None:
+            return None, []
+        if own.state != CURRENT:
+            db_ops.run_set(conn, _OTHERS_CURRENT,
+                           {'state': PENDING, 'updated_at': now},
+                           cluster=fence.cluster_uuid, id=own.id)
+            db_ops.run_set(conn, _ROW, {'state': CURRENT, 'updated_at': now},
+                           id=own.id)
+        return own, [r for r in rows if r.id != own.id]
 
 
 def remove(fence, row_id):
-    with session_scope() as session:
-        db_ops._assert_owner(session, fence)
-        session.execute(sa.delete(Trustee).where(Trustee.id == row_id))
+    with db_ops.fenced(fence) as conn:
+        conn.execute(sa.delete(_TRUSTEE).where(_TRUSTEE.c.id == row_id))
 
 
 def rekey(reencrypt, batch=100):

@@ -1,12 +1,14 @@
 """What every task needs: the cluster's rows, its driver, cloud retries."""
 
+import collections
 import dataclasses
 import http
 import time
 
-import tenacity
 from heatclient import exc as heat_exc
 from oslo_log import log as logging
+from taskflow import task
+from taskflow.types import sets as tf_sets
 
 from caas import drivers
 from caas.clients import cloud
@@ -14,6 +16,7 @@ from caas.common import exceptions
 from caas.conductor import steps
 from caas.conf import CONF
 from caas.db import api as db_api
+from caas.db import operations as db_ops
 from caas.db import outage
 
 LOG = logging.getLogger(__name__)
@@ -32,9 +35,37 @@ def load(cluster_uuid):
     return outage.call(_load, cluster_uuid)
 
 
+def load_for(fence):
+    """The claimed cluster's rows and driver, read in one transaction: the
+    cluster and its nodegroups as they are now; its template and driver
+    read once per claim and template (while clusters use a template, only
+    its cosmetic fields may change)."""
+    known = fence.memo.get('template')
+    cluster, template, nodegroups = outage.call(
+        db_ops.cluster_rows, fence.cluster_uuid,
+        known[0]['uuid'] if known is not None else None)
+    if template is not None:
+        known = fence.memo['template'] = (template, _driver(template))
+    template, driver = known
+    return ClusterData(cluster, dict(template), nodegroups, driver)
+
+
+def driver_for(fence):
+    """The claimed cluster's driver, as :func:`load_for` last found it
+    (read then if it never did)."""
+    known = fence.memo.get('template')
+    return known[1] if known is not None else load_for(fence).driver
+
+
 def operation(operation_id):
     """The operations row (read again through a short outage)."""
     return outage.call(db_api.get_operation, operation_id)
+
+
+def _driver(template):
+    return drivers.find_driver(template['server_type'],
+                               template['cluster_distro'], template['coe'],
+                               explicit=template['driver'])
 
 
 def _load(cluster_uuid):
@@ -44,10 +75,39 @@ def _load(cluster_uuid):
     template = db_api.get_cluster_template(cluster.cluster_template_id,
                                            scope=db_api.ALL_PROJECTS)
     nodegroups = [ng.as_dict() for ng in db_api.list_nodegroups(cluster_uuid)]
-    driver = drivers.find_driver(template.server_type, template.cluster_distro,
-                                 template.coe, explicit=template.driver)
-    return ClusterData(cluster.as_dict(), template.as_dict(), nodegroups,
-                       driver)
+    template = template.as_dict()
+    return ClusterData(cluster.as_dict(), template, nodegroups,
+                       _driver(template))
+
+
+# (task class, function, auto_extract, ignore list) -> TaskFlow's mapping.
+_ARG_MAPPINGS = {}
+
+
+class Task(task.Task):
+    """TaskFlow's task whose arguments are mapped once per class.
+
+    TaskFlow inspects ``execute``'s and ``revert``'s signatures each time a
+    task is built, and a flow is built for every operation (5 % of a
+    conductor's profile per create); a task without ``requires``,
+    ``rebind`` or ``inject`` of its own maps them the same every time.
+    Callers get copies: TaskFlow's sets and dict are theirs to change.
+    """
+
+    def _build_arg_mapping(self, executor, requires=None, rebind=None,
+                           auto_extract=True, ignore_list=None):
+        if requires is not None or rebind is not None or self.inject:
+            return super()._build_arg_mapping(executor, requires, rebind,
+                                              auto_extract, ignore_list)
+        key = (type(self), getattr(executor, '__func__', executor),
+               auto_extract, tuple(ignore_list or ()))
+        found = _ARG_MAPPINGS.get(key)
+        if found is None:
+            found = _ARG_MAPPINGS[key] = super()._build_arg_mapping(
+                executor, requires, rebind, auto_extract, ignore_list)
+        mapping, required, optional = found
+        return (collections.OrderedDict(mapping), tf_sets.OrderedSet(required),
+                tf_sets.OrderedSet(optional))
 
 
 class CloudUnavailable(exceptions.CaasException):
@@ -98,16 +158,20 @@ def cloud_call(fn, *args, **kwargs):
         exception for an answer that is not worth retrying (4xx).
     """
     started = time.monotonic()
-    retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_exception(cloud.transient),
-        wait=tenacity.wait_exponential(multiplier=0.2, max=3),
-        stop=tenacity.stop_after_delay(CONF.conductor.cloud_retry_timeout),
-        before_sleep=lambda rs: LOG.warning(
-            'Cloud call %s failed (%s); retrying',
-            describe_call(fn, args, kwargs), rs.outcome.exception()),
-        reraise=True)
     try:
-        return retrying(fn, *args, **kwargs)
+        try:
+            # The usual case costs no retry machinery.
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if not cloud.transient(exc):
+                raise
+            return outage.retry_after(
+                exc, cloud.transient, fn, args, kwargs, wait=0.2, max_wait=3,
+                timeout=CONF.conductor.cloud_retry_timeout,
+                before_sleep=lambda rs: LOG.warning(
+                    'Cloud call %s failed (%s); retrying',
+                    describe_call(fn, args, kwargs),
+                    rs.outcome.exception()))
     except Exception as exc:
         if not cloud.transient(exc):
             raise
@@ -127,10 +191,31 @@ def find_stack(clients, name_or_id):
     return stack
 
 
+def stack_body(stack):
+    """A stack's representation as Heat sent it, only to be read
+    (``to_dict`` deep-copies it, and the wait for a stack reads it at every
+    poll)."""
+    body = getattr(stack, '_info', None)
+    return body if isinstance(body, dict) else stack.to_dict()
+
+
 def stack_outputs(stack):
     """{output_key: output_value} of a stack from Heat."""
     return {o['output_key']: o.get('output_value')
-            for o in (stack.to_dict().get('outputs') or [])}
+            for o in (stack_body(stack).get('outputs') or [])}
+
+
+def remember_stack_path(fence, stack_id, name):
+    """The stack's ``name/id`` for the rest of this claim: Heat answers a
+    lookup by id alone with a redirect there (two requests a lookup)."""
+    fence.memo.setdefault('stack_paths', {})[stack_id] = '%s/%s' % (
+        name, stack_id)
+
+
+def stack_path(fence, stack_id):
+    """Where to look ``stack_id`` up: its ``name/id`` when this claim
+    learnt it (see :func:`remember_stack_path`), else the id."""
+    return fence.memo.get('stack_paths', {}).get(stack_id, stack_id)
 
 
 def poll_stack(fence, clients, name_or_id):

@@ -19,7 +19,6 @@ trustor, on its own project.
 import secrets
 
 from oslo_log import log as logging
-from taskflow import task
 
 from caas.clients import identity
 from caas.conductor.tasks import common
@@ -43,7 +42,7 @@ def username(cluster_uuid, operation_id):
 def wipe_token(fence, operation_id):
     """The requester's sealed token (and its project) out of the
     operation's params, once no step of its flow needs it any more."""
-    params = common.operation(operation_id).params or {}
+    params = fence.operation().params or {}
     if TOKEN_PARAM in params:
         fence.update(operation_values={'params': {
             k: v for k, v in params.items()
@@ -80,13 +79,12 @@ def _forget(fence, ident, row):
              ', '.join(sorted(trusts)) or '-')
 
 
-class MakeTrustee(task.Task):
+class MakeTrustee(common.Task):
     """A trustee user with a random password and a trust to it."""
 
     step, label = 'make-credential', 'making the cloud credential'
 
     def execute(self, fence, clients, operation_id):
-        data = common.load(fence.cluster_uuid)
         ident = identity.Identity.for_trustees(clients)
         row = outage.call(trustees.of_operation, fence.cluster_uuid,
                           operation_id)
@@ -98,18 +96,18 @@ class MakeTrustee(task.Task):
             domain_id = common.cloud_call(ident.domain_id)
             password = secrets.token_urlsafe(
                 CONF.trust.password_length)[:CONF.trust.password_length]
+            # Fenced: the claim holds now, as a check would say.
             row = outage.call(trustees.add_pending, fence, {
                 'username': username(fence.cluster_uuid, operation_id),
                 'domain_id': domain_id,
                 'encrypted_password': keystore.encrypt(
                     password.encode('utf-8'))})
+        else:
+            fence.check()
         password = _password(fence, row)
-        fence.check()
         user_id = common.cloud_call(ident.ensure_user, row.username,
                                     row.domain_id, password,
                                     surely_new=fresh)
-        if row.user_id != user_id:
-            outage.call(trustees.update, fence, row.id, user_id=user_id)
         existing = [] if fresh else common.cloud_call(
             ident.trusts_of, user_id, password)
         if existing:
@@ -119,10 +117,11 @@ class MakeTrustee(task.Task):
             trustor = row.trustor_user_id
         else:
             trustor, trust_id = self._create_trust(fence, clients, ident,
-                                                   data, user_id,
-                                                   operation_id)
-        outage.call(trustees.update, fence, row.id, trust_id=trust_id,
-                        trustor_user_id=trustor)
+                                                   user_id)
+        # The user and its trust in one write: a run that dies before it
+        # finds the user by its name and the trust by its trustee.
+        outage.call(trustees.update, fence, row.id, user_id=user_id,
+                    trust_id=trust_id, trustor_user_id=trustor)
         if not CONF.trust.act_as_trustee:
             # Acting through the trust, the create still needs the token
             # for the stack (see caas.clients.trusted); retire-credentials
@@ -133,16 +132,14 @@ class MakeTrustee(task.Task):
         return row.id
 
     @staticmethod
-    def _create_trust(fence, clients, ident, data, trustee_id,
-                      operation_id):
-        sealed = (common.operation(operation_id).params or {}).get(
-            TOKEN_PARAM)
+    def _create_trust(fence, clients, ident, trustee_id):
+        sealed = (fence.operation().params or {}).get(TOKEN_PARAM)
         if sealed:
             token = identity.unseal_token(sealed, fence.cluster_uuid)
+            project = common.load_for(fence).cluster['project_id']
             session, access = common.cloud_call(
-                identity.trustor_session, token,
-                data.cluster['project_id'])
-            trustor, project = access.user_id, data.cluster['project_id']
+                identity.trustor_session, token, project)
+            trustor = access.user_id
             roles = CONF.trust.roles or access.role_names
         else:
             session = getattr(clients, 'service', clients).session
@@ -168,7 +165,7 @@ class MakeTrustee(task.Task):
                           operation_id)
             if row is None or row.state == trustees.CURRENT:
                 return
-            data = common.load(fence.cluster_uuid)
+            data = common.load_for(fence)
             stack = common.find_stack(clients, data.cluster.get('stack_id') or
                                       data.driver.stack_name(data.cluster))
             params = (stack.to_dict().get('parameters') or {}) \
@@ -182,26 +179,22 @@ class MakeTrustee(task.Task):
                         exc)
 
 
-class RetireTrustees(task.Task):
+class RetireTrustees(common.Task):
     """The new trustee becomes current; every other one is deleted."""
 
     step, label = 'retire-credentials', 'deleting the previous credential'
 
     def execute(self, fence, clients, operation_id):
         wipe_token(fence, operation_id)
-        row = outage.call(trustees.of_operation, fence.cluster_uuid,
-                          operation_id)
+        row, others = outage.call(trustees.promote_own, fence)
         if row is None:
             return
-        if row.state != trustees.CURRENT:
-            outage.call(trustees.promote, fence, row.id)
         ident = identity.Identity.for_trustees(clients)
-        for other in outage.call(trustees.list_trustees, fence.cluster_uuid):
-            if other.id != row.id:
-                _forget(fence, ident, other)
+        for other in others:
+            _forget(fence, ident, other)
 
 
-class DeleteTrustees(task.Task):
+class DeleteTrustees(common.Task):
     """Cluster delete: no trustee or trust outlives the cluster."""
 
     step, label = 'delete-credentials', 'deleting the cloud credential'
@@ -217,7 +210,7 @@ class DeleteTrustees(task.Task):
         wipe_token(fence, fence.operation_id)
 
 
-class ApplyCredential(task.Task):
+class ApplyCredential(common.Task):
     """Hand the new credential to the nodes: a stack update of the
     credential parameters only."""
 
@@ -226,7 +219,7 @@ class ApplyCredential(task.Task):
                                              'the nodes'
 
     def execute(self, fence, clients, operation_id):
-        data = common.load(fence.cluster_uuid)
+        data = common.load_for(fence)
         stack_id = data.cluster.get('stack_id')
         stack = common.find_stack(clients, stack_id) if stack_id else None
         if stack is None:
@@ -261,7 +254,7 @@ class ApplyCredential(task.Task):
         return stack_id
 
 
-class WaitForCredential(task.Task):
+class WaitForCredential(common.Task):
     """Wait for the update that hands the credential to the nodes."""
 
     step, label = 'wait-stack-credential', 'waiting for the nodes'
@@ -271,6 +264,6 @@ class WaitForCredential(task.Task):
         params = (stack.to_dict().get('parameters') or {}) if stack else {}
         if 'trustee_user_id' not in params:
             return
-        deadline = common.operation(operation_id).deadline
+        deadline = fence.operation().deadline
         stack_tasks.wait_for_stack(fence, clients, stack_id, 'UPDATE',
                                    deadline)

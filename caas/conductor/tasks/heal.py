@@ -16,7 +16,6 @@ being updated is only waited for).
 
 from heatclient import exc as heat_exc
 from oslo_log import log as logging
-from taskflow import task
 
 from caas.conductor.tasks import common
 from caas.conductor.tasks import stack as stack_tasks
@@ -69,14 +68,14 @@ def server_resources(clients, stack_id, servers):
     return found
 
 
-class MarkUnhealthy(task.Task):
+class MarkUnhealthy(common.Task):
     """Mark each listed server's resource unhealthy in its own stack."""
 
     step, label = 'mark-unhealthy', 'marking the unhealthy nodes in Heat'
 
     def execute(self, fence, clients, operation_id):
-        data = common.load(fence.cluster_uuid)
-        params = common.operation(operation_id).params or {}
+        data = common.load_for(fence)
+        params = fence.operation().params or {}
         servers = params.get('servers') or []
         reasons = params.get('reasons') or {}
         marked = []
@@ -108,7 +107,7 @@ class MarkUnhealthy(task.Task):
         return sorted(marked)
 
 
-class ReplaceMarked(task.Task):
+class ReplaceMarked(common.Task):
     """Update (PATCH, nothing changed) every stack that still holds a marked
     or listed server, so Heat replaces them; wait for every such stack.
     Provides the cluster's stack id (its outputs are copied next)."""
@@ -117,8 +116,8 @@ class ReplaceMarked(task.Task):
     step, label = 'replace-nodes', 'replacing the unhealthy nodes'
 
     def execute(self, fence, clients, operation_id):
-        data = common.load(fence.cluster_uuid)
-        op = common.operation(operation_id)
+        data = common.load_for(fence)
+        op = fence.operation()
         servers = (op.params or {}).get('servers') or []
         waiting = []
         for ng_uuid, stack_id in _stacks(data):

@@ -12,7 +12,6 @@ of every flow marks both failed if the flow fails.
 
 from heatclient import exc as heat_exc
 from oslo_log import log as logging
-from taskflow import task
 
 from caas.clients import environment
 from caas.common import exceptions
@@ -26,9 +25,9 @@ from caas.conductor.tasks import status
 LOG = logging.getLogger(__name__)
 
 
-def _nodegroup(data, operation_id):
+def _nodegroup(data, fence):
     """(nodegroup dict, operation params) of a nodegroup operation."""
-    params = common.operation(operation_id).params or {}
+    params = fence.operation().params or {}
     for ng in data.nodegroups:
         if ng['uuid'] == params.get('nodegroup'):
             return ng, params
@@ -44,7 +43,7 @@ class BeginNodeGroupOperation(status.BeginOperation):
     def revert(self, fence, *args, flow_failures=None, **kwargs):
         reason = common.failure_reason(flow_failures)
         try:
-            params = common.operation(fence.operation_id).params or {}
+            params = fence.operation().params or {}
         except Exception:
             params = {}
         ng_failed = states.NODEGROUP_TRANSITIONS[self.kind][2]
@@ -64,13 +63,13 @@ class BeginNodeGroupOperation(status.BeginOperation):
                   params.get('nodegroup'), ng_failed, reason)
 
 
-class CreateNodeGroupStack(task.Task):
+class CreateNodeGroupStack(common.Task):
     default_provides = 'stack_id'
     step, label = 'create-nodegroup-stack', "creating the nodegroup's stack"
 
     def execute(self, fence, clients, operation_id):
-        data = common.load(fence.cluster_uuid)
-        ng, _params = _nodegroup(data, operation_id)
+        data = common.load_for(fence)
+        ng, _params = _nodegroup(data, fence)
         name = data.driver.nodegroup_stack_name(data.cluster, ng)
         found = common.find_stack(clients, name)
         if found is not None:
@@ -144,13 +143,13 @@ class CreateNodeGroupStack(task.Task):
                         '%s: %s', fence.cluster_uuid, operation_id, exc)
 
 
-class UpdateNodeGroupStack(task.Task):
+class UpdateNodeGroupStack(common.Task):
     default_provides = 'stack_id'
     step, label = 'update-nodegroup-stack', "updating the nodegroup's stack"
 
     def execute(self, fence, clients, operation_id):
-        data = common.load(fence.cluster_uuid)
-        ng, params = _nodegroup(data, operation_id)
+        data = common.load_for(fence)
+        ng, params = _nodegroup(data, fence)
         ident = ng.get('stack_id') or data.driver.nodegroup_stack_name(
             data.cluster, ng)
         found = common.find_stack(clients, ident)
@@ -187,14 +186,14 @@ class UpdateNodeGroupStack(task.Task):
         return found.id
 
 
-class CopyNodeGroupOutputs(task.Task):
+class CopyNodeGroupOutputs(common.Task):
     """The nodegroup stack's addresses and the recorded counts into the
     nodegroup; the cluster's node_addresses are recomputed with them."""
     step, label = 'copy-nodegroup-outputs', 'recording the addresses'
 
     def execute(self, fence, clients, stack_id, operation_id):
-        data = common.load(fence.cluster_uuid)
-        ng, params = _nodegroup(data, operation_id)
+        data = common.load_for(fence)
+        ng, params = _nodegroup(data, fence)
         found = common.find_stack(clients, stack_id)
         if found is None:
             raise stack_tasks.StackFailed(
@@ -209,7 +208,7 @@ class CopyNodeGroupOutputs(task.Task):
         fence.update(nodegroup_uuid_values={ng['uuid']: values})
 
 
-class CompleteNodeGroupOperation(task.Task):
+class CompleteNodeGroupOperation(common.Task):
     step, label = 'complete', 'completing'
 
     def __init__(self, kind, **kwargs):
@@ -217,7 +216,7 @@ class CompleteNodeGroupOperation(task.Task):
         self.kind = kind
 
     def execute(self, fence, operation_id):
-        params = common.operation(operation_id).params or {}
+        params = fence.operation().params or {}
         done = states.NODEGROUP_TRANSITIONS[self.kind][1]
         fence.finish(True, {'status': states.TRANSITIONS[self.kind][1],
                             'status_reason': None},
@@ -227,13 +226,13 @@ class CompleteNodeGroupOperation(task.Task):
                  params['nodegroup'], done)
 
 
-class DeleteNodeGroupStack(task.Task):
+class DeleteNodeGroupStack(common.Task):
     default_provides = 'stack_id'
     step, label = 'delete-nodegroup-stack', "deleting the nodegroup's stack"
 
     def execute(self, fence, clients, operation_id):
-        data = common.load(fence.cluster_uuid)
-        ng, _params = _nodegroup(data, operation_id)
+        data = common.load_for(fence)
+        ng, _params = _nodegroup(data, fence)
         name = data.driver.nodegroup_stack_name(data.cluster, ng)
         stack_id = None
         if ng.get('stack_id'):
@@ -243,12 +242,12 @@ class DeleteNodeGroupStack(task.Task):
         return stack_id or stack_tasks.delete_stack(fence, clients, name)
 
 
-class DeleteNodeGroupRecord(task.Task):
+class DeleteNodeGroupRecord(common.Task):
     """Ends a nodegroup delete: the row goes, the cluster is free again."""
     step, label = 'delete-nodegroup-record', 'removing the nodegroup record'
 
     def execute(self, fence, operation_id):
-        params = common.operation(operation_id).params or {}
+        params = fence.operation().params or {}
         fence.delete_nodegroup(params['nodegroup'],
                                {'status': states.UPDATE_COMPLETE,
                                 'status_reason': None})
@@ -256,14 +255,14 @@ class DeleteNodeGroupRecord(task.Task):
                  params['nodegroup'])
 
 
-class DeleteNodeGroupStacks(task.Task):
+class DeleteNodeGroupStacks(common.Task):
     """First step of a cluster delete: the stacks of every nodegroup users
     added, deleted and waited for, so the cluster's own stack (its network)
     goes last and no nodegroup stack is orphaned."""
     step, label = 'delete-nodegroup-stacks', "deleting the nodegroups' stacks"
 
     def execute(self, fence, clients, operation_id):
-        data = common.load(fence.cluster_uuid)
+        data = common.load_for(fence)
         deleting = []
         for ng in data.nodegroups:
             if ng.get('is_default'):
@@ -274,7 +273,7 @@ class DeleteNodeGroupStacks(task.Task):
                 if stack_id is not None:
                     deleting.append(stack_id)
                     break
-        deadline = common.operation(operation_id).deadline
+        deadline = fence.operation().deadline
         for stack_id in deleting:
             stack_tasks.wait_for_stack_gone(fence, clients, stack_id,
                                             deadline)

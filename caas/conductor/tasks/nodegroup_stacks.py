@@ -20,7 +20,6 @@ operation's, sent before its conductor died).
 
 from heatclient import exc as heat_exc
 from oslo_log import log as logging
-from taskflow import task
 
 from caas.conductor.tasks import common
 from caas.conductor.tasks import credential_params as cred_params
@@ -51,7 +50,7 @@ def added_stacks(clients, data):
     return found
 
 
-class HandToNodeGroups(task.Task):
+class HandToNodeGroups(common.Task):
     """Hand what a rotation changed to every added nodegroup's stack.
 
     :param what: ``'credential'`` (the operation's new trustee, else the
@@ -81,7 +80,7 @@ class HandToNodeGroups(task.Task):
         return wanted
 
     def execute(self, fence, clients, operation_id):
-        data = common.load(fence.cluster_uuid)
+        data = common.load_for(fence)
         pairs = added_stacks(clients, data)
         waiting = []
         for ng, stack in pairs:
@@ -89,7 +88,7 @@ class HandToNodeGroups(task.Task):
                                        ng, stack)
             if stack_id is not None:
                 waiting.append(stack_id)
-        deadline = common.operation(operation_id).deadline
+        deadline = fence.operation().deadline
         for stack_id in waiting:
             stack_tasks.wait_for_stack(fence, clients, stack_id, 'UPDATE',
                                        deadline)

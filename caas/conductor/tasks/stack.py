@@ -11,7 +11,6 @@ import tenacity
 from heatclient import exc as heat_exc
 from novaclient import exceptions as nova_exc
 from oslo_log import log as logging
-from taskflow import task
 from taskflow.types import failure
 
 from caas import pki
@@ -23,6 +22,7 @@ from caas.conductor.tasks import common
 from caas.conductor.tasks import credential_params
 from caas.conf import CONF
 from caas.db import certificates as ca_db
+from caas.db import operations as db_ops
 from caas.db import outage
 from caas.db.sqlalchemy import models
 from caas.pki import keystore
@@ -38,19 +38,21 @@ class OperationTimedOut(exceptions.CaasException):
     message = '%(reason)s'
 
 
-class CreateStack(task.Task):
+class CreateStack(common.Task):
     default_provides = 'stack_id'
     step, label = 'create-stack', 'creating the Heat stack'
 
     def execute(self, fence, clients):
-        data = common.load(fence.cluster_uuid)
+        data = common.load_for(fence)
         name = data.driver.stack_name(data.cluster)
         # No look before the create: Heat refuses a second stack of the
         # same name (409), and that answer is where a re-run of this step
         # finds the stack its predecessor made (one request fewer a create).
         definition = data.driver.stack_definition(
             data.cluster, data.template, data.nodegroups)
-        add_ca_parameters(data, definition)
+        # The cluster's CAs, certificates and keys, in one read.
+        cas = outage.call(db_ops.cluster_cas, fence.cluster_uuid)
+        add_ca_parameters(data, definition, cas)
         # The cloud credential made by this flow's make-credential step
         # (a password: the create is sent through the quiet client).
         secret = credential_params.stack_parameters(
@@ -60,7 +62,7 @@ class CreateStack(task.Task):
         # The CAs the control plane signs with: given at create only, so
         # later updates (existing=True) keep them and never replace a
         # master for them.
-        keys = ca_key_parameters(data, definition)
+        keys = ca_key_parameters(data, definition, cas)
         definition['parameters'].update(keys)
         heat = clients.stack_creator(quiet=bool(secret or keys))
         fence.check()
@@ -92,6 +94,7 @@ class CreateStack(task.Task):
         fence.update(cluster_values={'stack_id': stack_id},
                      nodegroup_values={'master': {'stack_id': stack_id},
                                        'worker': {'stack_id': stack_id}})
+        common.remember_stack_path(fence, stack_id, name)
         return stack_id
 
     def revert(self, *args, **kwargs):
@@ -106,10 +109,15 @@ def ca_pems(cluster_uuid):
                                               cluster_uuid)]
 
 
-def add_ca_parameters(data, definition):
+def add_ca_parameters(data, definition, cas=None):
     """The driver's parameters handing the CAs to the nodes (the nodes
-    trust the cluster's CAs from their first boot)."""
-    pems = ca_pems(data.cluster['uuid'])
+    trust the cluster's CAs from their first boot).
+
+    :param cas: the cluster's CA rows if already read
+        (``caas.db.operations.cluster_cas``).
+    """
+    pems = [ca.cert_pem for ca in cas] if cas is not None else \
+        ca_pems(data.cluster['uuid'])
     declared = definition['template'].get('parameters') or {}
     definition['parameters'].update(
         {k: v for k, v in data.driver.ca_parameters(pems).items()
@@ -123,26 +131,32 @@ def rotation_parameters(data, declared):
             if k in (declared or {})}
 
 
-def ca_key_parameters(data, definition):
+def ca_key_parameters(data, definition, rows=None):
     """The driver's parameters with the cluster's CA certificates and
-    private keys (decrypted here, sent only through the quiet client)."""
+    private keys (decrypted here, sent only through the quiet client).
+
+    :param rows: as for :func:`add_ca_parameters`.
+    """
     declared = definition['template'].get('parameters') or {}
+    if rows is None:
+        rows = [outage.call(ca_db.get_ca, data.cluster['uuid'], ca_type)
+                for ca_type in outage.call(ca_db.list_ca_types,
+                                           data.cluster['uuid'])]
     cas = {}
-    for ca_type in outage.call(ca_db.list_ca_types, data.cluster['uuid']):
-        row = outage.call(ca_db.get_ca, data.cluster['uuid'], ca_type)
-        cas[ca_type] = (row.cert_pem, keystore.decrypt(
+    for row in rows:
+        cas[row.ca_type] = (row.cert_pem, keystore.decrypt(
             row.encrypted_key, data.cluster['uuid']).decode('ascii'))
     return {k: v for k, v in data.driver.ca_key_parameters(cas).items()
             if k in declared}
 
 
-class UpdateStack(task.Task):
+class UpdateStack(common.Task):
     default_provides = 'stack_id'
     step, label = 'update-stack', 'updating the Heat stack'
 
     def execute(self, fence, clients, operation_id):
-        data = common.load(fence.cluster_uuid)
-        params = common.operation(operation_id).params or {}
+        data = common.load_for(fence)
+        params = fence.operation().params or {}
         stack_id = data.cluster['stack_id']
         stack = common.find_stack(clients, stack_id)
         if stack is None:
@@ -184,12 +198,12 @@ class UpdateStack(task.Task):
     def revert(self, fence, clients, operation_id, result, *args, **kwargs):
         """With ``rollback`` asked for (microversion 1.3), put the stack
         back to the node counts still recorded for the cluster."""
-        params = common.operation(operation_id).params or {}
+        params = fence.operation().params or {}
         if not params.get('rollback') or \
                 isinstance(result, failure.Failure):
             return
         try:
-            data = common.load(fence.cluster_uuid)
+            data = common.load_for(fence)
             old = data.driver.update_parameters(data.cluster, data.template,
                                                 data.nodegroups)
             fence.check()
@@ -256,7 +270,7 @@ def release_nodes(fence, clients, driver, server_ids):
                                            server_id).name)
         except nova_exc.NotFound:
             continue
-    data = common.load(fence.cluster_uuid)
+    data = common.load_for(fence)
     fence.check()
     drain.release(fence.cluster_uuid, data.template.get('coe'),
                   data.cluster.get('api_address'), names)
@@ -274,9 +288,14 @@ def _find_server(clients, name_or_id):
         return None
 
 
-class WaitForStack(task.Task):
-    """Waits with backoff until the stack settles, or the deadline passes."""
+class WaitForStack(common.Task):
+    """Waits with backoff until the stack settles, or the deadline passes.
 
+    Provides the settled stack's outputs (``stack_outputs``), which the
+    step that copies them then need not ask Heat for again.
+    """
+
+    default_provides = 'stack_outputs'
     label = 'waiting for the stack'
 
     def __init__(self, action, **kwargs):
@@ -285,10 +304,12 @@ class WaitForStack(task.Task):
         self.step = self.name
 
     def execute(self, fence, clients, stack_id, operation_id):
-        deadline = common.operation(operation_id).deadline
-        driver = common.load(fence.cluster_uuid).driver
-        wait_for_stack(fence, clients, stack_id, self.action, deadline,
-                       news=lambda s: progress.stack_news(fence, driver, s))
+        deadline = fence.operation().deadline
+        driver = common.driver_for(fence)
+        stack = wait_for_stack(
+            fence, clients, stack_id, self.action, deadline,
+            news=lambda s: progress.stack_news(fence, driver, s))
+        return common.stack_outputs(stack)
 
 
 def _poll_while(fence, clients, stack_id, in_progress, deadline, news=None):
@@ -297,7 +318,7 @@ def _poll_while(fence, clients, stack_id, in_progress, deadline, news=None):
 
     :param news: called with every stack polled (progress events).
     """
-    path = [stack_id]
+    path = [common.stack_path(fence, stack_id)]
 
     def poll():
         stack = common.poll_stack(fence, clients, path[0])
@@ -365,12 +386,12 @@ def delete_stack(fence, clients, name_or_id):
     return found.id
 
 
-class DeleteStack(task.Task):
+class DeleteStack(common.Task):
     default_provides = 'stack_id'
     step, label = 'delete-stack', 'deleting the Heat stack'
 
     def execute(self, fence, clients):
-        data = common.load(fence.cluster_uuid)
+        data = common.load_for(fence)
         name = data.driver.stack_name(data.cluster)
         stack_id = delete_stack(fence, clients,
                                 data.cluster.get('stack_id') or name)
@@ -383,13 +404,13 @@ class DeleteStack(task.Task):
         return stack_id
 
 
-class WaitForStackGone(task.Task):
+class WaitForStackGone(common.Task):
     step, label = 'wait-stack-gone', 'waiting for the stack to be deleted'
 
     def execute(self, fence, clients, stack_id, operation_id):
         if stack_id is None:
             return
-        deadline = common.operation(operation_id).deadline
+        deadline = fence.operation().deadline
         wait_for_stack_gone(fence, clients, stack_id, deadline)
 
 

@@ -1,7 +1,6 @@
 """Tasks that open and close an operation on the cluster's record."""
 
 from oslo_log import log as logging
-from taskflow import task
 
 from caas.common import exceptions
 from caas.common import notifications
@@ -15,11 +14,11 @@ LOG = logging.getLogger(__name__)
 def own_nodegroup(fence):
     """The nodegroup (UUID) an operation is about when its outcome is that
     nodegroup's alone (``params['nodegroup']``), else None."""
-    return (common.operation(fence.operation_id).params or {}).get(
+    return (fence.operation().params or {}).get(
         'nodegroup')
 
 
-class BeginOperation(task.Task):
+class BeginOperation(common.Task):
     """Opens every flow; its revert marks the cluster failed and releases it.
 
     :param nodegroup_scoped: the failure is the nodegroup's named by
@@ -34,7 +33,8 @@ class BeginOperation(task.Task):
         self.nodegroup_scoped = nodegroup_scoped
 
     def execute(self, fence):
-        fence.check()
+        # No claim check: this step acts on nothing, and every write after
+        # it (its own state's first) is fenced.
         LOG.info('Cluster %s: %s started (operation %s, epoch %d)',
                  fence.cluster_uuid, self.kind, fence.operation_id,
                  fence.epoch)
@@ -43,7 +43,7 @@ class BeginOperation(task.Task):
         failed = states.TRANSITIONS[self.kind][2]
         reason = common.failure_reason(flow_failures)
         try:
-            params = common.operation(fence.operation_id).params or {}
+            params = fence.operation().params or {}
         except Exception:
             params = {}
         if params.get('rolled_back') is True:
@@ -68,7 +68,7 @@ class BeginOperation(task.Task):
                                self.kind, notifications.FAILURE)
 
 
-class CompleteOperation(task.Task):
+class CompleteOperation(common.Task):
     """Ends a create or update: *_COMPLETE, the cluster is free again.
 
     :param nodegroup_scoped: as for :class:`BeginOperation`.
@@ -92,7 +92,7 @@ class CompleteOperation(task.Task):
                                self.kind, notifications.SUCCESS)
 
 
-class DeleteClusterRecords(task.Task):
+class DeleteClusterRecords(common.Task):
     """Ends a delete: the cluster and its nodegroups disappear."""
     step, label = 'delete-records', 'removing the cluster records'
 
@@ -108,22 +108,27 @@ class DeleteClusterRecords(task.Task):
                                notifications.SUCCESS, cluster=cluster)
 
 
-class CopyOutputs(task.Task):
+class CopyOutputs(common.Task):
     """Stack outputs (addresses) into the cluster and its nodegroups."""
     step, label = 'copy-outputs', 'recording the addresses'
 
-    def execute(self, fence, clients, stack_id, operation_id):
-        data = common.load(fence.cluster_uuid)
-        stack = common.find_stack(clients, stack_id)
-        if stack is None:
-            raise exceptions.CaasException(
-                message='Heat stack %s disappeared.' % stack_id)
-        outputs = common.stack_outputs(stack)
-        cluster_values = data.driver.cluster_values_from_outputs(outputs)
-        by_role = data.driver.nodegroup_addresses(outputs)
+    def execute(self, fence, clients, stack_id, operation_id,
+                stack_outputs=None):
+        """:param stack_outputs: as the wait for the stack saw them last
+            (absent from the flows that do not wait: Heat is asked)."""
+        driver = common.driver_for(fence)
+        outputs = stack_outputs
+        if outputs is None:
+            stack = common.find_stack(clients, stack_id)
+            if stack is None:
+                raise exceptions.CaasException(
+                    message='Heat stack %s disappeared.' % stack_id)
+            outputs = common.stack_outputs(stack)
+        cluster_values = driver.cluster_values_from_outputs(outputs)
+        by_role = driver.nodegroup_addresses(outputs)
         ng_values = {role: {'node_addresses': addrs}
                      for role, addrs in by_role.items()}
-        params = common.operation(operation_id).params or {}
+        params = fence.operation().params or {}
         if 'node_count' in params:
             cluster_values['node_count'] = params['node_count']
             ng_values.setdefault('worker', {})['node_count'] = \

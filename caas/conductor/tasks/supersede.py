@@ -13,7 +13,6 @@ whatever the old flow made: no orphaned stack, no orphaned servers.
 import time
 
 from oslo_log import log as logging
-from taskflow import task
 
 from caas.conductor import ownership
 from caas.conductor.tasks import common
@@ -26,14 +25,14 @@ from caas.db.sqlalchemy import models
 LOG = logging.getLogger(__name__)
 
 
-class WaitForSupersededToStop(task.Task):
+class WaitForSupersededToStop(common.Task):
     step, label = 'fence-out', 'waiting for the superseded operation to stop'
 
     def execute(self, fence, operation_id):
         waiting = outage.call(db_ops.superseded_owners, fence.cluster_uuid)
         if not waiting:
             return
-        deadline = common.operation(operation_id).deadline
+        deadline = fence.operation().deadline
         observer = ownership.LivenessObserver(
             fence.owner, CONF.conductor.heartbeat_timeout,
             CONF.conductor.unclaimed_timeout)

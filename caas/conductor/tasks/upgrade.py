@@ -20,7 +20,6 @@ import json
 
 from heatclient import exc as heat_exc
 from oslo_log import log as logging
-from taskflow import task
 
 from caas.common import states
 from caas.conductor.tasks import common
@@ -146,13 +145,13 @@ class CompleteUpgrade(status.CompleteOperation):
                          **kwargs)
 
 
-class UpgradeStack(task.Task):
+class UpgradeStack(common.Task):
     default_provides = 'stack_id'
     step, label = 'upgrade-stack', 'replacing the nodes in batches'
 
     def execute(self, fence, clients, operation_id):
-        data = common.load(fence.cluster_uuid)
-        params = common.operation(operation_id).params
+        data = common.load_for(fence)
+        params = fence.operation().params
         new_template = _new_template(params)
         ng = added_target(data, params)
         if ng is not None:
@@ -200,8 +199,8 @@ class CopyUpgradeOutputs(status.CopyOutputs):
     nodegroups', or those of the one nodegroup upgraded."""
 
     def execute(self, fence, clients, stack_id, operation_id):
-        data = common.load(fence.cluster_uuid)
-        ng = added_target(data, common.operation(operation_id).params)
+        data = common.load_for(fence)
+        ng = added_target(data, fence.operation().params)
         if ng is None:
             return super().execute(fence, clients, stack_id, operation_id)
         found = common.find_stack(clients, stack_id)
@@ -214,15 +213,15 @@ class CopyUpgradeOutputs(status.CopyOutputs):
             ng['uuid']: {'node_addresses': addresses}})
 
 
-class RecordUpgrade(task.Task):
+class RecordUpgrade(common.Task):
     """The new template, images and versions into the records (after the
     stack completed, so a failed upgrade keeps the old ones)."""
 
     step, label = 'record-upgrade', 'recording the new versions'
 
     def execute(self, fence, operation_id):
-        data = common.load(fence.cluster_uuid)
-        params = common.operation(operation_id).params
+        data = common.load_for(fence)
+        params = fence.operation().params
         new_template = _new_template(params)
         ng = added_target(data, params)
         if ng is not None:
@@ -254,12 +253,12 @@ class RecordUpgrade(task.Task):
                  ', '.join(params['nodegroups']))
 
 
-class HandOverCAs(task.Task):
+class HandOverCAs(common.Task):
     default_provides = 'stack_id'
     step, label = 'hand-over-cas', 'handing the new CAs to the nodes'
 
     def execute(self, fence, clients):
-        data = common.load(fence.cluster_uuid)
+        data = common.load_for(fence)
         definition = data.driver.stack_definition(
             data.cluster, data.template, data.nodegroups)
         stack_tasks.add_ca_parameters(data, definition)

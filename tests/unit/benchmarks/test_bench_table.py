@@ -20,6 +20,9 @@ RESULTS = {
                            'clusters_min': 60.0 * c, 'complete_p50_s': 2.0,
                            'complete_p99_s': 3.0, 'cpu_s_per_cluster': 0.04}
                for c in (1, 2)},
+    'cpu': {'time': {'creates': 20, 'database': 'postgresql',
+                     'cpu_ms_per_create': 61.5},
+            'calls': {'creates': 20, 'python_calls_per_create': 59700}},
     'steady': {'n10': {'clusters': 10, 'cloud_req_s': 0.2,
                        'db_writes_s': 0.5, 'cluster_writes_s': 0.0,
                        'conductor_cpu_pct': 0.4, 'conductor_rss_mib': 99.0}},
@@ -58,6 +61,9 @@ def test_every_section_gives_its_rows():
     assert rows['casts/s, burst from 4 threads (RabbitMQ)'] == (2000.0, '/s')
     assert rows['creates: 2 conductors / 1 conductor (clusters/min)'] == \
         (2.0, 'x')
+    assert rows['conductor CPU per create, in process (20 creates, '
+                'postgresql)'] == (61.5, 'ms')
+    assert rows['Python calls per create, in process'] == (59700, 'calls')
     assert rows['SQL statements per list (postgresql, on the wire)'] == \
         (3, 'statements')
     assert rows['takeover after kill -9 p50 (3 kills)'] == (9.7, 's')

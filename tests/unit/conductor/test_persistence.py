@@ -226,3 +226,89 @@ def test_a_create_taken_over_in_any_step_resumes_at_that_step(
     assert started_by('first') == list(range(1, index + 2))
     assert started_by('second') == list(range(index + 1,
                                               len(_create_steps()) + 1))
+
+
+def _deferred_setup(db, owner='c1'):
+    _cluster, op = make_cluster()
+    epoch = db_ops.claim(op.id, owner)
+    fence = ownership.Fence(op.id, op.cluster_id, owner, epoch)
+    shared = flow_engine.make_backend().get_connection()
+    conn = persistence.FencedBackend(shared, fence).get_connection()
+    conn.defer_setup()
+    book = tf_models.LogBook('operation-%s' % op.id, uuid=op.id)
+    flow = tf_models.FlowDetail('f', uuid='flow-%s' % op.id)
+    book.add(flow)
+    conn.save_logbook(book)
+    atom = tf_models.TaskDetail('t1', uuid='atom-%s' % op.id)
+    flow.add(atom)
+    conn.update_flow_details(flow)
+    atom.state = 'SUCCESS'
+    conn.update_atom_details(atom)
+    return op, conn, shared, flow, atom
+
+
+def _books(shared, op):
+    try:
+        return shared.get_logbook(op.id)
+    except tf_exc.NotFound:
+        return None
+
+
+def test_a_new_flows_setup_is_written_at_once_with_its_flow_id(db):
+    op, conn, shared, flow, atom = _deferred_setup(db)
+    assert _books(shared, op) is None
+    assert db_api.get_operation(op.id).flow_id is None
+    assert conn.flush_setup() == flow.uuid
+    assert conn.statements == 1
+    assert db_api.get_operation(op.id).flow_id == flow.uuid
+    assert shared.get_atom_details(atom.uuid).state == 'SUCCESS'
+    # The flow's next saves find what the setup stored.
+    atom.state = 'REVERTED'
+    conn.update_atom_details(atom)
+    conn.update_flow_details(flow)
+    assert shared.get_atom_details(atom.uuid).state == 'REVERTED'
+
+
+def test_a_setup_whose_claim_was_lost_writes_nothing(db):
+    op, conn, shared, _flow, _atom = _deferred_setup(db)
+    assert db_ops.claim(op.id, 'c2', expect_owner='c1', expect_epoch=1)
+    with pytest.raises(exceptions.FencedOut):
+        conn.flush_setup()
+    assert _books(shared, op) is None
+    assert db_api.get_operation(op.id).flow_id is None
+
+
+def test_a_conductor_paused_in_a_flows_setup_is_fenced_out(
+        make_runner, sim, monkeypatch):
+    """The first conductor stops before its flow's setup is written; the
+    second claims the operation, finds no flow and starts one; the first
+    wakes up and writes nothing: one flow, one stack, the create done."""
+    reached, release = threading.Event(), threading.Event()
+    real = persistence.FencedConnection.flush_setup
+
+    def flush_setup(self):
+        if self._fence.owner == 'first':
+            reached.set()
+            release.wait(30)
+        return real(self)
+    monkeypatch.setattr(persistence.FencedConnection, 'flush_setup',
+                        flush_setup)
+    first, second = make_runner('first'), make_runner('second')
+    cluster, op = make_cluster(driver=None)
+    try:
+        first.claim_and_run(op.id)
+        assert reached.wait(30)
+        assert db_api.get_operation(op.id).flow_id is None
+        assert second.claim_and_run(op.id, expect_owner='first',
+                                    expect_epoch=1)
+        done = wait_operation(op.id)
+        assert done.state == states.OP_SUCCEEDED, done.error
+    finally:
+        release.set()
+    wait_for(lambda: not first.running() and not second.running())
+    assert db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)\
+        .status == states.CREATE_COMPLETE
+    assert sim.cloud.summary()['counts']['stacks'] == 1
+    events = db_events.list_events(scope=db_api.ALL_PROJECTS,
+                                   operation_id=op.id, limit=1000)
+    assert {e.conductor for e in events} == {'second'}

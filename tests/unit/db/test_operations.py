@@ -109,3 +109,51 @@ def test_a_released_operation_is_fenced_and_claimable_again(db):
     assert db_ops.claim(op.id, 'b') == epoch + 1
     # Only the owner at that epoch can release.
     assert not db_ops.release(op.id, 'a', epoch)
+
+
+def test_a_fenced_out_owner_cannot_write_a_trustee(db):
+    from caas.db import trustees
+    cluster, op = _cluster(db)
+    epoch = db_ops.claim(op.id, 'a')
+    fence = Fence(op.id, cluster.uuid, 'a', epoch)
+    row = trustees.add_pending(fence, {'username': 'u', 'domain_id': 'd',
+                                       'encrypted_password': 'x'})
+    assert (row.operation_id, row.state) == (op.id, trustees.PENDING)
+    db_ops.claim(op.id, 'b', expect_owner='a', expect_epoch=epoch)
+    for write in (lambda: trustees.update(fence, row.id, user_id='zombie'),
+                  lambda: trustees.promote_own(fence),
+                  lambda: trustees.remove(fence, row.id),
+                  lambda: trustees.add_pending(
+                      Fence(op.id, cluster.uuid, 'a', epoch + 5),
+                      {'username': 'v', 'domain_id': 'd',
+                       'encrypted_password': 'x'})):
+        with pytest.raises(exceptions.FencedOut):
+            write()
+    [kept] = trustees.list_trustees(cluster.uuid)
+    assert (kept.user_id, kept.state) == (None, trustees.PENDING)
+
+
+def test_promote_own_makes_the_operations_trustee_current(db):
+    from caas.db import trustees
+    cluster, op = _cluster(db)
+    fence = Fence(op.id, cluster.uuid, 'a', db_ops.claim(op.id, 'a'))
+    assert trustees.promote_own(fence) == (None, [])
+    mine = trustees.add_pending(fence, {'username': 'u', 'domain_id': 'd',
+                                        'encrypted_password': 'x'})
+    own, others = trustees.promote_own(fence)
+    assert own.id == mine.id and others == []
+    assert trustees.current(cluster.uuid).id == mine.id
+
+
+def test_the_claim_returns_the_row_the_flow_keeps(db):
+    cluster, op = _cluster(db)
+    row = db_ops.claim_operation(op.id, 'a')
+    assert (row.id, row.owner, row.epoch, row.claims, row.kind) == (
+        op.id, 'a', 1, 1, states.OP_CLUSTER_CREATE)
+    fence = Fence(op.id, cluster.uuid, 'a', row.epoch)
+    fence.remember_operation(row)
+    fence.update(operation_values={'params': {'k': 'v'}})
+    # What the flow wrote, without reading the row again.
+    assert fence.operation().params == {'k': 'v'}
+    assert db_api.get_operation(op.id).params == {'k': 'v'}
+    assert db_ops.claim_operation(op.id, 'b') is None
