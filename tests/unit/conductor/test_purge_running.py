@@ -9,13 +9,14 @@ from tests.unit.conductor.conftest import wait_operation
 
 
 def test_a_purge_in_the_middle_of_a_flow_leaves_it_whole(make_runner, sim):
-    # Long enough that the flow is still waiting for its servers when the
-    # purge runs, on a busy machine too.
-    sim.cloud.knobs['server_boot_delay'] = 5
     runner = make_runner()
     old_cluster, old = make_cluster()
     assert runner.claim_and_run(old.id)
     assert wait_operation(old.id).state == states.OP_SUCCEEDED
+    # Long enough that the flow still waits for its stack when the purge
+    # runs, on a busy machine too (the fake driver's stack has no server:
+    # its resources' own delay is what holds it).
+    sim.cloud.knobs['resource_delay'] = 5
     cluster, op = make_cluster()
     assert runner.claim_and_run(op.id)
     flow_id = wait_for(lambda: db_api.get_operation(op.id).flow_id)
