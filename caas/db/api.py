@@ -300,6 +300,11 @@ def _columns(row):
             if attr.key in state.dict}
 
 
+#: Databases whose cluster create writes every row in one statement
+#: (data-modifying WITH clauses: PostgreSQL).
+ONE_STATEMENT_CREATE = ('postgresql',)
+
+
 def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
                    cas=(), quota_check=None, op_params=None):
     """Write cluster, nodegroups, CAs and the create operation in one
@@ -323,7 +328,7 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
     values.update(status=states.CREATE_IN_PROGRESS, operation_id=op.id,
                   status_reason=None)
     with session_scope() as session:
-        if session.get_bind().dialect.name == 'postgresql':
+        if session.get_bind().dialect.name in ONE_STATEMENT_CREATE:
             cluster = _insert_create(session, values, nodegroups, cas, op,
                                      quota_check)
             return cluster, op
@@ -373,12 +378,21 @@ def _with_defaults(table, row):
     return out
 
 
-def _insert_clause(table, prefix, columns):
+def _insert_clause(table, prefix, columns, after):
     """``INSERT INTO table`` of one row whose values are the parameters
-    ``<prefix>_<column>``, as a WITH clause named ``prefix``."""
-    return sa.insert(table).values({
-        key: sa.bindparam('%s_%s' % (prefix, key), type_=table.c[key].type)
-        for key in columns}).cte(prefix)
+    ``<prefix>_<column>``, as a WITH clause named ``prefix`` that runs
+    after the WITH clause ``after``: it selects its row from the row that
+    one returned. PostgreSQL runs unrelated WITH clauses in no set order,
+    and the rows' ids must follow the order of the lists (a cluster's
+    nodegroups and CAs are listed by id)."""
+    return (sa.insert(table)
+            .from_select(list(columns), sa.select(*[
+                sa.cast(sa.bindparam('%s_%s' % (prefix, key),
+                                     type_=table.c[key].type),
+                        table.c[key].type)
+                for key in columns]).select_from(after),
+                include_defaults=False)
+            .returning(table.c.id).cte(prefix))
 
 
 # (columns of each row, quota lock or not) -> the create's statement.
@@ -394,17 +408,21 @@ def _create_statement(shape, lock_statement):
     new = sa.insert(table).values({
         key: sa.bindparam('c_' + key, type_=table.c[key].type)
         for key in cluster_columns}).returning(*table.c).cte('c')
-    ctes = [_insert_clause(models.NodeGroup.__table__, 'ng%d' % i, columns)
-            for i, columns in enumerate(group_columns)]
-    ctes += [_insert_clause(models.ClusterCA.__table__, 'ca%d' % i, columns)
-             for i, columns in enumerate(ca_columns)]
-    ctes.append(_insert_clause(models.Operation.__table__, 'op', op_columns))
+    last = new
+    for i, columns in enumerate(group_columns):
+        last = _insert_clause(models.NodeGroup.__table__, 'ng%d' % i,
+                              columns, last)
+    for i, columns in enumerate(ca_columns):
+        last = _insert_clause(models.ClusterCA.__table__, 'ca%d' % i,
+                              columns, last)
+    last = _insert_clause(models.Operation.__table__, 'op', op_columns,
+                          last)
     columns = [new]
     if lock_statement is not None:
         lock = lock_statement.returning(sa.literal(1)).cte('quota_lock')
         columns.append(sa.select(sa.func.count()).select_from(lock)
                        .scalar_subquery().label('quota_locked'))
-    statement = sa.select(*columns).add_cte(*ctes)
+    statement = sa.select(*columns).add_cte(last)
     # Shapes are few (the CA types of a COE, the default nodegroups).
     _CREATE_STATEMENTS[shape] = statement
     return statement
@@ -414,8 +432,10 @@ def _insert_create(session, values, nodegroups, cas, op, quota_check):
     """A create's rows in one statement (PostgreSQL): data-modifying WITH
     clauses insert the cluster, its nodegroups, its CAs and its operation,
     and, when the quota check can say how, take the project's quota lock
-    row. The foreign keys are checked at the statement's end, when every
-    row is in. One round trip where there were six; the quota check then
+    row. Each INSERT selects its row from the previous one's, so they run
+    in the order of the lists; the foreign keys are checked at the
+    statement's end, when every row is in. One round trip where there
+    were six; the quota check then
     counts in a statement of its own, whose snapshot is taken after the
     lock was granted (one taken within the locking statement could miss a
     create that committed while this one waited for the lock). The
