@@ -18,10 +18,10 @@ import operator
 import uuid as uuidlib
 
 import sqlalchemy as sa
-from sqlalchemy import orm
 
 from caas.common import exceptions
 from caas.common import states
+from caas.db import cluster_create
 from caas.db.sqlalchemy import engine
 from caas.db.sqlalchemy import models
 from caas.db.sqlalchemy.engine import session_scope
@@ -316,7 +316,9 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
     :param quota_check: ``quota_check(session, project_id)``, called in the
         transaction after the cluster's rows are written, last before the
         commit (e.g. ``caas.db.quotas.cluster_quota_check``); it raises to
-        refuse, which rolls them back.
+        refuse, which rolls them back. On PostgreSQL, one with a
+        ``lock_statement`` has its lock taken by the statement that writes
+        the rows and counts in ``after_lock`` (:mod:`caas.db.cluster_create`).
     :param op_params: the create operation's params.
     :returns: (cluster, operation)
     """
@@ -327,10 +329,18 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
                         op_params or {}, timeout_minutes, request_id)
     values.update(status=states.CREATE_IN_PROGRESS, operation_id=op.id,
                   status_reason=None)
+    groups = []
+    for ng in nodegroups:
+        ng = dict(ng)
+        ng.setdefault('uuid', new_uuid())
+        ng.update(cluster_id=values['uuid'], project_id=values['project_id'],
+                  status=states.CREATE_IN_PROGRESS)
+        groups.append(ng)
+    ca_rows = [dict(ca, cluster_uuid=values['uuid']) for ca in cas]
     with session_scope() as session:
         if session.get_bind().dialect.name in ONE_STATEMENT_CREATE:
-            cluster = _insert_create(session, values, nodegroups, cas, op,
-                                     quota_check)
+            cluster = cluster_create.insert(session, values, groups, ca_rows,
+                                            _columns(op), quota_check)
             return cluster, op
         if session.get_bind().dialect.insert_returning:
             # Bulk inserts in the tables' order, not the ORM's unit of
@@ -343,141 +353,17 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
             cluster = models.Cluster(**values)
             session.add(cluster)
             session.flush()
-        rows = []
-        for ng in nodegroups:
-            ng = dict(ng)
-            ng.setdefault('uuid', new_uuid())
-            ng.update(cluster_id=cluster.uuid, project_id=cluster.project_id,
-                      status=states.CREATE_IN_PROGRESS)
-            rows.append(ng)
-        if rows:
-            session.execute(sa.insert(models.NodeGroup), rows)
-        if cas:
+        if groups:
+            session.execute(sa.insert(models.NodeGroup), groups)
+        if ca_rows:
             # One statement (executemany) for all of the cluster's CAs.
-            session.execute(sa.insert(models.ClusterCA),
-                            [dict(ca, cluster_uuid=cluster.uuid) for ca in cas])
+            session.execute(sa.insert(models.ClusterCA), ca_rows)
         session.execute(sa.insert(models.Operation), [_columns(op)])
         if quota_check is not None:
             # Last: the project's quota lock is then held only until the
             # commit that follows.
             quota_check(session, values['project_id'])
     return cluster, op
-
-
-def _with_defaults(table, row):
-    """A new row's values with the columns' Python-side defaults filled
-    in (SQLAlchemy fills in none in a WITH clause's INSERT)."""
-    out = {}
-    for column in table.c:
-        if column.key in row:
-            out[column.key] = row[column.key]
-        elif column.default is not None and column.default.is_scalar:
-            out[column.key] = column.default.arg
-        elif column.default is not None and column.default.is_callable:
-            out[column.key] = column.default.arg(None)
-    return out
-
-
-def _insert_clause(table, prefix, columns, after):
-    """``INSERT INTO table`` of one row whose values are the parameters
-    ``<prefix>_<column>``, as a WITH clause named ``prefix`` that runs
-    after the WITH clause ``after``: it selects its row from the row that
-    one returned. PostgreSQL runs unrelated WITH clauses in no set order,
-    and the rows' ids must follow the order of the lists (a cluster's
-    nodegroups and CAs are listed by id)."""
-    return (sa.insert(table)
-            .from_select(list(columns), sa.select(*[
-                sa.cast(sa.bindparam('%s_%s' % (prefix, key),
-                                     type_=table.c[key].type),
-                        table.c[key].type)
-                for key in columns]).select_from(after),
-                include_defaults=False)
-            .returning(table.c.id).cte(prefix))
-
-
-# (columns of each row, quota lock or not) -> the create's statement.
-_CREATE_STATEMENTS = {}
-
-
-def _create_statement(shape, lock_statement):
-    statement = _CREATE_STATEMENTS.get(shape)
-    if statement is not None:
-        return statement
-    cluster_columns, group_columns, ca_columns, op_columns, _lock = shape
-    table = models.Cluster.__table__
-    new = sa.insert(table).values({
-        key: sa.bindparam('c_' + key, type_=table.c[key].type)
-        for key in cluster_columns}).returning(*table.c).cte('c')
-    last = new
-    for i, columns in enumerate(group_columns):
-        last = _insert_clause(models.NodeGroup.__table__, 'ng%d' % i,
-                              columns, last)
-    for i, columns in enumerate(ca_columns):
-        last = _insert_clause(models.ClusterCA.__table__, 'ca%d' % i,
-                              columns, last)
-    last = _insert_clause(models.Operation.__table__, 'op', op_columns,
-                          last)
-    columns = [new]
-    if lock_statement is not None:
-        lock = lock_statement.returning(sa.literal(1)).cte('quota_lock')
-        columns.append(sa.select(sa.func.count()).select_from(lock)
-                       .scalar_subquery().label('quota_locked'))
-    statement = sa.select(*columns).add_cte(last)
-    # Shapes are few (the CA types of a COE, the default nodegroups).
-    _CREATE_STATEMENTS[shape] = statement
-    return statement
-
-
-def _insert_create(session, values, nodegroups, cas, op, quota_check):
-    """A create's rows in one statement (PostgreSQL): data-modifying WITH
-    clauses insert the cluster, its nodegroups, its CAs and its operation,
-    and, when the quota check can say how, take the project's quota lock
-    row. Each INSERT selects its row from the previous one's, so they run
-    in the order of the lists; the foreign keys are checked at the
-    statement's end, when every row is in. One round trip where there
-    were six; the quota check then
-    counts in a statement of its own, whose snapshot is taken after the
-    lock was granted (one taken within the locking statement could miss a
-    create that committed while this one waited for the lock). The
-    statement is built once per shape of its rows: building it cost more
-    than running it.
-
-    :returns: the cluster, detached, as written.
-    """
-    rows = [('c', _with_defaults(models.Cluster.__table__, values))]
-    for i, ng in enumerate(nodegroups):
-        rows.append(('ng%d' % i, _with_defaults(
-            models.NodeGroup.__table__,
-            dict(ng, uuid=ng.get('uuid') or new_uuid(),
-                 cluster_id=values['uuid'], project_id=values['project_id'],
-                 status=states.CREATE_IN_PROGRESS))))
-    for i, ca in enumerate(cas):
-        rows.append(('ca%d' % i, _with_defaults(
-            models.ClusterCA.__table__,
-            dict(ca, cluster_uuid=values['uuid']))))
-    rows.append(('op', _with_defaults(models.Operation.__table__,
-                                      _columns(op))))
-    params = {'%s_%s' % (prefix, key): value
-              for prefix, row in rows for key, value in row.items()}
-    lock_statement = getattr(quota_check, 'lock_statement', None)
-    if lock_statement is not None:
-        params.update(quota_check.lock_params(values['project_id']))
-    shape = (tuple(rows[0][1]),
-             tuple(tuple(row) for prefix, row in rows if prefix[:2] == 'ng'),
-             tuple(tuple(row) for prefix, row in rows if prefix[:2] == 'ca'),
-             tuple(rows[-1][1]), lock_statement is not None)
-    row = session.execute(_create_statement(shape, lock_statement),
-                          params).one()
-    table = models.Cluster.__table__
-    cluster = models.Cluster(**{c.key: row._mapping[c.key]
-                                for c in table.c})
-    orm.make_transient_to_detached(cluster)
-    if lock_statement is not None:
-        quota_check.after_lock(session, values['project_id'],
-                               locked=bool(row.quota_locked))
-    elif quota_check is not None:
-        quota_check(session, values['project_id'])
-    return cluster
 
 
 def get_cluster(ident, *, scope):
