@@ -91,8 +91,8 @@ def posts(dep, total, threads=16):
 
 
 def run(clusters, requests_per_figure=400, timeout=120, out=print,
-        post_count=0):
-    dep = deploy.BenchDeployment(conductors=0)
+        post_count=0, api_workers=0):
+    dep = deploy.BenchDeployment(conductors=0, api_workers=api_workers)
     rows = {}
     try:
         dep.migrate_only()
@@ -146,9 +146,12 @@ def main(argv=None):
     parser.add_argument('--requests', type=int, default=400)
     parser.add_argument('--posts', type=int, default=0,
                         help='cluster creates from 16 threads, no conductor')
+    parser.add_argument('--api-workers', type=int, default=0,
+                        help='caas-api processes (0: one per CPU)')
     args = parser.parse_args(argv)
     harness.quiet_logs()
-    run(args.clusters, args.requests, post_count=args.posts)
+    run(args.clusters, args.requests, post_count=args.posts,
+        api_workers=args.api_workers)
     return 0
 
 

@@ -11,8 +11,6 @@ per statement); on SQLite every writer holds the database lock
 (``BEGIN IMMEDIATE``). So two creates at the limit cannot both pass.
 """
 
-import functools
-
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
@@ -128,14 +126,25 @@ def list_quotas(*, scope, limit=None, marker=None, sort_key='id',
         return list(session.scalars(query))
 
 
-def _lock(session, project_id, resource):
-    """Take the project's quota lock row for the rest of the transaction."""
+def _lock_update(project_id, resource):
+    return (sa.update(models.QuotaLock)
+            .where(models.QuotaLock.project_id == project_id,
+                   models.QuotaLock.resource == resource)
+            .values(locked_at=models.utcnow()))
+
+
+def _lock(session, project_id, resource, tried=False):
+    """Take the project's quota lock row for the rest of the transaction.
+
+    :param tried: the caller's own UPDATE of the row (``_lock_update``)
+        already ran in this transaction and matched no row.
+    """
+    if not tried and session.execute(
+            _lock_update(project_id, resource)).rowcount:
+        return
     values = {'locked_at': models.utcnow()}
     where = (models.QuotaLock.project_id == project_id,
              models.QuotaLock.resource == resource)
-    if session.execute(sa.update(models.QuotaLock).where(*where)
-                       .values(**values)).rowcount:
-        return
     try:
         # The first create of a project makes the row; a concurrent first
         # create waits on the unique key, fails here and takes the lock
@@ -148,11 +157,63 @@ def _lock(session, project_id, resource):
                         .values(**values))
 
 
-def cluster_quota_check(default_limit):
+class ClusterQuotaCheck:
     """The ``quota_check`` of ``caas.db.api.create_cluster``, which calls
-    it after the new cluster's rows are written."""
-    return functools.partial(check_cluster_quota,
-                             default_limit=default_limit, written=True)
+    it after the new cluster's rows are written.
+
+    Called, it takes the lock and counts (two statements). Where the
+    cluster's rows are written in one statement, that statement may take
+    the lock too (``lock_statement``); ``after_lock`` then counts.
+    """
+
+    def __init__(self, default_limit):
+        self.default_limit = default_limit
+
+    def __call__(self, session, project_id):
+        check_cluster_quota(session, project_id, self.default_limit,
+                            written=True)
+
+    #: The UPDATE that takes a project's lock row (none taken when the
+    #: project has no row yet: ``after_lock`` makes it), with the
+    #: parameters of ``lock_params``.
+    lock_statement = (
+        sa.update(models.QuotaLock)
+        .where(models.QuotaLock.project_id == sa.bindparam('quota_project'),
+               models.QuotaLock.resource == CLUSTER)
+        .values(locked_at=sa.bindparam('quota_locked_at',
+                                       type_=sa.DateTime)))
+
+    @staticmethod
+    def lock_params(project_id):
+        return {'quota_project': project_id,
+                'quota_locked_at': models.utcnow()}
+
+    def after_lock(self, session, project_id, locked):
+        """Count, in a statement after the one that ran ``lock_statement``
+        in ``session``'s transaction; ``locked``: it matched the row."""
+        if not locked:
+            _lock(session, project_id, CLUSTER, tried=True)
+        _check_count(session, project_id, self.default_limit, written=True)
+
+
+def cluster_quota_check(default_limit):
+    """The ``quota_check`` of ``caas.db.api.create_cluster``."""
+    return ClusterQuotaCheck(default_limit)
+
+
+def _limit_and_count():
+    # One statement for both reads: the quota row's limit (NULL without
+    # one) and the project's clusters. Built once.
+    project = sa.bindparam('project')
+    return sa.select(
+        sa.select(Quota.hard_limit).where(
+            Quota.project_id == project,
+            Quota.resource == CLUSTER).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(models.Cluster).where(
+            models.Cluster.project_id == project).scalar_subquery())
+
+
+_LIMIT_AND_COUNT = _limit_and_count()
 
 
 def check_cluster_quota(session, project_id, default_limit, written=False):
@@ -166,14 +227,15 @@ def check_cluster_quota(session, project_id, default_limit, written=False):
     queues less behind it.
     """
     _lock(session, project_id, CLUSTER)
-    # One statement for both reads: the quota row's limit (NULL without
-    # one) and the project's clusters.
-    limit, count = session.execute(sa.select(
-        sa.select(Quota.hard_limit).where(
-            Quota.project_id == project_id,
-            Quota.resource == CLUSTER).scalar_subquery(),
-        sa.select(sa.func.count()).select_from(models.Cluster).where(
-            models.Cluster.project_id == project_id).scalar_subquery())).one()
+    _check_count(session, project_id, default_limit, written)
+
+
+def _check_count(session, project_id, default_limit, written):
+    """The check proper; the caller holds the project's lock, taken by an
+    earlier statement of the transaction: under READ COMMITTED this
+    statement's snapshot then sees every create that committed before."""
+    limit, count = session.execute(_LIMIT_AND_COUNT,
+                                   {'project': project_id}).one()
     if written:
         count -= 1
     source = 'set for the project'

@@ -43,3 +43,52 @@ def test_create_writes_cluster_groups_cas_and_operation(db, monkeypatch,
             stored.params, stored.cluster_id) == (
         states.OP_CLUSTER_CREATE, states.OP_PENDING, 0, 0, {}, cluster.uuid)
     assert certificates.list_ca_types(cluster.uuid) == ['kubernetes']
+
+
+def _written(cluster_uuid):
+    """Every column of the rows a create wrote, minus the generated ones
+    (ids, UUIDs, times)."""
+    import sqlalchemy as sa
+    from caas.db.sqlalchemy import models
+    from caas.db.sqlalchemy.engine import session_scope
+    # (each _create makes a template of its own)
+    generated = {'id', 'uuid', 'cluster_uuid', 'cluster_id', 'created_at',
+                 'updated_at', 'deadline', 'operation_id', 'cert_pem',
+                 'encrypted_key', 'cluster_template_id'}
+
+    def rows(model, column):
+        table = model.__table__
+        with session_scope() as session:
+            return [{k: v for k, v in row._mapping.items()
+                     if k not in generated}
+                    for row in session.execute(sa.select(table).where(
+                        table.c[column] == cluster_uuid).order_by(table.c[
+                            'id']))]
+    return (rows(models.Cluster, 'uuid'), rows(models.NodeGroup, 'cluster_id'),
+            rows(models.ClusterCA, 'cluster_uuid'),
+            rows(models.Operation, 'cluster_id'))
+
+
+def test_one_statement_create_writes_the_rows_the_orm_writes(
+        pg_db, monkeypatch):
+    """PostgreSQL's one-statement create (data-modifying WITH clauses)
+    against the ORM's bulk inserts, on the same database: the same values
+    and the rows in the same order (nodegroups and CAs are listed by id;
+    PostgreSQL ran unchained WITH clauses last to first)."""
+    from caas.db.sqlalchemy import engine
+    assert engine.get_engine().dialect.name in db_api.ONE_STATEMENT_CREATE
+    one, one_op = _create()
+    monkeypatch.setattr(db_api, 'ONE_STATEMENT_CREATE', ())
+    orm, orm_op = _create()
+    assert _written(one.uuid) == _written(orm.uuid)
+    cluster, groups, cas, ops = _written(one.uuid)
+    assert len(groups) == 2 and len(cas) == 1 and len(ops) == 1
+    # The cluster returned is the row written, detached, as the ORM's is.
+    for returned in (one, orm):
+        row = db_api.get_cluster(returned.uuid, scope='p1')
+        assert {c: getattr(returned, c) for c in ('id', 'created_at',
+                                                   'labels', 'status')} == {
+            c: getattr(row, c) for c in ('id', 'created_at', 'labels',
+                                         'status')}
+    assert one_op.id == db_api.get_cluster(one.uuid,
+                                           scope='p1').operation_id

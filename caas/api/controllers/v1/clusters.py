@@ -124,9 +124,11 @@ def _template_fields(template):
 
 def _template_for_create(ident):
     # The caller's own or a public template, for administrators too: a
-    # cluster never runs from another project's private template.
+    # cluster never runs from another project's private template. One
+    # statement, outside the create's transaction (as before: a template
+    # in use cannot be deleted, and its fields are copied here).
     try:
-        return db.get_cluster_template(
+        return db.find_cluster_template(
             ident, scope=scope.project('cluster:create'))
     except exceptions.ClusterTemplateNotFound as exc:
         # A body naming a missing template is a bad request, not a 404.
