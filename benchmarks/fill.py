@@ -7,6 +7,11 @@ rate (clusters per second over the 50 POSTs before it) at the 100th and the
 N-th cluster, POST p50/p99, and the template list's p50/p99 during the fill.
 
     .venv/bin/python benchmarks/fill.py [--clusters 1000] [--timeout 900]
+        [--port P --sim-port Q] [--workers N]
+
+``--workers`` sets ``[conductor] workers`` (caas-all's flow threads; its
+default otherwise). The caas-all process id is printed at start (for
+py-spy).
 
 Everything listens on 127.0.0.1. Prints figures; asserts nothing about time.
 """
@@ -32,8 +37,9 @@ HEADERS = {'X-Auth-Token': 'x', 'Content-Type': 'application/json',
            'OpenStack-API-Version': 'container-infra latest'}
 
 
-def start_all(data_dir, boot_delay):
-    port, sim_port = harness.free_port(), harness.free_port()
+def start_all(data_dir, boot_delay, port=None, sim_port=None, workers=None):
+    port = port or harness.free_port()
+    sim_port = sim_port or harness.free_port()
     conf = os.path.join(data_dir, 'bench.conf')
     with open(conf, 'w') as f:
         f.write('[sim]\nserver_boot_delay = %s\nresource_delay = 0.05\n'
@@ -41,6 +47,8 @@ def start_all(data_dir, boot_delay):
         # The fill makes more clusters in one project than the default
         # quota (Magnum's 20) allows.
         f.write('[quotas]\nmax_clusters_per_project = 1000000\n')
+        if workers:
+            f.write('[conductor]\nworkers = %d\n' % workers)
     log = open(os.path.join(data_dir, 'caas-all.log'), 'ab')
     proc = subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), 'caas-all'),
@@ -69,9 +77,11 @@ def accept_rate(stamps, index):
     return (WINDOW - 1) / span if span > 0 else None
 
 
-def run(clusters, timeout, boot_delay=0.2, out=print):
+def run(clusters, timeout, boot_delay=0.2, out=print, port=None,
+        sim_port=None, workers=None):
     data_dir = tempfile.mkdtemp(prefix='caas-bench-fill-')
-    proc, url = start_all(data_dir, boot_delay)
+    proc, url = start_all(data_dir, boot_delay, port, sim_port, workers)
+    out('  caas-all pid %d, %s' % (proc.pid, url))
     s = requests.Session()
     result = {}
     try:
@@ -141,9 +151,15 @@ def main(argv=None):
     parser.add_argument('--clusters', type=int, default=1000)
     parser.add_argument('--timeout', type=float, default=900.0)
     parser.add_argument('--boot-delay', type=float, default=0.2)
+    parser.add_argument('--port', type=int, help='caas-all API port')
+    parser.add_argument('--sim-port', type=int,
+                        help="caas-all's simulated cloud port")
+    parser.add_argument('--workers', type=int,
+                        help='[conductor] workers of caas-all')
     args = parser.parse_args(argv)
     harness.quiet_logs()
-    res = run(args.clusters, args.timeout, args.boot_delay)
+    res = run(args.clusters, args.timeout, args.boot_delay,
+              port=args.port, sim_port=args.sim_port, workers=args.workers)
     for key, value in res.items():
         print('%-20s %s' % (key, value))
     return 0
