@@ -90,10 +90,6 @@ def configure(data_dir, sim_auth_url):
     # probes on, e.g. with real nodes); a probe stays on loopback anyway.
     CONF.set_default('coe_probes', False, group='health')
     CONF.set_default('probe_networks', ['127.0.0.0/8'], group='health')
-    # One interpreter runs the API, the flows and the simulated cloud: each
-    # flow thread more is one more thread to take the GIL from a request
-    # that waits to get it back. A configuration file may set its own.
-    CONF.set_default('workers', FLOW_WORKERS, group='conductor')
     _policy_file(data_dir)
     if not CONF.pki.encryption_keys:
         # Embedded mode only: a key of its own, kept beside the database
@@ -102,12 +98,6 @@ def configure(data_dir, sim_auth_url):
         CONF.set_override('encryption_keys',
                           [keystore.ensure_local_key(data_dir)], group='pki')
 
-
-#: caas-all's [conductor] workers unless a configuration file sets them
-#: (caas-conductor's default is 32). A fill of 400 clusters on 2 cores:
-#: accepted in 26 s instead of 58, all complete in 102 s instead of 127,
-#: the template list's p99 157 ms instead of 510 (benchmarks/README.md).
-FLOW_WORKERS = 8
 
 POLICY_FILE = 'policy.yaml'
 POLICY_TEXT = """\

@@ -37,12 +37,3 @@ def test_a_rule_written_into_that_file_applies(aio, mc):
             mc.cluster_templates.list()
     finally:
         policy.reset()
-
-
-def test_the_flows_of_caas_all_are_few(aio):
-    """Eight flow threads, not caas-conductor's 32: each one more is one
-    more thread that takes the GIL from the API's requests."""
-    from caas.conf import CONF
-    assert CONF.conductor.workers == caas_all.FLOW_WORKERS == 8
-    runner = aio.conductor.runner
-    assert runner._pool._max_workers == 8
