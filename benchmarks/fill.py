@@ -7,12 +7,18 @@ rate (clusters per second over the 50 POSTs before it) at the 100th and the
 N-th cluster, POST p50/p99, and the template list's p50/p99 during the fill.
 
     .venv/bin/python benchmarks/fill.py [--clusters 1000] [--timeout 900]
+        [--port P --sim-port Q] [--workers N] [--drain SECONDS]
+
+``--workers`` sets ``[conductor] workers`` (caas-all's flow threads; its
+default otherwise). The caas-all process id is printed at start (for
+py-spy).
 
 Everything listens on 127.0.0.1. Prints figures; asserts nothing about time.
 """
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -32,8 +38,9 @@ HEADERS = {'X-Auth-Token': 'x', 'Content-Type': 'application/json',
            'OpenStack-API-Version': 'container-infra latest'}
 
 
-def start_all(data_dir, boot_delay):
-    port, sim_port = harness.free_port(), harness.free_port()
+def start_all(data_dir, boot_delay, port=None, sim_port=None, workers=None):
+    port = port or harness.free_port()
+    sim_port = sim_port or harness.free_port()
     conf = os.path.join(data_dir, 'bench.conf')
     with open(conf, 'w') as f:
         f.write('[sim]\nserver_boot_delay = %s\nresource_delay = 0.05\n'
@@ -41,6 +48,8 @@ def start_all(data_dir, boot_delay):
         # The fill makes more clusters in one project than the default
         # quota (Magnum's 20) allows.
         f.write('[quotas]\nmax_clusters_per_project = 1000000\n')
+        if workers:
+            f.write('[conductor]\nworkers = %d\n' % workers)
     log = open(os.path.join(data_dir, 'caas-all.log'), 'ab')
     proc = subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), 'caas-all'),
@@ -61,6 +70,23 @@ def start_all(data_dir, boot_delay):
     return proc, url
 
 
+_ACCESS = re.compile(
+    r'GET /v1/clustertemplates status=200 duration_ms=([0-9.]+)')
+
+
+def server_times(log_path):
+    """Seconds the app took per template list, from caas-all's access
+    log (from the WSGI call to the body's end: what the client's figure
+    adds to it is waitress, the sockets and the scheduling of both
+    processes)."""
+    with open(log_path, errors='replace') as f:
+        return [float(m.group(1)) / 1000 for m in _ACCESS.finditer(f.read())]
+
+
+def load():
+    return ' '.join(open('/proc/loadavg').read().split()[:3])
+
+
 def accept_rate(stamps, index):
     """Clusters per second over the WINDOW POSTs ending at ``index``."""
     if index < WINDOW or index > len(stamps):
@@ -69,11 +95,21 @@ def accept_rate(stamps, index):
     return (WINDOW - 1) / span if span > 0 else None
 
 
-def run(clusters, timeout, boot_delay=0.2, out=print):
+def completed(session, url):
+    """Clusters in CREATE_COMPLETE (one summary list of up to 1,000)."""
+    r = session.get(url + '/v1/clusters', headers=HEADERS)
+    r.raise_for_status()
+    return sum(c['status'] == 'CREATE_COMPLETE' for c in r.json()['clusters'])
+
+
+def run(clusters, timeout, boot_delay=0.2, out=print, port=None,
+        sim_port=None, workers=None, drain=0):
     data_dir = tempfile.mkdtemp(prefix='caas-bench-fill-')
-    proc, url = start_all(data_dir, boot_delay)
+    proc, url = start_all(data_dir, boot_delay, port, sim_port, workers)
+    out('  caas-all pid %d, %s' % (proc.pid, url))
     s = requests.Session()
     result = {}
+    load_start = load()
     try:
         r = s.post(url + '/v1/clustertemplates', headers=HEADERS, json={
             'name': 'fill-k8s', 'coe': 'kubernetes',
@@ -115,6 +151,14 @@ def run(clusters, timeout, boot_delay=0.2, out=print):
                     i + 1, accept_rate(stamps, i + 1) or 0, WINDOW))
         stop.set()
         watcher.join(5)
+        done_at_end = completed(s, url)
+        drained = None
+        drain_deadline = harness.Deadline(drain)
+        while drain and not drain_deadline.passed():
+            if completed(s, url) == len(stamps):
+                drained = time.perf_counter() - stamps[0]
+                break
+            time.sleep(2)
         result = {
             'accepted': len(stamps),
             'accept_rate_100': accept_rate(stamps, min(100, len(stamps))),
@@ -124,6 +168,10 @@ def run(clusters, timeout, boot_delay=0.2, out=print):
             'templates_p50_ms': harness.pct_ms(tmpl_samples, 50),
             'templates_p99_ms': harness.pct_ms(tmpl_samples, 99),
             'templates_samples': len(tmpl_samples),
+            'posting_s': round(stamps[-1] - stamps[0], 1) if stamps else None,
+            'complete_when_posted': done_at_end,
+            'all_complete_s': round(drained, 1) if drained else None,
+            'load_average': '%s -> %s' % (load_start, load()),
         }
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -132,6 +180,10 @@ def run(clusters, timeout, boot_delay=0.2, out=print):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if result:
+            app = server_times(os.path.join(data_dir, 'caas-all.log'))
+            result['templates_app_p50_ms'] = harness.pct_ms(app, 50)
+            result['templates_app_p99_ms'] = harness.pct_ms(app, 99)
         shutil.rmtree(data_dir, ignore_errors=True)
     return result
 
@@ -141,9 +193,20 @@ def main(argv=None):
     parser.add_argument('--clusters', type=int, default=1000)
     parser.add_argument('--timeout', type=float, default=900.0)
     parser.add_argument('--boot-delay', type=float, default=0.2)
+    parser.add_argument('--port', type=int, help='caas-all API port')
+    parser.add_argument('--sim-port', type=int,
+                        help="caas-all's simulated cloud port")
+    parser.add_argument('--workers', type=int,
+                        help='[conductor] workers of caas-all')
+    parser.add_argument('--drain', type=float, default=0,
+                        help='after the POSTs, wait up to this many seconds '
+                             'for every cluster to complete (all_complete_s '
+                             'is counted from the first POST)')
     args = parser.parse_args(argv)
     harness.quiet_logs()
-    res = run(args.clusters, args.timeout, args.boot_delay)
+    res = run(args.clusters, args.timeout, args.boot_delay,
+              port=args.port, sim_port=args.sim_port, workers=args.workers,
+              drain=args.drain)
     for key, value in res.items():
         print('%-20s %s' % (key, value))
     return 0

@@ -121,7 +121,7 @@ class _QueuedWriterConnection(sqlite3.Connection):
             self.end_write()
 
 
-def _configure_sqlite(engine, readonly):
+def _configure_sqlite(engine, readonly, autocommit=False):
     timeout_ms = int(CONF.database.sqlite_busy_timeout * 1000)
 
     @event.listens_for(engine, 'connect')
@@ -139,7 +139,10 @@ def _configure_sqlite(engine, readonly):
 
     @event.listens_for(engine, 'begin')
     def _on_begin(conn):
-        # Readers need no lock in WAL mode; writers take it up front.
+        # Readers need no lock in WAL mode; writers take it up front. An
+        # autocommit engine's statements are each their own transaction.
+        if autocommit:
+            return
         if readonly:
             conn.exec_driver_sql('BEGIN')
         else:
@@ -163,7 +166,7 @@ def create_engine(url=None, readonly=False, autocommit=False):
     if parsed.get_backend_name() == 'sqlite':
         kwargs['connect_args'] = {'check_same_thread': False,
                                   'timeout': CONF.database.sqlite_busy_timeout}
-        if not readonly:
+        if not (readonly or autocommit):
             kwargs['connect_args']['factory'] = type(
                 '_QueuedWriter', (_QueuedWriterConnection,), {
                     'writers': WriterQueue(),
@@ -194,7 +197,7 @@ def create_engine(url=None, readonly=False, autocommit=False):
             kwargs['isolation_level'] = 'AUTOCOMMIT'
     engine = sa.create_engine(url, **kwargs)
     if parsed.get_backend_name() == 'sqlite':
-        _configure_sqlite(engine, readonly)
+        _configure_sqlite(engine, readonly, autocommit)
     return engine
 
 
@@ -219,10 +222,11 @@ def get_autocommit_engine():
     and no COMMIT, two round trips of three. Only for reads that are
     single statements, whose one snapshot is then the same as in a
     transaction. Its own pool, as large as the main one's (connections
-    are opened as concurrent reads need them); on SQLite the read-only
-    engine."""
-    if _is_sqlite(CONF.database.connection):
-        return get_engine(readonly=True)
+    are opened as concurrent reads need them). On SQLite its statements
+    must only read (it takes no write turn): one SELECT outside a
+    transaction is its own snapshot there too, and the ``BEGIN`` it saves
+    is a call into SQLite, which releases the interpreter's lock and waits
+    to get it back behind busy threads (caas-all)."""
     engine = _engines.get('autocommit')
     if engine is None:
         with _lock:

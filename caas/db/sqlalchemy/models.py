@@ -305,3 +305,14 @@ class ClusterChange(Base):
 
     project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     counter: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class ClusterTemplateChange(Base):
+    """One row: the count of committed writes of ``cluster_templates``,
+    kept by triggers (SQLite and PostgreSQL, migration 0004b), so that a
+    remembered template list or show made at counter N is current while
+    the counter is still N (``caas.db.template_pages``)."""
+    __tablename__ = 'cluster_template_changes'
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    counter: Mapped[int] = mapped_column(BigInteger, nullable=False)
