@@ -21,12 +21,12 @@ counter: never a stale page, in any process.
 
 import collections
 import functools
-import threading
 
 import sqlalchemy as sa
 from sqlalchemy import orm
 from sqlalchemy.dialects import postgresql as pg
 
+from caas.common import lru
 from caas.db import api as db_api
 from caas.db.sqlalchemy import engine
 from caas.db.sqlalchemy import models
@@ -44,47 +44,11 @@ CACHE_BYTES = 32 * 1024 * 1024
 Page = collections.namedtuple('Page', 'text count last counter')
 
 
-class PageCache:
+class PageCache(lru.LRU):
     """Pages by request, bounded by the size of their JSON text."""
 
     def __init__(self, max_bytes=CACHE_BYTES):
-        self.max_bytes = max_bytes
-        self._pages = collections.OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def get(self, key):
-        with self._lock:
-            page = self._pages.get(key)
-            if page is not None:
-                self._pages.move_to_end(key)
-            return page
-
-    def put(self, key, page):
-        with self._lock:
-            old = self._pages.pop(key, None)
-            if old is not None:
-                self._bytes -= len(old.text)
-            if len(page.text) > self.max_bytes:
-                return
-            self._pages[key] = page
-            self._bytes += len(page.text)
-            while self._bytes > self.max_bytes:
-                _, dropped = self._pages.popitem(last=False)
-                self._bytes -= len(dropped.text)
-
-    def count(self, hit):
-        with self._lock:
-            if hit:
-                self.hits += 1
-            else:
-                self.misses += 1
-
-    def clear(self):
-        with self._lock:
-            self._pages.clear()
-            self._bytes = 0
+        super().__init__(max_bytes, size=lambda page: len(page.text))
 
 
 CACHE = PageCache()

@@ -25,12 +25,12 @@ triggers (MySQL, MariaDB) are always read as before.
 """
 
 import collections
-import threading
 
 import sqlalchemy as sa
 from sqlalchemy import orm
 
 from caas.common import exceptions
+from caas.common import lru
 from caas.db import api as db_api
 from caas.db.sqlalchemy import engine
 from caas.db.sqlalchemy import models
@@ -42,38 +42,11 @@ MAX_ENTRIES = 1024
 Entry = collections.namedtuple('Entry', 'counter value')
 
 
-class Cache:
+class Cache(lru.LRU):
     """Answers by request, each with the counter it was read at."""
 
     def __init__(self, max_entries=MAX_ENTRIES):
-        self.max_entries = max_entries
-        self._entries = collections.OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def get(self, key):
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-            return entry
-
-    def put(self, key, entry):
-        with self._lock:
-            self._entries[key] = entry
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-
-    def count(self, hit):
-        with self._lock:
-            if hit:
-                self.hits += 1
-            else:
-                self.misses += 1
-
-    def __len__(self):
-        return len(self._entries)
+        super().__init__(max_entries)
 
 
 CACHE = Cache()
