@@ -64,6 +64,7 @@ class Watcher:
             BarColumn(bar_width=30), TaskProgressColumn(),
             TextColumn('{task.description}'), expand=False)
         self._tasks = {}
+        self._ended = set()     # operations whose end was shown
         self._names = {}
         self.takeovers = []
         self._last_id = db_events.last_event_id()
@@ -101,9 +102,12 @@ class Watcher:
                 values['completed'] = percent(last)
             self.progress.update(self._tasks[op.id], **values)
         for op_id, task_id in self._tasks.items():
-            if op_id in running or self.progress.tasks[task_id].finished:
+            # Not "the bar is full": a refresh between the last step's
+            # success and the operation's end saw 100 % already.
+            if op_id in running or op_id in self._ended:
                 continue
             op = db_api.get_operation(op_id)
+            self._ended.add(op_id)
             if op.state == states.OP_SUCCEEDED:
                 self.progress.update(task_id, completed=100,
                                      description='operation SUCCEEDED')
