@@ -1,6 +1,7 @@
 """Fixtures: the app on SQLite with noauth, a fake cloud and a fake rpcapi."""
 
 import json
+import threading
 
 from cryptography import fernet
 import pytest
@@ -275,3 +276,16 @@ def settle(cluster_uuid, status='CREATE_COMPLETE'):
         session.execute(sa.update(models.Cluster).where(
             models.Cluster.uuid == cluster_uuid).values(
                 status=status, operation_id=None))
+
+
+def race(writer, reader, caches, readers_per_cache=2):
+    """Run ``writer()`` and, for each cache, ``readers_per_cache`` threads
+    of ``reader(cache)`` at once; return when all have ended (the readers
+    stop when the writer tells them)."""
+    threads = [threading.Thread(target=writer)] + [
+        threading.Thread(target=reader, args=(cache,))
+        for cache in caches for _ in range(readers_per_cache)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)

@@ -21,6 +21,7 @@ from tests.unit.api.conftest import ADMIN
 from tests.unit.api.conftest import LATEST
 from tests.unit.api.conftest import PROJECT_A
 from tests.unit.api.conftest import PROJECT_B
+from tests.unit.api.conftest import race
 from tests.unit.api.conftest import settle
 from tests.unit.api.conftest import template_body
 
@@ -195,13 +196,7 @@ def test_two_workers_never_list_a_write_committed_before_the_list(
             if seen < floor:
                 failures.append((floor, seen))
 
-    threads = [threading.Thread(target=conductor)] + [
-        threading.Thread(target=worker, args=(c,))
-        for c in workers for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(300)
+    race(conductor, worker, workers)
     assert not failures, failures[:10]
     # Both paths ran: pages from memory and pages read again.
     assert sum(c.hits for c in workers) > 0

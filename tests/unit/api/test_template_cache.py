@@ -19,6 +19,7 @@ from tests.unit.api import test_statements
 from tests.unit.api.conftest import ADMIN
 from tests.unit.api.conftest import PROJECT_A
 from tests.unit.api.conftest import PROJECT_B
+from tests.unit.api.conftest import race
 from tests.unit.api.conftest import template_body
 
 # Every test runs on SQLite and on PostgreSQL, statements counted.
@@ -283,13 +284,7 @@ def test_workers_never_list_a_write_committed_before_the_list(api,
             if seen < floor:
                 failures.append((floor, seen))
 
-    threads = [threading.Thread(target=writer)] + [
-        threading.Thread(target=reader, args=(c,))
-        for c in caches for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(300)
+    race(writer, reader, caches)
     assert not failures, failures[:10]
     assert sum(c.hits for c in caches) > 0
     assert sum(c.misses for c in caches) > 10

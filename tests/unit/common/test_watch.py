@@ -8,6 +8,15 @@ from caas.db import operations as db_ops
 from tests.unit.conductor.conftest import make_cluster
 
 
+def _claimed():
+    """A create claimed by conductor c1, its fence, and a watcher started
+    before its first event."""
+    cluster, op = make_cluster()
+    epoch = db_ops.claim(op.id, 'c1')
+    return op, ownership.Fence(op.id, cluster.uuid, 'c1', epoch), \
+        watch.Watcher()
+
+
 def _description(watcher, op_id):
     return watcher.progress.tasks[watcher._tasks[op_id]].description
 
@@ -15,10 +24,7 @@ def _description(watcher, op_id):
 def test_an_operation_seen_at_100_percent_still_shows_its_end(db):
     """A refresh between the last step's success and the operation's end
     fills the bar; the next one must still say how the operation ended."""
-    cluster, op = make_cluster()
-    epoch = db_ops.claim(op.id, 'c1')
-    fence = ownership.Fence(op.id, cluster.uuid, 'c1', epoch)
-    watcher = watch.Watcher()
+    op, fence, watcher = _claimed()
     db_events.record(fence, 'p1', states.OP_CLUSTER_CREATE,
                      states.EV_SUCCEEDED, step='finish', step_index=7,
                      step_count=7)
@@ -34,10 +40,7 @@ def test_an_operation_seen_at_100_percent_still_shows_its_end(db):
 
 
 def test_a_failed_operation_shows_its_error(db):
-    cluster, op = make_cluster()
-    epoch = db_ops.claim(op.id, 'c1')
-    fence = ownership.Fence(op.id, cluster.uuid, 'c1', epoch)
-    watcher = watch.Watcher()
+    op, fence, watcher = _claimed()
     db_events.record(fence, 'p1', states.OP_CLUSTER_CREATE,
                      states.EV_FAILED, step='wait', step_index=4,
                      step_count=7, message='boom')
