@@ -221,8 +221,12 @@ def run(rounds, boot_delay=30.0, out=print, watch_restarts=True):
                 watcher.wait_watching(owner)
             time.sleep(3)
     finally:
-        watcher.stop()
-        dep.stop_all()
+        try:
+            watcher.stop()       # its last read fails without the database
+        finally:
+            # Never leave the processes behind (a database that went away
+            # mid-run once left a whole deployment running).
+            dep.stop_all()
     false = watcher.false_takeovers()
     for op_id, before, after, _legit, _when in false:
         out('false takeover: operation %s taken from %s by %s' % (
