@@ -186,11 +186,11 @@ def _template_by_ident(all_projects):
     if not all_projects:
         where.append(sa.or_(table.c.project_id == sa.bindparam('project'),
                             table.c.public.is_(True)))
-    # The row whose UUID matches first; then up to two named rows, enough
-    # to tell one from several.
+    # The row whose UUID matches first; without one, two rows of that
+    # name are enough to tell the name is ambiguous.
     return (sa.select(table).where(*where)
             .order_by(sa.case((table.c.uuid == ident, 0), else_=1))
-            .limit(3))
+            .limit(2))
 
 
 # Built once: building the statement cost more than running it.
@@ -209,6 +209,16 @@ def find_cluster_template(ident, *, scope):
         params['project'] = scope
     with engine.get_autocommit_engine().connect() as conn:
         rows = conn.execute(_TEMPLATE_BY_IDENT[all_projects], params).all()
+    return pick_template(rows, ident)
+
+
+def pick_template(rows, ident):
+    """The template ``ident`` names among ``rows`` (the row whose UUID it
+    is first, then up to two rows of that name): that row, or the only
+    one of the name.
+
+    :raises: ClusterTemplateNotFound, Ambiguous.
+    """
     if rows and rows[0].uuid == ident:
         return rows[0]
     if not rows:

@@ -126,35 +126,40 @@ def list_quotas(*, scope, limit=None, marker=None, sort_key='id',
         return list(session.scalars(query))
 
 
-def _lock_update(project_id, resource):
-    return (sa.update(models.QuotaLock)
-            .where(models.QuotaLock.project_id == project_id,
-                   models.QuotaLock.resource == resource)
-            .values(locked_at=models.utcnow()))
+#: The UPDATE that takes a project's lock row of a resource, built once
+#: (parameters: ``_lock_params``); it matches nothing before the project's
+#: first create made the row.
+_LOCK_ROW = (
+    sa.update(models.QuotaLock)
+    .where(models.QuotaLock.project_id == sa.bindparam('quota_project'),
+           models.QuotaLock.resource == sa.bindparam('quota_resource'))
+    .values(locked_at=sa.bindparam('quota_locked_at', type_=sa.DateTime)))
+
+
+def _lock_params(project_id, resource):
+    return {'quota_project': project_id, 'quota_resource': resource,
+            'quota_locked_at': models.utcnow()}
 
 
 def _lock(session, project_id, resource, tried=False):
     """Take the project's quota lock row for the rest of the transaction.
 
-    :param tried: the caller's own UPDATE of the row (``_lock_update``)
-        already ran in this transaction and matched no row.
+    :param tried: the caller's own ``_LOCK_ROW`` already ran in this
+        transaction and matched no row.
     """
     if not tried and session.execute(
-            _lock_update(project_id, resource)).rowcount:
+            _LOCK_ROW, _lock_params(project_id, resource)).rowcount:
         return
-    values = {'locked_at': models.utcnow()}
-    where = (models.QuotaLock.project_id == project_id,
-             models.QuotaLock.resource == resource)
     try:
         # The first create of a project makes the row; a concurrent first
         # create waits on the unique key, fails here and takes the lock
         # below once the winner committed.
         with session.begin_nested():
             session.execute(sa.insert(models.QuotaLock).values(
-                project_id=project_id, resource=resource, **values))
+                project_id=project_id, resource=resource,
+                locked_at=models.utcnow()))
     except IntegrityError:
-        session.execute(sa.update(models.QuotaLock).where(*where)
-                        .values(**values))
+        session.execute(_LOCK_ROW, _lock_params(project_id, resource))
 
 
 class ClusterQuotaCheck:
@@ -173,20 +178,14 @@ class ClusterQuotaCheck:
         check_cluster_quota(session, project_id, self.default_limit,
                             written=True)
 
-    #: The UPDATE that takes a project's lock row (none taken when the
-    #: project has no row yet: ``after_lock`` makes it), with the
-    #: parameters of ``lock_params``.
-    lock_statement = (
-        sa.update(models.QuotaLock)
-        .where(models.QuotaLock.project_id == sa.bindparam('quota_project'),
-               models.QuotaLock.resource == CLUSTER)
-        .values(locked_at=sa.bindparam('quota_locked_at',
-                                       type_=sa.DateTime)))
+    #: The UPDATE that takes the project's lock row, with the parameters
+    #: of ``lock_params`` (none taken when the project has no row yet:
+    #: ``after_lock`` makes it).
+    lock_statement = _LOCK_ROW
 
     @staticmethod
     def lock_params(project_id):
-        return {'quota_project': project_id,
-                'quota_locked_at': models.utcnow()}
+        return _lock_params(project_id, CLUSTER)
 
     def after_lock(self, session, project_id, locked):
         """Count, in a statement after the one that ran ``lock_statement``

@@ -151,13 +151,12 @@ def get_template(ident, *, scope, cache=None):
             .order_by(sa.case((by_uuid, 0), else_=1), template.id).limit(2)
 
     def render(rows):
-        if rows and rows[0].uuid == ident:
-            return rows[0]
-        if len(rows) == 1:
-            return rows[0]
-        if not rows:
-            return exceptions.ClusterTemplateNotFound(clustertemplate=ident)
-        return exceptions.Ambiguous(kind='cluster templates', name=ident)
+        # An answer that is an error is remembered too.
+        try:
+            return db_api.pick_template(rows, ident)
+        except (exceptions.ClusterTemplateNotFound,
+                exceptions.Ambiguous) as exc:
+            return exc
     found = _current(('show', ident, db_api._checked(scope)), build, render,
                      cache)
     if isinstance(found, Exception):
