@@ -32,7 +32,8 @@ def _record(cloud, name, project_id, user_id, files, parent=None, **extra):
              'template': {}, 'params': {}, 'param_values': {},
              'resources': {}, 'events': [], 'action': 'CREATE',
              'started_at': t, 'creation_time': t, 'updated_time': None,
-             'delete_ready_at': None, 'timeout_mins': None,
+             'delete_ready_at': None, 'removed_by': None,
+             'timeout_mins': None,
              'disable_rollback': True, 'environment': {}}
     stack.update(extra)
     return stack
@@ -134,9 +135,14 @@ def apply(cloud, stack, template, params, action, strict=True):
             new[name] = _waiting(name, definition, prev, t)
             continue
         _apply_one(cloud, stack, ctx, name, definition, prev, t)
-    # What the update removes goes in the reverse of its creation order.
+    # What the update removes goes in the reverse of its creation order;
+    # like Heat's, the update ends only once that is gone (a removed
+    # server is deleted in Nova before the stack is UPDATE_COMPLETE).
+    removed = [res for res in old.values() if res.get('action') != 'INIT']
     for res in reversed(list(old.values())):
         _delete_resource(cloud, stack, res)
+    stack['removed_by'] = (st.now() + cloud.knobs['delete_delay']
+                           if removed else None)
 
 
 # Types whose value comes from outside (a node's signal) when they complete:
@@ -332,6 +338,10 @@ def aggregate(cloud, stack):
     advance(cloud, stack)
     when = stack['started_at']
     pending = False
+    removed_by = stack.get('removed_by')
+    if removed_by is not None:
+        pending = st.now() < removed_by
+        when = max(when, removed_by)
     for res in stack['resources'].values():
         status, reason, reached = resource_state(cloud, stack, res)
         if status == 'FAILED':

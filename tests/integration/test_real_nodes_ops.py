@@ -235,6 +235,29 @@ def _comm(pid):
         return None
 
 
+def _processes(pids):
+    """PID, parent, state, command line and start of each process: what
+    a failed count of a node's processes shows."""
+    lines = []
+    for pid in sorted(pids):
+        try:
+            with open('/proc/%d/status' % pid) as status:
+                fields = dict(line.split(':', 1) for line in status
+                              if ':' in line)
+            with open('/proc/%d/cmdline' % pid, 'rb') as cmdline:
+                argv = cmdline.read().replace(b'\0', b' ').decode(
+                    errors='replace')
+            with open('/proc/%d/stat' % pid) as stat:
+                started = stat.read().rsplit(')', 1)[1].split()[19]
+        except OSError:
+            lines.append('%d (gone)' % pid)
+            continue
+        lines.append('%d ppid %s %s start %s: %s' % (
+            pid, fields['PPid'].strip(), fields['State'].strip(), started,
+            argv[:200]))
+    return '\n'.join(lines)
+
+
 def _stack_status(heat, stack_id):
     return heat.stacks.get(stack_id).stack_status
 
@@ -324,7 +347,8 @@ def test_kill_9_in_a_real_node_create_ends_with_exactly_its_nodes(
         assert len([n for n in os.listdir('/run/netns')
                     if n.startswith('caas%s-net' % tag)]) == 1
         for name, pids in groups.items():
-            assert [_comm(p) for p in pids].count('dockerd') == 1, name
+            assert [_comm(p) for p in pids].count('dockerd') == 1, \
+                _processes(pids)
         assert sorted(e for e in os.listdir(workdir) if e != 'owner') == \
             sorted(s.id for s in servers)
         # The Swarm works, through the manager's floating IP.
