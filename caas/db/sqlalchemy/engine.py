@@ -201,19 +201,28 @@ def create_engine(url=None, readonly=False, autocommit=False):
     return engine
 
 
+def _made_once(key, make):
+    """The process's engine under ``key``, made by ``make`` the first time
+    (by one thread only)."""
+    engine = _engines.get(key)
+    if engine is None:
+        with _lock:
+            engine = _engines.get(key)
+            if engine is None:
+                engine = _engines[key] = make()
+    return engine
+
+
 def get_engine(readonly=False):
     """The process's engine; on SQLite a separate one for read-only work."""
     readonly = readonly and _is_sqlite(CONF.database.connection)
-    engine = _engines.get(readonly)
-    if engine is None:
-        with _lock:
-            engine = _engines.get(readonly)
-            if engine is None:
-                engine = create_engine(readonly=readonly)
-                _sessionmakers[readonly] = orm.sessionmaker(
-                    bind=engine, expire_on_commit=False)
-                _engines[readonly] = engine
-    return engine
+
+    def make():
+        engine = create_engine(readonly=readonly)
+        _sessionmakers[readonly] = orm.sessionmaker(
+            bind=engine, expire_on_commit=False)
+        return engine
+    return _made_once(readonly, make)
 
 
 def get_autocommit_engine():
@@ -227,14 +236,8 @@ def get_autocommit_engine():
     transaction is its own snapshot there too, and the ``BEGIN`` it saves
     is a call into SQLite, which releases the interpreter's lock and waits
     to get it back behind busy threads (caas-all)."""
-    engine = _engines.get('autocommit')
-    if engine is None:
-        with _lock:
-            engine = _engines.get('autocommit')
-            if engine is None:
-                engine = create_engine(autocommit=True)
-                _engines['autocommit'] = engine
-    return engine
+    return _made_once('autocommit',
+                      lambda: create_engine(autocommit=True))
 
 
 def dispose():
