@@ -348,8 +348,9 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
                   status=states.CREATE_IN_PROGRESS)
         groups.append(ng)
     ca_rows = [dict(ca, cluster_uuid=values['uuid']) for ca in cas]
-    if engine.get_engine().dialect.name in ONE_STATEMENT_CREATE and \
-            cluster_create.checks_at_commit(quota_check):
+    bind = engine.get_engine()
+    if bind.dialect.name in ONE_STATEMENT_CREATE and \
+            cluster_create.checks_at_commit(bind, quota_check):
         cluster = cluster_create.insert(values, groups, ca_rows,
                                         _columns(op), quota_check)
         return cluster, op

@@ -8,6 +8,8 @@ clauses, whose commit runs the quota check (a deferred trigger, migration
 the quota's count, ``COMMIT``).
 """
 
+import weakref
+
 import sqlalchemy as sa
 from sqlalchemy import orm
 
@@ -81,11 +83,29 @@ def _create_statement(shape):
     return statement
 
 
-def checks_at_commit(quota_check):
+# engine -> whether its database has the quota trigger (looked up once).
+_QUOTA_TRIGGER = weakref.WeakKeyDictionary()
+_HAS_QUOTA_TRIGGER = sa.text(
+    "SELECT count(*) FROM pg_trigger WHERE tgname = "
+    "'clusters_capped_by_quota' AND tgrelid = 'clusters'::regclass")
+
+
+def checks_at_commit(bind, quota_check):
     """Whether ``quota_check`` (as ``caas.db.api.create_cluster`` takes it)
-    can be left to the database's quota trigger: :func:`insert` takes it
-    then."""
-    return quota_check is None or hasattr(quota_check, 'trigger_setting')
+    can be left to the quota trigger of ``bind``'s database: :func:`insert`
+    takes the create then. A database not migrated to 0004c yet has no
+    trigger: its creates keep the check in their transaction rather than
+    go unchecked."""
+    if quota_check is None:
+        return True
+    if not hasattr(quota_check, 'trigger_setting'):
+        return False
+    found = _QUOTA_TRIGGER.get(bind)
+    if found is None:
+        with bind.connect() as conn:
+            found = bool(conn.execute(_HAS_QUOTA_TRIGGER).scalar())
+        _QUOTA_TRIGGER[bind] = found
+    return found
 
 
 def insert(values, nodegroups, cas, operation, quota_check):
@@ -105,8 +125,8 @@ def insert(values, nodegroups, cas, operation, quota_check):
     :param nodegroups: the nodegroups' column values, in order.
     :param cas: the CAs' column values, in order.
     :param operation: the create operation's column values.
-    :param quota_check: None, or one that :func:`checks_at_commit`
-        (``caas.db.quotas.ClusterQuotaCheck``).
+    :param quota_check: None, or one that :func:`checks_at_commit` leaves
+        to the trigger (``caas.db.quotas.ClusterQuotaCheck``).
     :returns: the cluster, detached, as written.
     :raises: what ``quota_check.refusal`` makes of the trigger's error
         (QuotaExceeded, 403).

@@ -1,6 +1,7 @@
 """The cluster quota trigger (migration 0004c, PostgreSQL): it checks the
 creates that hand it their default limit and no other write, its error is
-the 403 and no other error is, and the migration goes down and up again
+the 403 and no other error is, a database without it keeps the check in
+the create's transaction, and the migration goes down and up again
 (SQLite and PostgreSQL)."""
 
 from alembic import command
@@ -56,6 +57,18 @@ def test_another_database_error_is_not_a_refusal(pg_db):
     assert check.refusal(raised.value.orig) is None
     assert check.refusal(ValueError('not a DB-API error')) is None
     assert isinstance(raised.value.orig, psycopg2.Error)
+
+
+def test_without_the_trigger_a_create_is_checked_in_its_transaction(
+        pg_db):
+    with engine.get_engine().begin() as connection:
+        command.downgrade(migration._config(connection), '0004b')
+    engine.dispose()
+    _create('a', quotas.cluster_quota_check(1))
+    with pytest.raises(exceptions.QuotaExceeded):
+        _create('b', quotas.cluster_quota_check(1))
+    # The old path took the lock row; no trigger did.
+    assert _triggers() == []
 
 
 def test_the_migration_goes_down_and_up(database):
