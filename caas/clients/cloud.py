@@ -256,12 +256,22 @@ class CloudClients:
         return {'id': flavor.id, 'name': flavor.name}
 
     def find_keypair(self, name):
-        self._authenticate('Keypair %s' % name)
+        """One ``GET /os-keypairs/<name>`` on the session, without
+        novaclient: a user's clients are made for one request (its token),
+        and a novaclient built for one look-up cost more than the look-up
+        (its managers, its resource object)."""
+        what = 'Keypair %s' % name
+        self._authenticate(what)
         try:
-            keypair = self.nova.keypairs.get(name)
+            resp = self.session.get(
+                '/os-keypairs/%s' % urllib.parse.quote(name, safe=''),
+                endpoint_filter=dict(service_type='compute',
+                                     **self._endpoint_kwargs()),
+                headers={'Accept': 'application/json',
+                         'X-OpenStack-Nova-API-Version': NOVA_API_VERSION})
+            return {'name': resp.json()['keypair']['name']}
         except Exception as exc:
-            raise _translate('Keypair %s' % name, exc, COMPUTE)
-        return {'name': keypair.name}
+            raise _translate(what, exc, COMPUTE)
 
     def find_network(self, name_or_id):
         """Networks are checked only where the cloud offers a network API."""
