@@ -256,22 +256,15 @@ class CloudClients:
         return {'id': flavor.id, 'name': flavor.name}
 
     def find_keypair(self, name):
-        """One ``GET /os-keypairs/<name>`` on the session, without
-        novaclient: a user's clients are made for one request (its token),
-        and a novaclient built for one look-up cost more than the look-up
-        (its managers, its resource object)."""
-        what = 'Keypair %s' % name
-        self._authenticate(what)
+        self._authenticate('Keypair %s' % name)
         try:
-            resp = self.session.get(
-                '/os-keypairs/%s' % urllib.parse.quote(name, safe=''),
-                endpoint_filter=dict(service_type='compute',
-                                     **self._endpoint_kwargs()),
-                headers={'Accept': 'application/json',
-                         'X-OpenStack-Nova-API-Version': NOVA_API_VERSION})
-            return {'name': resp.json()['keypair']['name']}
+            # Quoted: novaclient puts the name in the path as it is, and
+            # "x/../<a keypair>" was found as that keypair.
+            keypair = self.nova.keypairs.get(
+                urllib.parse.quote(name, safe=''))
         except Exception as exc:
-            raise _translate(what, exc, COMPUTE)
+            raise _translate('Keypair %s' % name, exc, COMPUTE)
+        return {'name': keypair.name}
 
     def find_network(self, name_or_id):
         """Networks are checked only where the cloud offers a network API."""

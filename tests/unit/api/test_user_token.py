@@ -149,9 +149,9 @@ def test_caas_own_credentials_refused_stay_a_503(sim, conf):
 
 
 def test_a_keypair_is_found_as_its_user_only(sim, alice):
-    """``find_keypair`` (one GET on the user's session, no novaclient):
-    the user's own keypair is found, the same name as caas's own user is
-    not (keypairs are per user), nor a missing or unsafe name."""
+    """``find_keypair``: the user's own keypair is found; the same name as
+    caas's own user is not (keypairs are per user), nor a missing name, nor
+    a name that is another path to the keypair."""
     mine = cloud_mod.CloudClients.for_user(
         _session(sim, 'alice', 'alices', 'pw-a').auth)
     assert mine.find_keypair('alice-key') == {'name': 'alice-key'}
