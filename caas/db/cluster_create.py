@@ -173,9 +173,8 @@ def insert(values, nodegroups, cas, operation, quota_check):
     bind = engine.get_autocommit_engine()
     sql, processors = _compiled(shape, bind.dialect)
     for key, process in processors:
-        value = params.get(key)
-        if value is not None:
-            params[key] = process(value)
+        if key in params:
+            params[key] = process(params[key])
     try:
         # Its own transaction: the trigger runs as it commits.
         with bind.connect() as conn:
