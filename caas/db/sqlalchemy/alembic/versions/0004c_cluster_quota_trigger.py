@@ -16,7 +16,7 @@ inserted with that setting:
    every create of the project committed before;
 3. raises SQLSTATE ``CQ001`` when the project had its limit already, the
    figures in the error's DETAIL as JSON; the API answers 403
-   (``caas.db.quotas.refusal``).
+   (``caas.db.quotas.ClusterQuotaCheck.refusal``).
 
 Rows inserted without the setting (a create without a quota check, the
 conductors, scripts) are not checked, as before. One create per
