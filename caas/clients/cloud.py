@@ -258,7 +258,10 @@ class CloudClients:
     def find_keypair(self, name):
         self._authenticate('Keypair %s' % name)
         try:
-            keypair = self.nova.keypairs.get(name)
+            # Quoted: novaclient puts the name in the path as it is, and
+            # "x/../<a keypair>" was found as that keypair.
+            keypair = self.nova.keypairs.get(
+                urllib.parse.quote(name, safe=''))
         except Exception as exc:
             raise _translate('Keypair %s' % name, exc, COMPUTE)
         return {'name': keypair.name}

@@ -327,8 +327,9 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
         transaction after the cluster's rows are written, last before the
         commit (e.g. ``caas.db.quotas.cluster_quota_check``); it raises to
         refuse, which rolls them back. On PostgreSQL, one with a
-        ``lock_statement`` has its lock taken by the statement that writes
-        the rows and counts in ``after_lock`` (:mod:`caas.db.cluster_create`).
+        ``trigger_setting`` is left to the quota trigger, which checks as
+        the one statement writing the rows commits
+        (:mod:`caas.db.cluster_create`).
     :param op_params: the create operation's params.
     :returns: (cluster, operation)
     """
@@ -347,11 +348,13 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
                   status=states.CREATE_IN_PROGRESS)
         groups.append(ng)
     ca_rows = [dict(ca, cluster_uuid=values['uuid']) for ca in cas]
+    bind = engine.get_engine()
+    if bind.dialect.name in ONE_STATEMENT_CREATE and \
+            cluster_create.checks_at_commit(bind, quota_check):
+        cluster = cluster_create.insert(values, groups, ca_rows,
+                                        _columns(op), quota_check)
+        return cluster, op
     with session_scope() as session:
-        if session.get_bind().dialect.name in ONE_STATEMENT_CREATE:
-            cluster = cluster_create.insert(session, values, groups, ca_rows,
-                                            _columns(op), quota_check)
-            return cluster, op
         if session.get_bind().dialect.insert_returning:
             # Bulk inserts in the tables' order, not the ORM's unit of
             # work: it cost half of a create's CPU for these few rows.

@@ -2,13 +2,18 @@
 
 ``caas.db.api.create_cluster`` writes a new cluster, its nodegroups, its
 CAs and its create operation in one transaction; on PostgreSQL that
-transaction is one statement of data-modifying ``WITH`` clauses (plus the
-quota's count and the commit): one round trip where there were six.
+transaction is one autocommitted statement of data-modifying ``WITH``
+clauses, whose commit runs the quota check (a deferred trigger, migration
+0004c): one round trip where there were four (``BEGIN``, the statement,
+the quota's count, ``COMMIT``).
 """
+
+import weakref
 
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from caas.db.sqlalchemy import engine
 from caas.db.sqlalchemy import models
 
 
@@ -43,15 +48,15 @@ def _insert_clause(table, prefix, columns, after):
             .returning(table.c.id).cte(prefix))
 
 
-# (columns of each row, quota lock or not) -> the create's statement.
+# (columns of each row, quota setting or not) -> the create's statement.
 _CREATE_STATEMENTS = {}
 
 
-def _create_statement(shape, lock_statement):
+def _create_statement(shape):
     statement = _CREATE_STATEMENTS.get(shape)
     if statement is not None:
         return statement
-    cluster_columns, group_columns, ca_columns, op_columns, _lock = shape
+    cluster_columns, group_columns, ca_columns, op_columns, quota = shape
     table = models.Cluster.__table__
     new = sa.insert(table).values({
         key: sa.bindparam('c_' + key, type_=table.c[key].type)
@@ -66,37 +71,88 @@ def _create_statement(shape, lock_statement):
     last = _insert_clause(models.Operation.__table__, 'op', op_columns,
                           last)
     columns = [new]
-    if lock_statement is not None:
-        lock = lock_statement.returning(sa.literal(1)).cte('quota_lock')
-        columns.append(sa.select(sa.func.count()).select_from(lock)
-                       .scalar_subquery().label('quota_locked'))
+    if quota:
+        # Transaction-local: read by the quota trigger at COMMIT.
+        columns.append(sa.func.set_config(
+            sa.bindparam('quota_setting', type_=sa.Text),
+            sa.bindparam('quota_value', type_=sa.Text),
+            sa.true()).label('quota_set'))
     statement = sa.select(*columns).add_cte(last)
     # Shapes are few (the CA types of a COE, the default nodegroups).
     _CREATE_STATEMENTS[shape] = statement
     return statement
 
 
-def insert(session, values, nodegroups, cas, operation, quota_check):
-    """A create's rows in one statement (PostgreSQL): data-modifying WITH
-    clauses insert the cluster, its nodegroups, its CAs and its operation,
-    and, when the quota check can say how, take the project's quota lock
-    row. Each INSERT selects its row from the previous one's, so they run
-    in the order of the lists; the foreign keys are checked at the
-    statement's end, when every row is in. One round trip where there
-    were six; the quota check then
-    counts in a statement of its own, whose snapshot is taken after the
-    lock was granted (one taken within the locking statement could miss a
-    create that committed while this one waited for the lock). The
-    statement is built once per shape of its rows: building it cost more
-    than running it.
+# engine -> whether its database has the quota trigger (looked up once).
+_QUOTA_TRIGGER = weakref.WeakKeyDictionary()
+_HAS_QUOTA_TRIGGER = sa.text(
+    "SELECT count(*) FROM pg_trigger WHERE tgname = "
+    "'clusters_capped_by_quota' AND tgrelid = 'clusters'::regclass")
+
+
+# (shape, dialect name) -> (SQL text, [(parameter, bind processor)]).
+_COMPILED = {}
+
+
+def _compiled(shape, dialect):
+    """The create's statement compiled for ``dialect`` once, with the
+    parameters whose type converts them (JSON): run as the driver's SQL,
+    a create skips SQLAlchemy's cache key and its parameter processing,
+    which cost more than the driver's own work."""
+    key = (shape, dialect.name)
+    found = _COMPILED.get(key)
+    if found is None:
+        compiled = _create_statement(shape).compile(dialect=dialect)
+        processors = []
+        for name, param in compiled.binds.items():
+            process = param.type.dialect_impl(dialect).bind_processor(
+                dialect)
+            if process is not None:
+                processors.append((name, process))
+        found = _COMPILED[key] = (compiled.string, processors)
+    return found
+
+
+def checks_at_commit(bind, quota_check):
+    """Whether ``quota_check`` (as ``caas.db.api.create_cluster`` takes it)
+    can be left to the quota trigger of ``bind``'s database: :func:`insert`
+    takes the create then. A database not migrated to 0004c yet has no
+    trigger: its creates keep the check in their transaction rather than
+    go unchecked."""
+    if quota_check is None:
+        return True
+    if not hasattr(quota_check, 'trigger_setting'):
+        return False
+    found = _QUOTA_TRIGGER.get(bind)
+    if found is None:
+        with bind.connect() as conn:
+            found = bool(conn.execute(_HAS_QUOTA_TRIGGER).scalar())
+        _QUOTA_TRIGGER[bind] = found
+    return found
+
+
+def insert(values, nodegroups, cas, operation, quota_check):
+    """A create's rows in one autocommitted statement (PostgreSQL):
+    data-modifying WITH clauses insert the cluster, its nodegroups, its
+    CAs and its operation. Each INSERT selects its row from the previous
+    one's, so they run in the order of the lists; the foreign keys are
+    checked at the statement's end, when every row is in. The statement
+    also hands the quota trigger (migration 0004c) its default limit; the
+    trigger takes the project's quota lock and counts when the statement's
+    implicit transaction commits, inside the server: the lock is held for
+    no round trip, and the create is one round trip (no BEGIN, no COMMIT)
+    where there were four. The statement is built and compiled once per
+    shape of its rows: building it cost more than running it.
 
     :param values: the cluster's column values.
     :param nodegroups: the nodegroups' column values, in order.
     :param cas: the CAs' column values, in order.
     :param operation: the create operation's column values.
-    :param quota_check: as ``caas.db.api.create_cluster`` takes it; its
-        lock goes into the statement if it has ``lock_statement``.
+    :param quota_check: None, or one that :func:`checks_at_commit` leaves
+        to the trigger (``caas.db.quotas.ClusterQuotaCheck``).
     :returns: the cluster, detached, as written.
+    :raises: what ``quota_check.refusal`` makes of the trigger's error
+        (QuotaExceeded, 403).
     """
     rows = [('c', _with_defaults(models.Cluster.__table__, values))]
     rows += [('ng%d' % i, _with_defaults(models.NodeGroup.__table__, ng))
@@ -107,22 +163,30 @@ def insert(session, values, nodegroups, cas, operation, quota_check):
                                       operation)))
     params = {'%s_%s' % (prefix, key): value
               for prefix, row in rows for key, value in row.items()}
-    lock_statement = getattr(quota_check, 'lock_statement', None)
-    if lock_statement is not None:
-        params.update(quota_check.lock_params(values['project_id']))
+    if quota_check is not None:
+        params['quota_setting'], params['quota_value'] = \
+            quota_check.trigger_setting()
     shape = (tuple(rows[0][1]),
              tuple(tuple(row) for prefix, row in rows if prefix[:2] == 'ng'),
              tuple(tuple(row) for prefix, row in rows if prefix[:2] == 'ca'),
-             tuple(rows[-1][1]), lock_statement is not None)
-    row = session.execute(_create_statement(shape, lock_statement),
-                          params).one()
+             tuple(rows[-1][1]), quota_check is not None)
+    bind = engine.get_autocommit_engine()
+    sql, processors = _compiled(shape, bind.dialect)
+    for key, process in processors:
+        if key in params:
+            params[key] = process(params[key])
+    try:
+        # Its own transaction: the trigger runs as it commits.
+        with bind.connect() as conn:
+            row = conn.exec_driver_sql(sql, params).one()
+    except sa.exc.DBAPIError as exc:
+        refused = (quota_check.refusal(exc.orig)
+                   if quota_check is not None else None)
+        if refused is not None:
+            raise refused from None
+        raise
     table = models.Cluster.__table__
     cluster = models.Cluster(**{c.key: row._mapping[c.key]
                                 for c in table.c})
     orm.make_transient_to_detached(cluster)
-    if lock_statement is not None:
-        quota_check.after_lock(session, values['project_id'],
-                               locked=bool(row.quota_locked))
-    elif quota_check is not None:
-        quota_check(session, values['project_id'])
     return cluster

@@ -9,7 +9,14 @@ a second create of the same project wait until the first committed, and
 its count then sees the first cluster (READ COMMITTED takes a new snapshot
 per statement); on SQLite every writer holds the database lock
 (``BEGIN IMMEDIATE``). So two creates at the limit cannot both pass.
+
+On PostgreSQL a create's rows are one autocommitted statement and the same
+lock and count are a deferred trigger's (migration 0004c), run as that
+statement commits: the lock is then held inside the server only, never
+across a round trip to the API.
 """
+
+import json
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -126,9 +133,8 @@ def list_quotas(*, scope, limit=None, marker=None, sort_key='id',
         return list(session.scalars(query))
 
 
-#: The UPDATE that takes a project's lock row of a resource, built once
-#: (parameters: ``_lock_params``); it matches nothing before the project's
-#: first create made the row.
+# The UPDATE that takes a project's lock row of a resource, built once;
+# it matches nothing before the project's first create made the row.
 _LOCK_ROW = (
     sa.update(models.QuotaLock)
     .where(models.QuotaLock.project_id == sa.bindparam('quota_project'),
@@ -141,14 +147,9 @@ def _lock_params(project_id, resource):
             'quota_locked_at': models.utcnow()}
 
 
-def _lock(session, project_id, resource, tried=False):
-    """Take the project's quota lock row for the rest of the transaction.
-
-    :param tried: the caller's own ``_LOCK_ROW`` already ran in this
-        transaction and matched no row.
-    """
-    if not tried and session.execute(
-            _LOCK_ROW, _lock_params(project_id, resource)).rowcount:
+def _lock(session, project_id, resource):
+    """Take the project's quota lock row for the rest of the transaction."""
+    if session.execute(_LOCK_ROW, _lock_params(project_id, resource)).rowcount:
         return
     try:
         # The first create of a project makes the row; a concurrent first
@@ -162,13 +163,24 @@ def _lock(session, project_id, resource, tried=False):
         session.execute(_LOCK_ROW, _lock_params(project_id, resource))
 
 
-class ClusterQuotaCheck:
-    """The ``quota_check`` of ``caas.db.api.create_cluster``, which calls
-    it after the new cluster's rows are written.
+#: What a create sets (``set_config(..., true)``, in its statement) to
+#: hand the PostgreSQL quota trigger (migration 0004c) the default limit.
+DEFAULT_LIMIT_SETTING = 'caas.cluster_quota_default'
+#: The SQLSTATE the trigger raises when a create would pass the quota.
+REFUSED_SQLSTATE = 'CQ001'
 
-    Called, it takes the lock and counts (two statements). Where the
-    cluster's rows are written in one statement, that statement may take
-    the lock too (``lock_statement``); ``after_lock`` then counts.
+_SOURCES = {'project': 'set for the project',
+            'default': 'the default, [quotas] max_clusters_per_project'}
+
+
+class ClusterQuotaCheck:
+    """The ``quota_check`` of ``caas.db.api.create_cluster``.
+
+    Called (SQLite, MySQL), it takes the lock and counts in the create's
+    transaction, after the rows were written. On PostgreSQL the create's
+    one statement sets ``trigger_setting`` instead and the quota trigger
+    locks and counts as that statement commits; ``refusal`` turns the
+    trigger's error into the 403.
     """
 
     def __init__(self, default_limit):
@@ -178,21 +190,22 @@ class ClusterQuotaCheck:
         check_cluster_quota(session, project_id, self.default_limit,
                             written=True)
 
-    #: The UPDATE that takes the project's lock row, with the parameters
-    #: of ``lock_params`` (none taken when the project has no row yet:
-    #: ``after_lock`` makes it).
-    lock_statement = _LOCK_ROW
+    def trigger_setting(self):
+        """(name, value) of the transaction-local setting the trigger
+        reads: the limit of a project without a quota row."""
+        return DEFAULT_LIMIT_SETTING, str(int(self.default_limit))
 
     @staticmethod
-    def lock_params(project_id):
-        return _lock_params(project_id, CLUSTER)
-
-    def after_lock(self, session, project_id, locked):
-        """Count, in a statement after the one that ran ``lock_statement``
-        in ``session``'s transaction; ``locked``: it matched the row."""
-        if not locked:
-            _lock(session, project_id, CLUSTER, tried=True)
-        _check_count(session, project_id, self.default_limit, written=True)
+    def refusal(error):
+        """QuotaExceeded for the trigger's error (a DB-API exception), as
+        ``check_cluster_quota`` raises it; None for any other error."""
+        if getattr(error, 'pgcode', None) != REFUSED_SQLSTATE:
+            return None
+        found = json.loads(error.diag.message_detail)
+        return exceptions.QuotaExceeded(
+            project_id=found['project_id'], resource=CLUSTER,
+            source=_SOURCES[found['source']], limit=found['limit'],
+            count=found['count'])
 
 
 def cluster_quota_check(default_limit):
@@ -237,10 +250,10 @@ def _check_count(session, project_id, default_limit, written):
                                    {'project': project_id}).one()
     if written:
         count -= 1
-    source = 'set for the project'
+    source = _SOURCES['project']
     if limit is None:
         limit = default_limit
-        source = 'the default, [quotas] max_clusters_per_project'
+        source = _SOURCES['default']
     if count >= limit:
         raise exceptions.QuotaExceeded(project_id=project_id,
                                        resource=CLUSTER, source=source,

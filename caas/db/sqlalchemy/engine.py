@@ -228,9 +228,11 @@ def get_engine(readonly=False):
 def get_autocommit_engine():
     """An engine whose connections run each statement as its own
     transaction (PostgreSQL): a read that is one statement needs no BEGIN
-    and no COMMIT, two round trips of three. Only for reads that are
-    single statements, whose one snapshot is then the same as in a
-    transaction. Its own pool, as large as the main one's (connections
+    and no COMMIT, two round trips of three. Only for work that is one
+    statement: reads, whose one snapshot is then the same as in a
+    transaction, and PostgreSQL's one-statement cluster create
+    (``caas.db.cluster_create``, whose quota trigger runs as it commits).
+    Its own pool, as large as the main one's (connections
     are opened as concurrent reads need them). On SQLite its statements
     must only read (it takes no write turn): one SELECT outside a
     transaction is its own snapshot there too, and the ``BEGIN`` it saves

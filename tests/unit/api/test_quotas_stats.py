@@ -11,8 +11,34 @@ from tests.unit.api.conftest import PROJECT_B
 from tests.unit.api.conftest import settle
 from tests.unit.api.conftest import template_body
 
+#: The quota enforced on SQLite (in the create's transaction) and on
+#: PostgreSQL (the quota trigger, at the create's commit).
+BOTH_BACKENDS = pytest.mark.parametrize('database', ['sqlite', 'postgresql'],
+                                        indirect=True)
+
 READER_A = {'X-Project-Id': 'project-a', 'X-User-Id': 'rita',
             'X-Roles': 'reader'}
+
+
+@pytest.fixture
+def database(request, tmp_path):
+    """The api fixture's database: SQLite, or PostgreSQL for tests that
+    say so (``BOTH_BACKENDS``)."""
+    from caas.conf import CONF
+    from caas.db import migration
+    from caas.db.sqlalchemy import engine
+    if getattr(request, 'param', 'sqlite') == 'sqlite':
+        url = 'sqlite:///%s/t.sqlite' % tmp_path
+    else:
+        from tests.integration import deployment
+        url = deployment.create_database(
+            request.getfixturevalue('services')['db_url'])
+    CONF.set_override('connection', url, group='database')
+    engine.dispose()
+    migration.upgrade()
+    yield
+    engine.dispose()
+    CONF.clear_override('connection', group='database')
 
 
 def _h(headers, version=None):
@@ -214,6 +240,7 @@ def test_quota_list_is_own_project_unless_all_tenants(api):
 
 # -- the quota enforced -------------------------------------------------------
 
+@BOTH_BACKENDS
 def test_create_beyond_the_quota_is_403_naming_quota_limit_and_project(
         api, rpc, make_cluster):
     assert _quota(api, limit=2).status_code == 201
@@ -232,6 +259,39 @@ def test_create_beyond_the_quota_is_403_naming_quota_limit_and_project(
     assert sorted(names) == ['a1', 'a2']
 
 
+@BOTH_BACKENDS
+def test_the_403_says_which_quota_its_limit_and_the_count(api, conf,
+                                                          make_cluster):
+    conf('max_clusters_per_project', 1, group='quotas')
+    make_cluster('a1')
+    resp = api.post('/v1/clusters', {'name': 'a2', 'cluster_template_id':
+                                     'k8s'}, headers=PROJECT_A)
+    assert resp.status_code == 403
+    assert resp.json_body['errors'][0]['detail'] == (
+        'Quota exceeded for project project-a: its Cluster quota (the '
+        'default, [quotas] max_clusters_per_project) is 1 and the project '
+        'already has 1. Delete a cluster to make room for a new one, or '
+        'ask an administrator to raise the quota.')
+    _quota(api, limit=0)
+    resp = api.post('/v1/clusters', {'name': 'a2', 'cluster_template_id':
+                                     'k8s'}, headers=PROJECT_A)
+    assert 'quota (set for the project) is 0 and the project already has ' \
+        '1.' in resp.json_body['errors'][0]['detail']
+
+
+@BOTH_BACKENDS
+def test_a_quota_of_zero_refuses_the_first_create(api, make_cluster):
+    _quota(api, limit=0)
+    resp = api.post('/v1/clusters', {'name': 'a1', 'cluster_template_id':
+                                     'k8s'}, headers=PROJECT_A)
+    assert resp.status_code == 403
+    assert 'is 0 and the project already has 0.' in \
+        resp.json_body['errors'][0]['detail']
+    # Another project keeps the default.
+    _cluster_of_b(api, 'b1', 1)
+
+
+@BOTH_BACKENDS
 def test_the_default_quota_comes_from_the_option(api, conf, make_cluster):
     conf('max_clusters_per_project', 1, group='quotas')
     make_cluster('a1')
@@ -241,6 +301,7 @@ def test_the_default_quota_comes_from_the_option(api, conf, make_cluster):
     assert 'max_clusters_per_project' in _title(resp)
 
 
+@BOTH_BACKENDS
 def test_a_quota_row_overrides_the_default_both_ways(api, conf,
                                                      make_cluster):
     conf('max_clusters_per_project', 0, group='quotas')
@@ -254,6 +315,7 @@ def test_a_quota_row_overrides_the_default_both_ways(api, conf,
     make_cluster('a2')
 
 
+@BOTH_BACKENDS
 def test_a_deleted_cluster_frees_its_place_once_gone(api, make_cluster):
     from caas.db.sqlalchemy.engine import session_scope
     from caas.db.sqlalchemy import models
@@ -267,6 +329,7 @@ def test_a_deleted_cluster_frees_its_place_once_gone(api, make_cluster):
     make_cluster('a2')
 
 
+@BOTH_BACKENDS
 def test_quota_lock_row_is_made_once_per_project(api, make_cluster):
     from caas.db.sqlalchemy.engine import session_scope
     from caas.db.sqlalchemy import models

@@ -170,10 +170,10 @@ def test_create_statements_are_a_constant_few(api, template, backend):
     # groups, its CAs and its operation, then the cluster quota (the
     # project's lock row, its limit and count in one SELECT): 14 on SQLite
     # (whose trace shows the CAs' one executemany as an INSERT per CA, 3
-    # for Kubernetes, and a transaction around the template's read); 5 on
-    # PostgreSQL (11 before the one-statement create, 18 with a ping and
-    # a SET per transaction).
-    limit = 14 if backend == 'sqlite' else 5
+    # for Kubernetes, and a transaction around the template's read); 2 on
+    # PostgreSQL (5 before the quota trigger, 11 before the one-statement
+    # create, 18 with a ping and a SET per transaction).
+    limit = 14 if backend == 'sqlite' else 2
     assert counts[1] == counts[2] <= limit, (counts, '\n'.join(log))
     assert not [s for s in log if s.startswith(('SET', 'SELECT 1'))], log
 
@@ -194,23 +194,23 @@ def rpc():
     return _QuietRpc()
 
 
-def test_create_is_five_statements_two_under_the_quota_lock(
+def test_create_is_two_statements_none_under_the_quota_lock(
         api, template, rpc, backend):
     if backend != 'postgresql':
         pytest.skip('the one-statement create is PostgreSQL only')
     log = _three_creates(api, template)[-1]
     assert len(rpc.casts) == 3
     # The template (one statement, no transaction); the cluster, its node
-    # groups, CAs, operation and the project's quota lock row in one;
-    # then, the lock held, the quota's limit and count, and the commit.
-    assert [s.split()[0] for s in log] == [
-        'SELECT', 'BEGIN', 'WITH', 'SELECT', 'COMMIT'], log
+    # groups, CAs and operation in one statement of its own, which hands
+    # the quota trigger its default limit: the trigger takes the project's
+    # lock and counts as that statement commits, in the server.
+    assert [s.split()[0] for s in log] == ['SELECT', 'WITH'], log
     assert 'FROM cluster_templates' in log[0]
-    inserted = log[2]
+    inserted = log[1]
     for table in ('clusters', 'nodegroups', 'cluster_cas', 'operations'):
         assert 'INSERT INTO %s ' % table in inserted, table
-    assert 'UPDATE quota_locks ' in inserted
-    assert 'FROM quotas' in log[3] and 'FROM clusters' in log[3]
+    assert 'set_config(' in inserted
+    assert 'quota_locks' not in inserted and 'FROM quotas' not in inserted
 
 
 def test_transactions_are_read_committed(backend):

@@ -146,3 +146,18 @@ def test_caas_own_credentials_refused_stay_a_503(sim, conf):
                          ['keypair'], retry_timeout=0)
     assert info.value.code == 503
     assert not isinstance(info.value, exceptions.UserTokenRejected)
+
+
+def test_a_keypair_is_found_as_its_user_only(sim, alice):
+    """``find_keypair``: the user's own keypair is found; the same name as
+    caas's own user is not (keypairs are per user), nor a missing name, nor
+    a name that is another path to the keypair."""
+    mine = cloud_mod.CloudClients.for_user(
+        _session(sim, 'alice', 'alices', 'pw-a').auth)
+    assert mine.find_keypair('alice-key') == {'name': 'alice-key'}
+    for name in ('missing', 'alice-key/../alice-key', 'a b?c'):
+        with pytest.raises(exceptions.NotFound) as raised:
+            mine.find_keypair(name)
+        assert 'Keypair %s was not found.' % name in str(raised.value)
+    with pytest.raises(exceptions.NotFound):
+        cloud_mod.CloudClients().find_keypair('alice-key')

@@ -92,3 +92,38 @@ def test_one_statement_create_writes_the_rows_the_orm_writes(
                                          'status')}
     assert one_op.id == db_api.get_cluster(one.uuid,
                                            scope='p1').operation_id
+
+
+def test_a_none_json_value_is_written_as_the_orm_writes_it(pg_db,
+                                                           monkeypatch):
+    """The one-statement create converts its JSON parameters itself (it
+    runs as the driver's SQL): None included, as SQLAlchemy would."""
+    def create():
+        tmpl = db_api.create_cluster_template({
+            'name': 't', 'coe': 'kubernetes', 'image_id': 'i',
+            'project_id': 'p1', 'server_type': 'vm'})
+        return db_api.create_cluster(
+            {'name': 'c', 'project_id': 'p1',
+             'cluster_template_id': tmpl.uuid, 'node_count': 1,
+             'master_count': 1, 'labels': {'k': ['v', 1, None]},
+             'health_status_reason': None},
+            [{'name': 'default-worker', 'role': 'worker', 'node_count': 1,
+              'node_labels': None, 'node_taints': [{'key': 'k'}]}],
+            timeout_minutes=5)[0]
+    one = create()
+    monkeypatch.setattr(db_api, 'ONE_STATEMENT_CREATE', ())
+    orm = create()
+    assert _written(one.uuid) == _written(orm.uuid)
+    # JSON null or SQL NULL: the same on both paths.
+    import sqlalchemy as sa
+    from caas.db.sqlalchemy import engine
+    with engine.get_engine().connect() as conn:
+        nulls = conn.execute(sa.text(
+            "SELECT c.health_status_reason IS NULL, n.node_labels IS NULL "
+            "FROM clusters c JOIN nodegroups n ON n.cluster_id = c.uuid "
+            "WHERE c.uuid IN (:one, :orm) ORDER BY c.id"),
+            {'one': one.uuid, 'orm': orm.uuid}).all()
+    assert nulls[0] == nulls[1], nulls
+    cluster, groups, _cas, _ops = _written(one.uuid)
+    assert cluster[0]['labels'] == {'k': ['v', 1, None]}
+    assert groups[0]['node_taints'] == [{'key': 'k'}]
