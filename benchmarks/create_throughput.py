@@ -163,7 +163,8 @@ def run(clusters, conductors=1, timeout=900, out=print, profile=None):
         template = r.json()['uuid']
         wait_started(dep, conductors)
         pids = [dep.pid(dep.conductor_name(i)) for i in range(conductors)]
-        cpu0 = sum(deploy.cpu_seconds(p) for p in pids)
+        cpu0s = [deploy.cpu_seconds(p) for p in pids]
+        cpu0 = sum(cpu0s)
         threads0 = [thread_cpu(p) for p in pids]
         posted, post_lat, lock = {}, [], threading.Lock()
         deadline = harness.Deadline(timeout)
@@ -214,7 +215,9 @@ def run(clusters, conductors=1, timeout=900, out=print, profile=None):
             time.sleep(0.5)
         stop.set()
         poller.join(10)
-        cpu_end = sum(deploy.cpu_seconds(p) for p in pids)
+        cpu_ends = [deploy.cpu_seconds(p) for p in pids]
+        cpu_end = sum(cpu_ends)
+        cpu_per_pid = [b - a for a, b in zip(cpu0s, cpu_ends)]
         threads1 = [thread_cpu(p) for p in pids]
         for spy in spies:
             stop_profile(spy)
@@ -245,8 +248,13 @@ def run(clusters, conductors=1, timeout=900, out=print, profile=None):
         for i in range(len(spies)):
             shares = thread_shares(threads0[i], threads1[i], thread_names(
                 os.path.join(profile, 'conductor-%d.txt' % i)))
+            # Threads that ended during the run (their CPU stays in the
+            # process's): what the process spent beyond its live threads.
+            ended = cpu_per_pid[i] - sum(shares.values())
+            if ended > 0.005:
+                shares['threads ended during the run'] = ended
             total = sum(shares.values()) or 1
-            out('conductor %d, %.2f CPU-s in its threads: %s' % (
+            out('conductor %d, %.2f CPU-s: %s' % (
                 i, total, ', '.join('%s %.1f %%' % (k, 100.0 * v / total)
                                     for k, v in shares.most_common())))
         return row
