@@ -134,8 +134,12 @@ class FlowRunner:
     # -- claiming ----------------------------------------------------------
 
     def claim_and_run(self, operation_id, expect_owner=None,
-                      expect_epoch=None):
-        """Claim by compare-and-set; run the flow if the claim succeeded."""
+                      expect_epoch=None, request_id=None):
+        """Claim by compare-and-set; run the flow if the claim succeeded.
+
+        :param request_id: the API request that cast the operation, for
+            the claim's log line.
+        """
         with self._lock:
             if self._busy(operation_id):
                 # Already running here (a duplicate cast, or a sweep that
@@ -154,9 +158,10 @@ class FlowRunner:
             fence = ownership.Fence(operation_id, op.cluster_id, self.host,
                                     op.epoch)
             fence.remember_operation(op)
-            LOG.info('Cluster %s: claimed operation %s (%s) at epoch %d%s',
+            LOG.info('Cluster %s: claimed operation %s (%s) at epoch %d%s%s',
                      op.cluster_id, operation_id, op.kind, op.epoch,
-                     ' from %s' % expect_owner if expect_owner else '')
+                     ' from %s' % expect_owner if expect_owner else '',
+                     ' (request %s)' % request_id if request_id else '')
             future = self._pool.submit(self._run, fence)
             submitted = True
         finally:

@@ -190,3 +190,19 @@ def test_a_create_runs_tenacity_only_for_the_stack_wait(
     monkeypatch.setattr(tenacity.Retrying, '__call__', counted)
     _create_once(instant_sim, db, monkeypatch)
     assert len(runs) <= TENACITY_RUNS, runs
+
+
+def test_the_claim_line_names_the_request(instant_sim, db, caplog):
+    import logging
+    caplog.set_level(logging.INFO, logger='caas.conductor.engine')
+    runner = flow_engine.FlowRunner('c1', cloud.CloudClients(), workers=1)
+    try:
+        _cluster, op = make_cluster(driver=None)
+        assert runner.claim_and_run(op.id, request_id='req-7')
+        assert wait_operation(op.id).state == states.OP_SUCCEEDED
+        wait_for(lambda: not runner.running())
+    finally:
+        runner.shutdown(wait=True, timeout=10)
+    [line] = [r.getMessage() for r in caplog.records
+              if 'claimed operation' in r.getMessage()]
+    assert line.endswith('(request req-7)'), line
