@@ -5,17 +5,29 @@ with the default conductor timings. 16 client threads POST K clusters;
 a poller lists the clusters every 0.5 s. Prints POST -> 202 p50/p99,
 creates accepted per second, clusters completed per minute, POST ->
 CREATE_COMPLETE p50/p99 (0.5 s resolution) and conductor CPU seconds per
-cluster created.
+cluster created (the conductors' whole processes, from the first POST to the
+last cluster's end; their start-up is not counted).
 
     eval "$(tools/services.sh start)"
     .venv/bin/python benchmarks/create_throughput.py [--clusters 1000] [--conductors 1]
+        [--profile DIR]
+
+``--profile DIR`` samples each conductor process with py-spy (every
+thread, 100 Hz, idle samples left out) from the first POST to the last
+cluster's end, writes its collapsed stacks to DIR/conductor-N.txt and
+prints each thread kind's share of the samples.
 
 Prints figures; asserts nothing about time.
 """
 
 import argparse
+import collections
 import concurrent.futures
 import os
+import re
+import shutil
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -42,7 +54,100 @@ def _completed(api_url, session):
     return out
 
 
-def run(clusters, conductors=1, timeout=900, out=print):
+def _py_spy():
+    here = os.path.join(os.path.dirname(sys.executable), 'py-spy')
+    return here if os.path.exists(here) else shutil.which('py-spy')
+
+
+def start_profile(pid, path):
+    """py-spy sampling every thread of ``pid`` into ``path``."""
+    exe = _py_spy()
+    if not exe:
+        raise SystemExit('--profile needs py-spy (pip install py-spy)')
+    return subprocess.Popen(
+        [exe, 'record', '--pid', str(pid), '--threads', '--rate', '100',
+         '--format', 'raw', '--output', path, '--nonblocking'],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profile(proc):
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def thread_cpu(pid):
+    """{native thread id: user + system CPU seconds} of a process now."""
+    out = {}
+    for tid in os.listdir('/proc/%d/task' % pid):
+        try:
+            with open('/proc/%d/task/%s/stat' % (pid, tid)) as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+            out[int(tid)] = (int(fields[11]) + int(fields[12])) / \
+                deploy.CLK_TCK
+        except OSError:
+            pass
+    return out
+
+
+def thread_names(path):
+    """{native thread id: name} from py-spy's raw output."""
+    names = {}
+    with open(path) as f:
+        for line in f:
+            m = re.match(r'thread \((\d+)\)(?:: ([^;]*))?;', line)
+            if m and m.group(2):
+                names[int(m.group(1))] = m.group(2)
+    return names
+
+
+# A thread's kind from its name: TaskFlow's flow workers (FlowRunner's
+# pool), oslo.messaging's listener and its executor's workers (unnamed
+# Thread-N), the conductor's periodic threads.
+THREAD_KINDS = [
+    ('flow workers', re.compile(r'^flow_')),
+    ('RPC listener', re.compile(r'\(_runner\)$')),
+    ('RPC executor', re.compile(r'^Thread-\d+$')),
+    ('heartbeat', re.compile(r'^heartbeat$')),
+    ('sweeper', re.compile(r'^sweeper$')),
+    ('health', re.compile(r'^health')),
+    ('main', re.compile(r'^MainThread$')),
+]
+
+
+def thread_shares(before, after, names):
+    """{thread kind: CPU seconds between the two ``thread_cpu`` reads}."""
+    shares = collections.Counter()
+    for tid, cpu in after.items():
+        name = names.get(tid, '')
+        for kind, pattern in THREAD_KINDS:
+            if pattern.search(name):
+                break
+        else:
+            kind = 'other (%s)' % (name or 'unnamed')
+        shares[kind] += cpu - before.get(tid, 0.0)
+    return shares
+
+
+def wait_started(dep, conductors, timeout=120):
+    """Wait until every conductor logged that it started.
+
+    The deployment waits for the API only; a conductor still importing its
+    modules (1-2 CPU-s on a loaded machine) would count its start-up as CPU
+    spent on the clusters.
+    """
+    deadline = time.monotonic() + timeout
+    for i in range(conductors):
+        while 'started on topic' not in dep.logs(dep.conductor_name(i)):
+            if time.monotonic() > deadline:
+                raise SystemExit('conductor %d did not start' % i)
+            time.sleep(0.1)
+
+
+def run(clusters, conductors=1, timeout=900, out=print, profile=None):
     dep = deploy.BenchDeployment(conductors=conductors, boot_delay=0.2,
                                  conductor_opts=steady_state.DEFAULT_TIMINGS)
     try:
@@ -56,8 +161,11 @@ def run(clusters, conductors=1, timeout=900, out=print):
                          'external_network_id': 'public'})
         r.raise_for_status()
         template = r.json()['uuid']
+        wait_started(dep, conductors)
         pids = [dep.pid(dep.conductor_name(i)) for i in range(conductors)]
-        cpu0 = sum(deploy.cpu_seconds(p) for p in pids)
+        cpu0s = [deploy.cpu_seconds(p) for p in pids]
+        cpu0 = sum(cpu0s)
+        threads0 = [thread_cpu(p) for p in pids]
         posted, post_lat, lock = {}, [], threading.Lock()
         deadline = harness.Deadline(timeout)
         done, stop = {}, threading.Event()
@@ -91,6 +199,12 @@ def run(clusters, conductors=1, timeout=900, out=print):
                 with lock:
                     post_lat.append(t1 - t0)
                     posted[r.json()['uuid']] = t0
+        spies = []
+        if profile:
+            os.makedirs(profile, exist_ok=True)
+            spies = [start_profile(pid, os.path.join(
+                profile, 'conductor-%d.txt' % i))
+                for i, pid in enumerate(pids)]
         start = time.monotonic()
         poller.start()
         with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
@@ -101,9 +215,15 @@ def run(clusters, conductors=1, timeout=900, out=print):
             time.sleep(0.5)
         stop.set()
         poller.join(10)
+        cpu_ends = [deploy.cpu_seconds(p) for p in pids]
+        cpu_end = sum(cpu_ends)
+        cpu_per_pid = [b - a for a, b in zip(cpu0s, cpu_ends)]
+        threads1 = [thread_cpu(p) for p in pids]
+        for spy in spies:
+            stop_profile(spy)
         ok = [u for u, (t, st) in done.items() if st == 'CREATE_COMPLETE']
         last = max((done[u][0] for u in ok), default=start)
-        cpu = sum(deploy.cpu_seconds(p) for p in pids) - cpu0
+        cpu = cpu_end - cpu0
         e2e = [done[u][0] - posted[u] for u in ok if u in posted]
         row = {
             'clusters': clusters, 'conductors': conductors,
@@ -125,6 +245,18 @@ def run(clusters, conductors=1, timeout=900, out=print):
         }
         out('create %d with %d conductor(s): %s' % (clusters, conductors,
                                                      row))
+        for i in range(len(spies)):
+            shares = thread_shares(threads0[i], threads1[i], thread_names(
+                os.path.join(profile, 'conductor-%d.txt' % i)))
+            # Threads that ended during the run (their CPU stays in the
+            # process's): what the process spent beyond its live threads.
+            ended = cpu_per_pid[i] - sum(shares.values())
+            if ended > 0.005:
+                shares['threads ended during the run'] = ended
+            total = sum(shares.values()) or 1
+            out('conductor %d, %.2f CPU-s: %s' % (
+                i, total, ', '.join('%s %.1f %%' % (k, 100.0 * v / total)
+                                    for k, v in shares.most_common())))
         return row
     finally:
         dep.stop_all()
@@ -135,9 +267,11 @@ def main(argv=None):
     parser.add_argument('--clusters', type=int, default=1000)
     parser.add_argument('--conductors', type=int, default=1)
     parser.add_argument('--timeout', type=float, default=900)
+    parser.add_argument('--profile', metavar='DIR',
+                        help='sample the conductors with py-spy into DIR')
     args = parser.parse_args(argv)
     harness.quiet_logs()
-    run(args.clusters, args.conductors, args.timeout)
+    run(args.clusters, args.conductors, args.timeout, profile=args.profile)
     return 0
 
 

@@ -87,8 +87,8 @@ def trustee_admin_session():
         auth = v3.Password(auth_url=CONF.cloud.auth_url,
                            password=conf.trustee_domain_admin_password,
                            **user, **scope)
-        session = _ADMIN[key] = ks_session.Session(
-            auth=auth, timeout=CONF.cloud.timeout)
+        session = _ADMIN[key] = cloud.session_for(
+            auth, timeout=CONF.cloud.timeout)
     return session
 
 
@@ -207,7 +207,7 @@ def trust_session(user_id, password, trust_id):
     its token is the trustor's, on the trust's project with its roles."""
     auth = v3.Password(auth_url=CONF.cloud.auth_url, user_id=user_id,
                        password=password, trust_id=trust_id)
-    return ks_session.Session(auth=auth, timeout=CONF.cloud.timeout)
+    return cloud.session_for(auth, timeout=CONF.cloud.timeout)
 
 
 def requester_session(token, project_id):
@@ -216,7 +216,7 @@ def requester_session(token, project_id):
     project in the URL: see ``caas.clients.trusted``)."""
     auth = v3.Token(auth_url=CONF.cloud.auth_url, token=token,
                     project_id=project_id)
-    return ks_session.Session(auth=auth, timeout=CONF.cloud.timeout)
+    return cloud.session_for(auth, timeout=CONF.cloud.timeout)
 
 
 def trustor_session(token, project_id):
@@ -226,7 +226,7 @@ def trustor_session(token, project_id):
     """
     auth = v3.Token(auth_url=CONF.cloud.auth_url, token=token,
                     project_id=project_id)
-    session = ks_session.Session(auth=auth, timeout=CONF.cloud.timeout)
+    session = cloud.session_for(auth, timeout=CONF.cloud.timeout)
     try:
         access = auth.get_access(session)
     except (ks_exc.Unauthorized, ks_exc.NotFound):

@@ -29,10 +29,16 @@ class ConductorManager:
             LOG.error('Dropping %s: it does not match its schema: %s',
                       method, exc)
             return
-        LOG.info('Cluster %s: received %s for operation %s (request %s)',
-                 kwargs['cluster_uuid'], method, kwargs['operation_id'],
-                 kwargs.get('request_id', '-'))
-        self.runner.claim_and_run(kwargs['operation_id'])
+        # One line per cast: the claim's (with the request id), or this one
+        # when it was not claimed here (formatting a log line is a good
+        # part of what a cast costs the RPC thread).
+        if not self.runner.claim_and_run(
+                kwargs['operation_id'],
+                request_id=kwargs.get('request_id', '-')):
+            LOG.info('Cluster %s: received %s for operation %s (request %s),'
+                     ' not claimed here (running here already, or claimed '
+                     'by another conductor)', kwargs['cluster_uuid'], method,
+                     kwargs['operation_id'], kwargs.get('request_id', '-'))
 
     def cluster_create(self, context, cluster_uuid, operation_id,
                        request_id=None):

@@ -20,6 +20,7 @@ import copy
 import functools
 import json
 import os
+import threading
 import urllib.parse
 
 import yaml
@@ -90,11 +91,20 @@ def template_text(body):
 # option sets exist, so each is built once per process.
 _BUILT_PER_PROCESS = 256
 
+# Held while a set is looked up or built: the flows that start together in
+# a fresh process (up to [conductor] workers) all miss at once, and each
+# built the same set (a tenth of the conductor's CPU over its first 60
+# creates); one builds it, the others wait and take it. One lock for
+# every set (re-entrant: a build may use another set), so builds that nest
+# cannot deadlock.
+_BUILDING = threading.RLock()
+
 
 def per_options(build):
     """``build(*args, options)`` computed once per process for each
-    distinct ``args`` and ``options`` (a dict of hashable values). For
-    results nobody edits (text); see :func:`template_per_options`."""
+    distinct ``args`` and ``options`` (a dict of hashable values), also
+    when threads ask for it at once. For results nobody edits (text); see
+    :func:`template_per_options`."""
     @functools.lru_cache(maxsize=_BUILT_PER_PROCESS)
     def built(args, frozen):
         return build(*args, dict(frozen))
@@ -102,7 +112,8 @@ def per_options(build):
     @functools.wraps(build)
     def wrapper(*args):
         *head, options = args
-        return built(tuple(head), tuple(sorted(options.items())))
+        with _BUILDING:
+            return built(tuple(head), tuple(sorted(options.items())))
     wrapper.cache_info = built.cache_info
     wrapper.cache_clear = built.cache_clear
     return wrapper

@@ -72,3 +72,105 @@ def test_the_environment_is_read_once_per_host(monkeypatch):
     once.merge_environment_settings('http://127.0.0.1:5000/', None, None,
                                     True, None)
     assert len(reads) == 2
+
+
+class _Plugin:
+    """An identity plugin whose token and catalog the test changes."""
+
+    def __init__(self):
+        self.access = object()
+        self.catalog = {'orchestration': 'http://127.0.0.1:8004/v1/p'}
+        self.lookups = 0
+
+    def get_access(self, session):
+        return self.access
+
+    def get_endpoint(self, session, service_type=None, **kwargs):
+        self.lookups += 1
+        return self.catalog.get(service_type)
+
+
+def test_an_endpoint_is_looked_up_once_per_token():
+    plugin = _Plugin()
+    session = cloud.session_for(plugin)
+    for _ in range(3):
+        assert session.get_endpoint(service_type='orchestration',
+                                    interface='public') == \
+            'http://127.0.0.1:8004/v1/p'
+    assert plugin.lookups == 1
+    # Other filters are another answer.
+    assert session.get_endpoint(service_type='compute') is None
+    assert plugin.lookups == 2
+    # A new token (renewed, or after a 401) may carry another catalog.
+    plugin.access = object()
+    plugin.catalog['orchestration'] = 'http://127.0.0.2:8004/v1/p'
+    assert session.get_endpoint(service_type='orchestration',
+                                interface='public') == \
+        'http://127.0.0.2:8004/v1/p'
+    assert plugin.lookups == 3
+
+
+def test_an_endpoint_not_found_is_looked_up_again():
+    plugin = _Plugin()
+    session = cloud.session_for(plugin)
+    assert session.get_endpoint(service_type='network') is None
+    plugin.catalog['network'] = 'http://127.0.0.1:9696'
+    assert session.get_endpoint(service_type='network') == \
+        'http://127.0.0.1:9696'
+
+
+def test_another_plugin_override_or_unhashable_filters_are_not_kept():
+    plugin, other = _Plugin(), _Plugin()
+    other.catalog['orchestration'] = 'http://127.0.0.3:8004/v1/p'
+    session = cloud.session_for(plugin)
+    session.get_endpoint(service_type='orchestration')
+    assert session.get_endpoint(other, service_type='orchestration') == \
+        'http://127.0.0.3:8004/v1/p'
+    assert session.get_endpoint(endpoint_override='http://127.0.0.4/x',
+                                service_type='orchestration') == \
+        'http://127.0.0.4/x'
+    for _ in range(2):
+        session.get_endpoint(service_type='orchestration', allow={})
+    assert plugin.lookups == 3
+
+
+def test_the_kept_endpoints_are_bounded():
+    plugin = _Plugin()
+    session = cloud.session_for(plugin)
+    for i in range(cloud.EndpointsPerToken.LIMIT * 3):
+        session.get_endpoint(service_type='orchestration', region_name=str(i))
+    assert len(session._endpoints) <= cloud.EndpointsPerToken.LIMIT
+
+
+def test_heat_asks_the_catalog_once_per_token(conf, monkeypatch):
+    """Against the simulated cloud: the stack requests of one token find
+    Heat in the catalog once, the same endpoint keystoneauth finds; after
+    the token is invalidated they find it again."""
+    from keystoneauth1.access import service_catalog
+    from caas.sim.server import SimServer
+    srv = SimServer(port=0).start()
+    try:
+        conf('auth_url', srv.auth_url, group='cloud')
+        conf('username', 'caas', group='cloud')
+        conf('password', 'caas', group='cloud')
+        conf('project_name', 'service', group='cloud')
+        clients = cloud.CloudClients()
+        normalized = []
+        real = service_catalog.ServiceCatalog.normalize_catalog
+        monkeypatch.setattr(
+            service_catalog.ServiceCatalog, 'normalize_catalog',
+            lambda self: normalized.append(1) or real(self))
+        for _ in range(3):
+            list(clients.heat.stacks.list())
+        assert len(normalized) == 1
+        # What was kept is what keystoneauth finds itself.
+        [(_, filters)] = clients.session._endpoints
+        [(_, _, kept)] = clients.session._endpoints.values()
+        assert kept == clients.session.auth.get_endpoint(
+            clients.session, **dict(filters))
+        assert len(normalized) == 2
+        clients.session.invalidate()
+        list(clients.heat.stacks.list())
+        assert len(normalized) == 3
+    finally:
+        srv.stop()

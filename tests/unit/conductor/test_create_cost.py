@@ -39,6 +39,15 @@ MAX_TRANSACTIONS = 35
 # goes out in the transaction of the event after it (9 transactions).
 EVENTS = 15
 EVENT_TRANSACTIONS = 9
+# TaskFlow's reader/writer lock taken per create in the flow thread: once,
+# by the injection of the flow's store inside TaskFlow's own load, before
+# the runner gets the storage (298 before it had ``StorageLock``).
+STORAGE_RW_LOCKS = 1
+# Tenacity retry loops run per create in the flow thread: the stack's
+# poll, and the two saves of the store's injection inside TaskFlow's own
+# load (kept in memory for the setup's one transaction); TaskFlow's saves
+# went through one each, 33 a create.
+TENACITY_RUNS = 3
 CLOUD_REQUESTS = {
     # The stack: created (no look first: a re-run gets 409 and looks
     # then) and polled once, at name/id (a lookup by id alone is answered
@@ -146,3 +155,54 @@ def test_a_steps_success_shares_the_next_events_transaction(
     assert len(inserts) == EVENTS
     opened = [i for i in inserts if log[i - 1].startswith('BEGIN')]
     assert len(opened) == EVENT_TRANSACTIONS
+
+
+def test_taskflow_storage_takes_its_python_lock_only_in_its_load(
+        instant_sim, db, monkeypatch):
+    """The storage's reader/writer lock (fasteners, in Python) is replaced
+    by ``StorageLock`` as soon as TaskFlow loaded the flow."""
+    import fasteners
+    taken = []
+    for name in ('read_lock', 'write_lock'):
+        real = getattr(fasteners.ReaderWriterLock, name)
+
+        def counted(self, real=real, name=name):
+            if threading.current_thread().name.startswith('flow'):
+                taken.append(name)
+            return real(self)
+        monkeypatch.setattr(fasteners.ReaderWriterLock, name, counted)
+    _create_once(instant_sim, db, monkeypatch)
+    assert len(taken) <= STORAGE_RW_LOCKS, taken
+
+
+def test_a_create_runs_tenacity_only_for_the_stack_wait(
+        instant_sim, db, monkeypatch):
+    """TaskFlow's saves, the database calls and the cloud calls are tried
+    once plainly; the wait for the stack alone polls through tenacity."""
+    import tenacity
+    runs = []
+    real = tenacity.Retrying.__call__
+
+    def counted(self, *args, **kwargs):
+        if threading.current_thread().name.startswith('flow'):
+            runs.append(getattr(args[0], '__qualname__', args[0]))
+        return real(self, *args, **kwargs)
+    monkeypatch.setattr(tenacity.Retrying, '__call__', counted)
+    _create_once(instant_sim, db, monkeypatch)
+    assert len(runs) <= TENACITY_RUNS, runs
+
+
+def test_the_claim_line_names_the_request(instant_sim, db, caplog):
+    import logging
+    caplog.set_level(logging.INFO, logger='caas.conductor.engine')
+    runner = flow_engine.FlowRunner('c1', cloud.CloudClients(), workers=1)
+    try:
+        _cluster, op = make_cluster(driver=None)
+        assert runner.claim_and_run(op.id, request_id='req-7')
+        assert wait_operation(op.id).state == states.OP_SUCCEEDED
+        wait_for(lambda: not runner.running())
+    finally:
+        runner.shutdown(wait=True, timeout=10)
+    [line] = [r.getMessage() for r in caplog.records
+              if 'claimed operation' in r.getMessage()]
+    assert line.endswith('(request req-7)'), line

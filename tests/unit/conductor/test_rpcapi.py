@@ -60,13 +60,17 @@ def test_schemas_ship_inside_the_package():
 
 
 class _Runner:
-    def __init__(self):
+    def __init__(self, claims=True):
         self.claimed = []
+        self.requests = []
+        self.claims = claims
         self.event = threading.Event()
 
-    def claim_and_run(self, operation_id):
+    def claim_and_run(self, operation_id, request_id=None):
         self.claimed.append(operation_id)
+        self.requests.append(request_id)
         self.event.set()
+        return self.claims
 
 
 @pytest.fixture
@@ -128,3 +132,22 @@ def test_a_client_capped_below_1_2_does_not_send_the_1_2_methods(
                                 cluster_uuid=CLUSTER, operation_id=OP)
     assert not memory_rpc.event.wait(0.5)
     assert memory_rpc.claimed == []
+
+
+@pytest.mark.parametrize('claims', [True, False])
+def test_a_cast_is_logged_once_with_its_request(claims, caplog):
+    """The claim's line names the request (the runner logs it); a cast not
+    claimed here gets a line of its own that says so."""
+    import logging
+    caplog.set_level(logging.INFO, logger='caas.conductor.manager')
+    runner = _Runner(claims=claims)
+    manager.ConductorManager(runner).cluster_create(
+        {}, cluster_uuid=CLUSTER, operation_id=OP, request_id='req-' + OP)
+    assert runner.requests == ['req-' + OP]
+    lines = [r.getMessage() for r in caplog.records
+             if r.name == 'caas.conductor.manager']
+    if claims:
+        assert lines == []
+    else:
+        assert len(lines) == 1 and 'req-' + OP in lines[0] and \
+            'not claimed here' in lines[0]

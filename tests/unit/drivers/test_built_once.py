@@ -102,3 +102,29 @@ def test_options_of_unhashable_values_are_refused():
 
     with pytest.raises(TypeError):
         build({'list': ['not', 'a', 'switch']})
+
+
+def test_threads_asking_at_once_build_once():
+    """The flows that start together in a fresh process all miss: one
+    builds, the others wait for it and take what it built."""
+    import threading
+    import time
+    builds = []
+    started = threading.Barrier(16)
+
+    @heat.template_per_options
+    def build(options):
+        builds.append(1)
+        time.sleep(0.05)    # long enough for every other thread to ask
+        return {'k': 'v'}
+
+    def ask():
+        started.wait()
+        return build({'floating_ip': True})
+    threads = [threading.Thread(target=ask) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(builds) == 1
+    assert build.cache_info().misses == 1
