@@ -20,6 +20,8 @@ counter: never a stale page, in any process.
 """
 
 import functools
+import itertools
+import uuid
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -113,9 +115,9 @@ def summary_page(*, scope, fields, base_url, limit, marker=None,
             # The statement depends on the request only and is compiled
             # once: the SQL and its parameters but the counter (building
             # and binding it cost more than running it).
-            sql, params = _compiled(eng.dialect, *args)
-            text, count, last, now = conn.exec_driver_sql(sql, dict(
-                params, known=-1 if known is None else known.counter)).one()
+            text, count, last, now = _run(
+                conn, _compiled(eng.dialect, *args),
+                -1 if known is None else known.counter)
         else:
             with orm.Session(bind=conn) as session:
                 stmt = _build(session, marker, *args)
@@ -183,19 +185,87 @@ def _statement(*args):
     return _build(None, None, *args)
 
 
+# Statements prepared per connection at most: a request shape's links
+# follow the request's Host (without [api] public_endpoint), so shapes are
+# the clients' to multiply, and each prepared statement holds memory in
+# its PostgreSQL backend.
+MAX_PREPARED = 32
+_PREPARED_KEY = 'caas.cluster_pages.prepared'
+# Stands for the counter while the SQL is made: unguessable, so no text a
+# client sends can contain it.
+_TOKEN = 'caas_known_%s' % uuid.uuid4().hex
+_names = itertools.count(1)
+
+
+class _Shape:
+    """One request shape's statement: its SQL with every value written in
+    but the counter, prepared on each connection at its first use there
+    (PostgreSQL then neither parses nor plans it again: that was most of
+    a current page's time in the database)."""
+
+    def __init__(self, sql, params):
+        self.sql = sql
+        self.params = params
+        self.name = 'caas_cluster_page_%d' % next(_names)
+        self.execute = 'EXECUTE %s(%%(known)s)' % self.name
+        self.prepare = None   # made on the first connection it runs on
+
+    def make_prepare(self, dbapi_conn):
+        """``PREPARE ...;`` with the values quoted by the driver itself, or
+        '' when the SQL cannot be made so (then it is run unprepared)."""
+        import psycopg2.extensions as ext
+        with dbapi_conn.cursor() as cursor:
+            text = cursor.mogrify(self.sql, dict(self.params,
+                                                 known=ext.AsIs(_TOKEN)))
+        text = text.decode(ext.encodings[dbapi_conn.encoding])
+        if text.count(_TOKEN) != 1:
+            return ''
+        # The values are written in now: a '%' among them is text.
+        text = text.replace('%', '%%').replace(_TOKEN, '$1')
+        return 'PREPARE %s (bigint) AS %s; ' % (self.name, text)
+
+
 @functools.lru_cache(maxsize=256)
 def _compiled(dialect, *args):
-    """The statement's SQL for ``dialect`` and its fixed parameters (every
-    one but ``known``), given to the driver as they are (still through the
-    engine: its events, error wrapping and invalidation apply): none of
-    their types processes a value on the way in (checked here)."""
+    """The statement of a request shape for ``dialect`` (a :class:`_Shape`):
+    its SQL and fixed parameters (every one but ``known``), given to the
+    driver as they are (still through the engine: its events, error
+    wrapping and invalidation apply): none of their types processes a
+    value on the way in (checked here)."""
     compiled = _statement(*args).compile(dialect=dialect)
     if compiled._bind_processors:
         raise TypeError('parameters to process: %s' %
                         sorted(compiled._bind_processors))
     params = compiled.construct_params({'known': 0})
     del params['known']
-    return compiled.string, params
+    return _Shape(compiled.string, params)
+
+
+def _run(conn, shape, known):
+    """The row of ``shape`` for the counter ``known``, in one round trip:
+    ``EXECUTE`` where the connection prepared it, else ``PREPARE``
+    and ``EXECUTE`` together (or the SQL itself beyond
+    :data:`MAX_PREPARED`)."""
+    prepared = conn.connection.info.setdefault(_PREPARED_KEY, set())
+    if shape.name in prepared:
+        return conn.exec_driver_sql(shape.execute, {'known': known}).one()
+    if shape.prepare is None:
+        shape.prepare = shape.make_prepare(conn.connection.dbapi_connection)
+    if not shape.prepare or len(prepared) >= MAX_PREPARED:
+        return conn.exec_driver_sql(shape.sql, dict(shape.params,
+                                                     known=known)).one()
+    try:
+        row = conn.exec_driver_sql(shape.prepare + shape.execute,
+                                   {'known': known}).one()
+    except sa.exc.DBAPIError as exc:
+        # A PREPARE outlives an EXECUTE that failed after it (a statement
+        # timeout): the connection has it.
+        if getattr(exc.orig, 'pgcode', None) != '42P05':
+            raise
+        prepared.add(shape.name)
+        return conn.exec_driver_sql(shape.execute, {'known': known}).one()
+    prepared.add(shape.name)
+    return row
 
 
 def _links(inner, base_url):
