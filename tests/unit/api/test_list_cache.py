@@ -295,6 +295,29 @@ def test_links_with_quotes_and_percent_signs_come_back_as_written(
         assert links[0]['href'] == '%s/v1/clusters/%s' % (endpoint, uuid)
 
 
+def test_a_remembered_body_is_its_own_request_shapes(api, make_cluster,
+                                                     cache, conf):
+    """The body (with its next link) is made once per page and served from
+    memory after: each scope and base URL still gets its own."""
+    for i in range(3):
+        make_cluster('c%d' % i)
+    mine, every = '/v1/clusters?limit=1', '/v1/clusters?limit=1&all_projects=1'
+    for _ in range(2):
+        own = api.get(mine, headers=PROJECT_A).json_body
+        assert own['next'].startswith('http://localhost/v1/clusters?')
+        assert 'all_projects' not in own['next']
+        admin = api.get(every, headers=ADMIN).json_body
+        assert 'all_projects=true' in admin['next']
+    assert cache.hits == 2
+    conf('public_endpoint', 'https://api.example', group='api')
+    for _ in range(2):
+        moved = api.get(mine, headers=PROJECT_A).json_body
+        assert moved['next'].startswith('https://api.example/v1/clusters?')
+        assert moved['clusters'][0]['links'][0]['href'].startswith(
+            'https://api.example/v1/clusters/')
+    assert cache.hits == 3
+
+
 def test_the_cache_is_bounded_by_bytes():
     cache = cluster_pages.PageCache(max_bytes=10)
     page = cluster_pages.Page(b'12345', 1, 'u', 1)
