@@ -64,3 +64,24 @@ def test_magnumclient_extracts_the_whole_message(api):
     parsed = httpclient._extract_error_json(resp.data, _Resp(resp))
     assert parsed['faultstring'] == 'Cluster missing could not be found.'
     assert parsed['debuginfo'] == 'Cluster missing could not be found.'
+
+
+def test_a_body_without_length_over_the_limit_is_413(api):
+    """A chunked body names no length up front: the limiter counts it as it
+    is read (only requests that carry no body, or a length within the
+    limit, go around it)."""
+    import io
+    from werkzeug import test as wz_test
+    big = b'{"name": "%s"}' % (b'x' * (CONF.api.max_request_body_size + 1))
+    environ = wz_test.EnvironBuilder(
+        path='/v1/clustertemplates', method='POST',
+        input_stream=io.BytesIO(big),
+        headers={'Content-Type': 'application/json',
+                 'Transfer-Encoding': 'chunked'}).get_environ()
+    del environ['CONTENT_LENGTH']
+    environ['wsgi.input_terminated'] = True
+    statuses = []
+    body = b''.join(api.client.application(
+        environ, lambda status, headers, exc_info=None:
+        statuses.append(status)))
+    assert statuses[0].startswith('413'), (statuses, body[:300])
