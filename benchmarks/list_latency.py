@@ -4,9 +4,13 @@ and POST /v1/clusters -> 202 of the API alone.
 caas-api on PostgreSQL (``tools/services.sh start``), one worker process
 per CPU (``[api] workers = 0``);
 N settled clusters inserted straight into the database. From 1 and from
-16 client threads (each its own keep-alive connection): p50/p99 latency,
-requests per second and the API processes' CPU per request over a bounded
-number of requests. A list returns one
+16 clients, each a process of its own with one keep-alive connection that
+reads (and counts) every byte of every answer: p50/p99 latency, requests
+per second and the API processes' CPU per request over a bounded number
+of requests. The list is also timed as before the sixth round, from 1
+and 16 threads of this one process with ``requests`` (rows ``*_threads``:
+there the clients' own parsing and interpreter lock weigh on the
+latency). A list returns one
 page of at most ``[api] max_limit`` (1,000) clusters. With ``--posts N``,
 16 client threads then POST N clusters with no conductor running (the
 casts wait in the queue): POST -> 202 p50/p99 and the API's CPU per create,
@@ -20,10 +24,14 @@ Prints figures; asserts nothing about time.
 
 import argparse
 import concurrent.futures
+import multiprocessing
 import os
+import socket
 import sys
 import time
+import urllib.parse
 
+import orjson
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -33,7 +41,11 @@ import harness  # noqa: E402
 
 
 def load(url, total, threads, timeout):
-    """(latencies, wall seconds) of ``total`` GETs spread over threads."""
+    """(latencies, wall seconds) of ``total`` GETs spread over threads of
+    this process, with requests (the figure before the sixth round: the
+    clients share one interpreter lock, and a 680 kB body read and timed
+    by 16 threads of one process on the machine's two cores is partly the
+    client's own time)."""
     deadline = harness.Deadline(timeout)
     per = max(1, total // threads)
 
@@ -56,6 +68,141 @@ def load(url, total, threads, timeout):
                    [pool.submit(worker) for _ in range(threads)]]
     wall = time.perf_counter() - start
     return [x for r in results for x in r], wall
+
+
+class RawClient:
+    """One keep-alive HTTP/1.1 connection that sends a fixed GET and reads
+    every byte of each answer into one reused buffer: what it costs the
+    client is a few system calls, not the response's parsing.
+
+    Each answer must be ``200`` with a ``Content-Length`` equal to
+    ``expect_length`` (when given) and exactly that many bytes: a short,
+    long or failed answer raises instead of being timed.
+    """
+
+    def __init__(self, url, headers, expect_length=None):
+        parts = urllib.parse.urlsplit(url)
+        self.address = (parts.hostname, parts.port or 80)
+        target = parts.path + ('?' + parts.query if parts.query else '')
+        lines = ['GET %s HTTP/1.1' % target, 'Host: %s' % parts.netloc]
+        lines += ['%s: %s' % kv for kv in headers.items()
+                  if kv[0].lower() != 'content-type']
+        self.request = ('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1')
+        self.expect_length = expect_length
+        self.buf = bytearray((expect_length or 0) + (1 << 16))
+        self.sock = socket.create_connection(self.address)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def get(self):
+        """Send the GET and read its whole answer; its body length."""
+        self.sock.sendall(self.request)
+        view = memoryview(self.buf)
+        got, head = 0, -1
+        while head < 0:
+            if got == len(self.buf):
+                raise RuntimeError('response head larger than %d bytes'
+                                   % got)
+            n = self.sock.recv_into(view[got:])
+            if not n:
+                raise RuntimeError('connection closed in the head')
+            got += n
+            head = self.buf.find(b'\r\n\r\n', 0, got)
+        status, length = self._parse_head(bytes(self.buf[:head]))
+        if status != 200:
+            raise RuntimeError('status %d: %r' % (
+                status, bytes(self.buf[head + 4:got])[:300]))
+        if self.expect_length is not None and length != self.expect_length:
+            raise RuntimeError('body of %d bytes, expected %d' % (
+                length, self.expect_length))
+        end = head + 4 + length
+        if end > len(self.buf):
+            view.release()
+            self.buf.extend(bytes(end - len(self.buf)))
+            view = memoryview(self.buf)
+        while got < end:
+            n = self.sock.recv_into(view[got:end])
+            if not n:
+                raise RuntimeError('connection closed after %d of %d body '
+                                   'bytes' % (got - head - 4, length))
+            got += n
+        view.release()
+        if got != end:
+            raise RuntimeError('%d bytes after the body' % (got - end))
+        return length
+
+    @staticmethod
+    def _parse_head(head):
+        lines = head.split(b'\r\n')
+        status = int(lines[0].split(b' ', 2)[1])
+        length = None
+        for line in lines[1:]:
+            name, _, value = line.partition(b':')
+            if name.strip().lower() == b'content-length':
+                length = int(value)
+        if length is None:
+            raise RuntimeError('no Content-Length in %r' % head)
+        return status, length
+
+    def close(self):
+        self.sock.close()
+
+
+def _client_process(url, expect_length, count, timeout, go, results):
+    """A client of its own process: connect and warm up, wait for ``go``,
+    then time ``count`` GETs; puts (latencies, first start, last end)."""
+    try:
+        client = RawClient(url, deploy.HEADERS, expect_length)
+        client.get()
+        results.put(('ready', None))
+        go.wait()
+        deadline = harness.Deadline(timeout)
+        out = []
+        first = time.perf_counter()
+        for _ in range(count):
+            if deadline.passed():
+                break
+            start = time.perf_counter()
+            client.get()
+            out.append(time.perf_counter() - start)
+        results.put(('done', (out, first, time.perf_counter())))
+        client.close()
+    except Exception as exc:
+        results.put(('error', '%s: %s' % (type(exc).__name__, exc)))
+
+
+def load_processes(url, total, clients, timeout, expect_length=None):
+    """(latencies, wall seconds) of ``total`` GETs from ``clients`` client
+    processes, each one keep-alive connection reading every byte of every
+    answer (checked against ``expect_length``): each client has its own
+    interpreter, so a client's latency is not its neighbours' parsing."""
+    ctx = multiprocessing.get_context('fork')
+    go = ctx.Event()
+    results = ctx.Queue()
+    per = max(1, total // clients)
+    procs = [ctx.Process(target=_client_process, daemon=True,
+                         args=(url, expect_length, per, timeout, go,
+                               results)) for _ in range(clients)]
+    for proc in procs:
+        proc.start()
+    try:
+        done = []
+        for _ in range(clients):
+            kind, value = results.get(timeout=timeout)
+            if kind == 'error':
+                raise RuntimeError('a client failed: %s' % value)
+        go.set()
+        for _ in range(clients):
+            kind, value = results.get(timeout=timeout + 30)
+            if kind == 'error':
+                raise RuntimeError('a client failed: %s' % value)
+            done.append(value)
+    finally:
+        for proc in procs:
+            proc.join(5)
+            if proc.is_alive():
+                proc.kill()
+    wall = max(d[2] for d in done) - min(d[1] for d in done)
+    return [x for d in done for x in d[0]], wall
 
 
 def posts(dep, total, threads=16):
@@ -91,7 +238,7 @@ def posts(dep, total, threads=16):
 
 
 def run(clusters, requests_per_figure=400, timeout=120, out=print,
-        post_count=0, api_workers=0):
+        post_count=0, api_workers=0, threaded_list=True):
     dep = deploy.BenchDeployment(conductors=0, api_workers=api_workers)
     rows = {}
     try:
@@ -103,27 +250,39 @@ def run(clusters, requests_per_figure=400, timeout=120, out=print,
                            headers=deploy.HEADERS).json()['clusters'][0]
         targets = {'list': dep.api_url + '/v1/clusters',
                    'detail': dep.api_url + '/v1/clusters/%s' % one['uuid']}
-        page = len(requests.get(targets['list'],
-                                headers=deploy.HEADERS).json()['clusters'])
-        for kind, url in targets.items():
-            for threads in (1, 16):
-                total = requests_per_figure if kind == 'list' or \
-                    threads == 1 else requests_per_figure * 4
-                cpu0 = deploy.tree_cpu_seconds(api_pid)
+        bodies = {kind: requests.get(url, headers=deploy.HEADERS).content
+                  for kind, url in targets.items()}
+        page = len(orjson.loads(bodies['list'])['clusters'])
+        # Each figure from client processes (the figures' names), and the
+        # list's also from threads of this process as before the sixth
+        # round ('_threads': the clients' own CPU and interpreter lock in
+        # the latency).
+        runs = [(kind, threads, '') for kind in targets for threads in (1, 16)]
+        if threaded_list:
+            runs += [('list', threads, '_threads') for threads in (1, 16)]
+        for kind, threads, suffix in runs:
+            url = targets[kind]
+            total = requests_per_figure if kind == 'list' or \
+                threads == 1 else requests_per_figure * 4
+            cpu0 = deploy.tree_cpu_seconds(api_pid)
+            if suffix:
                 samples, wall = load(url, total, threads, timeout)
-                cpu = deploy.tree_cpu_seconds(api_pid) - cpu0
-                key = '%s_%d_c%d' % (kind, clusters, threads)
-                rows[key] = {
-                    'p50_ms': harness.pct_ms(samples, 50),
-                    'p99_ms': harness.pct_ms(samples, 99),
-                    'req_s': round(len(samples) / wall, 1),
-                    # CPU the API process spent per request: unlike the
-                    # times, it hardly moves when other work shares the
-                    # cores (the connect request of each thread included).
-                    'api_cpu_ms': round(cpu * 1000 / max(1, len(samples)),
-                                        1),
-                    'n': len(samples), 'page': page if kind == 'list' else 1}
-                out('%-22s %s' % (key, rows[key]))
+            else:
+                samples, wall = load_processes(url, total, threads, timeout,
+                                               len(bodies[kind]))
+            cpu = deploy.tree_cpu_seconds(api_pid) - cpu0
+            key = '%s_%d_c%d%s' % (kind, clusters, threads, suffix)
+            rows[key] = {
+                'p50_ms': harness.pct_ms(samples, 50),
+                'p99_ms': harness.pct_ms(samples, 99),
+                'req_s': round(len(samples) / wall, 1),
+                # CPU the API process spent per request: unlike the
+                # times, it hardly moves when other work shares the
+                # cores (the connect request of each client included).
+                'api_cpu_ms': round(cpu * 1000 / max(1, len(samples)), 1),
+                'n': len(samples), 'page': page if kind == 'list' else 1,
+                'bytes': len(bodies[kind])}
+            out('%-22s %s' % (key, rows[key]))
         if post_count:
             cpu0 = deploy.tree_cpu_seconds(api_pid)
             samples, wall = posts(dep, post_count)
@@ -148,10 +307,14 @@ def main(argv=None):
                         help='cluster creates from 16 threads, no conductor')
     parser.add_argument('--api-workers', type=int, default=0,
                         help='caas-api processes (0: one per CPU)')
+    parser.add_argument('--no-threaded-list', action='store_true',
+                        help="skip the list rows from client threads of "
+                             "one process (the '_threads' rows)")
     args = parser.parse_args(argv)
     harness.quiet_logs()
     run(args.clusters, args.requests, post_count=args.posts,
-        api_workers=args.api_workers)
+        api_workers=args.api_workers,
+        threaded_list=not args.no_threaded_list)
     return 0
 
 

@@ -83,11 +83,29 @@ class ParsableErrorMiddleware:
         self.body_limit = body_limit
 
     def __call__(self, environ, start_response):
-        req = webob.Request(environ)
+        # The app is called as webob's Request.get_response calls it, but a
+        # response that needs no rewriting (most: 2xx) goes out as it came,
+        # without a webob response built around it.
+        captured = []
+        output = []
+
+        def capture(status, headers, exc_info=None):
+            captured[:] = [status, headers, exc_info]
+            return output.append
+
         try:
-            resp = req.get_response(self.app, catch_exc_info=True)
+            app_iter = self.app(environ, capture)
+            if output or not captured:
+                # Written with write(), or started late (webob's rule).
+                try:
+                    output.extend(app_iter)
+                finally:
+                    if hasattr(app_iter, 'close'):
+                        app_iter.close()
+                app_iter = output
         except Exception:
             # A middleware failed (the Flask app catches its own errors).
+            req = webob.Request(environ)
             LOG.exception('Unexpected error serving %s %s', req.method,
                           req.path)
             resp = webob.Response(status=500)
@@ -96,6 +114,13 @@ class ParsableErrorMiddleware:
             resp.content_type = 'application/json'
             resp.charset = None
             return resp(environ, start_response)
+        status, headers, exc_info = captured
+        if _as_it_is(environ, status, headers, exc_info):
+            start_response(status, headers)
+            return app_iter
+        resp = webob.Response(status=status, headerlist=list(headers),
+                              app_iter=app_iter,
+                              request=webob.Request(environ))
         strip_redirect_body(resp)
         if resp.status_code == 413:
             # oslo.middleware's own text has a literal "(%s)" in it.
@@ -114,6 +139,20 @@ class ParsableErrorMiddleware:
             resp.content_type = 'application/json'
             resp.charset = None
         return resp(environ, start_response)
+
+
+def _as_it_is(environ, status, headers, exc_info):
+    """True for a response the middleware leaves as it is, and webob would
+    send as it is: below 300, no ``Location`` (webob makes it absolute),
+    not a ``HEAD`` (webob drops its body), no error being reported."""
+    if exc_info is not None or environ.get('REQUEST_METHOD') == 'HEAD':
+        return False
+    try:
+        if int(status.split(' ', 1)[0]) >= 300:
+            return False
+    except ValueError:
+        return False
+    return not any(name.lower() == 'location' for name, _value in headers)
 
 
 def too_large_message(limit):

@@ -8,9 +8,12 @@
 3. :class:`caas.api.inputs.InputGuardMiddleware` — 400 for a URL path,
    query parameter or header that is not storable text (NUL, bad UTF-8).
 4. oslo.middleware ``HTTPProxyToWSGI`` — honours ``X-Forwarded-*`` when
-   ``[oslo_middleware] enable_proxy_headers_parsing`` is true.
+   ``[oslo_middleware] enable_proxy_headers_parsing`` is true (requests go
+   around it while it is not).
 5. oslo.middleware ``RequestBodySizeLimiter`` — 413 beyond
-   ``[api] max_request_body_size``, checked before the body is parsed.
+   ``[api] max_request_body_size``, checked before the body is parsed
+   (requests without a body, or with a length within the limit, go
+   around it).
 6. Authentication: keystonemiddleware ``auth_token`` when
    ``auth_strategy = keystone``, else :class:`NoAuthMiddleware`. In
    keystone mode the version documents (``GET /`` and ``GET /v1``) are
@@ -109,6 +112,35 @@ class ContextMiddleware:
         return self.app(environ, start_response)
 
 
+class _SizeLimit:
+    """oslo.middleware's ``RequestBodySizeLimiter`` for every request that
+    carries a body or may: one without ``Content-Length`` and without
+    ``Transfer-Encoding`` has none (HTTP/1.1 knows no other way to send
+    one), and one whose ``Content-Length`` is within the limit is passed
+    on as it is by the limiter too. Those go straight on: the limiter
+    builds a webob request and response around each request it sees."""
+
+    def __init__(self, app, limiter, limits):
+        self.app = app
+        self.limiter = limiter
+        self.limits = limits
+
+    def __call__(self, environ, start_response):
+        length = environ.get('CONTENT_LENGTH')
+        if length is None:
+            if 'HTTP_TRANSFER_ENCODING' not in environ:
+                return self.app(environ, start_response)
+        else:
+            try:
+                within = int(length) <= \
+                    self.limits.oslo_middleware.max_request_body_size
+            except ValueError:
+                within = False
+            if within:
+                return self.app(environ, start_response)
+        return self.limiter(environ, start_response)
+
+
 def _size_limiter(app, conf):
     # A private ConfigOpts keeps the limit out of the global [oslo_middleware]
     # group, which other services in the same process may set differently.
@@ -117,7 +149,23 @@ def _size_limiter(app, conf):
     limits.set_override('max_request_body_size',
                         conf.api.max_request_body_size,
                         group='oslo_middleware')
-    return limiter
+    return _SizeLimit(app, limiter, limits)
+
+
+class _ProxyHeaders:
+    """oslo.middleware's ``HTTPProxyToWSGI``, entered only while
+    ``[oslo_middleware] enable_proxy_headers_parsing`` is set (read on
+    every request, as it reads it): otherwise it does nothing to a request
+    but build a webob request and response around it."""
+
+    def __init__(self, app, conf):
+        self.app = app
+        self.proxy = http_proxy_to_wsgi.HTTPProxyToWSGI(app, conf)
+
+    def __call__(self, environ, start_response):
+        if self.proxy._conf_get('enable_proxy_headers_parsing'):
+            return self.proxy(environ, start_response)
+        return self.app(environ, start_response)
 
 
 def wrap(app, conf):
@@ -129,7 +177,7 @@ def wrap(app, conf):
     else:
         app = NoAuthMiddleware(app)
     app = _size_limiter(app, conf)
-    app = http_proxy_to_wsgi.HTTPProxyToWSGI(app, conf)
+    app = _ProxyHeaders(app, conf)
     app = inputs.InputGuardMiddleware(app)
     app = request_id.RequestId(app)
     app = errors.ParsableErrorMiddleware(

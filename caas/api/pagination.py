@@ -65,13 +65,17 @@ def list_response(key, path, lister, view, sort_keys, summary, scope,
                                             path, extra))
 
 
-def prebuilt_response(key, path, page, items_json, count, last_uuid, scope):
-    """The body of :func:`list_response` around items the database already
-    encoded as one JSON array (``items_json``, text)."""
+def prebuilt_body(key, path, page, items_json, count, last_uuid, scope):
+    """The body of :func:`list_response` (bytes) around items the database
+    already encoded as one JSON array (``items_json``, UTF-8 bytes)."""
     extra = {} if scope is not db.ALL_PROJECTS else {'all_projects': 'true'}
     nxt = views.next_link(count, last_uuid, page, request.base_url(), path,
                           extra)
-    body = b''.join((b'{', orjson.dumps(key), b':', items_json.encode(),
+    return b''.join((b'{', orjson.dumps(key), b':', items_json,
                      b',"next":%s' % orjson.dumps(nxt) if nxt else b'',
                      b'}'))
+
+
+def prebuilt_response(body):
+    """A 200 of a JSON body already made (bytes), sent as it is."""
     return flask.Response(body, status=200, mimetype='application/json')

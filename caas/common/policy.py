@@ -24,9 +24,12 @@ etc/caas/caas-policy-generator.conf`` prints the defaults.
 import threading
 import uuid
 
+from oslo_context import context as oslo_context
+from oslo_policy import _checks
 from oslo_policy import policy
 
 from caas.common import exceptions
+from caas.common import lru
 from caas.common import policies
 from caas.conf import CONF
 
@@ -41,6 +44,131 @@ def list_rules():
 RULE_SCOPES = {rule.name: tuple(rule.scope_types)
                for rule in list_rules() if rule.scope_types}
 
+# Checks whose answer depends on nothing but the target, the credentials
+# and the rules: a decision made of them alone can be remembered. An
+# operator's ``http:`` check (or any other kind) asks something else each
+# time, and a rule set holding one is evaluated every time.
+_PURE_CHECKS = (_checks.AndCheck, _checks.OrCheck, _checks.NotCheck,
+                _checks.RuleCheck, _checks.RoleCheck, _checks.GenericCheck,
+                _checks.TrueCheck, _checks.FalseCheck)
+
+# Decisions remembered per process (a key is a rule, a target and a
+# caller's credentials: a few hundred bytes).
+MAX_DECISIONS = 4096
+
+
+def _pure(check):
+    """True when ``check`` and every check under it are :data:`_PURE_CHECKS`
+    (a ``rule:`` check names another rule, itself checked with the rest)."""
+    if type(check) not in _PURE_CHECKS:
+        return False
+    children = getattr(check, 'rules', None)
+    if children is None:
+        children = [check.rule] if isinstance(check, _checks.NotCheck) \
+            else []
+    return all(_pure(child) for child in children)
+
+
+def _frozen(mapping):
+    """A hashable copy of a target or credentials mapping, or None when a
+    value is neither hashable nor a list of hashables."""
+    items = []
+    for key, value in mapping.items():
+        if isinstance(value, list):
+            value = ('list', tuple(value))
+        items.append((key, value))
+    try:
+        items.sort()
+        frozen = tuple(items)
+        hash(frozen)
+    except TypeError:
+        return None
+    return frozen
+
+
+class Enforcer(policy.Enforcer):
+    """oslo.policy's enforcer, remembering the actions it allowed.
+
+    Evaluating a rule costs more than the rest of a cached cluster list
+    (oslo.policy inspects each check's signature on every call). An
+    allowed ``(rule, target, credentials)`` is remembered with the
+    *generation* of the rules it was decided under; every change of the
+    rules - a policy file or directory (re)loaded, which oslo.policy still
+    looks for on every call, :meth:`set_rules`, :meth:`clear`, defaults
+    registered and applied - starts a new generation, and a decision of an
+    older one is decided again. Refusals are never remembered, nor any
+    decision while a rule that is not :data:`_PURE_CHECKS` is loaded.
+    Every call still goes through :meth:`authorize`'s registration check
+    and :meth:`load_rules`.
+    """
+
+    def __init__(self, *args, **kwargs):
+        self._generation = 0
+        self._generation_lock = threading.Lock()
+        self._pure_generation = None
+        self.decisions = lru.LRU(MAX_DECISIONS)
+        super().__init__(*args, **kwargs)
+
+    def _new_generation(self):
+        with self._generation_lock:
+            self._generation += 1
+
+    def set_rules(self, rules, overwrite=True, use_conf=False):
+        self._new_generation()
+        super().set_rules(rules, overwrite=overwrite, use_conf=use_conf)
+        self._new_generation()
+
+    def clear(self):
+        super().clear()
+        self.decisions.clear()
+        self._new_generation()
+
+    def register_default(self, default):
+        super().register_default(default)
+        self._new_generation()
+
+    def load_rules(self, force_reload=False):
+        before = (self._generation, id(self.rules), len(self.rules))
+        super().load_rules(force_reload)
+        # oslo.policy also replaces or fills ``rules`` without set_rules
+        # (policy directories, defaults not yet in the rules).
+        if (self._generation, id(self.rules), len(self.rules)) != before:
+            self._new_generation()
+
+    def _remembering(self, generation):
+        """True when every rule of ``generation`` may be remembered."""
+        if self._pure_generation != generation:
+            rules = self.rules
+            if not all(_pure(check) for check in list(rules.values())):
+                return False
+            self._pure_generation = generation
+        return True
+
+    def enforce(self, rule, target, creds, do_raise=False, exc=None,
+                *args, **kwargs):
+        key = None
+        if isinstance(rule, str) and isinstance(target, dict) and \
+                not isinstance(creds, oslo_context.RequestContext):
+            frozen_target, frozen_creds = _frozen(target), _frozen(creds)
+            if frozen_target is not None and frozen_creds is not None:
+                key = (rule, frozen_target, frozen_creds)
+        if key is None:
+            return super().enforce(rule, target, creds, do_raise, exc,
+                                   *args, **kwargs)
+        self.load_rules()
+        generation = self._generation
+        known = self.decisions.get(key)
+        if known is not None and known[0] == generation:
+            self.decisions.count(hit=True)
+            return known[1]
+        self.decisions.count(hit=False)
+        result = super().enforce(rule, target, creds, do_raise, exc, *args,
+                                 **kwargs)
+        if result and self._remembering(generation):
+            self.decisions.put(key, (generation, result))
+        return result
+
+
 _lock = threading.Lock()
 _enforcer = None
 
@@ -51,7 +179,7 @@ def get_enforcer():
     if _enforcer is None:
         with _lock:
             if _enforcer is None:
-                enforcer = policy.Enforcer(CONF)
+                enforcer = Enforcer(CONF)
                 enforcer.register_defaults(list_rules())
                 _enforcer = enforcer
     return _enforcer

@@ -19,8 +19,9 @@ counter, and a list started after a write committed sees that write's
 counter: never a stale page, in any process.
 """
 
-import collections
 import functools
+import itertools
+import uuid
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -38,17 +39,35 @@ def supported():
 
 
 # Pages remembered per process, least recently used dropped first: a
-# page of 1,000 summaries is ~700 kB.
+# page of 1,000 summaries is ~700 kB (twice that once its response body
+# is made: both count).
 CACHE_BYTES = 32 * 1024 * 1024
 
-Page = collections.namedtuple('Page', 'text count last counter')
+
+class Page:
+    """A remembered page: its JSON array (UTF-8 bytes), row count, last
+    UUID, the change counter it is the page of, and the response body
+    made of it (``render``), made once."""
+
+    __slots__ = ('text', 'count', 'last', 'counter', 'body')
+
+    def __init__(self, text, count, last, counter, body=None):
+        self.text = text
+        self.count = count
+        self.last = last
+        self.counter = counter
+        self.body = body
+
+    def size(self):
+        return len(self.text) + len(self.body or b'')
 
 
 class PageCache(lru.LRU):
-    """Pages by request, bounded by the size of their JSON text."""
+    """Pages by request, bounded by the size of their JSON text and
+    body."""
 
     def __init__(self, max_bytes=CACHE_BYTES):
-        super().__init__(max_bytes, size=lambda page: len(page.text))
+        super().__init__(max_bytes, size=Page.size)
 
 
 CACHE = PageCache()
@@ -66,14 +85,20 @@ def change_counter(scope):
 
 
 def summary_page(*, scope, fields, base_url, limit, marker=None,
-                 sort_key='id', sort_dir='asc', aliases=(), cache=None):
-    """``(json_text, count, last_uuid)`` of one page of cluster summaries.
+                 sort_key='id', sort_dir='asc', aliases=(), cache=None,
+                 render=None):
+    """``(json_text, count, last_uuid)`` of one page of cluster summaries;
+    ``json_text`` is UTF-8 bytes.
 
     :param fields: the summary's column names, in the order of the view;
         ``links`` is built from ``base_url`` where it appears.
     :param aliases: ``(json key, column)`` pairs added after ``fields``
         (``cluster_id`` is the stack's id from microversion 1.13 on).
     :param cache: a :class:`PageCache`; the process's by default.
+    :param render: ``render(json_text, count, last_uuid)`` -> the response
+        body (bytes), returned in place of ``json_text``, made once per
+        remembered page: it must depend on nothing but its arguments and
+        this function's (a request of another shape is another page).
     :raises: InvalidParameterValue for a bad sort key, direction or marker.
     """
     args = (db_api._checked(scope), tuple(fields), base_url, limit,
@@ -87,20 +112,34 @@ def summary_page(*, scope, fields, base_url, limit, marker=None,
     # One statement, outside any transaction: no BEGIN, no COMMIT.
     with eng.connect() as conn:
         if marker is None:
-            # The statement depends on the request only and is built once
-            # (building it costs more than running it).
-            stmt = _statement(*args)
+            # The statement depends on the request only and is compiled
+            # once: the SQL and its parameters but the counter (building
+            # and binding it cost more than running it).
+            text, count, last, now = _run(
+                conn, _compiled(eng.dialect, *args),
+                -1 if known is None else known.counter)
         else:
             with orm.Session(bind=conn) as session:
                 stmt = _build(session, marker, *args)
-        text, count, last, now = conn.execute(
-            stmt, {'known': -1 if known is None else known.counter}).one()
+                text, count, last, now = conn.execute(
+                    stmt, {'known': -1 if known is None
+                           else known.counter}).one()
     if known is not None and now == known.counter:
         cache.count(hit=True)
-        return known.text, known.count, known.last
+        if render is None:
+            return known.text, known.count, known.last
+        if known.body is None:
+            # Remembered by a caller without a body: made once, here.
+            known = Page(known.text, known.count, known.last, known.counter,
+                         render(known.text, known.count, known.last))
+            cache.put(key, known)
+        return known.body, known.count, known.last
     cache.count(hit=False)
-    cache.put(key, Page(text, count, last, now))
-    return text, count, last
+    page = Page(text.encode(), count, last, now)
+    if render is not None:
+        page.body = render(page.text, count, last)
+    cache.put(key, page)
+    return page.body if render is not None else page.text, count, last
 
 
 def _build(session, marker, scope, fields, base_url, limit, sort_key,
@@ -144,6 +183,89 @@ def _build(session, marker, scope, fields, base_url, limit, sort_key,
 @functools.lru_cache(maxsize=256)
 def _statement(*args):
     return _build(None, None, *args)
+
+
+# Statements prepared per connection at most: a request shape's links
+# follow the request's Host (without [api] public_endpoint), so shapes are
+# the clients' to multiply, and each prepared statement holds memory in
+# its PostgreSQL backend.
+MAX_PREPARED = 32
+_PREPARED_KEY = 'caas.cluster_pages.prepared'
+# Stands for the counter while the SQL is made: unguessable, so no text a
+# client sends can contain it.
+_TOKEN = 'caas_known_%s' % uuid.uuid4().hex
+_names = itertools.count(1)
+
+
+class _Shape:
+    """One request shape's statement: its SQL with every value written in
+    but the counter, prepared on each connection at its first use there
+    (PostgreSQL then neither parses nor plans it again: that was most of
+    a current page's time in the database)."""
+
+    def __init__(self, sql, params):
+        self.sql = sql
+        self.params = params
+        self.name = 'caas_cluster_page_%d' % next(_names)
+        self.execute = 'EXECUTE %s(%%(known)s)' % self.name
+        self.prepare = None   # made on the first connection it runs on
+
+    def make_prepare(self, dbapi_conn):
+        """``PREPARE ...;`` with the values quoted by the driver itself, or
+        '' when the SQL cannot be made so (then it is run unprepared)."""
+        import psycopg2.extensions as ext
+        with dbapi_conn.cursor() as cursor:
+            text = cursor.mogrify(self.sql, dict(self.params,
+                                                 known=ext.AsIs(_TOKEN)))
+        text = text.decode(ext.encodings[dbapi_conn.encoding])
+        if text.count(_TOKEN) != 1:
+            return ''
+        # The values are written in now: a '%' among them is text.
+        text = text.replace('%', '%%').replace(_TOKEN, '$1')
+        return 'PREPARE %s (bigint) AS %s; ' % (self.name, text)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(dialect, *args):
+    """The statement of a request shape for ``dialect`` (a :class:`_Shape`):
+    its SQL and fixed parameters (every one but ``known``), given to the
+    driver as they are (still through the engine: its events, error
+    wrapping and invalidation apply): none of their types processes a
+    value on the way in (checked here)."""
+    compiled = _statement(*args).compile(dialect=dialect)
+    if compiled._bind_processors:
+        raise TypeError('parameters to process: %s' %
+                        sorted(compiled._bind_processors))
+    params = compiled.construct_params({'known': 0})
+    del params['known']
+    return _Shape(compiled.string, params)
+
+
+def _run(conn, shape, known):
+    """The row of ``shape`` for the counter ``known``, in one round trip:
+    ``EXECUTE`` where the connection prepared it, else ``PREPARE``
+    and ``EXECUTE`` together (or the SQL itself beyond
+    :data:`MAX_PREPARED`)."""
+    prepared = conn.connection.info.setdefault(_PREPARED_KEY, set())
+    if shape.name in prepared:
+        return conn.exec_driver_sql(shape.execute, {'known': known}).one()
+    if shape.prepare is None:
+        shape.prepare = shape.make_prepare(conn.connection.dbapi_connection)
+    if not shape.prepare or len(prepared) >= MAX_PREPARED:
+        return conn.exec_driver_sql(shape.sql, dict(shape.params,
+                                                     known=known)).one()
+    try:
+        row = conn.exec_driver_sql(shape.prepare + shape.execute,
+                                   {'known': known}).one()
+    except sa.exc.DBAPIError as exc:
+        # A PREPARE outlives an EXECUTE that failed after it (a statement
+        # timeout): the connection has it.
+        if getattr(exc.orig, 'pgcode', None) != '42P05':
+            raise
+        prepared.add(shape.name)
+        return conn.exec_driver_sql(shape.execute, {'known': known}).one()
+    prepared.add(shape.name)
+    return row
 
 
 def _links(inner, base_url):

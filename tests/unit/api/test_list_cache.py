@@ -59,7 +59,9 @@ def _list(api, headers=PROJECT_A, query=''):
 
 
 def _page_reads(log):
-    return [s for s in log if 'json_agg' in s]
+    """The page's statement: its SQL, or the EXECUTE of it prepared."""
+    return [s for s in log if 'json_agg' in s or
+            s.startswith('EXECUTE caas_cluster_page_')]
 
 
 def test_a_current_page_is_remembered_in_one_look_up(api, make_cluster,
@@ -71,8 +73,10 @@ def test_a_current_page_is_remembered_in_one_look_up(api, make_cluster,
         with test_statements.wire() as log:
             again = api.get('/v1/clusters', headers=PROJECT_A)
         assert again.data == first.data
-        # The one SELECT, outside a transaction: no BEGIN, no COMMIT.
-        assert len(log) == 1 and log[0].startswith('SELECT'), log
+        # The one statement, prepared on the connection by the first
+        # list, outside a transaction: no BEGIN, no COMMIT.
+        assert _page_reads(log) == log and len(log) == 1, log
+        assert log[0].startswith('EXECUTE'), log
     assert (cache.hits, cache.misses) == (3, 1)
     assert set(_list(api)) == uuids
 
@@ -233,9 +237,90 @@ def test_a_page_remembered_before_a_write_is_not_served_after_it(
     assert [(w.hits, w.misses) for w in workers] == [(5, 4)] * 2
 
 
+def test_a_page_statement_is_prepared_once_per_connection(
+        api, make_cluster, cache):
+    make_cluster('c0')
+    with test_statements.wire() as log:
+        first = _list(api)
+    # PREPARE and EXECUTE in one round trip.
+    assert len(log) == 1 and log[0].startswith('PREPARE'), log
+    assert '; EXECUTE caas_cluster_page_' in log[0]
+    make_cluster('c1')
+    with test_statements.wire() as log:
+        second = _list(api)
+    assert [s.split('(')[0] for s in log] == [
+        log[0].split('(')[0]] and log[0].startswith('EXECUTE'), log
+    assert set(second) > set(first)
+
+
+def test_a_statement_the_connection_kept_from_a_failed_run_is_used(
+        api, make_cluster, cache):
+    """PREPARE outlives an EXECUTE that failed after it in the same round
+    trip: the next list on that connection finds it prepared already."""
+    uuid = make_cluster('c0')
+    _list(api)
+    with engine.get_autocommit_engine().connect() as conn:
+        conn.connection.info[cluster_pages._PREPARED_KEY].clear()
+    settle(uuid)
+    with test_statements.wire() as log:
+        assert _list(api)[uuid]['status'] == 'CREATE_COMPLETE'
+    assert log[0].startswith('PREPARE') and log[1].startswith('EXECUTE')
+    assert len(log) == 2, log
+    with test_statements.wire() as log:
+        assert _list(api)[uuid]['status'] == 'CREATE_COMPLETE'
+    assert len(log) == 1 and log[0].startswith('EXECUTE'), log
+
+
+def test_shapes_beyond_the_bound_run_unprepared(api, make_cluster, cache,
+                                                monkeypatch):
+    monkeypatch.setattr(cluster_pages, 'MAX_PREPARED', 1)
+    uuid = make_cluster('c0')
+    _list(api)
+    latest = dict(PROJECT_A, **LATEST)
+    for _ in range(2):
+        with test_statements.wire() as log:
+            assert 'cluster_id' in _list(api, latest)[uuid]
+        assert len(log) == 1 and log[0].startswith('SELECT'), log
+
+
+def test_links_with_quotes_and_percent_signs_come_back_as_written(
+        api, make_cluster, cache, conf):
+    """Values are written into the prepared SQL by the driver's quoting:
+    an endpoint with quotes, percent signs and placeholders in it is text."""
+    endpoint = "http://h/o'k%(known)s%%s$1"
+    conf('public_endpoint', endpoint, group='api')
+    uuid = make_cluster('c0')
+    for _ in range(2):
+        links = _list(api)[uuid]['links']
+        assert links[0]['href'] == '%s/v1/clusters/%s' % (endpoint, uuid)
+
+
+def test_a_remembered_body_is_its_own_request_shapes(api, make_cluster,
+                                                     cache, conf):
+    """The body (with its next link) is made once per page and served from
+    memory after: each scope and base URL still gets its own."""
+    for i in range(3):
+        make_cluster('c%d' % i)
+    mine, every = '/v1/clusters?limit=1', '/v1/clusters?limit=1&all_projects=1'
+    for _ in range(2):
+        own = api.get(mine, headers=PROJECT_A).json_body
+        assert own['next'].startswith('http://localhost/v1/clusters?')
+        assert 'all_projects' not in own['next']
+        admin = api.get(every, headers=ADMIN).json_body
+        assert 'all_projects=true' in admin['next']
+    assert cache.hits == 2
+    conf('public_endpoint', 'https://api.example', group='api')
+    for _ in range(2):
+        moved = api.get(mine, headers=PROJECT_A).json_body
+        assert moved['next'].startswith('https://api.example/v1/clusters?')
+        assert moved['clusters'][0]['links'][0]['href'].startswith(
+            'https://api.example/v1/clusters/')
+    assert cache.hits == 3
+
+
 def test_the_cache_is_bounded_by_bytes():
     cache = cluster_pages.PageCache(max_bytes=10)
-    page = cluster_pages.Page('12345', 1, 'u', 1)
+    page = cluster_pages.Page(b'12345', 1, 'u', 1)
     cache.put('a', page)
     cache.put('b', page)
     cache.get('a')
@@ -243,7 +328,7 @@ def test_the_cache_is_bounded_by_bytes():
     # The least recently used went first; a page larger than all is kept
     # nowhere.
     assert cache.get('b') is None and cache.get('a') and cache.get('c')
-    cache.put('big', cluster_pages.Page('x' * 11, 1, 'u', 1))
+    cache.put('big', cluster_pages.Page(b'x' * 11, 1, 'u', 1))
     assert cache.get('big') is None and cache.get('a') and cache.get('c')
 
 

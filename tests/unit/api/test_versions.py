@@ -76,3 +76,12 @@ def test_other_service_header_is_ignored(api):
 def test_every_response_carries_request_id(api):
     assert api.get('/').headers['x-openstack-request-id'].startswith('req-')
     assert api.get('/nope').headers['x-openstack-request-id']
+
+
+def test_proxy_headers_count_only_when_enabled(api, conf):
+    forwarded = {'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'api.ex'}
+    assert api.get('/v1', headers=forwarded).json_body['links'][0][
+        'href'] == 'http://localhost/v1/'
+    conf('enable_proxy_headers_parsing', True, group='oslo_middleware')
+    assert api.get('/v1', headers=forwarded).json_body['links'][0][
+        'href'] == 'https://api.ex/v1/'

@@ -194,3 +194,103 @@ def test_enforcer_entry_point_gives_the_effective_policy():
                  'caas'])
     assert '"cluster:get": "rule:admin_or_project_reader"' in text
     assert '"clustertemplate:publish": "rule:context_is_admin"' in text
+
+
+@pytest.fixture
+def evaluations(monkeypatch):
+    """How many times oslo.policy evaluated a rule's check tree."""
+    from oslo_policy import _checks
+    calls = []
+    real = _checks._check
+
+    def counting(rule, target, creds, enforcer, current_rule):
+        if current_rule is not None and rule is enforcer.rules.get(
+                current_rule):
+            calls.append(current_rule)
+        return real(rule, target, creds, enforcer, current_rule)
+
+    monkeypatch.setattr(_checks, '_check', counting)
+    return calls
+
+
+def test_an_allowed_action_is_decided_once_per_caller_and_target(
+        evaluations):
+    member = ctx()
+    for _ in range(3):
+        policy.authorize(member, 'cluster:get_all')
+        policy.authorize(member, 'cluster:get', {'project_id': 'a'})
+    assert evaluations == ['cluster:get_all', 'cluster:get']
+    # Another target, another caller, another role: decided afresh, and
+    # each gets its own answer, not the remembered one.
+    assert not _allowed('cluster:get', member, project='b')
+    assert not _allowed('cluster:get', ctx(project='b'), project='a')
+    assert not _allowed('cluster:create', ctx(roles=['reader']))
+    assert _allowed('cluster:get', ctx(roles=['reader']))
+    assert evaluations[2:] == ['cluster:get', 'cluster:get',
+                               'cluster:create', 'cluster:get']
+    assert policy.get_enforcer().decisions.hits == 4
+
+
+def test_a_refusal_is_decided_every_time(evaluations):
+    reader = ctx(roles=['reader'])
+    for _ in range(3):
+        assert not _allowed('cluster:create', reader)
+    assert evaluations == ['cluster:create'] * 3
+
+
+def test_a_changed_policy_file_applies_at_the_next_call(tmp_path, conf,
+                                                        evaluations):
+    """No reset: oslo.policy notices the file's new modification time on
+    the next call, and no remembered decision outlives the rules it was
+    made under."""
+    import os
+    policy_file = tmp_path / 'policy.yaml'
+    policy_file.write_text('"cluster:get": "rule:admin_or_project_reader"\n')
+    conf('policy_file', str(policy_file), group='oslo_policy')
+    policy.reset()
+    assert _allowed('cluster:get', ctx())
+    assert _allowed('cluster:get', ctx())
+    assert evaluations == ['cluster:get']
+    policy_file.write_text('"cluster:get": "rule:context_is_admin"\n')
+    later = os.stat(policy_file).st_mtime + 10
+    os.utime(policy_file, (later, later))
+    assert not _allowed('cluster:get', ctx())
+    assert _allowed('cluster:get', ctx(roles=['admin']))
+    policy_file.write_text('"cluster:get": "@"\n')
+    os.utime(policy_file, (later + 10, later + 10))
+    assert _allowed('cluster:get', ctx(roles=[]))
+
+
+def test_set_rules_starts_a_new_generation(evaluations):
+    enforcer = policy.get_enforcer()
+    member = ctx()
+    assert _allowed('cluster:get', member)
+    assert _allowed('cluster:get', member)
+    enforcer.set_rules(oslo_policy.Rules.from_dict(
+        {'cluster:get': '!'}), overwrite=False)
+    assert not _allowed('cluster:get', member)
+    assert evaluations == ['cluster:get', 'cluster:get']
+
+
+def test_a_rule_that_asks_elsewhere_is_never_remembered(tmp_path, conf,
+                                                         monkeypatch):
+    """A check kind other than oslo.policy's own (an operator's http: check
+    asks a server) is evaluated on every call, whatever rule uses it."""
+    from oslo_policy import _checks
+    asked = []
+
+    class Asking(_checks.Check):
+        def __call__(self, target, creds, enforcer, current_rule=None):
+            asked.append(self.match)
+            return True
+
+    monkeypatch.setitem(_checks.registered_checks, 'asking', Asking)
+    policy_file = tmp_path / 'policy.yaml'
+    policy_file.write_text('"cluster:get": "asking:x"\n')
+    conf('policy_file', str(policy_file), group='oslo_policy')
+    policy.reset()
+    for _ in range(3):
+        assert _allowed('cluster:get', ctx())
+        assert _allowed('cluster:get_all', ctx())
+    assert asked == ['x'] * 3
+    assert policy.get_enforcer().decisions.hits == 0

@@ -226,12 +226,15 @@ def _prebuilt_summaries(where, path):
                                 SORT_KEYS)
     aliases = ((('cluster_id', 'stack_id'),)
                if request.version() >= microversions.CLUSTER_ID else ())
-    text, count, last = cluster_pages.summary_page(
+    # The body is made of the page and of this request's shape only (all
+    # in the page's key), so it is remembered with the page.
+    body, _count, _last = cluster_pages.summary_page(
         scope=where, fields=views.CLUSTER_SUMMARY,
         base_url=request.base_url(), limit=page.limit, marker=page.marker,
-        sort_key=page.sort_key, sort_dir=page.sort_dir, aliases=aliases)
-    return pagination.prebuilt_response('clusters', path, page, text, count,
-                                        last, where)
+        sort_key=page.sort_key, sort_dir=page.sort_dir, aliases=aliases,
+        render=functools.partial(pagination.prebuilt_body, 'clusters', path,
+                                 page, scope=where))
+    return pagination.prebuilt_response(body)
 
 
 def get_all():
