@@ -71,12 +71,7 @@ def start_profile(pid, path):
 
 
 def stop_profile(proc):
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    harness.stop(proc, signal.SIGINT, 60)
 
 
 def thread_cpu(pid):

@@ -174,12 +174,7 @@ def run(clusters, timeout, boot_delay=0.2, out=print, port=None,
             'load_average': '%s -> %s' % (load_start, load()),
         }
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        harness.stop(proc, signal.SIGTERM, 15)
         if result:
             app = server_times(os.path.join(data_dir, 'caas-all.log'))
             result['templates_app_p50_ms'] = harness.pct_ms(app, 50)

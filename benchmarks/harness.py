@@ -9,6 +9,7 @@ import logging
 import resource
 import shutil
 import statistics
+import subprocess
 import tempfile
 import threading
 import time
@@ -159,3 +160,14 @@ def pct_ms(values, pct):
     if not values:
         return None
     return round(percentile(values, pct) * 1000.0, 2)
+
+
+def stop(proc, sig, timeout):
+    """Send ``sig`` to the subprocess, wait ``timeout`` seconds for it to
+    end, then kill it."""
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
