@@ -37,6 +37,10 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
+from oslo_log import log as logging  # noqa: E402
+
+# The claim's logger (the Recorder logs as a claim does).
+LOG = logging.getLogger('caas.conductor.engine')
 
 
 class Endpoint:
@@ -185,10 +189,15 @@ class _Recorder:
         self.prefix = prefix
         self.counter = counter
 
-    def claim_and_run(self, operation_id):
-        if operation_id.startswith(self.prefix):
-            with self.counter.get_lock():
-                self.counter.value += 1
+    def claim_and_run(self, operation_id, request_id=None):
+        """Claimed, as the runner says: one log line, as a claim's."""
+        if not operation_id.startswith(self.prefix):
+            return False
+        with self.counter.get_lock():
+            self.counter.value += 1
+        LOG.info('Operation %s: counted (request %s)', operation_id,
+                 request_id)
+        return True
 
 
 def _child_config(url):
