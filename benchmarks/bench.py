@@ -74,9 +74,11 @@ def flatten(results):
     rows = []
     add = rows.append
     for key, r in sorted(results.get('list', {}).items()):
-        kind, n, clients = key.split('_')
-        label = 'GET /v1/clusters%s (%s clusters, %s clients)' % (
-            '' if kind == 'list' else '/<id>', n, clients[1:])
+        kind, n, clients = key.split('_')[:3]
+        label = 'GET /v1/clusters%s (%s clusters, %s clients%s)' % (
+            '' if kind == 'list' else '/<id>', n, clients[1:],
+            ' as threads of one process' if key.endswith('_threads')
+            else '')
         add((label + ' p50', r['p50_ms'], 'ms'))
         add((label + ' p99', r['p99_ms'], 'ms'))
         add((label + ' rate', r['req_s'], 'req/s'))

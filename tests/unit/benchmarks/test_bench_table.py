@@ -13,7 +13,9 @@ import bench  # noqa: E402
 RESULTS = {
     'list': {'list_100_c1': {'p50_ms': 1.5, 'p99_ms': 3.0, 'req_s': 600.0},
              'detail_100_c16': {'p50_ms': 1.0, 'p99_ms': 2.0,
-                                'req_s': 900.0}},
+                                'req_s': 900.0},
+             'list_100_c16_threads': {'p50_ms': 8.0, 'p99_ms': 30.0,
+                                      'req_s': 400.0}},
     'create': {'c%d' % c: {'clusters': 3, 'conductors': c, 'posted': 3,
                            'completed': 3, 'failed': 0, 'post_p50_ms': 9.0,
                            'post_p99_ms': 12.0, 'creates_s': 30.0,
@@ -52,6 +54,8 @@ def test_every_section_gives_its_rows():
         (1.5, 'ms')
     assert rows['GET /v1/clusters/<id> (100 clusters, 16 clients) rate'] == \
         (900.0, 'req/s')
+    assert rows['GET /v1/clusters (100 clusters, 16 clients as threads of '
+                'one process) p99'] == (30.0, 'ms')
     assert rows['POST /v1/clusters -> 202 p99 (16 clients)'] == (12.0, 'ms')
     assert rows['3 creates, 2 conductors: clusters/min'] == (120.0, '/min')
     assert rows['steady, 10 settled clusters: DB writes (clusters)'] == \
