@@ -13,6 +13,7 @@ import weakref
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from caas.common import lru
 from caas.db.sqlalchemy import engine
 from caas.db.sqlalchemy import models
 
@@ -48,14 +49,9 @@ def _insert_clause(table, prefix, columns, after):
             .returning(table.c.id).cte(prefix))
 
 
-# (columns of each row, quota setting or not) -> the create's statement.
-_CREATE_STATEMENTS = {}
-
-
 def _create_statement(shape):
-    statement = _CREATE_STATEMENTS.get(shape)
-    if statement is not None:
-        return statement
+    """The create's statement for ``shape``: (columns of each row, quota
+    setting or not)."""
     cluster_columns, group_columns, ca_columns, op_columns, quota = shape
     table = models.Cluster.__table__
     new = sa.insert(table).values({
@@ -77,10 +73,7 @@ def _create_statement(shape):
             sa.bindparam('quota_setting', type_=sa.Text),
             sa.bindparam('quota_value', type_=sa.Text),
             sa.true()).label('quota_set'))
-    statement = sa.select(*columns).add_cte(last)
-    # Shapes are few (the CA types of a COE, the default nodegroups).
-    _CREATE_STATEMENTS[shape] = statement
-    return statement
+    return sa.select(*columns).add_cte(last)
 
 
 # engine -> whether its database has the quota trigger (looked up once).
@@ -91,7 +84,11 @@ _HAS_QUOTA_TRIGGER = sa.text(
 
 
 # (shape, dialect name) -> (SQL text, [(parameter, bind processor)]).
-_COMPILED = {}
+# Shapes are few in use (the CA types of a COE, the default nodegroups,
+# the optional fields clients send), but which optional fields a request
+# carries is the client's choice: the statements kept are bounded.
+MAX_SHAPES = 64
+_COMPILED = lru.LRU(MAX_SHAPES)
 
 
 def _compiled(shape, dialect):
@@ -109,7 +106,8 @@ def _compiled(shape, dialect):
                 dialect)
             if process is not None:
                 processors.append((name, process))
-        found = _COMPILED[key] = (compiled.string, processors)
+        found = (compiled.string, processors)
+        _COMPILED.put(key, found)
     return found
 
 

@@ -127,3 +127,34 @@ def test_a_none_json_value_is_written_as_the_orm_writes_it(pg_db,
     cluster, groups, _cas, _ops = _written(one.uuid)
     assert cluster[0]['labels'] == {'k': ['v', 1, None]}
     assert groups[0]['node_taints'] == [{'key': 'k'}]
+
+
+def test_the_create_statements_kept_are_bounded():
+    """Which optional fields a create carries is the client's choice, and
+    each set of them is a statement of its own: no more than
+    ``MAX_SHAPES`` are kept, the most recently used."""
+    import itertools
+
+    from sqlalchemy.dialects.postgresql import psycopg2
+
+    from caas.db import cluster_create
+    from caas.db.sqlalchemy import models
+    cluster_create._COMPILED.clear()
+    dialect = psycopg2.dialect()
+    optional = ['name', 'keypair', 'discovery_url', 'docker_volume_size',
+                'fixed_network', 'fixed_subnet', 'floating_ip_enabled',
+                'master_lb_enabled']
+    op = ('id', 'cluster_id', 'kind')
+    shapes = [(('uuid', 'project_id') + subset, (), (), op, True)
+              for n in range(len(optional) + 1)
+              for subset in itertools.combinations(optional, n)]
+    assert len(shapes) > 2 * cluster_create.MAX_SHAPES
+    table = models.Cluster.__table__
+    for shape in shapes:
+        sql, _processors = cluster_create._compiled(shape, dialect)
+        assert all('c_%s' % c in sql for c in shape[0])
+        assert all(c in table.c for c in shape[0])
+    assert len(cluster_create._COMPILED) == cluster_create.MAX_SHAPES
+    # The latest are the ones kept.
+    assert cluster_create._COMPILED.get((shapes[-1], 'postgresql'))
+    assert cluster_create._COMPILED.get((shapes[0], 'postgresql')) is None
