@@ -138,7 +138,7 @@ def apply(cloud, stack, template, params, action, strict=True):
     # What the update removes goes in the reverse of its creation order;
     # like Heat's, the update ends only once that is gone (a removed
     # server is deleted in Nova before the stack is UPDATE_COMPLETE).
-    removed = [res for res in old.values() if res.get('action') != 'INIT']
+    removed = any(res.get('action') != 'INIT' for res in old.values())
     for res in reversed(list(old.values())):
         _delete_resource(cloud, stack, res)
     stack['removed_by'] = (st.now() + cloud.knobs['delete_delay']
