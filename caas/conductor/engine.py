@@ -269,9 +269,16 @@ class FlowRunner:
                 progress.record_resume(fence, op.kind, project_id,
                                        db_events.last_of_operation(op_id))
             with progress.ProgressListener(engine, fence, op.kind,
-                                           project_id):
+                                           project_id) as listener:
+                # The steps' successes go out with the listener's events,
+                # the book's removal with the flow's last save.
+                connection = engine.storage.backend.get_connection()
+                connection.progress = listener
+                connection.forget_book = op.id
                 engine.run()
-            self._forget_flow(op_id)
+                connection.flush()
+            if not connection.forgotten:
+                self._forget_flow(op_id)
         except exceptions.FencedOut:
             LOG.warning('Cluster %s: lost the claim on operation %s (epoch '
                         '%d); stopping without acting', fence.cluster_uuid,
@@ -322,6 +329,8 @@ class FlowRunner:
 
     @staticmethod
     def _project_of(op):
+        if hasattr(op, 'cluster_project_id'):
+            return op.cluster_project_id    # as the claim returned it
         try:
             return db_api.get_cluster_by_uuid(
                 op.cluster_id, scope=db_api.ALL_PROJECTS).project_id

@@ -29,11 +29,24 @@ The statements are built once per table and set of columns and run with
 each save's values (building them per save was a tenth of a conductor's
 CPU per create); a flow's new atoms go out in one INSERT.
 
+A step's success is not a transaction of its own either: with the flow's
+progress listener attached (``FencedConnection.progress``), it goes out in
+the transaction of the next step's start, whose events (that success and
+the start) are inserted first, locking the operation row while the claim
+holds; or, after the last step, in the transaction of the flow's own save.
+Both come before anything else happens in the flow, and a lost claim fails
+that transaction from inside the storage, so the flow stops there as at
+any other refused save (TaskFlow's notifications, where the events were
+written before, swallow every error). A conductor that dies in between has
+not recorded the success, and a resume runs that step again, as it would
+after a death inside the step.
+
 Reads, the logbook's first save and its removal stay TaskFlow's own.
 """
 
 import functools
 
+from oslo_log import log as logging
 import sqlalchemy as sa
 from taskflow import states as tf_states
 from taskflow import exceptions as tf_exc
@@ -41,9 +54,12 @@ from taskflow.persistence import base as tf_base
 from taskflow.persistence import models as tf_models
 
 from caas.common import exceptions
+from caas.db import events as db_events
 from caas.db import operations as db_ops
 from caas.db import outage
 from caas.db.sqlalchemy import models
+
+LOG = logging.getLogger(__name__)
 
 # Atom metadata that only reports how far a task got.
 _PROGRESS_KEYS = frozenset(('progress', 'progress_details'))
@@ -102,6 +118,21 @@ def _not_worth_a_save(before, after):
             _differs_only_in(before, after, ('state',)))
 
 
+def _starts(before, after):
+    """The values of an atom whose execution starts."""
+    return (before['state'] == tf_states.PENDING and
+            after['state'] == tf_states.RUNNING and
+            after['intention'] == tf_states.EXECUTE)
+
+
+class _Missing(Exception):
+    """A save's row is not there (or the claim is lost): roll back."""
+
+    def __init__(self, kind, uuid):
+        super().__init__(kind, uuid)
+        self.kind, self.uuid = kind, uuid
+
+
 class FencedConnection:
     """What TaskFlow's storage calls for one flow; writes are fenced.
 
@@ -119,6 +150,16 @@ class FencedConnection:
         self._stored = None    # atom uuids in the database (read once)
         self._flow_saved = None  # the flow's values as last written
         self._setup = None     # a new flow's saves, kept until flush_setup
+        # Saves kept for the next transaction (an atom's success, the
+        # flow's start): uuid -> (kind, uuid, UPDATE, its parameters).
+        self._deferred = {}
+        # The flow's ProgressListener: the successes wait for its next
+        # events (see the module docstring); without it, none waits.
+        self.progress = None
+        # The logbook to remove with the flow's save of its success (the
+        # runner removes a finished flow's book), and whether it was.
+        self.forget_book = None
+        self.forgotten = False
         self.statements = 0    # saves sent (for the tests' counts)
 
     # -- a new flow's setup: one transaction ---------------------------------
@@ -214,22 +255,93 @@ class FencedConnection:
         if self._setup is not None:
             self._kept(atom=atom_detail)
             return atom_detail
-        values = atom_detail.to_dict()
-        before = self._saved.get(atom_detail.uuid)
-        if before is not None and _not_worth_a_save(before, values):
+        if self.forgotten:
             return atom_detail
-        table = self._tables.atomdetails
-        stmt = _fenced_update(table, tuple(values))
-        params = _params(self._fence, values)
-
-        def write():
-            with self._engine.begin() as conn:
-                return conn.execute(stmt, params).rowcount
-        self.statements += 1
-        if outage.call(write) != 1:
-            self._refused('atom', atom_detail.uuid)
+        values = atom_detail.to_dict()
+        uuid = atom_detail.uuid
+        before = self._saved.get(uuid)
+        if before is not None and _not_worth_a_save(before, values):
+            if self._deferred and uuid not in self._deferred:
+                # Another atom moves on: the success kept goes out first,
+                # with the events of this atom's start if it starts.
+                start = None
+                if _starts(before, values):
+                    start = self.progress.start_events(atom_detail.name)
+                self._send(events=start)
+            return atom_detail
+        save = ('atom', uuid, _fenced_update(self._tables.atomdetails,
+                                             tuple(values)),
+                _params(self._fence, values))
+        if self.progress is not None and \
+                values['state'] == tf_states.SUCCESS and \
+                values['intention'] == tf_states.EXECUTE:
+            self._deferred[uuid] = save
+        else:
+            self._send(save)
         self._remember(values)
         return atom_detail
+
+    def flush(self):
+        """Send the saves kept for the next transaction, if any."""
+        if self._deferred:
+            self._send()
+
+    def _atom_saves(self, save=None, replaced=None):
+        """The kept saves and ``save``, now to be sent; a kept save of the
+        row ``save`` or ``replaced`` (a uuid) writes is left out: the
+        newer values are all written."""
+        deferred, self._deferred = self._deferred, {}
+        for uuid in (save[1] if save else None, replaced):
+            deferred.pop(uuid, None)
+        return list(deferred.values()) + ([save] if save else [])
+
+    @staticmethod
+    def _run_atom_saves(conn, saves):
+        for kind, uuid, stmt, params in saves:
+            if conn.execute(stmt, params).rowcount != 1:
+                raise _Missing(kind, uuid)
+
+    def _send(self, save=None, events=None):
+        """One transaction: ``events`` (events, status_reason) of the
+        progress listener first (they assert the claim and lock the
+        operation row), then the kept success and ``save``.
+
+        :raises: FencedOut when the claim was lost (nothing is written).
+        """
+        saves = self._atom_saves(save)
+
+        def write(events):
+            with self._engine.begin() as conn:
+                if events is not None:
+                    self._insert_events(conn, *events)
+                self._run_atom_saves(conn, saves)
+        self.statements += len(saves)
+        self._sent(write, events)
+
+    def _insert_events(self, conn, events, status_reason=None):
+        if events:
+            db_events.insert_all(conn, self._fence, self.progress.project_id,
+                                 self.progress.kind, events, status_reason)
+
+    def _sent(self, write, events):
+        """Run ``write(events)`` through an outage. The events are best
+        effort, as they were in a transaction of their own: if their
+        writes fail for another reason than a lost claim, the saves go
+        without them."""
+        try:
+            try:
+                return outage.call(write, events)
+            except (exceptions.FencedOut, _Missing):
+                raise
+            except Exception as exc:
+                if not events or not events[0]:
+                    raise
+                LOG.warning('Cluster %s: could not record events of '
+                            'operation %s: %s', self._fence.cluster_uuid,
+                            self._fence.operation_id, exc)
+                return outage.call(write, None)
+        except _Missing as missing:
+            self._refused(missing.kind, missing.uuid)
 
     @staticmethod
     def _copy(values):
@@ -244,21 +356,46 @@ class FencedConnection:
         if self._setup is not None:
             self._kept(flow=flow_detail)
             return flow_detail
+        if self.forgotten:
+            return flow_detail
         values = flow_detail.to_dict()
         known = self._stored if self._stored is not None else ()
         new_atoms = [ad for ad in flow_detail if ad.uuid not in known]
         if self._stored is not None and not new_atoms and \
                 self._flow_saved == values:
+            self.flush()
             return flow_detail
         flows = self._tables.flowdetails
         atoms = self._tables.atomdetails
         update = _fenced_update(flows, tuple(values))
         params = _params(self._fence, values)
+        if self.progress is not None and not new_atoms and \
+                self._stored is not None and \
+                values['state'] == tf_states.RUNNING:
+            # The flow starts (from SUSPENDED, where TaskFlow's load left
+            # it): saved with its first step's start. A flow left
+            # SUSPENDED resumes as one left RUNNING.
+            self._deferred[flow_detail.uuid] = (
+                'flow', flow_detail.uuid, update, params)
+            self._flow_saved = self._copy(values)
+            return flow_detail
+        saves = self._atom_saves(replaced=flow_detail.uuid)
+        # Once the flow succeeded, the runner removes its book: in the
+        # transaction of its last save, after the claim was asserted.
+        forget = self.forget_book \
+            if values['state'] == tf_states.SUCCESS else None
+        # The successes the listener holds (the last step's, at the end
+        # of the flow) go out with the save of its state.
+        events = (self.progress.held_events(), None) \
+            if self.progress is not None else None
 
-        def write():
+        def write(events):
             with self._engine.begin() as conn:
+                if events is not None:
+                    self._insert_events(conn, *events)
+                self._run_atom_saves(conn, saves)
                 if conn.execute(update, params).rowcount != 1:
-                    return None
+                    raise _Missing('flow', flow_detail.uuid)
                 if self._stored is None:
                     stored = set(conn.execute(
                         sa.select(atoms.c.uuid).where(
@@ -272,12 +409,14 @@ class FencedConnection:
                 if new:
                     conn.execute(sa.insert(atoms), new)
                     stored.update(value['uuid'] for value in new)
+                if forget is not None:
+                    books = self._tables.logbooks
+                    conn.execute(sa.delete(books).where(
+                        books.c.uuid == forget))
                 return stored, new
-        self.statements += 1
-        written = outage.call(write)
-        if written is None:
-            self._refused('flow', flow_detail.uuid)
-        self._stored, new = written
+        self.statements += 1 + len(saves)
+        self._stored, new = self._sent(write, events)
+        self.forgotten = forget is not None
         self._flow_saved = self._copy(values)
         for value in new:
             value = dict(value)

@@ -13,11 +13,16 @@ Events are best effort for the flow: a lost claim or a failed write is
 logged and never fails the step (the step's own fenced writes decide).
 
 A step's success is written with whatever comes next - the next step's
-start, which TaskFlow announces at once, or the end of the flow - in one
-transaction (a create wrote 15 events in 15 transactions, a sixth of a
-conductor's CPU per cluster; now 9). Its time is when it happened. A
-conductor that dies in between loses that one line; the step's own state
-is TaskFlow's, saved before the success is announced.
+start, or the end of the flow - in one transaction (a create wrote 15
+events in 15 transactions, a sixth of a conductor's CPU per cluster; now
+8). Its time is when it happened. The flow's storage
+(``caas.conductor.persistence``) writes a step's start and the success
+before it, together with TaskFlow's save of that success, as the next
+step starts (:meth:`ProgressListener.start_events`), and the last
+success with the flow's last save (:meth:`ProgressListener.held_events`);
+the notifications that follow write nothing more. A conductor that dies
+in between loses that line with the success it reports, and runs the
+step again when it resumes.
 """
 
 import threading
@@ -74,6 +79,7 @@ class ProgressListener(tf_listeners.Listener):
         self.current = None     # (index, step, label) of the running step
         self._last_message = None
         self._held = []         # successes to write with the next event
+        self._started = None    # a start the flow's storage wrote
 
     def __enter__(self):
         with _active_lock:
@@ -91,6 +97,9 @@ class ProgressListener(tf_listeners.Listener):
         ev_state = _TASK_STATES.get(state)
         name = details.get('task_name')
         if ev_state is None or name not in self._steps:
+            return
+        if ev_state == states.EV_STARTED and name == self._started:
+            self._started = None    # written with the save before it
             return
         index, step, label = self._steps[name]
         message = None
@@ -118,6 +127,27 @@ class ProgressListener(tf_listeners.Listener):
             self._held.append(event)
             return
         self._write([event], reason)
+
+    def start_events(self, name):
+        """For the flow's storage, which writes them as atom ``name``
+        starts: the successes held and the step's start, with its status
+        line, as (events, status_reason); None for an atom that is not a
+        step. The notification of that start then writes nothing."""
+        if name not in self._steps:
+            return None
+        index, step, label = self.current = self._steps[name]
+        self._last_message = None
+        self._started = name
+        events, self._held = self._held + [db_events.event(
+            states.EV_STARTED, step=step, step_index=index,
+            step_count=self.count)], []
+        return events, status_line(index, self.count, label)
+
+    def held_events(self):
+        """For the flow's storage, which writes them with the flow's save:
+        the successes not yet written."""
+        events, self._held = self._held, []
+        return events
 
     def _write(self, events, reason):
         events, self._held = self._held + events, []

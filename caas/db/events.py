@@ -91,24 +91,37 @@ def record_all(fence, project_id, kind, events, status_reason=None):
     :param status_reason: as for :func:`record`.
     :raises: FencedOut when the claim was lost (nothing is written).
     """
+    # A Core connection: an ORM session around two statements cost more
+    # than the statements.
+    with get_engine().begin() as conn:
+        return insert_all(conn, fence, project_id, kind, events,
+                          status_reason)
+
+
+def insert_all(conn, fence, project_id, kind, events, status_reason=None):
+    """:func:`record_all` in the transaction of ``conn`` (a Core
+    connection), which the caller commits. The first event's insert locks
+    the operation row until then (``FOR UPDATE``), so writes after it in
+    the same transaction are fenced as it is.
+
+    :raises: FencedOut when the claim was lost (roll the transaction
+        back).
+    """
     claim = {'v_operation_id': fence.operation_id,
              'v_cluster_id': fence.cluster_uuid, 'v_project_id': project_id,
              'v_kind': kind, 'v_conductor': fence.owner,
              'v_epoch': fence.epoch}
     ids = []
-    # A Core connection: an ORM session around two statements cost more
-    # than the statements.
-    with get_engine().begin() as conn:
-        for values in events:
-            row = conn.execute(_OWNED_INSERT, dict(claim, **values)).first()
-            if row is None:
-                raise exceptions.FencedOut(operation=fence.operation_id,
-                                           owner=fence.owner,
-                                           epoch=fence.epoch)
-            ids.append(row[0])
-        if status_reason is not None:
-            conn.execute(_SET_REASON, dict(claim,
-                                           v_reason=status_reason[:1000]))
+    for values in events:
+        row = conn.execute(_OWNED_INSERT, dict(claim, **values)).first()
+        if row is None:
+            raise exceptions.FencedOut(operation=fence.operation_id,
+                                       owner=fence.owner,
+                                       epoch=fence.epoch)
+        ids.append(row[0])
+    if status_reason is not None:
+        conn.execute(_SET_REASON, dict(claim,
+                                       v_reason=status_reason[:1000]))
     return ids
 
 

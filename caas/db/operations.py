@@ -81,9 +81,17 @@ def claim(op_id, owner, expect_owner=None, expect_epoch=None):
     return row.epoch if row is not None else None
 
 
+# The claimed operation's cluster's project, returned with the claim (the
+# flow reads it no more): None once the cluster is gone.
+_CLUSTER_PROJECT = sa.select(Cluster.project_id).where(
+    Cluster.uuid == Op.cluster_id).scalar_subquery().label(
+        'cluster_project_id')
+
+
 def claim_operation(op_id, owner, expect_owner=None, expect_epoch=None):
     """:func:`claim`, returning the operation's row as the claim left it
-    (its columns, as attributes), or None."""
+    (its columns, as attributes, and ``cluster_project_id``: its cluster's
+    project), or None."""
     now = models.utcnow()
     cond = [Op.id == op_id, Op.state.in_(states.OP_UNFINISHED)]
     cond.append(Op.owner.is_(None) if expect_owner is None
@@ -95,7 +103,7 @@ def claim_operation(op_id, owner, expect_owner=None, expect_epoch=None):
             session, sa.update(Op).where(*cond).values(
                 owner=owner, epoch=Op.epoch + 1, claims=Op.claims + 1,
                 state=states.OP_RUNNING, claimed_at=now, updated_at=now),
-            Op.id == op_id, *_OP.c)
+            Op.id == op_id, *_OP.c, _CLUSTER_PROJECT)
 
 
 def unfinished_operations(limit=1000):

@@ -29,14 +29,20 @@ from tests.unit.conductor.conftest import wait_operation
 # that changes nothing was written (issue 11, fourth round); 104 once the
 # flow's setup was one transaction, the claim returned the operation row
 # and the flow kept it, the template was read once per claim, the CAs in one
-# read and the trustee's writes merged (fifth round).
-MAX_STATEMENTS = 104
+# read and the trustee's writes merged (fifth round); 84 once each step's
+# success went out with the next step's start, the flow's start with its
+# first step's, the book's removal with the flow's last save and the
+# cluster's project with the claim (seventh round).
+MAX_STATEMENTS = 84
 # Transactions (each a BEGIN on SQLite, a round trip or two on PostgreSQL):
-# 35 in the fifth round (66 before it).
-MAX_TRANSACTIONS = 35
+# 35 in the fifth round (66 before it), 30 measured then; 19 in the
+# seventh.
+MAX_TRANSACTIONS = 19
 # Progress events: each of the 7 steps starts and succeeds, and the wait
 # for the stack says once what its one poll saw (15 events); a success
-# goes out in the transaction of the event after it (9 transactions).
+# goes out in the transaction of the event after it (9 transactions), and
+# TaskFlow's saves of the steps' successes, of the flow's start and of its
+# end go out in those (none opens a transaction of its own).
 EVENTS = 15
 EVENT_TRANSACTIONS = 9
 # TaskFlow's reader/writer lock taken per create in the flow thread: once,
@@ -155,6 +161,11 @@ def test_a_steps_success_shares_the_next_events_transaction(
     assert len(inserts) == EVENTS
     opened = [i for i in inserts if log[i - 1].startswith('BEGIN')]
     assert len(opened) == EVENT_TRANSACTIONS
+    # TaskFlow's saves after the setup, and the removal of the book.
+    saves = [i for i, statement in enumerate(log) if statement.startswith((
+        'UPDATE atomdetails', 'UPDATE flowdetails', 'DELETE FROM logbooks'))]
+    assert len(saves) == 7 + 1 + 1 + 1
+    assert [log[i] for i in saves if log[i - 1].startswith('BEGIN')] == []
 
 
 def test_taskflow_storage_takes_its_python_lock_only_in_its_load(

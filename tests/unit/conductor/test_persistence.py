@@ -312,3 +312,171 @@ def test_a_conductor_paused_in_a_flows_setup_is_fenced_out(
     events = db_events.list_events(scope=db_api.ALL_PROJECTS,
                                    operation_id=op.id, limit=1000)
     assert {e.conductor for e in events} == {'second'}
+
+
+# -- a step's success goes out with the next step's start --------------------
+
+class _Listener:
+    """What the flow's storage asks of its ProgressListener."""
+
+    project_id = 'p1'
+    kind = states.OP_CLUSTER_CREATE
+
+    def __init__(self):
+        self.held = []
+
+    def start_events(self, name):
+        events, self.held = self.held + [db_events.event(
+            states.EV_STARTED, step=name, step_index=2, step_count=2)], []
+        return events, 'step 2/2 %s' % name
+
+    def held_events(self):
+        events, self.held = self.held, []
+        return events
+
+
+@pytest.fixture
+def two_atoms(claimed):
+    op, fence, conn, shared, flow, first = claimed
+    second = tf_models.TaskDetail('t2', uuid='atom2-%s' % op.id)
+    second.state = 'PENDING'    # as TaskFlow's storage adds it
+    flow.add(second)
+    conn.update_flow_details(flow)
+    conn.progress = _Listener()
+    first.state = 'RUNNING'
+    conn.update_atom_details(first)
+    first.state, first.results = 'SUCCESS', 'done'
+    conn.update_atom_details(first)
+    return op, conn, shared, flow, first, second
+
+
+def _events(op):
+    return db_events.list_events(scope=db_api.ALL_PROJECTS,
+                                 operation_id=op.id, limit=100)
+
+
+def test_a_success_is_written_as_the_next_atom_starts(two_atoms):
+    op, conn, shared, _flow, first, second = two_atoms
+    assert _stored_atom(shared, first).state != 'SUCCESS'
+    conn.progress.held.append(db_events.event(states.EV_SUCCEEDED,
+                                              step='t1', step_index=1))
+    second.state = 'RUNNING'
+    conn.update_atom_details(second)
+    assert (_stored_atom(shared, first).state,
+            _stored_atom(shared, first).results) == ('SUCCESS', 'done')
+    assert [(e.state, e.step) for e in _events(op)] == [
+        (states.EV_SUCCEEDED, 't1'), (states.EV_STARTED, 't2')]
+    assert db_api.get_cluster(op.cluster_id, scope=db_api.ALL_PROJECTS)\
+        .status_reason == 'step 2/2 t2'
+    # The start itself is still not written.
+    assert _stored_atom(shared, second).state == 'PENDING'
+
+
+def test_a_claim_lost_before_the_next_start_writes_nothing(two_atoms):
+    """The success, the events and the start fail together, from inside
+    the storage (where the flow sees it), not in a notification."""
+    op, conn, shared, _flow, first, second = two_atoms
+    assert db_ops.claim(op.id, 'c2', expect_owner='c1',
+                        expect_epoch=op.epoch + 1) is not None
+    second.state = 'RUNNING'
+    with pytest.raises(exceptions.FencedOut):
+        conn.update_atom_details(second)
+    assert _stored_atom(shared, first).state != 'SUCCESS'
+    assert _events(op) == []
+
+
+def test_the_last_success_goes_out_with_the_flows_save(two_atoms):
+    op, conn, shared, flow, first, _second = two_atoms
+    conn.progress.held.append(db_events.event(states.EV_SUCCEEDED,
+                                              step='t1', step_index=1))
+    flow.state = 'SUCCESS'
+    conn.update_flow_details(flow)
+    assert _stored_atom(shared, first).state == 'SUCCESS'
+    assert shared.get_flow_details(flow.uuid).state == 'SUCCESS'
+    assert [e.state for e in _events(op)] == [states.EV_SUCCEEDED]
+
+
+def test_a_claim_lost_before_the_flows_last_save_writes_nothing(two_atoms):
+    op, conn, shared, flow, first, _second = two_atoms
+    conn.forget_book = op.id
+    conn.progress.held.append(db_events.event(states.EV_SUCCEEDED,
+                                              step='t1', step_index=1))
+    assert db_ops.claim(op.id, 'c2', expect_owner='c1',
+                        expect_epoch=op.epoch + 1) is not None
+    flow.state = 'SUCCESS'
+    with pytest.raises(exceptions.FencedOut):
+        conn.update_flow_details(flow)
+    assert _stored_atom(shared, first).state != 'SUCCESS'
+    assert shared.get_flow_details(flow.uuid).state != 'SUCCESS'
+    assert _events(op) == []
+    assert not conn.forgotten
+    assert shared.get_logbook(op.id) is not None
+
+
+def test_a_succeeded_flows_book_goes_with_its_last_save(two_atoms):
+    op, conn, shared, flow, _first, _second = two_atoms
+    conn.forget_book = op.id
+    flow.state = 'REVERTED'
+    conn.update_flow_details(flow)
+    assert shared.get_logbook(op.id) is not None
+    flow.state = 'SUCCESS'
+    conn.update_flow_details(flow)
+    assert conn.forgotten
+    assert _books(shared, op) is None
+
+
+def test_events_that_fail_leave_the_success_written(two_atoms, monkeypatch):
+    """Events stay best effort: an error of theirs (not a lost claim)
+    does not stop the flow."""
+    op, conn, shared, _flow, first, second = two_atoms
+
+    def broken(*args, **kwargs):
+        raise ValueError('no events today')
+    monkeypatch.setattr(db_events, 'insert_all', broken)
+    second.state = 'RUNNING'
+    conn.update_atom_details(second)
+    assert _stored_atom(shared, first).state == 'SUCCESS'
+
+
+@pytest.mark.parametrize('index', range(len(_create_steps()) - 1))
+def test_a_claim_lost_after_a_step_stops_the_flow_before_the_next(
+        make_runner, sim, monkeypatch, index):
+    """The claim is taken over as soon as one step returns: the first
+    conductor's flow stops there, the next step never runs under it, and
+    neither that success nor the next start is recorded by it."""
+    name, cls = _create_steps()[index]
+    following = _create_steps()[index + 1][1]
+    real, real_next = cls.execute, following.execute
+    ran_next = []
+
+    @functools.wraps(real)
+    def execute(self, fence, *args, **kwargs):
+        result = real(self, fence, *args, **kwargs)
+        if self.name == name and fence.owner == 'first':
+            assert db_ops.claim(fence.operation_id, 'thief',
+                                expect_owner='first', expect_epoch=1)
+        return result
+
+    @functools.wraps(real_next)
+    def execute_next(self, fence, *args, **kwargs):
+        if fence.owner == 'first':
+            ran_next.append(self.name)
+        return real_next(self, fence, *args, **kwargs)
+    monkeypatch.setattr(cls, 'execute', execute)
+    monkeypatch.setattr(following, 'execute', execute_next)
+    first = make_runner('first')
+    _cluster, op = make_cluster(driver=None)
+    first.claim_and_run(op.id)
+    wait_for(lambda: not first.running())
+    assert ran_next == []
+    events = db_events.list_events(scope=db_api.ALL_PROJECTS,
+                                   operation_id=op.id, limit=1000)
+    # The step's start is the last one; its success is not recorded.
+    assert [e.step_index for e in events
+            if e.state == states.EV_STARTED] == list(range(1, index + 2))
+    assert (states.EV_SUCCEEDED, index + 1) not in [
+        (e.state, e.step_index) for e in events]
+    stored = flow_engine.make_backend().get_connection().get_flow_details(
+        db_api.get_operation(op.id).flow_id)
+    [atom] = [ad for ad in stored if ad.name == name]
+    assert atom.state != 'SUCCESS'

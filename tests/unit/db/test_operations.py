@@ -1,12 +1,15 @@
 """Claims and fenced writes in the database."""
 
 import pytest
+import sqlalchemy as sa
 
 from caas.common import exceptions
 from caas.common import states
 from caas.conductor.ownership import Fence
 from caas.db import api as db_api
 from caas.db import operations as db_ops
+from caas.db.sqlalchemy import engine
+from caas.db.sqlalchemy import models
 
 
 def _cluster(db):
@@ -157,3 +160,17 @@ def test_the_claim_returns_the_row_the_flow_keeps(db):
     assert fence.operation().params == {'k': 'v'}
     assert db_api.get_operation(op.id).params == {'k': 'v'}
     assert db_ops.claim_operation(op.id, 'b') is None
+
+
+def test_the_claim_returns_the_clusters_project(db):
+    """The flow's first read (the cluster's project, for its events and
+    its trust) comes with the claim; None once the cluster is gone."""
+    cluster, op = _cluster(db)
+    row = db_ops.claim_operation(op.id, 'a')
+    assert row.cluster_project_id == cluster.project_id
+    assert row.cluster_project_id is not None
+    _gone, other = _cluster(db)
+    with engine.session_scope() as session:
+        session.execute(sa.delete(models.Cluster).where(
+            models.Cluster.uuid == other.cluster_id))
+    assert db_ops.claim_operation(other.id, 'a').cluster_project_id is None
