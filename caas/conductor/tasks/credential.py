@@ -17,6 +17,7 @@ trustor, on its own project.
 """
 
 import secrets
+import types
 
 from oslo_log import log as logging
 
@@ -47,6 +48,12 @@ def wipe_token(fence, operation_id):
         fence.update(operation_values={'params': {
             k: v for k, v in params.items()
             if k not in (TOKEN_PARAM, identity.PROJECT_PARAM)}})
+
+
+def _values(row):
+    """A trustee row's columns (a Core row, or an ORM object)."""
+    mapping = getattr(row, '_mapping', None)
+    return dict(mapping) if mapping is not None else row.as_dict()
 
 
 def _password(fence, row):
@@ -86,8 +93,12 @@ class MakeTrustee(common.Task):
 
     def execute(self, fence, clients, operation_id):
         ident = identity.Identity.for_trustees(clients)
-        row = outage.call(trustees.of_operation, fence.cluster_uuid,
-                          operation_id)
+        row = None
+        if fence.operation().claims > 1:
+            # Only a run under an earlier claim can have written the row
+            # (the first claim's run is the operation's first).
+            row = outage.call(trustees.of_operation, fence.cluster_uuid,
+                              operation_id)
         # The pending row is written before Keystone is touched: when this
         # run writes it, no earlier run made the user or its trust, and
         # neither is looked for (two requests fewer a create).
@@ -122,6 +133,11 @@ class MakeTrustee(common.Task):
         # finds the user by its name and the trust by its trustee.
         outage.call(trustees.update, fence, row.id, user_id=user_id,
                     trust_id=trust_id, trustor_user_id=trustor)
+        # As written, for the stack's parameters (no read of it again
+        # under this claim, whose flow alone writes it).
+        fence.memo['trustee'] = types.SimpleNamespace(**dict(
+            _values(row), user_id=user_id, trust_id=trust_id,
+            trustor_user_id=trustor))
         if not CONF.trust.act_as_trustee:
             # Acting through the trust, the create still needs the token
             # for the stack (see caas.clients.trusted); retire-credentials
@@ -149,9 +165,10 @@ class MakeTrustee(common.Task):
         fence.check()
         trust_id = common.cloud_call(identity.create_trust, session, trustor,
                                      trustee_id, project, roles)
-        LOG.info('Cluster %s: created trust %s from %s to trustee %s on '
-                 'project %s', fence.cluster_uuid, trust_id, trustor,
-                 trustee_id, project)
+        # The step's INFO line names the trust when the trustee holds it.
+        LOG.debug('Cluster %s: created trust %s from %s to trustee %s on '
+                  'project %s', fence.cluster_uuid, trust_id, trustor,
+                  trustee_id, project)
         return trustor, trust_id
 
     def revert(self, fence, clients, operation_id, result, *args, **kwargs):
@@ -159,6 +176,7 @@ class MakeTrustee(common.Task):
         step made before it failed) unless the stack may already hand it to
         nodes: then it stays recorded, and the next rotation or the
         cluster's deletion removes it."""
+        fence.memo.pop('trustee', None)
         try:
             wipe_token(fence, operation_id)
             row = outage.call(trustees.of_operation, fence.cluster_uuid,

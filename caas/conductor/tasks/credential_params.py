@@ -21,10 +21,16 @@ def credential_of(row, cluster_uuid):
             'hand_trust': CONF.trust.cluster_user_trust}
 
 
-def stack_parameters(driver, cluster_uuid, operation_id, declared):
+def stack_parameters(driver, cluster_uuid, operation_id, declared,
+                     known=None):
     """Credential parameters for a stack that declares ``declared``: the
-    operation's own trustee, else the cluster's current one."""
-    row = outage.call(trustees.of_operation, cluster_uuid, operation_id) or \
+    operation's own trustee, else the cluster's current one.
+
+    :param known: the operation's own trustee as this claim wrote it
+        (then not read).
+    """
+    row = known or \
+        outage.call(trustees.of_operation, cluster_uuid, operation_id) or \
         outage.call(trustees.current, cluster_uuid)
     if row is None or row.user_id is None:
         return {}

@@ -57,7 +57,8 @@ class CreateStack(common.Task):
         # (a password: the create is sent through the quiet client).
         secret = credential_params.stack_parameters(
             data.driver, fence.cluster_uuid, fence.operation_id,
-            definition['template'].get('parameters') or {})
+            definition['template'].get('parameters') or {},
+            known=fence.memo.get('trustee'))
         definition['parameters'].update(secret)
         # The CAs the control plane signs with: given at create only, so
         # later updates (existing=True) keep them and never replace a
@@ -364,8 +365,9 @@ def wait_for_stack(fence, clients, stack_id, action, deadline, news=None):
         raise StackFailed(reason='Heat stack %s (%s) is %s: %s' % (
             stack.stack_name, stack_id, stack.stack_status,
             stack.stack_status_reason))
-    LOG.info('Cluster %s: stack %s is %s', fence.cluster_uuid, stack_id,
-             stack.stack_status)
+    # The operation's end says it at INFO (one line per state change).
+    LOG.debug('Cluster %s: stack %s is %s', fence.cluster_uuid, stack_id,
+              stack.stack_status)
     return stack
 
 

@@ -29,15 +29,17 @@ from tests.unit.conductor.conftest import wait_operation
 # that changes nothing was written (issue 11, fourth round); 104 once the
 # flow's setup was one transaction, the claim returned the operation row
 # and the flow kept it, the template was read once per claim, the CAs in one
-# read and the trustee's writes merged (fifth round); 84 once each step's
+# read and the trustee's writes merged (fifth round); 80 once each step's
 # success went out with the next step's start, the flow's start with its
-# first step's, the book's removal with the flow's last save and the
-# cluster's project with the claim (seventh round).
-MAX_STATEMENTS = 84
+# first step's, the book's removal with the flow's last save, the
+# cluster's project came with the claim, and the operation's trustee was
+# neither looked for on the first claim nor read again for the stack
+# (seventh round).
+MAX_STATEMENTS = 80
 # Transactions (each a BEGIN on SQLite, a round trip or two on PostgreSQL):
-# 35 in the fifth round (66 before it), 30 measured then; 19 in the
+# 35 in the fifth round (66 before it), 30 measured then; 17 in the
 # seventh.
-MAX_TRANSACTIONS = 19
+MAX_TRANSACTIONS = 17
 # Progress events: each of the 7 steps starts and succeeds, and the wait
 # for the stack says once what its one poll saw (15 events); a success
 # goes out in the transaction of the event after it (9 transactions), and
@@ -217,3 +219,22 @@ def test_the_claim_line_names_the_request(instant_sim, db, caplog):
     [line] = [r.getMessage() for r in caplog.records
               if 'claimed operation' in r.getMessage()]
     assert line.endswith('(request req-7)'), line
+
+
+# INFO lines a create writes from its flow thread: the operation's start,
+# the trustee holding its trust, the stack made, the operation's end (6
+# before the seventh round: also the trust made, and the stack complete).
+FLOW_INFO_LINES = 4
+
+
+def test_a_create_logs_a_line_per_change(instant_sim, db, monkeypatch,
+                                         caplog):
+    import logging
+    caplog.set_level(logging.INFO)
+    _create_once(instant_sim, db, monkeypatch)
+    lines = [r.getMessage() for r in caplog.records
+             if r.threadName.startswith('flow') and
+             r.levelno == logging.INFO]
+    assert len(lines) <= FLOW_INFO_LINES, lines
+    assert 'created stack' in ' '.join(lines)
+    assert lines[-1].endswith(states.CREATE_COMPLETE)
