@@ -234,10 +234,11 @@ class FlowRunner:
                 book=book, backend=backend, engine='serial')
             _lighten(engine.storage)
             if new:
-                # The flow's atoms are added to it here, not at its run.
+                # The flow's atoms are added to it here, not at its run;
+                # the setup is written with its first step's start (see
+                # FencedConnection.flush_setup).
                 engine.compile()
                 engine.prepare()
-                backend.connection.flush_setup()
             else:
                 fence.update(operation_values={
                     'flow_id': engine.storage.flow_uuid})

@@ -34,6 +34,8 @@ progress listener attached (``FencedConnection.progress``), it goes out in
 the transaction of the next step's start, whose events (that success and
 the start) are inserted first, locking the operation row while the claim
 holds; or, after the last step, in the transaction of the flow's own save.
+So do a new flow's setup and its start, in the transaction of its first
+step's start.
 Both come before anything else happens in the flow, and a lost claim fails
 that transaction from inside the storage, so the flow stops there as at
 any other refused save (TaskFlow's notifications, where the events were
@@ -172,11 +174,16 @@ class FencedConnection:
         flow never started."""
         self._setup = {'book': None, 'flow': None, 'atoms': {}}
 
-    def flush_setup(self):
+    def flush_setup(self, events=None):
         """Write the setup kept since :meth:`defer_setup` in one
         transaction that begins with the claim's assertion and records the
         flow's id in the operation (the id that a resume loads the flow
         by; it was a transaction of its own, and the setup five).
+
+        With the progress listener attached, the setup waits for the
+        flow's first step to start and goes out in the transaction of
+        that start's ``events`` (events, status_reason), whose insert
+        asserts the claim first.
 
         :returns: the flow's uuid.
         :raises: FencedOut when the claim was lost (nothing is written).
@@ -189,17 +196,25 @@ class FencedConnection:
                  for ad in setup['atoms'].values()]
         tables = self._tables
 
-        def write():
-            with db_ops.fenced(self._fence) as conn:
-                db_ops.run_set(conn, 'operation', {'flow_id': flow.uuid},
-                               operation=self._fence.operation_id)
-                conn.execute(sa.insert(tables.logbooks), book.to_dict())
-                conn.execute(sa.insert(tables.flowdetails),
-                             dict(flow_values, parent_uuid=book.uuid))
-                if atoms:
-                    conn.execute(sa.insert(tables.atomdetails), atoms)
+        def setup_rows(conn):
+            db_ops.run_set(conn, 'operation', {'flow_id': flow.uuid},
+                           operation=self._fence.operation_id)
+            conn.execute(sa.insert(tables.logbooks), book.to_dict())
+            conn.execute(sa.insert(tables.flowdetails),
+                         dict(flow_values, parent_uuid=book.uuid))
+            if atoms:
+                conn.execute(sa.insert(tables.atomdetails), atoms)
+
+        def write(events):
+            if events is None:
+                with db_ops.fenced(self._fence) as conn:
+                    setup_rows(conn)
+                return
+            with self._engine.begin() as conn:
+                self._insert_events(conn, *events)
+                setup_rows(conn)
         self.statements += 1
-        outage.call(write)
+        self._sent(write, events)
         self._stored = {value['uuid'] for value in atoms}
         self._flow_saved = self._copy(flow_values)
         for value in atoms:
@@ -253,8 +268,16 @@ class FencedConnection:
 
     def update_atom_details(self, atom_detail):
         if self._setup is not None:
-            self._kept(atom=atom_detail)
-            return atom_detail
+            if self.progress is None or \
+                    atom_detail.state != tf_states.RUNNING or \
+                    atom_detail.intention != tf_states.EXECUTE:
+                self._kept(atom=atom_detail)
+                return atom_detail
+            # The flow's first step starts: the setup goes out now, with
+            # the step as it was before (a resume runs a PENDING step as
+            # a start, and announces it; one stored RUNNING is run
+            # without a word).
+            self.flush_setup(self.progress.start_events(atom_detail.name))
         if self.forgotten:
             return atom_detail
         values = atom_detail.to_dict()
@@ -282,7 +305,10 @@ class FencedConnection:
         return atom_detail
 
     def flush(self):
-        """Send the saves kept for the next transaction, if any."""
+        """Send the saves kept for the next transaction (or the setup of
+        a flow that started no step), if any."""
+        if self._setup is not None:
+            self.flush_setup()
         if self._deferred:
             self._send()
 

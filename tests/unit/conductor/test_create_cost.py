@@ -29,22 +29,22 @@ from tests.unit.conductor.conftest import wait_operation
 # that changes nothing was written (issue 11, fourth round); 104 once the
 # flow's setup was one transaction, the claim returned the operation row
 # and the flow kept it, the template was read once per claim, the CAs in one
-# read and the trustee's writes merged (fifth round); 80 once each step's
-# success went out with the next step's start, the flow's start with its
-# first step's, the book's removal with the flow's last save, the
-# cluster's project came with the claim, and the operation's trustee was
-# neither looked for on the first claim nor read again for the stack
-# (seventh round).
-MAX_STATEMENTS = 80
+# read and the trustee's writes merged (fifth round); 77 once each step's
+# success went out with the next step's start, the flow's start and its
+# setup with its first step's, the book's removal with the flow's last
+# save, the cluster's project came with the claim, and the operation's
+# trustee was neither looked for on the first claim nor read again for
+# the stack (seventh round).
+MAX_STATEMENTS = 77
 # Transactions (each a BEGIN on SQLite, a round trip or two on PostgreSQL):
-# 35 in the fifth round (66 before it), 30 measured then; 17 in the
+# 35 in the fifth round (66 before it), 30 measured then; 16 in the
 # seventh.
-MAX_TRANSACTIONS = 17
+MAX_TRANSACTIONS = 16
 # Progress events: each of the 7 steps starts and succeeds, and the wait
 # for the stack says once what its one poll saw (15 events); a success
 # goes out in the transaction of the event after it (9 transactions), and
-# TaskFlow's saves of the steps' successes, of the flow's start and of its
-# end go out in those (none opens a transaction of its own).
+# TaskFlow's saves (the setup, the steps' successes, the flow's end) go
+# out in those (none opens a transaction of its own).
 EVENTS = 15
 EVENT_TRANSACTIONS = 9
 # TaskFlow's reader/writer lock taken per create in the flow thread: once,
@@ -149,10 +149,10 @@ def test_taskflow_progress_alone_is_never_written(instant_sim, db,
     """Each of the 7 tasks is saved when it ends (not when it starts: a
     resume runs a PENDING task as it runs a RUNNING one; nor for the
     progress TaskFlow sets next to both); the new flow's setup (its book,
-    the flow, its atoms, the injected arguments and the flow id) once; the
-    flow when it starts and when it ends."""
+    the flow as it starts, its atoms, the injected arguments and the flow
+    id) once; the flow when it ends."""
     _log, saves, _requests = _create_once(instant_sim, db, monkeypatch)
-    assert saves == 7 + 1 + 2
+    assert saves == 7 + 1 + 1
 
 
 def test_a_steps_success_shares_the_next_events_transaction(
@@ -163,10 +163,12 @@ def test_a_steps_success_shares_the_next_events_transaction(
     assert len(inserts) == EVENTS
     opened = [i for i in inserts if log[i - 1].startswith('BEGIN')]
     assert len(opened) == EVENT_TRANSACTIONS
-    # TaskFlow's saves after the setup, and the removal of the book.
+    # TaskFlow's saves: the setup (with the first step's start), the
+    # steps' successes, the flow's end, and the removal of the book.
     saves = [i for i, statement in enumerate(log) if statement.startswith((
-        'UPDATE atomdetails', 'UPDATE flowdetails', 'DELETE FROM logbooks'))]
-    assert len(saves) == 7 + 1 + 1 + 1
+        'INSERT INTO logbooks', 'UPDATE atomdetails', 'UPDATE flowdetails',
+        'DELETE FROM logbooks'))]
+    assert len(saves) == 1 + 7 + 1 + 1
     assert [log[i] for i in saves if log[i - 1].startswith('BEGIN')] == []
 
 

@@ -286,11 +286,11 @@ def test_a_conductor_paused_in_a_flows_setup_is_fenced_out(
     reached, release = threading.Event(), threading.Event()
     real = persistence.FencedConnection.flush_setup
 
-    def flush_setup(self):
+    def flush_setup(self, *args):
         if self._fence.owner == 'first':
             reached.set()
             release.wait(30)
-        return real(self)
+        return real(self, *args)
     monkeypatch.setattr(persistence.FencedConnection, 'flush_setup',
                         flush_setup)
     first, second = make_runner('first'), make_runner('second')
