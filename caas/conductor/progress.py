@@ -15,7 +15,7 @@ logged and never fails the step (the step's own fenced writes decide).
 A step's success is written with whatever comes next - the next step's
 start, or the end of the flow - in one transaction (a create wrote 15
 events in 15 transactions, a sixth of a conductor's CPU per cluster; now
-8). Its time is when it happened. The flow's storage
+9, which also carry TaskFlow's saves). Its time is when it happened. The flow's storage
 (``caas.conductor.persistence``) writes a step's start and the success
 before it, together with TaskFlow's save of that success, as the next
 step starts (:meth:`ProgressListener.start_events`), and the last
