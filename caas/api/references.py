@@ -108,5 +108,12 @@ def check(cloud, values, fields, retry_timeout=None, cache=None, view=None):
     return found
 
 
+def user_view(context):
+    """The cache view of a look-up made as the requesting user: the user
+    in the project the token is scoped to (see
+    :mod:`caas.api.refcache`)."""
+    return ('user', context.user_id, context.project_id)
+
+
 def image_distro(image):
     return (image or {}).get('os_distro')
