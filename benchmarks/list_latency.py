@@ -261,9 +261,8 @@ def start_profiles(pid, directory):
     os.makedirs(directory, exist_ok=True)
     return [subprocess.Popen(
         [exe, 'record', '--pid', str(child), '--gil', '--rate', '100',
-         '--format',
-         'raw', '--output', os.path.join(directory, 'api-%d.txt' % child),
-         '--nonblocking'],
+         '--format', 'raw', '--nonblocking',
+         '--output', os.path.join(directory, 'api-%d.txt' % child)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for child in _children(pid)]
 
