@@ -236,8 +236,11 @@ def posts(dep, total, threads=16, started=None):
             r.raise_for_status()
         return out
 
-    # One create per thread first: connections, caches, the template.
-    worker(range(-threads, 0))
+    # One create per thread first, from threads of their own at once so
+    # that each API worker process gets some: connections, caches, the
+    # template, the service's token and clients (not counted).
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        list(pool.map(worker, [range(-k - 1, -k) for k in range(threads)]))
     if started is not None:
         started()
     start = time.perf_counter()
