@@ -21,17 +21,38 @@ from caas.db.sqlalchemy import engine
 from caas.db.sqlalchemy import models
 
 
+# table -> [(column key, scalar default or None, callable default or
+# None)], in the table's order: read once, not per column per create.
+_DEFAULTS = {}
+
+
+def _defaults(table):
+    found = _DEFAULTS.get(table)
+    if found is None:
+        found = []
+        for column in table.c:
+            default = column.default
+            found.append((
+                column.key,
+                default.arg if default is not None and default.is_scalar
+                else None,
+                default.arg if default is not None and default.is_callable
+                else None))
+        _DEFAULTS[table] = found
+    return found
+
+
 def _with_defaults(table, row):
     """A new row's values with the columns' Python-side defaults filled
     in (SQLAlchemy fills in none in a WITH clause's INSERT)."""
     out = {}
-    for column in table.c:
-        if column.key in row:
-            out[column.key] = row[column.key]
-        elif column.default is not None and column.default.is_scalar:
-            out[column.key] = column.default.arg
-        elif column.default is not None and column.default.is_callable:
-            out[column.key] = column.default.arg(None)
+    for key, scalar, make in _defaults(table):
+        if key in row:
+            out[key] = row[key]
+        elif scalar is not None:
+            out[key] = scalar
+        elif make is not None:
+            out[key] = make(None)
     return out
 
 
