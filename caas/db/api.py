@@ -200,7 +200,7 @@ _TEMPLATE_BY_IDENT = {False: _template_by_ident(False),
 
 
 # (all projects?, dialect name) -> (SQL text, its constant parameters,
-# row type, [(column index, result processor)]).
+# [(column index, result processor)]).
 _TEMPLATE_SQL = {}
 _TemplateRow = collections.namedtuple(
     'TemplateRow', [c.key for c in models.ClusterTemplate.__table__.c])
