@@ -12,7 +12,9 @@ project). A reference the cloud did not find is never remembered, so a new
 image or keypair is usable at once; the check is never skipped, only
 answered from memory; a reference deleted from the cloud meanwhile fails
 later, at the stack, as it would have had it been deleted just after the
-check.
+check. Requests that miss the same reference at once (every API thread of
+a busy process, when a remembered answer expires) ask the cloud once: the
+others wait for that look-up and take its answer or its error.
 
 A user's keypair looked up as that user was also the cloud's word that it
 still accepted the user's token. Remembering the keypair is safe all the
@@ -38,6 +40,15 @@ import cachetools
 _MAX_ENTRIES = 4096
 
 
+class _Flight:
+    """A look-up under way, which callers asking the same wait for."""
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.found = None
+        self.error = None
+
+
 class ReferenceCache:
     """:param ttl: a callable giving the seconds to remember a find (read
         on each use: a changed option empties the cache).
@@ -50,14 +61,14 @@ class ReferenceCache:
         self._cache = None
         self._cache_ttl = 0
         self._lock = threading.Lock()
+        self._flights = {}     # key -> _Flight of the look-up under way
 
     def _current(self):
         ttl = self._ttl()
         if ttl != self._cache_ttl:
             self._cache_ttl = ttl
-            self._cache = cachetools.TTLCache(self._maxsize, ttl,
-                                                 timer=self._timer) \
-                if ttl > 0 else None
+            self._cache = cachetools.TTLCache(
+                self._maxsize, ttl, timer=self._timer) if ttl > 0 else None
         return self._cache
 
     def get(self, key):
@@ -73,3 +84,43 @@ class ReferenceCache:
             cache = self._current()
             if cache is not None:
                 cache[key] = found
+
+    def find(self, key, lookup):
+        """What was found for ``key``, else what ``lookup()`` finds (then
+        remembered). Callers that miss ``key`` while another's look-up of
+        it is under way wait for that one and take its answer or its error
+        (not found, unavailable), instead of all asking the cloud at once
+        when a remembered answer expires. Nothing is remembered or shared
+        when the cache is off (``ttl`` 0)."""
+        with self._lock:
+            cache = self._current()
+            if cache is None:
+                flight = None
+            else:
+                found = cache.get(key)
+                if found is not None:
+                    return found
+                flight = self._flights.get(key)
+                leader = flight is None
+                if leader:
+                    flight = self._flights[key] = _Flight()
+        if flight is None:
+            return lookup()
+        if not leader:
+            flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            return flight.found
+        try:
+            flight.found = lookup()
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        finally:
+            with self._lock:
+                del self._flights[key]
+                cache = self._current()
+                if cache is not None and flight.found is not None:
+                    cache[key] = flight.found
+            flight.done.set()
+        return flight.found

@@ -17,6 +17,8 @@ it. That is a 401 saying so, never a 503. A 401 to caas's own service
 credentials stays a 503: the operator has to fix those.
 """
 
+import functools
+
 from oslo_log import log as logging
 import tenacity
 
@@ -69,14 +71,12 @@ def check(cloud, values, fields, retry_timeout=None, cache=None, view=None):
         if not value:
             continue
         key = (_FINDERS[field], value)
+        lookup = functools.partial(_lookup, getattr(cloud, key[0]), value,
+                                   field, retry_timeout)
         try:
             if key not in asked:
-                asked[key] = cache and cache.get((view,) + key)
-            if not asked[key]:
-                asked[key] = _lookup(getattr(cloud, key[0]), value, field,
-                                     retry_timeout)
-                if cache is not None:
-                    cache.put((view,) + key, asked[key])
+                asked[key] = (lookup() if cache is None
+                              else cache.find((view,) + key, lookup))
             found[field] = asked[key]
         except exceptions.NotFound:
             raise exceptions.InvalidParameterValue(
