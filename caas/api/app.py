@@ -77,10 +77,11 @@ class Services:
         user's, answered from the app's cache of recent finds, per view
         (:mod:`caas.api.refcache`)."""
         if as_user:
+            context = flask.request.environ[middleware.CONTEXT_KEY]
             return references.check(
                 self.user_cloud(), values, fields, cache=self.references,
-                view=references.user_view(
-                    flask.request.environ[middleware.CONTEXT_KEY]))
+                view=references.user_view(context),
+                caller=references.user_caller(context))
         return references.check(self.cloud, values, fields,
                                 cache=self.references, view='service')
 

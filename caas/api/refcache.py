@@ -85,13 +85,18 @@ class ReferenceCache:
             if cache is not None:
                 cache[key] = found
 
-    def find(self, key, lookup):
+    def find(self, key, lookup, flight_key=None):
         """What was found for ``key``, else what ``lookup()`` finds (then
         remembered). Callers that miss ``key`` while another's look-up of
         it is under way wait for that one and take its answer or its error
         (not found, unavailable), instead of all asking the cloud at once
         when a remembered answer expires. Nothing is remembered or shared
-        when the cache is off (``ttl`` 0)."""
+        when the cache is off (``ttl`` 0). ``flight_key`` (default
+        ``key``) names whom a look-up under way may be shared with: a
+        look-up made with one token is never another token's answer or
+        error (one may be revoked while the other is valid)."""
+        if flight_key is None:
+            flight_key = key
         with self._lock:
             cache = self._current()
             if cache is None:
@@ -100,10 +105,10 @@ class ReferenceCache:
                 found = cache.get(key)
                 if found is not None:
                     return found
-                flight = self._flights.get(key)
+                flight = self._flights.get(flight_key)
                 leader = flight is None
                 if leader:
-                    flight = self._flights[key] = _Flight()
+                    flight = self._flights[flight_key] = _Flight()
         if flight is None:
             return lookup()
         if not leader:
@@ -118,7 +123,7 @@ class ReferenceCache:
             raise
         finally:
             with self._lock:
-                del self._flights[key]
+                del self._flights[flight_key]
                 cache = self._current()
                 if cache is not None and flight.found is not None:
                     cache[key] = flight.found

@@ -41,9 +41,11 @@ def _in_find(thread):
     return False
 
 
-def _at_once(cache, cloud, keys):
-    """find() of each key from a thread of its own while the look-ups are
-    held; their answers or errors, in order."""
+def _at_once(cache, cloud, keys, flights=None):
+    """find() of each key (shared as ``flights`` names, default the key)
+    from a thread of its own while the look-ups are held; their answers or
+    errors, in order."""
+    flights = flights or keys
     out = [None] * len(keys)
 
     started = threading.Barrier(len(keys) + 1)
@@ -51,7 +53,7 @@ def _at_once(cache, cloud, keys):
     def run(i, key):
         started.wait(30)
         try:
-            out[i] = cache.find(key, cloud.lookup(key))
+            out[i] = cache.find(key, cloud.lookup(flights[i]), flights[i])
         except Exception as exc:
             out[i] = exc
     threads = [threading.Thread(target=run, args=(i, key))
@@ -63,7 +65,7 @@ def _at_once(cache, cloud, keys):
     # asking the same; the look-ups are released only then (a caller
     # coming late would find the answer remembered, and prove nothing).
     for _ in range(3000):
-        if len(cloud.asked) >= len(set(keys)) and all(
+        if len(cloud.asked) >= len(set(flights)) and all(
                 _in_find(thread) for thread in threads):
             break
         threading.Event().wait(0.01)
@@ -106,6 +108,34 @@ def test_an_error_is_shared_but_never_remembered():
     assert cache.find(('u', 'kp'), cloud.lookup(('u', 'kp'))) == {
         'name': 'kp'}
     assert len(cloud.asked) == 2
+
+
+def test_a_look_up_is_shared_only_with_the_same_token():
+    """Two tokens of one user miss the same keypair at once: each asks,
+    and the 401 a revoked token gets is never the valid token's answer."""
+
+    class Cloud401(Cloud):
+        def lookup(self, key):
+            if key[-1] != 'revoked':
+                return super().lookup(key)
+
+            def ask():
+                self.asked.append(key)
+                self.release.wait(30)
+                raise exceptions.CloudUnauthorized(service='compute',
+                                                   err='revoked')
+            return ask
+    cache = refcache.ReferenceCache(lambda: 10.0)
+    cloud = Cloud401()
+    key = ('u', 'kp')
+    flights = [key + ('revoked',), key + ('valid',)] * 3
+    answers = _at_once(cache, cloud, [key] * 6, flights)
+    assert sorted(cloud.asked) == sorted(set(flights))
+    for flight, answer in zip(flights, answers):
+        if flight[-1] == 'revoked':
+            assert isinstance(answer, exceptions.CloudUnauthorized)
+        else:
+            assert answer == {'name': 'kp'}
 
 
 def test_with_the_memory_off_each_caller_asks():
