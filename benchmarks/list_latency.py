@@ -14,10 +14,14 @@ latency). A list returns one
 page of at most ``[api] max_limit`` (1,000) clusters. With ``--posts N``,
 16 client threads then POST N clusters with no conductor running (the
 casts wait in the queue): POST -> 202 p50/p99 and the API's CPU per create,
-without the conductors' CPU in the way.
+without the conductors' CPU in the way. ``--profile DIR`` samples the API
+worker processes with py-spy (100 Hz, the thread holding the interpreter
+lock only: where the API's CPU goes) during those
+POSTs into DIR/api-<pid>.txt (collapsed stacks).
 
     eval "$(tools/services.sh start)"
     .venv/bin/python benchmarks/list_latency.py [--clusters 1000] [--requests 400] [--posts 160]
+        [--profile DIR]
 
 Prints figures; asserts nothing about time.
 """
@@ -26,7 +30,10 @@ import argparse
 import concurrent.futures
 import multiprocessing
 import os
+import shutil
+import signal
 import socket
+import subprocess
 import sys
 import time
 import urllib.parse
@@ -205,8 +212,9 @@ def load_processes(url, total, clients, timeout, expect_length=None):
     return [x for d in done for x in d[0]], wall
 
 
-def posts(dep, total, threads=16):
-    """(latencies, wall seconds) of ``total`` cluster creates."""
+def posts(dep, total, threads=16, started=None):
+    """(latencies, wall seconds) of ``total`` cluster creates; ``started``
+    is called once the warm-up creates are done."""
     s = requests.Session()
     r = s.post(dep.api_url + '/v1/clustertemplates', headers=deploy.HEADERS,
                json={'name': 'bench-post', 'coe': 'kubernetes',
@@ -228,8 +236,13 @@ def posts(dep, total, threads=16):
             r.raise_for_status()
         return out
 
-    # One create per thread first: connections, caches, the template.
-    worker(range(-threads, 0))
+    # One create per thread first, from threads of their own at once so
+    # that each API worker process gets some: connections, caches, the
+    # template, the service's token and clients (not counted).
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        list(pool.map(worker, [range(-k - 1, -k) for k in range(threads)]))
+    if started is not None:
+        started()
     start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
         results = list(pool.map(worker, [range(k, total, threads)
@@ -237,8 +250,33 @@ def posts(dep, total, threads=16):
     return [x for r in results for x in r], time.perf_counter() - start
 
 
+def _children(pid):
+    with open('/proc/%d/task/%d/children' % (pid, pid)) as f:
+        return [int(c) for c in f.read().split()] or [pid]
+
+
+def start_profiles(pid, directory):
+    """py-spy sampling each API worker of ``pid`` into ``directory``."""
+    here = os.path.join(os.path.dirname(sys.executable), 'py-spy')
+    exe = here if os.path.exists(here) else shutil.which('py-spy')
+    if not exe:
+        raise SystemExit('--profile needs py-spy (pip install py-spy)')
+    os.makedirs(directory, exist_ok=True)
+    return [subprocess.Popen(
+        [exe, 'record', '--pid', str(child), '--gil', '--rate', '100',
+         '--format', 'raw', '--nonblocking',
+         '--output', os.path.join(directory, 'api-%d.txt' % child)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for child in _children(pid)]
+
+
+def stop_profiles(procs):
+    for proc in procs:
+        harness.stop(proc, signal.SIGINT, 60)
+
+
 def run(clusters, requests_per_figure=400, timeout=120, out=print,
-        post_count=0, api_workers=0, threaded_list=True):
+        post_count=0, api_workers=0, threaded_list=True, profile=None):
     dep = deploy.BenchDeployment(conductors=0, api_workers=api_workers)
     rows = {}
     try:
@@ -285,8 +323,12 @@ def run(clusters, requests_per_figure=400, timeout=120, out=print,
             out('%-22s %s' % (key, rows[key]))
         if post_count:
             cpu0 = deploy.tree_cpu_seconds(api_pid)
-            samples, wall = posts(dep, post_count)
+            spies = []
+            samples, wall = posts(
+                dep, post_count, started=lambda: spies.extend(
+                    start_profiles(api_pid, profile) if profile else ()))
             cpu = deploy.tree_cpu_seconds(api_pid) - cpu0
+            stop_profiles(spies)
             key = 'post_c16'
             rows[key] = {'p50_ms': harness.pct_ms(samples, 50),
                          'p99_ms': harness.pct_ms(samples, 99),
@@ -310,10 +352,13 @@ def main(argv=None):
     parser.add_argument('--no-threaded-list', action='store_true',
                         help="skip the list rows from client threads of "
                              "one process (the '_threads' rows)")
+    parser.add_argument('--profile', metavar='DIR',
+                        help='sample the API workers with py-spy during '
+                             'the POSTs into DIR')
     args = parser.parse_args(argv)
     harness.quiet_logs()
     run(args.clusters, args.requests, post_count=args.posts,
-        api_workers=args.api_workers,
+        api_workers=args.api_workers, profile=args.profile,
         threaded_list=not args.no_threaded_list)
     return 0
 

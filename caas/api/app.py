@@ -73,13 +73,15 @@ class Services:
 
     def check_references(self, values, fields, as_user=False):
         """:func:`caas.api.references.check` of ``fields`` against the
-        service's view of the cloud, answered from the app's cache of
-        recent finds, or (``as_user``) against the requesting user's view,
-        asked every time: that look-up is also the cloud's word that it
-        still accepts the user's token (a deleted user or a revoked token
-        gets a 401 even while keystonemiddleware's cache accepts it)."""
+        service's view of the cloud or (``as_user``) the requesting
+        user's, answered from the app's cache of recent finds, per view
+        (:mod:`caas.api.refcache`)."""
         if as_user:
-            return references.check(self.user_cloud(), values, fields)
+            context = flask.request.environ[middleware.CONTEXT_KEY]
+            return references.check(
+                self.user_cloud(), values, fields, cache=self.references,
+                view=references.user_view(context),
+                caller=references.user_caller(context))
         return references.check(self.cloud, values, fields,
                                 cache=self.references, view='service')
 

@@ -17,6 +17,9 @@ it. That is a 401 saying so, never a 503. A 401 to caas's own service
 credentials stays a 503: the operator has to fix those.
 """
 
+import functools
+import hashlib
+
 from oslo_log import log as logging
 import tenacity
 
@@ -48,7 +51,8 @@ def _lookup(finder, value, field, timeout):
     return retrying(finder, value)
 
 
-def check(cloud, values, fields, retry_timeout=None, cache=None, view=None):
+def check(cloud, values, fields, retry_timeout=None, cache=None, view=None,
+          caller=None):
     """Look up each of ``fields`` that has a value.
 
     :param retry_timeout: seconds to keep retrying a transient failure;
@@ -56,6 +60,9 @@ def check(cloud, values, fields, retry_timeout=None, cache=None, view=None):
     :param cache: a :class:`caas.api.refcache.ReferenceCache` answering
         what was found recently, and remembering what is found now.
     :param view: whose view of the cloud ``cloud`` is (the cache key).
+    :param caller: what the look-up is made with (e.g. a digest of the
+        user's token): only callers with the same share a look-up under
+        way, its answer or its error.
     :returns: {field: what the cloud returned}
     :raises: InvalidParameterValue (400), CloudError (503)
     """
@@ -69,14 +76,13 @@ def check(cloud, values, fields, retry_timeout=None, cache=None, view=None):
         if not value:
             continue
         key = (_FINDERS[field], value)
+        lookup = functools.partial(_lookup, getattr(cloud, key[0]), value,
+                                   field, retry_timeout)
         try:
             if key not in asked:
-                asked[key] = cache and cache.get((view,) + key)
-            if not asked[key]:
-                asked[key] = _lookup(getattr(cloud, key[0]), value, field,
-                                     retry_timeout)
-                if cache is not None:
-                    cache.put((view,) + key, asked[key])
+                asked[key] = (lookup() if cache is None
+                              else cache.find((view,) + key, lookup,
+                                              (view,) + key + (caller,)))
             found[field] = asked[key]
         except exceptions.NotFound:
             raise exceptions.InvalidParameterValue(
@@ -106,6 +112,20 @@ def check(cloud, values, fields, retry_timeout=None, cache=None, view=None):
                 message='Could not check %s %s: the cloud answered with an '
                         'error (%s). Retry later.' % (field, value, exc))
     return found
+
+
+def user_view(context):
+    """The cache view of a look-up made as the requesting user: the user
+    in the project the token is scoped to (see
+    :mod:`caas.api.refcache`)."""
+    return ('user', context.user_id, context.project_id)
+
+
+def user_caller(context):
+    """Whom a look-up made as the requesting user may be shared with:
+    the holders of the same token (a digest, not the token)."""
+    return hashlib.sha256(
+        (context.auth_token or '').encode('utf-8')).hexdigest()
 
 
 def image_distro(image):

@@ -11,8 +11,15 @@ thread gets its own novaclient and heatclient: python-novaclient is not
 thread-safe (its image and network look-ups switch the one HTTP client's
 service type to "image" for the duration of the call, so a flavor looked up
 meanwhile by another thread was sent to Glance and came back "not found").
+
+A requesting user's look-ups (``CloudClients.for_user``) get a keystoneauth
+session of their own per request (the user's token), but all of them send
+over one HTTP session of the process (``user_http``): its pooled
+connections, not a new TCP connection to Nova per create. That HTTP session
+keeps no cookie, so nothing one user's answer set is ever sent for another.
 """
 
+from http import cookiejar
 import logging as std_logging
 import os
 import threading
@@ -137,6 +144,43 @@ class EndpointsPerToken(ks_session.Session):
         return endpoint
 
 
+class NoCookies(cookiejar.DefaultCookiePolicy):
+    """Accepts no cookie and sends none."""
+
+    def set_ok(self, cookie, request):
+        return False
+
+    def return_ok(self, cookie, request):
+        return False
+
+
+def pooled_http():
+    """An HTTP session with keystoneauth's adapter (TCP keep-alive) and a
+    pool of ``pool_size()`` connections per host."""
+    http = EnvironmentReadOnce()
+    adapter = ks_session.TCPKeepAliveAdapter(pool_connections=4,
+                                             pool_maxsize=pool_size())
+    http.mount('http://', adapter)
+    http.mount('https://', adapter)
+    return http
+
+
+_USER_HTTP = []
+_USER_HTTP_LOCK = threading.Lock()
+
+
+def user_http():
+    """The process's HTTP session for requests made with users' tokens
+    (see the module docstring); it holds no cookie."""
+    if not _USER_HTTP:
+        with _USER_HTTP_LOCK:
+            if not _USER_HTTP:
+                http = pooled_http()
+                http.cookies.set_policy(NoCookies())
+                _USER_HTTP.append(http)
+    return _USER_HTTP[0]
+
+
 def session_for(auth, timeout=None, http=None):
     """A session for ``auth`` (see ``EndpointsPerToken``)."""
     return EndpointsPerToken(auth=auth, timeout=timeout, session=http)
@@ -149,13 +193,7 @@ def make_session(conf=None):
                        project_name=conf.project_name,
                        user_domain_name=conf.user_domain_name,
                        project_domain_name=conf.project_domain_name)
-    http = EnvironmentReadOnce()
-    # keystoneauth's own adapter (TCP keep-alive), with a larger pool.
-    adapter = ks_session.TCPKeepAliveAdapter(pool_connections=4,
-                                             pool_maxsize=pool_size())
-    http.mount('http://', adapter)
-    http.mount('https://', adapter)
-    return session_for(auth, timeout=conf.timeout, http=http)
+    return session_for(auth, timeout=conf.timeout, http=pooled_http())
 
 
 IDENTITY = 'identity service (Keystone)'
@@ -215,9 +253,11 @@ class CloudClients:
     @classmethod
     def for_user(cls, auth_plugin):
         """Clients acting as a user (the auth plugin keystonemiddleware
-        leaves in the request), for one request's look-ups."""
-        clients = cls(session=ks_session.Session(auth=auth_plugin,
-                                                 timeout=CONF.cloud.timeout))
+        leaves in the request), for one request's look-ups, over the
+        process's pooled connections (``user_http``)."""
+        clients = cls(session=ks_session.Session(
+            auth=auth_plugin, timeout=CONF.cloud.timeout,
+            session=user_http()))
         clients.as_user = True
         return clients
 

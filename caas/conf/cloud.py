@@ -33,11 +33,12 @@ opts = [
                       'that is unavailable. 0 tries once.'),
     cfg.FloatOpt('reference_cache_time', default=10.0, min=0.0,
                  help='Seconds an API server remembers a reference it '
-                      'found in the cloud (image, flavor, network; never a '
-                      "user's keypair), so that a burst of creates does "
-                      'not ask the cloud the same question each time. A '
-                      'reference that was not found is never remembered. '
-                      '0 asks the cloud on every request.'),
+                      'found in the cloud (image, flavor, network; a '
+                      "user's keypair for that user in that project only), "
+                      'so that a burst of creates does not ask the cloud '
+                      'the same question each time. A reference that was '
+                      'not found is never remembered. 0 asks the cloud on '
+                      'every request.'),
 ]
 
 

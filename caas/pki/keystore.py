@@ -42,9 +42,22 @@ def generate_key():
     return fernet.Fernet.generate_key().decode('ascii')
 
 
+# The MultiFernet of the last key list seen: (keys, cipher). A create
+# encrypts three CA keys and a token, and building the ciphers (base64
+# decoding each key, one Fernet object per key) cost as much as an
+# encryption. Keyed by the list itself, so a changed option (a key put
+# first for a rotation) is a new cipher at once. One entry: the keys in
+# use are one list, and swapping the tuple is atomic.
+_LAST = (None, None)
+
+
 def _cipher(keys=None):
-    keys = [k.strip() for k in (CONF.pki.encryption_keys if keys is None
-                                else keys) if k and k.strip()]
+    global _LAST
+    keys = tuple(k.strip() for k in (CONF.pki.encryption_keys if keys is None
+                                     else keys) if k and k.strip())
+    last_keys, cipher = _LAST
+    if keys == last_keys:
+        return cipher
     if not keys:
         raise NoEncryptionKey()
     ciphers = []
@@ -53,7 +66,9 @@ def _cipher(keys=None):
             ciphers.append(fernet.Fernet(key.encode('ascii')))
         except (ValueError, UnicodeEncodeError):
             raise BadEncryptionKey(index=index)
-    return fernet.MultiFernet(ciphers)
+    cipher = fernet.MultiFernet(ciphers)
+    _LAST = (keys, cipher)
+    return cipher
 
 
 def check_configured():

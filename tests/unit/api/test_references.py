@@ -2,16 +2,23 @@
 ``[cloud] reference_retry_timeout``, then a 503 names the service; "not
 found" is said only when the cloud said it."""
 
+import functools
 import threading
 
+import flask
 import pytest
 from heatclient import exc as heat_exc
 from keystoneauth1 import exceptions as ks_exc
 from novaclient import exceptions as nova_exc
 
+from caas.api import app as api_app
+from caas.api import middleware
+from caas.api import refcache
 from caas.api import references
 from caas.clients import cloud as cloud_mod
 from caas.common import exceptions
+from caas.conf import CONF
+from tests.unit.api.conftest import Api
 from tests.unit.api.conftest import FakeCloud
 from tests.unit.api.conftest import LATEST
 from tests.unit.api.conftest import PROJECT_A
@@ -170,9 +177,8 @@ def test_a_burst_of_creates_asks_the_cloud_once_per_reference(
     del cloud.lookups[:]
     for i in range(5):
         assert _create(api, 'c%d' % i).status_code == 202
-    # Each flavor once; the keypair, as the user, each time.
-    assert sorted(cloud.lookups) == ['default'] * 5 + ['m1.large',
-                                                      'm1.small']
+    # Each flavor once; the keypair, as the one user, once too.
+    assert sorted(cloud.lookups) == ['default', 'm1.large', 'm1.small']
     # A template's check is remembered for the clusters made from it.
     del cloud.lookups[:]
     assert api.post('/v1/clustertemplates', template_body(name='t2'),
@@ -192,18 +198,112 @@ def test_what_was_not_found_is_asked_again_and_usable_at_once(
     assert cloud.lookups.count('later') == 2
 
 
-def test_keypairs_are_asked_as_the_user_every_time(api, cloud, template,
-                                                   conf):
-    # The user's look-up is also the cloud's word on the user's token
-    # (tests/unit/api/test_user_token.py): it is never answered from memory.
+class PerUserCloud(FakeCloud):
+    """Keypairs per (user, project), as Nova keeps them, answered as the
+    user whose view this is; every look-up recorded with that user."""
+
+    def __init__(self, keypairs, asked, user, project):
+        super().__init__()
+        self.as_user = True
+        self.keypairs = keypairs.get((user, project), {})
+        self.asked = asked
+        self.who = (user, project)
+
+    def find_keypair(self, name):
+        self.asked.append(self.who + (name,))
+        return super().find_keypair(name)
+
+
+@pytest.fixture
+def per_user(api, template, conf, monkeypatch):
+    """Alice's and Carol's keypairs as Nova holds them: each user's, in
+    one project; the app's view of the user made from the request."""
+    keypairs = {('alice', 'project-a'): {'alices': {'name': 'alices'}},
+                ('carol', 'project-a'): {'carols': {'name': 'carols'}},
+                ('alice', 'project-b'): {}}
+    asked = []
+
+    def user_cloud(services):
+        ctx = flask.request.environ[middleware.CONTEXT_KEY]
+        return PerUserCloud(keypairs, asked, ctx.user_id, ctx.project_id)
+    monkeypatch.setattr(api_app.Services, 'user_cloud', user_cloud)
     conf('reference_cache_time', 60, group='cloud')
-    del cloud.lookups[:]
-    other = dict(HEADERS, **{'X-User-Id': 'carol'})
-    assert _create(api, 'alice1').status_code == 202
-    assert _create(api, 'carol1', headers=other).status_code == 202
-    assert _create(api, 'carol2', headers=other).status_code == 202
-    assert cloud.lookups.count('default') == 3
-    assert cloud.lookups.count('m1.small') == 1
+    return keypairs, asked
+
+
+ALICE_B = dict(HEADERS, **{'X-Project-Id': 'project-b'})
+CAROL = dict(HEADERS, **{'X-User-Id': 'carol'})
+
+
+def test_a_found_keypair_is_remembered_for_its_user_and_project(
+        api, per_user):
+    _keypairs, asked = per_user
+    for i in range(4):
+        assert _create(api, 'a%d' % i, keypair='alices').status_code == 202
+    assert asked == [('alice', 'project-a', 'alices')]
+
+
+def test_one_users_keypair_is_never_anothers(api, per_user):
+    _keypairs, asked = per_user
+    # Alice's keypair, found and remembered for Alice ...
+    assert _create(api, 'a1', keypair='alices').status_code == 202
+    # ... is not Carol's, who has none of that name: Nova is asked as
+    # Carol, and says not found.
+    resp = _create(api, 'c1', headers=CAROL, keypair='alices')
+    assert resp.status_code == 400, resp.json_body
+    assert 'keypair' in resp.json_body['errors'][0]['detail']
+    # Nor Alice's own in another project.
+    assert api.post('/v1/clustertemplates', template_body(),
+                    headers=ALICE_B).status_code == 201
+    resp = _create(api, 'b1', headers=ALICE_B, keypair='alices')
+    assert resp.status_code == 400, resp.json_body
+    assert 'keypair' in resp.json_body['errors'][0]['detail']
+    # Carol's own is remembered for her; Alice's still for Alice.
+    assert _create(api, 'c2', headers=CAROL,
+                   keypair='carols').status_code == 202
+    assert _create(api, 'c3', headers=CAROL,
+                   keypair='carols').status_code == 202
+    assert _create(api, 'a2', keypair='alices').status_code == 202
+    assert asked == [('alice', 'project-a', 'alices'),
+                     ('carol', 'project-a', 'alices'),
+                     ('alice', 'project-b', 'alices'),
+                     ('carol', 'project-a', 'carols')]
+
+
+def test_a_keypair_not_found_is_never_remembered(api, per_user):
+    keypairs, asked = per_user
+    for i in range(2):
+        resp = _create(api, 'c%d' % i, headers=CAROL, keypair='later')
+        assert resp.status_code == 400
+    keypairs[('carol', 'project-a')]['later'] = {'name': 'later'}
+    assert _create(api, 'now', headers=CAROL,
+                   keypair='later').status_code == 202
+    assert asked == [('carol', 'project-a', 'later')] * 3
+
+
+def test_a_remembered_keypair_is_asked_again_once_it_expired(
+        api, cloud, rpc, drivers, template, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(api_app.refcache, 'ReferenceCache', functools.partial(
+        refcache.ReferenceCache, timer=lambda: clock[0]))
+    timed = Api(api_app.build_app(CONF, rpcapi=rpc, cloud=cloud,
+                                  find_driver=drivers))
+    CONF.set_override('reference_cache_time', 10, group='cloud')
+    try:
+        del cloud.lookups[:]
+        assert _create(timed, 'a1').status_code == 202
+        clock[0] += 9.5
+        assert _create(timed, 'a2').status_code == 202
+        assert cloud.lookups.count('default') == 1
+        clock[0] += 1.0
+        assert _create(timed, 'a3').status_code == 202
+        assert cloud.lookups.count('default') == 2
+        # Removed from the cloud: not found once the memory expired.
+        del cloud.keypairs['default']
+        clock[0] += 10.5
+        assert _create(timed, 'a4').status_code == 400
+    finally:
+        CONF.clear_override('reference_cache_time', group='cloud')
 
 
 def test_no_cache_time_asks_every_time(api, cloud, template, conf):

@@ -198,15 +198,22 @@ def test_create_is_two_statements_none_under_the_quota_lock(
         api, template, rpc, backend):
     if backend != 'postgresql':
         pytest.skip('the one-statement create is PostgreSQL only')
-    log = _three_creates(api, template)[-1]
+    logs = _three_creates(api, template)
+    log = logs[-1]
     assert len(rpc.casts) == 3
     # The template (one statement, no transaction); the cluster, its node
     # groups, CAs and operation in one statement of its own, which hands
     # the quota trigger its default limit: the trigger takes the project's
-    # lock and counts as that statement commits, in the server.
-    assert [s.split()[0] for s in log] == ['SELECT', 'WITH'], log
+    # lock and counts as that statement commits, in the server. That
+    # statement is prepared on the connection's first create, with it.
+    assert [s.split()[0] for s in log] == ['SELECT', 'EXECUTE'], log
     assert 'FROM cluster_templates' in log[0]
-    inserted = log[1]
+    (first,) = [s for s in logs[0] if s.startswith('PREPARE ')]
+    assert first.startswith('PREPARE caas_cluster_create_'), first
+    name = first.split()[1]
+    assert log[1].startswith('EXECUTE %s(' % name), log
+    inserted = first[first.index(' AS ') + 4:first.index('; EXECUTE ')]
+    assert inserted.startswith('WITH '), inserted
     for table in ('clusters', 'nodegroups', 'cluster_cas', 'operations'):
         assert 'INSERT INTO %s ' % table in inserted, table
     assert 'set_config(' in inserted

@@ -4,6 +4,8 @@ asks the simulated Nova as that user gets a 401 from it, and caas answers
 401 saying the token is no longer valid, not 503 as if the cloud were
 down. caas's own credentials refused stay a 503 for the operator."""
 
+import functools
+
 import pytest
 import requests
 from keystoneauth1 import identity
@@ -14,6 +16,7 @@ from keystonemiddleware.auth_token import _user_plugin
 from novaclient import client as nova_client
 
 from caas.api import app as api_app
+from caas.api import refcache
 from caas.api import references
 from caas.clients import cloud as cloud_mod
 from caas.common import exceptions
@@ -87,7 +90,16 @@ def cached_auth_token(alice):
 
 
 @pytest.fixture
-def kapi(database, rpc, drivers, sim, alice, monkeypatch, conf):
+def clock(monkeypatch):
+    """The clock of the API's memory of found references."""
+    now = [1000.0]
+    monkeypatch.setattr(api_app.refcache, 'ReferenceCache', functools.partial(
+        refcache.ReferenceCache, timer=lambda: now[0]))
+    return now
+
+
+@pytest.fixture
+def kapi(database, rpc, drivers, sim, alice, monkeypatch, conf, clock):
     monkeypatch.setattr(auth_token, 'AuthProtocol', cached_auth_token(alice))
     conf('auth_strategy', 'keystone')
     conf('validate_references', True, group='cloud')
@@ -119,7 +131,8 @@ def _revoke(sim, alice):
 
 @pytest.mark.parametrize('how', ['user deleted', 'token revoked'])
 def test_a_token_the_cloud_no_longer_accepts_is_a_401(kapi, sim, alice,
-                                                       rpc, how):
+                                                       rpc, clock, conf,
+                                                       how):
     # While Nova accepts her token, Alice's keypair is found.
     assert _create(kapi, 'first').status_code == 202
     casts = len(rpc.casts)
@@ -128,8 +141,11 @@ def test_a_token_the_cloud_no_longer_accepts_is_a_401(kapi, sim, alice,
     else:
         _revoke(sim, alice)
     # Nova's own cache of the token has expired too (it had validated it
-    # for the first create).
+    # for the first create), and so has the API's memory of her keypair
+    # (caas.api.refcache: within it, the create is let through, as
+    # keystonemiddleware's own cache lets her other requests through).
     sim.cloud.knobs['token_cache_time'] = 0.0
+    clock[0] += CONF.cloud.reference_cache_time + 0.1
     resp = _create(kapi, 'second')
     assert resp.status_code == 401, resp.json_body
     detail = resp.json_body['errors'][0]['detail']

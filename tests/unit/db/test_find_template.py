@@ -59,3 +59,40 @@ def test_finds_what_get_cluster_template_finds(database):
 def test_a_scope_is_required(database):
     with pytest.raises(db_api.ScopeError):
         db_api.find_cluster_template('x', scope='')
+
+
+def test_every_column_is_what_the_orm_reads(database):
+    made = db_api.create_cluster_template({
+        'name': 'full', 'coe': 'kubernetes', 'image_id': 'img',
+        'project_id': 'p1', 'public': True, 'hidden': False,
+        'labels': {'kube_tag': 'v1.27.3', 'n': 3, 'none': None},
+        'keypair_id': 'kp', 'docker_volume_size': 20,
+        'master_lb_enabled': True, 'floating_ip_enabled': False,
+        'tls_disabled': False, 'server_type': 'vm',
+        'cluster_distro': 'ubuntu', 'fixed_network': 'private'})
+    for ident, scope in (('full', 'p1'), (made.uuid, 'p2'),
+                         ('full', db_api.ALL_PROJECTS)):
+        found = db_api.find_cluster_template(ident, scope=scope)
+        orm = db_api.get_cluster_template(ident, scope=scope)
+        columns = [c.key for c in orm.__table__.c]
+        assert {k: getattr(found, k) for k in columns} == \
+            {k: getattr(orm, k) for k in columns}
+        assert {k: type(getattr(found, k)) for k in columns} == \
+            {k: type(getattr(orm, k)) for k in columns}
+
+
+def test_the_read_is_compiled_once_per_scope_kind(pg_db, monkeypatch):
+    _template('t', 'p1')
+    db_api._TEMPLATE_SQL.clear()
+    compiled = []
+
+    def counting(real):
+        return lambda *args, **kwargs: compiled.append(1) or real(*args,
+                                                                  **kwargs)
+    for statement in db_api._TEMPLATE_BY_IDENT.values():
+        monkeypatch.setattr(statement, 'compile', counting(statement.compile))
+    for _ in range(5):
+        assert db_api.find_cluster_template('t', scope='p1').name == 't'
+        assert db_api.find_cluster_template(
+            't', scope=db_api.ALL_PROJECTS).name == 't'
+    assert len(compiled) == 2

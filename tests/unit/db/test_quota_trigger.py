@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from caas.common import exceptions
 from caas.db import api as db_api
+from caas.db import cluster_create
 from caas.db import migration
 from caas.db import quotas
 from caas.db.sqlalchemy import engine
@@ -84,3 +85,58 @@ def test_the_migration_goes_down_and_up(database):
         assert _triggers() == ['clusters_capped_by_quota']
     with pytest.raises(exceptions.QuotaExceeded):
         _create('b', quotas.cluster_quota_check(1))
+
+
+def _prepared():
+    """The create statements prepared on the autocommit engine's
+    connection (the test's creates all go through that one)."""
+    with engine.get_autocommit_engine().connect() as conn:
+        return conn.exec_driver_sql(
+            "SELECT name FROM pg_prepared_statements WHERE name LIKE "
+            "'caas_cluster_create_%%'").scalars().all()
+
+
+def test_a_create_refused_on_its_first_use_of_a_connection_leaves_it_usable(
+        pg_db):
+    # The connection's first create prepares the statement in the message
+    # whose EXECUTE the trigger refuses.
+    with pytest.raises(exceptions.QuotaExceeded):
+        _create('refused', quotas.cluster_quota_check(0))
+    assert _create('first', quotas.cluster_quota_check(2)).name == 'first'
+    assert _create('second', quotas.cluster_quota_check(2)).name == 'second'
+    with pytest.raises(exceptions.QuotaExceeded):
+        _create('third', quotas.cluster_quota_check(2))
+    with engine.get_engine().connect() as conn:
+        assert sorted(conn.exec_driver_sql(
+            'SELECT name FROM clusters').scalars()) == ['first', 'second']
+    assert len(_prepared()) == 1
+
+
+def test_the_statements_prepared_per_connection_are_bounded(pg_db,
+                                                            monkeypatch):
+    monkeypatch.setattr(cluster_create, 'MAX_PREPARED', 2)
+    names = set()
+    real = cluster_create._run
+
+    def recording(conn, statement, params):
+        names.add(statement.name)
+        return real(conn, statement, params)
+    monkeypatch.setattr(cluster_create, '_run', recording)
+    # Each optional field given or not is a shape of its own.
+    for i, extra in enumerate([{}, {'keypair': 'k'}, {'discovery_url': 'u'},
+                               {'keypair': 'k', 'discovery_url': 'u'}]):
+        tmpl = db_api.create_cluster_template({
+            'name': 't%d' % i, 'coe': 'kubernetes', 'image_id': 'img',
+            'project_id': 'p1'})
+        for j in range(2):
+            db_api.create_cluster(
+                dict({'name': 'c%d-%d' % (i, j), 'project_id': 'p1',
+                      'cluster_template_id': tmpl.uuid, 'node_count': 1,
+                      'master_count': 1, 'labels': {}}, **extra),
+                [], timeout_minutes=5,
+                quota_check=quotas.cluster_quota_check(100))
+    assert len(names) == 4
+    assert len(_prepared()) == 2
+    with engine.get_engine().connect() as conn:
+        assert conn.exec_driver_sql(
+            'SELECT count(*) FROM clusters').scalar() == 8

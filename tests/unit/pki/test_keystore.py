@@ -107,3 +107,46 @@ def test_the_embedded_key_is_made_once_private_and_kept(tmp_path):
     token = keystore.encrypt(b'secret', keys=[first])
     assert keystore.decrypt(token, 'c', keys=[
         keystore.ensure_local_key(str(tmp_path))]) == b'secret'
+
+
+def _counting_fernets(monkeypatch):
+    made = []
+    real = keystore.fernet.Fernet
+
+    def counting(key):
+        made.append(key)
+        return real(key)
+    monkeypatch.setattr(keystore.fernet, 'Fernet', counting)
+    return made
+
+
+def test_the_ciphers_are_built_once_per_key_list(old_key, conf,
+                                                 monkeypatch):
+    new_key = keystore.generate_key()
+    made = _counting_fernets(monkeypatch)
+    conf('encryption_keys', [new_key, old_key], group='pki')
+    for _ in range(5):
+        authority.new_cas(db.new_uuid(), ('kubernetes', 'etcd',
+                                          'front_proxy'))
+        keystore.encrypt(b'a token')
+    # Five creates (a check and three CA keys each) and five tokens: the
+    # two keys were made into ciphers once.
+    assert len(made) == 2
+
+
+def test_a_changed_key_list_is_used_at_once(old_key, conf):
+    token = keystore.encrypt(b'secret')
+    new_key = keystore.generate_key()
+    conf('encryption_keys', [new_key], group='pki')
+    # Not the cipher of the list before: the old token is unreadable,
+    # and a new one is made with the new key only.
+    with pytest.raises(keystore.UndecryptableKey):
+        keystore.decrypt(token, 'c')
+    assert keystore.decrypt(keystore.encrypt(b'x'), 'c',
+                            keys=[new_key]) == b'x'
+    conf('encryption_keys', [' '], group='pki')
+    with pytest.raises(keystore.NoEncryptionKey):
+        keystore.encrypt(b'x')
+    conf('encryption_keys', ['not a key'], group='pki')
+    with pytest.raises(keystore.BadEncryptionKey):
+        keystore.check_configured()
