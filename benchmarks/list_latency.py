@@ -26,7 +26,9 @@ import argparse
 import concurrent.futures
 import multiprocessing
 import os
+import re
 import socket
+import subprocess
 import sys
 import time
 import urllib.parse
@@ -170,11 +172,14 @@ def _client_process(url, expect_length, count, timeout, go, results):
         results.put(('error', '%s: %s' % (type(exc).__name__, exc)))
 
 
-def load_processes(url, total, clients, timeout, expect_length=None):
+def load_processes(url, total, clients, timeout, expect_length=None,
+                   on_ready=None):
     """(latencies, wall seconds) of ``total`` GETs from ``clients`` client
     processes, each one keep-alive connection reading every byte of every
     answer (checked against ``expect_length``): each client has its own
-    interpreter, so a client's latency is not its neighbours' parsing."""
+    interpreter, so a client's latency is not its neighbours' parsing.
+    ``on_ready`` is called once every client is connected, before any is
+    timed."""
     ctx = multiprocessing.get_context('fork')
     go = ctx.Event()
     results = ctx.Queue()
@@ -190,6 +195,8 @@ def load_processes(url, total, clients, timeout, expect_length=None):
             kind, value = results.get(timeout=timeout)
             if kind == 'error':
                 raise RuntimeError('a client failed: %s' % value)
+        if on_ready is not None:
+            on_ready()
         go.set()
         for _ in range(clients):
             kind, value = results.get(timeout=timeout + 30)
@@ -203,6 +210,20 @@ def load_processes(url, total, clients, timeout, expect_length=None):
                 proc.kill()
     wall = max(d[2] for d in done) - min(d[1] for d in done)
     return [x for d in done for x in d[0]], wall
+
+
+def connection_split(port):
+    """How many established connections to ``port`` each process holds
+    (``ss -tnp``), largest first: how the clients spread over the API's
+    worker processes."""
+    out = subprocess.run(
+        ['ss', '-tnpH', 'state', 'established', '( sport = :%d )' % port],
+        capture_output=True, text=True, check=True).stdout
+    per_pid = {}
+    for line in out.splitlines():
+        for pid in set(re.findall(r'pid=(\d+)', line)):
+            per_pid[pid] = per_pid.get(pid, 0) + 1
+    return sorted(per_pid.values(), reverse=True)
 
 
 def posts(dep, total, threads=16):
@@ -238,8 +259,9 @@ def posts(dep, total, threads=16):
 
 
 def run(clusters, requests_per_figure=400, timeout=120, out=print,
-        post_count=0, api_workers=0, threaded_list=True):
-    dep = deploy.BenchDeployment(conductors=0, api_workers=api_workers)
+        post_count=0, api_workers=0, threaded_list=True, api_threads=None):
+    dep = deploy.BenchDeployment(conductors=0, api_workers=api_workers,
+                                 api_threads=api_threads)
     rows = {}
     try:
         dep.migrate_only()
@@ -264,12 +286,15 @@ def run(clusters, requests_per_figure=400, timeout=120, out=print,
             url = targets[kind]
             total = requests_per_figure if kind == 'list' or \
                 threads == 1 else requests_per_figure * 4
+            split = []
             cpu0 = deploy.tree_cpu_seconds(api_pid)
             if suffix:
                 samples, wall = load(url, total, threads, timeout)
             else:
-                samples, wall = load_processes(url, total, threads, timeout,
-                                               len(bodies[kind]))
+                samples, wall = load_processes(
+                    url, total, threads, timeout, len(bodies[kind]),
+                    on_ready=lambda: split.extend(
+                        connection_split(dep.api_port)))
             cpu = deploy.tree_cpu_seconds(api_pid) - cpu0
             key = '%s_%d_c%d%s' % (kind, clusters, threads, suffix)
             rows[key] = {
@@ -282,6 +307,9 @@ def run(clusters, requests_per_figure=400, timeout=120, out=print,
                 'api_cpu_ms': round(cpu * 1000 / max(1, len(samples)), 1),
                 'n': len(samples), 'page': page if kind == 'list' else 1,
                 'bytes': len(bodies[kind])}
+            if split:
+                # The timed clients' connections per API process.
+                rows[key]['split'] = '/'.join(map(str, split))
             out('%-22s %s' % (key, rows[key]))
         if post_count:
             cpu0 = deploy.tree_cpu_seconds(api_pid)
@@ -307,6 +335,9 @@ def main(argv=None):
                         help='cluster creates from 16 threads, no conductor')
     parser.add_argument('--api-workers', type=int, default=0,
                         help='caas-api processes (0: one per CPU)')
+    parser.add_argument('--api-threads', type=int, default=None,
+                        help='[api] threads of each API process '
+                             '(default: the option default)')
     parser.add_argument('--no-threaded-list', action='store_true',
                         help="skip the list rows from client threads of "
                              "one process (the '_threads' rows)")
@@ -314,7 +345,8 @@ def main(argv=None):
     harness.quiet_logs()
     run(args.clusters, args.requests, post_count=args.posts,
         api_workers=args.api_workers,
-        threaded_list=not args.no_threaded_list)
+        threaded_list=not args.no_threaded_list,
+        api_threads=args.api_threads)
     return 0
 
 
