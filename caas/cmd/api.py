@@ -34,7 +34,7 @@ def main(argv=None):
     if count == 1:
         _serve()
     else:
-        workers.Supervisor(workers.listen(CONF.api.host, CONF.api.port),
-                           count, _serve).run()
+        workers.Supervisor(workers.listen(CONF.api.host, CONF.api.port,
+                                          count), _serve).run()
     LOG.info('caas-api stopped')
     return 0
