@@ -16,6 +16,7 @@ reset. The parent only supervises: a worker that dies is started again,
 and SIGTERM or SIGINT stops them all.
 """
 
+import gc
 import os
 import signal
 import socket
@@ -72,6 +73,20 @@ def listen(host, port, count, backlog=1024):
             sock.close()
         raise
     return socks
+
+
+def settle_heap():
+    """Move every object alive now out of the garbage collector's reach.
+
+    Called once the application is built, before the first request: the
+    modules, configuration and application objects (~160,000 in a worker)
+    live as long as the process, yet every full collection walked them
+    all, holding the interpreter lock meanwhile: 100-450 ms pauses, one
+    every few thousand requests under load, each stalling every request
+    in flight in that process. Garbage among them is collected first.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _stop_with(parent):

@@ -5,6 +5,7 @@ the API, so that which worker took a connection is visible; a worker
 whose hold file exists does not accept yet (a busy or restarting worker).
 """
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -153,3 +154,51 @@ def test_sigterm_stops_the_workers_and_closes_every_socket(supervised):
             os.kill(pid, 0)
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(('127.0.0.1', port), timeout=5)
+
+
+@pytest.fixture
+def unfrozen():
+    yield
+    gc.unfreeze()
+
+
+def test_settle_heap_takes_live_objects_out_of_collections(unfrozen):
+    class Node:
+        pass
+
+    kept = Node()
+    kept.self = kept                   # a cycle, alive: tracked by gc
+    garbage = Node()
+    garbage.self = garbage
+    garbage_id = id(garbage)
+    del garbage
+    workers.settle_heap()
+    assert gc.get_freeze_count() > 0
+    assert not any(obj is kept for obj in gc.get_objects())
+    assert not any(id(obj) == garbage_id and isinstance(obj, Node)
+                   for obj in gc.get_objects())
+    assert kept.self is kept
+
+
+def test_a_worker_settles_its_heap_after_building_the_app(monkeypatch,
+                                                          unfrozen):
+    from caas.api import app as api_app
+    from caas.api import server
+    from caas import cmd
+    from caas.cmd import api as cmd_api
+    events = []
+
+    class Httpd:
+        def stop(self):
+            events.append('stop')
+
+    monkeypatch.setattr(api_app, 'build_app',
+                        lambda conf: events.append('build') or 'app')
+    monkeypatch.setattr(workers, 'settle_heap',
+                        lambda: events.append('settle'))
+    monkeypatch.setattr(server, 'serve', lambda app, *a, **kw:
+                        events.append('serve %s' % app) or Httpd())
+    monkeypatch.setattr(cmd, 'wait_for_stop_signal',
+                        lambda name: events.append('wait'))
+    cmd_api._serve()
+    assert events == ['build', 'settle', 'serve app', 'wait', 'stop']
