@@ -149,10 +149,13 @@ class RawClient:
         self.sock.close()
 
 
-def _client_process(url, expect_length, count, timeout, go, results):
+def _client_process(url, expect_length, count, timeout, go, results,
+                    nice=0):
     """A client of its own process: connect and warm up, wait for ``go``,
     then time ``count`` GETs; puts (latencies, first start, last end)."""
     try:
+        if nice:
+            os.nice(nice)
         client = RawClient(url, deploy.HEADERS, expect_length)
         client.get()
         results.put(('ready', None))
@@ -173,20 +176,21 @@ def _client_process(url, expect_length, count, timeout, go, results):
 
 
 def load_processes(url, total, clients, timeout, expect_length=None,
-                   on_ready=None):
+                   on_ready=None, nice=0):
     """(latencies, wall seconds) of ``total`` GETs from ``clients`` client
     processes, each one keep-alive connection reading every byte of every
     answer (checked against ``expect_length``): each client has its own
     interpreter, so a client's latency is not its neighbours' parsing.
     ``on_ready`` is called once every client is connected, before any is
-    timed."""
+    timed. ``nice``: added to the clients' niceness (the API keeps its
+    own), to see how much the clients' CPU on the same cores weighs."""
     ctx = multiprocessing.get_context('fork')
     go = ctx.Event()
     results = ctx.Queue()
     per = max(1, total // clients)
     procs = [ctx.Process(target=_client_process, daemon=True,
                          args=(url, expect_length, per, timeout, go,
-                               results)) for _ in range(clients)]
+                               results, nice)) for _ in range(clients)]
     for proc in procs:
         proc.start()
     try:
@@ -259,7 +263,8 @@ def posts(dep, total, threads=16):
 
 
 def run(clusters, requests_per_figure=400, timeout=120, out=print,
-        post_count=0, api_workers=0, threaded_list=True, api_threads=None):
+        post_count=0, api_workers=0, threaded_list=True, api_threads=None,
+        client_nice=0):
     dep = deploy.BenchDeployment(conductors=0, api_workers=api_workers,
                                  api_threads=api_threads)
     rows = {}
@@ -294,12 +299,17 @@ def run(clusters, requests_per_figure=400, timeout=120, out=print,
                 samples, wall = load_processes(
                     url, total, threads, timeout, len(bodies[kind]),
                     on_ready=lambda: split.extend(
-                        connection_split(dep.api_port)))
+                        connection_split(dep.api_port)), nice=client_nice)
             cpu = deploy.tree_cpu_seconds(api_pid) - cpu0
             key = '%s_%d_c%d%s' % (kind, clusters, threads, suffix)
             rows[key] = {
                 'p50_ms': harness.pct_ms(samples, 50),
                 'p99_ms': harness.pct_ms(samples, 99),
+                # The tail's shape: one stall of a worker (a collection,
+                # a descheduled process) shows in p99.9 and max first.
+                'p90_ms': harness.pct_ms(samples, 90),
+                'p999_ms': harness.pct_ms(samples, 99.9),
+                'max_ms': harness.pct_ms(samples, 100),
                 'req_s': round(len(samples) / wall, 1),
                 # CPU the API process spent per request: unlike the
                 # times, it hardly moves when other work shares the
@@ -338,6 +348,8 @@ def main(argv=None):
     parser.add_argument('--api-threads', type=int, default=None,
                         help='[api] threads of each API process '
                              '(default: the option default)')
+    parser.add_argument('--client-nice', type=int, default=0,
+                        help='niceness added to the client processes')
     parser.add_argument('--no-threaded-list', action='store_true',
                         help="skip the list rows from client threads of "
                              "one process (the '_threads' rows)")
@@ -346,7 +358,7 @@ def main(argv=None):
     run(args.clusters, args.requests, post_count=args.posts,
         api_workers=args.api_workers,
         threaded_list=not args.no_threaded_list,
-        api_threads=args.api_threads)
+        api_threads=args.api_threads, client_nice=args.client_nice)
     return 0
 
 
