@@ -54,20 +54,26 @@ def _listener(family, address, backlog, reuse_port):
 
 def listen(host, port, count, backlog=1024):
     """``count`` bound, listening TCP sockets on one address, one for each
-    worker (``SO_REUSEPORT``; port 0: the port the first one got). Where
-    the platform has no ``SO_REUSEPORT``, one socket shared by all.
+    worker (``SO_REUSEPORT``; port 0: one free port for all). A port some
+    other socket listens on is refused (``OSError``), as it was with one
+    socket. Where the platform has no ``SO_REUSEPORT``, one socket shared
+    by all.
     """
     info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
                               flags=socket.AI_PASSIVE)[0]
-    reuse_port = hasattr(socket, 'SO_REUSEPORT')
-    first = _listener(info[0], info[4], backlog, reuse_port)
-    if not reuse_port:
-        return [first] * count
-    socks = [first]
+    if not hasattr(socket, 'SO_REUSEPORT'):
+        return [_listener(info[0], info[4], backlog, False)] * count
+    # Bound once without SO_REUSEPORT first: a port that another process
+    # listens on (a caas-api still running, with SO_REUSEPORT sockets of
+    # the same user) is refused as before, instead of being joined and
+    # its connections shared with it.
+    probe = _listener(info[0], info[4], backlog, False)
+    address = probe.getsockname()
+    probe.close()
+    socks = []
     try:
-        for _ in range(count - 1):
-            socks.append(_listener(info[0], first.getsockname(), backlog,
-                                   True))
+        for _ in range(count):
+            socks.append(_listener(info[0], address, backlog, True))
     except BaseException:
         for sock in socks:
             sock.close()

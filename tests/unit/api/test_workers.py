@@ -112,6 +112,17 @@ def test_listen_gives_each_worker_its_own_socket_on_one_port():
             sock.close()
 
 
+def test_listen_refuses_a_port_another_server_listens_on():
+    socks = workers.listen('127.0.0.1', 0, 2)
+    try:
+        port = socks[0].getsockname()[1]
+        with pytest.raises(OSError):
+            workers.listen('127.0.0.1', port, 2)
+    finally:
+        for sock in socks:
+            sock.close()
+
+
 def test_connections_reach_a_worker_that_is_not_accepting_yet(supervised):
     # On one shared socket the worker that accepts takes every connection;
     # with a socket per worker the kernel gives the held one its share,
