@@ -87,9 +87,9 @@ def settle_heap():
     Called once the application is built, before the first request: the
     modules, configuration and application objects (~160,000 in a worker)
     live as long as the process, yet every full collection walked them
-    all, holding the interpreter lock meanwhile: 100-450 ms pauses, one
-    every few thousand requests under load, each stalling every request
-    in flight in that process. Garbage among them is collected first.
+    all, holding the interpreter lock meanwhile: pauses of 0.1 to 1 s,
+    one every few thousand requests under load, each stalling every
+    request in flight in that process. Garbage among them is collected first.
     """
     gc.collect()
     gc.freeze()
