@@ -7,7 +7,8 @@ N settled clusters inserted straight into the database. From 1 and from
 16 clients, each a process of its own with one keep-alive connection that
 reads (and counts) every byte of every answer: p50/p99 latency, requests
 per second and the API processes' CPU per request over a bounded number
-of requests. The list is also timed as before the sixth round, from 1
+of requests, with p90, p99.9 and max, and (``split``) how many of the
+timed clients' connections each API process holds. The list is also timed as before the sixth round, from 1
 and 16 threads of this one process with ``requests`` (rows ``*_threads``:
 there the clients' own parsing and interpreter lock weigh on the
 latency). A list returns one
