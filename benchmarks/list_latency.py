@@ -7,7 +7,8 @@ N settled clusters inserted straight into the database. From 1 and from
 16 clients, each a process of its own with one keep-alive connection that
 reads (and counts) every byte of every answer: p50/p99 latency, requests
 per second and the API processes' CPU per request over a bounded number
-of requests. The list is also timed as before the sixth round, from 1
+of requests, with p90, p99.9 and max, and (``split``) how many of the
+timed clients' connections each API process holds. The list is also timed as before the sixth round, from 1
 and 16 threads of this one process with ``requests`` (rows ``*_threads``:
 there the clients' own parsing and interpreter lock weigh on the
 latency). A list returns one
@@ -30,6 +31,7 @@ import argparse
 import concurrent.futures
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import socket
@@ -154,10 +156,13 @@ class RawClient:
         self.sock.close()
 
 
-def _client_process(url, expect_length, count, timeout, go, results):
+def _client_process(url, expect_length, count, timeout, go, results,
+                    nice=0):
     """A client of its own process: connect and warm up, wait for ``go``,
     then time ``count`` GETs; puts (latencies, first start, last end)."""
     try:
+        if nice:
+            os.nice(nice)
         client = RawClient(url, deploy.HEADERS, expect_length)
         client.get()
         results.put(('ready', None))
@@ -177,18 +182,22 @@ def _client_process(url, expect_length, count, timeout, go, results):
         results.put(('error', '%s: %s' % (type(exc).__name__, exc)))
 
 
-def load_processes(url, total, clients, timeout, expect_length=None):
+def load_processes(url, total, clients, timeout, expect_length=None,
+                   on_ready=None, nice=0):
     """(latencies, wall seconds) of ``total`` GETs from ``clients`` client
     processes, each one keep-alive connection reading every byte of every
     answer (checked against ``expect_length``): each client has its own
-    interpreter, so a client's latency is not its neighbours' parsing."""
+    interpreter, so a client's latency is not its neighbours' parsing.
+    ``on_ready`` is called once every client is connected, before any is
+    timed. ``nice``: added to the clients' niceness (the API keeps its
+    own), to see how much the clients' CPU on the same cores weighs."""
     ctx = multiprocessing.get_context('fork')
     go = ctx.Event()
     results = ctx.Queue()
     per = max(1, total // clients)
     procs = [ctx.Process(target=_client_process, daemon=True,
                          args=(url, expect_length, per, timeout, go,
-                               results)) for _ in range(clients)]
+                               results, nice)) for _ in range(clients)]
     for proc in procs:
         proc.start()
     try:
@@ -197,6 +206,8 @@ def load_processes(url, total, clients, timeout, expect_length=None):
             kind, value = results.get(timeout=timeout)
             if kind == 'error':
                 raise RuntimeError('a client failed: %s' % value)
+        if on_ready is not None:
+            on_ready()
         go.set()
         for _ in range(clients):
             kind, value = results.get(timeout=timeout + 30)
@@ -210,6 +221,20 @@ def load_processes(url, total, clients, timeout, expect_length=None):
                 proc.kill()
     wall = max(d[2] for d in done) - min(d[1] for d in done)
     return [x for d in done for x in d[0]], wall
+
+
+def connection_split(port):
+    """How many established connections to ``port`` each process holds
+    (``ss -tnp``), largest first: how the clients spread over the API's
+    worker processes."""
+    out = subprocess.run(
+        ['ss', '-tnpH', 'state', 'established', '( sport = :%d )' % port],
+        capture_output=True, text=True, check=True).stdout
+    per_pid = {}
+    for line in out.splitlines():
+        for pid in set(re.findall(r'pid=(\d+)', line)):
+            per_pid[pid] = per_pid.get(pid, 0) + 1
+    return sorted(per_pid.values(), reverse=True)
 
 
 def posts(dep, total, threads=16, started=None):
@@ -276,8 +301,10 @@ def stop_profiles(procs):
 
 
 def run(clusters, requests_per_figure=400, timeout=120, out=print,
-        post_count=0, api_workers=0, threaded_list=True, profile=None):
-    dep = deploy.BenchDeployment(conductors=0, api_workers=api_workers)
+        post_count=0, api_workers=0, threaded_list=True, api_threads=None,
+        client_nice=0, profile=None):
+    dep = deploy.BenchDeployment(conductors=0, api_workers=api_workers,
+                                 api_threads=api_threads)
     rows = {}
     try:
         dep.migrate_only()
@@ -302,17 +329,25 @@ def run(clusters, requests_per_figure=400, timeout=120, out=print,
             url = targets[kind]
             total = requests_per_figure if kind == 'list' or \
                 threads == 1 else requests_per_figure * 4
+            split = []
             cpu0 = deploy.tree_cpu_seconds(api_pid)
             if suffix:
                 samples, wall = load(url, total, threads, timeout)
             else:
-                samples, wall = load_processes(url, total, threads, timeout,
-                                               len(bodies[kind]))
+                samples, wall = load_processes(
+                    url, total, threads, timeout, len(bodies[kind]),
+                    on_ready=lambda: split.extend(
+                        connection_split(dep.api_port)), nice=client_nice)
             cpu = deploy.tree_cpu_seconds(api_pid) - cpu0
             key = '%s_%d_c%d%s' % (kind, clusters, threads, suffix)
             rows[key] = {
                 'p50_ms': harness.pct_ms(samples, 50),
                 'p99_ms': harness.pct_ms(samples, 99),
+                # The tail's shape: one stall of a worker (a collection,
+                # a descheduled process) shows in p99.9 and max first.
+                'p90_ms': harness.pct_ms(samples, 90),
+                'p999_ms': harness.pct_ms(samples, 99.9),
+                'max_ms': harness.pct_ms(samples, 100),
                 'req_s': round(len(samples) / wall, 1),
                 # CPU the API process spent per request: unlike the
                 # times, it hardly moves when other work shares the
@@ -320,6 +355,9 @@ def run(clusters, requests_per_figure=400, timeout=120, out=print,
                 'api_cpu_ms': round(cpu * 1000 / max(1, len(samples)), 1),
                 'n': len(samples), 'page': page if kind == 'list' else 1,
                 'bytes': len(bodies[kind])}
+            if split:
+                # The timed clients' connections per API process.
+                rows[key]['split'] = '/'.join(map(str, split))
             out('%-22s %s' % (key, rows[key]))
         if post_count:
             cpu0 = deploy.tree_cpu_seconds(api_pid)
@@ -349,6 +387,11 @@ def main(argv=None):
                         help='cluster creates from 16 threads, no conductor')
     parser.add_argument('--api-workers', type=int, default=0,
                         help='caas-api processes (0: one per CPU)')
+    parser.add_argument('--api-threads', type=int, default=None,
+                        help='[api] threads of each API process '
+                             '(default: the option default)')
+    parser.add_argument('--client-nice', type=int, default=0,
+                        help='niceness added to the client processes')
     parser.add_argument('--no-threaded-list', action='store_true',
                         help="skip the list rows from client threads of "
                              "one process (the '_threads' rows)")
@@ -359,7 +402,8 @@ def main(argv=None):
     harness.quiet_logs()
     run(args.clusters, args.requests, post_count=args.posts,
         api_workers=args.api_workers, profile=args.profile,
-        threaded_list=not args.no_threaded_list)
+        threaded_list=not args.no_threaded_list,
+        api_threads=args.api_threads, client_nice=args.client_nice)
     return 0
 
 

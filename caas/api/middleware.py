@@ -3,8 +3,8 @@
 0. :class:`caas.api.accesslog.AccessLogMiddleware` — one access-log line
    per request, refused ones included.
 1. ``ParsableErrorMiddleware`` — every error body in Magnum's shape.
-2. oslo.middleware ``RequestId`` — ``x-openstack-request-id`` on every
-   response and ``openstack.request_id`` in the environ.
+2. :class:`RequestId` — ``x-openstack-request-id`` on every response and
+   ``openstack.request_id`` in the environ, as oslo.middleware's.
 3. :class:`caas.api.inputs.InputGuardMiddleware` — 400 for a URL path,
    query parameter or header that is not storable text (NUL, bad UTF-8).
 4. oslo.middleware ``HTTPProxyToWSGI`` — honours ``X-Forwarded-*`` when
@@ -31,11 +31,15 @@ empty ``X-Project-Id:`` header stands for a token without a project and is
 refused like one (``caas.common.policy``).
 """
 
+import re
+
 from keystonemiddleware import auth_token
 from oslo_config import cfg
+from oslo_context import context as oslo_context
 from oslo_middleware import http_proxy_to_wsgi
 from oslo_middleware import request_id
 from oslo_middleware import sizelimit
+import webob.exc
 
 from caas.api import accesslog
 from caas.api import errors
@@ -152,6 +156,51 @@ def _size_limiter(app, conf):
     return _SizeLimit(app, limiter, limits)
 
 
+class RequestId:
+    """oslo.middleware's ``RequestId`` as a plain WSGI layer.
+
+    The same ids: ``openstack.request_id`` (a new ``req-<uuid>``) for every
+    request, ``openstack.global_request_id`` from an inbound
+    ``X-OpenStack-Request-ID`` of the right form, and the request id as
+    ``x-openstack-request-id`` on the response unless the app set one.
+    oslo.middleware's built a webob request and response around every
+    request for that; what webob's response did besides (an absolute
+    ``Location``, no body for a ``HEAD``) ``ParsableErrorMiddleware``
+    around this layer does, through webob, for every such response; an
+    ``exc_info`` is raised where it is given and a webob HTTP exception
+    raised inside becomes its response, as under webob.
+    """
+
+    _GLOBAL_ID = re.compile(request_id.ID_FORMAT)
+    _HEADER = request_id.HTTP_RESP_HEADER_REQUEST_ID
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        global_id = environ.get('HTTP_X_OPENSTACK_REQUEST_ID')
+        if global_id and self._GLOBAL_ID.match(global_id):
+            environ[request_id.GLOBAL_REQ_ID] = global_id
+        req_id = oslo_context.generate_request_id()
+        environ[request_id.ENV_REQUEST_ID] = req_id
+        header = self._HEADER
+
+        def _start_response(status, headers, exc_info=None):
+            if exc_info is not None:
+                raise exc_info[1].with_traceback(exc_info[2])
+            if not any(name.lower() == header for name, _value in headers):
+                headers = list(headers)
+                headers.append((header, req_id))
+            return start_response(status, headers)
+
+        try:
+            return self.app(environ, _start_response)
+        except webob.exc.HTTPException as exc:
+            # As webob's wsgify: the exception is the response (and, as
+            # there, without the request id header).
+            return exc(environ, start_response)
+
+
 class _ProxyHeaders:
     """oslo.middleware's ``HTTPProxyToWSGI``, entered only while
     ``[oslo_middleware] enable_proxy_headers_parsing`` is set (read on
@@ -179,7 +228,7 @@ def wrap(app, conf):
     app = _size_limiter(app, conf)
     app = _ProxyHeaders(app, conf)
     app = inputs.InputGuardMiddleware(app)
-    app = request_id.RequestId(app)
+    app = RequestId(app)
     app = errors.ParsableErrorMiddleware(
         app, body_limit=conf.api.max_request_body_size)
     return accesslog.AccessLogMiddleware(app)

@@ -13,8 +13,11 @@ def _serve(sock=None):
     """Serve until SIGTERM or SIGINT (in this process)."""
     from caas.api import app as api_app
     from caas.api import server
-    httpd = server.serve(api_app.build_app(CONF), CONF.api.host,
-                         CONF.api.port, CONF.api.threads, sock=sock)
+    from caas.api import workers
+    app = api_app.build_app(CONF)
+    workers.settle_heap()
+    httpd = server.serve(app, CONF.api.host, CONF.api.port,
+                         CONF.api.threads, sock=sock)
     cmd.wait_for_stop_signal('caas-api')
     httpd.stop()
 
@@ -34,7 +37,7 @@ def main(argv=None):
     if count == 1:
         _serve()
     else:
-        workers.Supervisor(workers.listen(CONF.api.host, CONF.api.port),
-                           count, _serve).run()
+        workers.Supervisor(workers.listen(CONF.api.host, CONF.api.port,
+                                          count), _serve).run()
     LOG.info('caas-api stopped')
     return 0

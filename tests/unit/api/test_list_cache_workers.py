@@ -71,7 +71,8 @@ def _cluster():
 
 
 def _node_count(base, uuid):
-    # A new connection per request: the workers accept on one socket.
+    # A new connection per request: the kernel spreads new connections
+    # over the workers' sockets (SO_REUSEPORT).
     r = requests.get(base + '/v1/clusters', headers=HEADERS, timeout=30)
     r.raise_for_status()
     return {c['uuid']: c for c in r.json()['clusters']}[uuid]['node_count']
