@@ -174,3 +174,31 @@ def test_the_claim_returns_the_clusters_project(db):
         session.execute(sa.delete(models.Cluster).where(
             models.Cluster.uuid == other.cluster_id))
     assert db_ops.claim_operation(other.id, 'a').cluster_project_id is None
+
+
+def test_each_expectation_of_a_claim_is_checked_with_statements_built_once(
+        db):
+    """The claim's statements are built once per kind of expectation
+    (not per claim), and each expectation still decides the claim."""
+    _, op = _cluster(db)
+    db_ops._claim_statements.cache_clear()
+    assert db_ops.claim(op.id, 'a') == 1
+    row = db_api.get_operation(op.id)
+    assert row.claimed_at is not None and row.updated_at == row.claimed_at
+    # The owner alone expected: the wrong one loses, the right one wins.
+    assert db_ops.claim(op.id, 'b', expect_owner='x') is None
+    assert db_ops.claim(op.id, 'b', expect_owner='a') == 2
+    # The epoch too: a stale epoch loses even with the right owner.
+    assert db_ops.claim(op.id, 'c', expect_owner='b', expect_epoch=1) is None
+    assert db_ops.claim(op.id, 'c', expect_owner='b', expect_epoch=2) == 3
+    # Unowned expected: an owned operation is not claimed.
+    assert db_ops.claim(op.id, 'd') is None
+    built = db_ops._claim_statements.cache_info().misses
+    assert built == 3
+    for _ in range(3):
+        assert db_ops.claim(op.id, 'e', expect_owner='x') is None
+        assert db_ops.claim(op.id, 'e', expect_owner='x',
+                            expect_epoch=3) is None
+        assert db_ops.claim(op.id, 'e') is None
+    assert db_ops._claim_statements.cache_info().misses == built
+    assert db_api.get_operation(op.id).owner == 'c'
