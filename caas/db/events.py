@@ -9,6 +9,8 @@ cluster's current one, the same transaction puts the progress line into the
 cluster's ``status_reason``, which is what Magnum's clients already show.
 """
 
+import functools
+
 import sqlalchemy as sa
 
 from caas.common import exceptions
@@ -55,6 +57,37 @@ def _owned_insert():
 
 
 _OWNED_INSERT = _owned_insert()
+
+
+@functools.lru_cache(maxsize=16)
+def _owned_insert_many(count, cast):
+    """:func:`_owned_insert` for ``count`` events in one statement: the
+    events' values (``v<i>_<name>``) are a UNION ALL of one-row SELECTs,
+    joined to the operation row locked ``FOR UPDATE OF`` it while the
+    claim holds, so the events are all written or none. Their ids follow
+    their order (``ORDER BY`` the event's index). ``cast``: the values are
+    CAST to their column's type (PostgreSQL types a UNION's untyped
+    parameters as text)."""
+    def value(i, name, type_):
+        param = sa.bindparam('v%d_%s' % (i, name), type_=type_)
+        return (sa.cast(param, type_) if cast else
+                sa.type_coerce(param, type_)).label(name)
+    rows = sa.union_all(*[
+        sa.select(sa.literal(i, sa.Integer).label('event_index'),
+                  *[value(i, name, type_) for name, type_ in _EVENT_VALUES])
+        for i in range(count)]).subquery('new_events')
+    owned = sa.select(
+        *[sa.bindparam('v_' + name, type_=type_)
+          for name, type_ in _CLAIM_VALUES],
+        *[rows.c[name] for name, _type in _EVENT_VALUES]).select_from(
+        Op).join(rows, sa.true()).where(
+        Op.id == sa.bindparam('v_operation_id'),
+        Op.owner == sa.bindparam('v_conductor'),
+        Op.epoch == sa.bindparam('v_epoch')).order_by(
+        rows.c.event_index).with_for_update(of=Op)
+    return sa.insert(Event).from_select(
+        [name for name, _type in _CLAIM_VALUES + _EVENT_VALUES],
+        owned).returning(Event.id)
 _SET_REASON = sa.update(Cluster).where(
     Cluster.uuid == sa.bindparam('v_cluster_id'),
     Cluster.operation_id == sa.bindparam('v_operation_id')).values(
@@ -111,14 +144,25 @@ def insert_all(conn, fence, project_id, kind, events, status_reason=None):
              'v_cluster_id': fence.cluster_uuid, 'v_project_id': project_id,
              'v_kind': kind, 'v_conductor': fence.owner,
              'v_epoch': fence.epoch}
-    ids = []
-    for values in events:
-        row = conn.execute(_OWNED_INSERT, dict(claim, **values)).first()
-        if row is None:
-            raise exceptions.FencedOut(operation=fence.operation_id,
-                                       owner=fence.owner,
-                                       epoch=fence.epoch)
-        ids.append(row[0])
+    if len(events) == 1:
+        rows = conn.execute(_OWNED_INSERT, dict(claim, **events[0])).all()
+    elif events:
+        # Several events (a step's success and the next step's start):
+        # one statement.
+        params = dict(claim)
+        for i, values in enumerate(events):
+            params.update(('v%d_%s' % (i, key[2:]), value)
+                          for key, value in values.items())
+        rows = conn.execute(_owned_insert_many(
+            len(events), conn.dialect.name == 'postgresql'), params).all()
+    else:
+        rows = None
+    if events and len(rows) != len(events):
+        raise exceptions.FencedOut(operation=fence.operation_id,
+                                   owner=fence.owner, epoch=fence.epoch)
+    # In the order of the events (a serial id follows the insert's
+    # ORDER BY; RETURNING's own order is not promised).
+    ids = sorted(row[0] for row in rows or ())
     if status_reason is not None:
         conn.execute(_SET_REASON, dict(claim,
                                        v_reason=status_reason[:1000]))

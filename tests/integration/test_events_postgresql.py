@@ -69,3 +69,84 @@ def test_an_event_racing_a_claim_is_refused(pg):
     with pg.connect() as conn:
         reason = conn.execute(sa.select(models.Cluster.status_reason)).scalar()
     assert reason != 'step 3/5 stale'
+
+
+def _two_events():
+    return [db_events.event(states.EV_SUCCEEDED, 'make-credential', 2, 7,
+                            data={'trust': 't-1'}),
+            db_events.event(states.EV_STARTED, 'create-stack', 3, 7)]
+
+
+def test_several_events_are_one_statement_in_their_order(pg):
+    cluster, op = make_cluster()
+    with pg.begin() as conn:
+        conn.execute(sa.update(models.Operation).values(
+            owner='a', epoch=1, state=states.OP_RUNNING))
+    fence = ownership.Fence(op.id, cluster.uuid, 'a', 1)
+    inserts = []
+
+    def count(conn, cursor, statement, *args):
+        if statement.startswith('INSERT INTO events'):
+            inserts.append(statement)
+    sa.event.listen(pg, 'before_cursor_execute', count)
+    try:
+        ids = db_events.record_all(fence, 'p1', 'cluster_create',
+                                   _two_events() + [db_events.event(
+                                       states.EV_PROGRESS, 'create-stack',
+                                       3, 7, message='m')],
+                                   status_reason='step 3/7')
+    finally:
+        sa.event.remove(pg, 'before_cursor_execute', count)
+    assert len(inserts) == 1
+    rows = db_events.list_events(scope=db_api.ALL_PROJECTS,
+                                 cluster_id=cluster.uuid)
+    assert [r.id for r in rows] == ids
+    assert [(r.step, r.step_index, r.step_count, r.state, r.data,
+             r.message, r.conductor, r.epoch, r.kind) for r in rows] == [
+        ('make-credential', 2, 7, states.EV_SUCCEEDED, {'trust': 't-1'},
+         None, 'a', 1, 'cluster_create'),
+        ('create-stack', 3, 7, states.EV_STARTED, None, None, 'a', 1,
+         'cluster_create'),
+        ('create-stack', 3, 7, states.EV_PROGRESS, None, 'm', 'a', 1,
+         'cluster_create')]
+    assert all(r.created_at is not None for r in rows)
+    with pg.connect() as conn:
+        assert conn.execute(sa.select(
+            models.Cluster.status_reason)).scalar() == 'step 3/7'
+
+
+def test_several_events_racing_a_claim_are_all_refused(pg):
+    cluster, op = make_cluster()
+    with pg.begin() as conn:
+        conn.execute(sa.update(models.Operation).values(
+            owner='a', epoch=1, state=states.OP_RUNNING))
+    old = ownership.Fence(op.id, cluster.uuid, 'a', 1)
+    claimer = pg.connect()
+    claim_tx = claimer.begin()
+    claimer.execute(sa.update(models.Operation).where(
+        models.Operation.id == op.id).values(owner='b', epoch=2))
+    outcome = []
+
+    def write():
+        try:
+            outcome.append(db_events.record_all(
+                old, 'p1', 'cluster_create', _two_events(),
+                status_reason='stale'))
+        except exceptions.FencedOut as exc:
+            outcome.append(exc)
+    writer = threading.Thread(target=write)
+    writer.start()
+    # The insert waits for the claim's lock on the operation row...
+    writer.join(1.0)
+    assert writer.is_alive() and outcome == []
+    claim_tx.commit()
+    claimer.close()
+    writer.join(10)
+    # ...then sees the new epoch: no event is written.
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], exceptions.FencedOut)
+    assert db_events.list_events(scope=db_api.ALL_PROJECTS,
+                                 cluster_id=cluster.uuid) == []
+    with pg.connect() as conn:
+        assert conn.execute(sa.select(
+            models.Cluster.status_reason)).scalar() != 'stale'

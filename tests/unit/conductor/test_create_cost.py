@@ -14,6 +14,7 @@ from caas.common import states
 from caas.conductor import engine as flow_engine
 from caas.conductor import persistence
 from caas.db import api as db_api
+from caas.db import events as db_events
 from caas.db.sqlalchemy import engine
 from caas.sim.server import SimServer
 from tests.unit.conductor.conftest import PKI_KEY
@@ -34,8 +35,9 @@ from tests.unit.conductor.conftest import wait_operation
 # setup with its first step's, the book's removal with the flow's last
 # save, the cluster's project came with the claim, and the operation's
 # trustee was neither looked for on the first claim nor read again for
-# the stack (seventh round).
-MAX_STATEMENTS = 77
+# the stack (seventh round); 71 once the two events of a transaction (a
+# step's success and the next step's start) were one INSERT (eighth).
+MAX_STATEMENTS = 71
 # Transactions (each a BEGIN on SQLite, a round trip or two on PostgreSQL):
 # 35 in the fifth round (66 before it), 30 measured then; 16 in the
 # seventh.
@@ -47,6 +49,9 @@ MAX_TRANSACTIONS = 16
 # out in those (none opens a transaction of its own).
 EVENTS = 15
 EVENT_TRANSACTIONS = 9
+# One INSERT per transaction that writes events, whatever their number (a
+# step's success and the next step's start were an INSERT each: 15).
+EVENT_INSERTS = 9
 # TaskFlow's reader/writer lock taken per create in the flow thread: once,
 # by the injection of the flow's store inside TaskFlow's own load, before
 # the runner gets the storage (298 before it had ``StorageLock``).
@@ -160,7 +165,14 @@ def test_a_steps_success_shares_the_next_events_transaction(
     log, _saves, _requests = _create_once(instant_sim, db, monkeypatch)
     inserts = [i for i, statement in enumerate(log)
                if statement.startswith('INSERT INTO events')]
-    assert len(inserts) == EVENTS
+    assert len(inserts) == EVENT_INSERTS
+    # Every event is written, in the order of the flow.
+    rows = db_events.list_events(scope=db_api.ALL_PROJECTS, limit=100)
+    assert len(rows) == EVENTS
+    assert [(e.step, e.state) for e in rows][:4] == [
+        ('begin', 'STARTED'), ('begin', 'SUCCEEDED'),
+        ('make-credential', 'STARTED'), ('make-credential', 'SUCCEEDED')]
+    assert [e.state for e in rows][-1] == 'SUCCEEDED'
     opened = [i for i in inserts if log[i - 1].startswith('BEGIN')]
     assert len(opened) == EVENT_TRANSACTIONS
     # TaskFlow's saves: the setup (with the first step's start), the
