@@ -76,7 +76,9 @@ def main(argv=None):
         profile.enable()
         creates(args.creates, 'p')
         profile.disable()
-        pstats.Stats(profile).sort_stats('cumulative').print_stats(60)
+        if os.environ.get('PROFILE_OUT'):
+            profile.dump_stats(os.environ['PROFILE_OUT'])
+        pstats.Stats(profile).sort_stats(os.environ.get('SORT', 'cumulative')).print_stats(int(os.environ.get('LINES', '60')))
     return 0
 
 
