@@ -114,6 +114,8 @@ def _insert_clause(preparer, table, prefix, columns, after):
     column type's input function; a JSON column takes the value's text as
     it is (``->``), so a JSON null stays a JSON null, as SQLAlchemy
     writes None there."""
+    # ``columns`` are the table's own (``_with_defaults`` keeps no other
+    # key): no text of a request reaches the statement's SQL.
     _times, json_columns = _kinds(table)
     name = preparer.format_table(table)
     values = ', '.join(

@@ -253,3 +253,23 @@ def _create_with(tmpl):
         [{'name': 'default-master', 'role': 'master', 'node_count': 1}],
         timeout_minutes=60, request_id='req-1',
         cas=[{'ca_type': 'kubernetes', 'cert_pem': 'c', 'encrypted_key': 'k'}])
+
+
+def test_only_the_tables_columns_reach_the_statement(pg_db):
+    """A key that is not a column (a request's unknown field that slipped
+    through) is not written and never becomes SQL text."""
+    from caas.db import cluster_create
+    tmpl = db_api.create_cluster_template({
+        'name': 't', 'coe': 'kubernetes', 'image_id': 'i',
+        'project_id': 'p1', 'server_type': 'vm'})
+    cluster_create._COMPILED.clear()
+    evil = "x') , (SELECT pg_sleep(0)) --"
+    cluster, _op = db_api.create_cluster(
+        {'name': 'c', 'project_id': 'p1', 'cluster_template_id': tmpl.uuid,
+         'node_count': 1, 'master_count': 1, evil: 1},
+        [{'name': 'w', 'role': 'worker', 'node_count': 1, evil: 2}],
+        timeout_minutes=5)
+    assert db_api.get_cluster(cluster.uuid, scope='p1').name == 'c'
+    (statement,) = [value for _key, value in
+                    cluster_create._COMPILED._entries.items()]
+    assert 'pg_sleep' not in statement.sql
