@@ -8,6 +8,10 @@ and the SQL statements each kind of API request sends to the server.
 * statements: list, show and create requests through the WSGI app (fakes
   for the cloud and RPC, as the unit tests), counted on the wire: the
   driver's BEGIN/COMMIT, pings and SETs included.
+* create parts: this process's CPU per call of two parts of a cluster
+  create, alone: ``db.create_cluster`` (the rows of a create as the API
+  writes them: two nodegroups, three CAs, the operation, the quota check)
+  and ``authority.new_cas`` (three CAs, keys sealed).
 
     .venv/bin/python benchmarks/micro.py [--tasks 200]
 
@@ -126,6 +130,60 @@ def statements(url, label):
     return out
 
 
+def create_parts(url, creates=300):
+    """{part: microseconds of this process's CPU per call}."""
+    from caas.conf import CONF
+    from caas.db import api as db_api
+    from caas.db import quotas
+    from caas.db.sqlalchemy import engine
+    from caas.pki import authority
+    from caas.pki import keystore
+
+    _use_database(url)
+    engine.dispose()
+    CONF.set_override('encryption_keys', [keystore.generate_key()],
+                      group='pki')
+    tmpl = db_api.create_cluster_template({
+        'name': 'parts', 'coe': 'kubernetes', 'image_id': 'i',
+        'project_id': 'p1', 'server_type': 'vm'})
+    types = ('kubernetes', 'etcd', 'front_proxy')
+    cas = authority.new_cas(str(uuid.uuid4()), types)
+
+    def create(i):
+        labels = {'kube_tag': 'v1.30', 'a': 'b'}
+        common = {'image_id': 'i', 'is_default': True,
+                  'docker_volume_size': None, 'labels': labels}
+        db_api.create_cluster(
+            {'name': 'p%d' % i, 'project_id': 'p1', 'user_id': 'u1',
+             'cluster_template_id': tmpl.uuid, 'node_count': 1,
+             'master_count': 1, 'labels': labels, 'keypair': 'k',
+             'flavor_id': 'f', 'master_flavor_id': 'f',
+             'floating_ip_enabled': True, 'master_lb_enabled': False,
+             'create_timeout': 60, 'uuid': str(uuid.uuid4())},
+            [dict(common, name='default-master', role='master',
+                  node_count=1, flavor_id='f', min_node_count=1),
+             dict(common, name='default-worker', role='worker',
+                  node_count=1, flavor_id='f', min_node_count=0)],
+            timeout_minutes=60, request_id='req-parts', cas=cas,
+            quota_check=quotas.cluster_quota_check(10 ** 6),
+            op_params={'trustor': 'x' * 200})
+
+    def cpu_us(call, count):
+        for i in range(20):
+            call(-1 - i)
+        start = time.process_time()
+        for i in range(count):
+            call(i)
+        return round((time.process_time() - start) / count * 1e6, 1)
+    out = {'db_create_cluster_us': cpu_us(create, creates),
+           'new_cas_3_us': cpu_us(
+               lambda i: authority.new_cas(str(uuid.uuid4()), types),
+               creates)}
+    CONF.clear_override('encryption_keys', group='pki')
+    engine.dispose()
+    return out
+
+
 def run(tasks=200, pg_admin=None, out=print):
     harness.init_config()
     rows = {}
@@ -140,6 +198,8 @@ def run(tasks=200, pg_admin=None, out=print):
         st = statements(url, label)
         rows.setdefault('sql_statements', {}).update(st)
         out('statements %s: %s' % (label, st))
+        parts = rows['create_parts_%s' % label] = create_parts(url)
+        out('create parts %s (CPU per call): %s' % (label, parts))
     return rows
 
 

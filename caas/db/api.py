@@ -341,20 +341,19 @@ def destroy_cluster_template(template_uuid):
 
 # -- clusters ---------------------------------------------------------------
 
-def _new_operation(cluster_uuid, kind, params, timeout_minutes, request_id):
+def _operation_values(cluster_uuid, kind, params, timeout_minutes,
+                      request_id):
     now = models.utcnow()
-    return models.Operation(
+    return dict(
         id=new_uuid(), cluster_id=cluster_uuid, kind=kind,
         state=states.OP_PENDING, params=params or {}, epoch=0, claims=0,
         created_at=now, request_id=request_id,
         deadline=now + datetime.timedelta(minutes=timeout_minutes))
 
 
-def _columns(row):
-    """The column values a new, unsaved row was given."""
-    state = sa.inspect(row)
-    return {attr.key: attr.value for attr in state.attrs
-            if attr.key in state.dict}
+def _new_operation(cluster_uuid, kind, params, timeout_minutes, request_id):
+    return models.Operation(**_operation_values(
+        cluster_uuid, kind, params, timeout_minutes, request_id))
 
 
 #: Databases whose cluster create writes every row in one statement
@@ -378,15 +377,18 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
         the one statement writing the rows commits
         (:mod:`caas.db.cluster_create`).
     :param op_params: the create operation's params.
-    :returns: (cluster, operation)
+    :returns: (cluster, operation): ORM objects, detached; on PostgreSQL
+        read-only rows with the same attributes
+        (``cluster_create.ClusterRow``, ``OperationRow``).
     """
     values = dict(values)
     _owner(values)
     values.setdefault('uuid', new_uuid())
-    op = _new_operation(values['uuid'], states.OP_CLUSTER_CREATE,
-                        op_params or {}, timeout_minutes, request_id)
-    values.update(status=states.CREATE_IN_PROGRESS, operation_id=op.id,
-                  status_reason=None)
+    op_values = _operation_values(values['uuid'], states.OP_CLUSTER_CREATE,
+                                  op_params or {}, timeout_minutes,
+                                  request_id)
+    values.update(status=states.CREATE_IN_PROGRESS,
+                  operation_id=op_values['id'], status_reason=None)
     groups = []
     for ng in nodegroups:
         ng = dict(ng)
@@ -398,9 +400,10 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
     bind = engine.get_engine()
     if bind.dialect.name in ONE_STATEMENT_CREATE and \
             cluster_create.checks_at_commit(bind, quota_check):
-        cluster = cluster_create.insert(values, groups, ca_rows,
-                                        _columns(op), quota_check)
-        return cluster, op
+        # Plain rows: no ORM object is made only to be returned.
+        return cluster_create.insert(values, groups, ca_rows, op_values,
+                                     quota_check)
+    op = models.Operation(**op_values)
     with session_scope() as session:
         if session.get_bind().dialect.insert_returning:
             # Bulk inserts in the tables' order, not the ORM's unit of
@@ -418,7 +421,7 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
         if ca_rows:
             # One statement (executemany) for all of the cluster's CAs.
             session.execute(sa.insert(models.ClusterCA), ca_rows)
-        session.execute(sa.insert(models.Operation), [_columns(op)])
+        session.execute(sa.insert(models.Operation), [op_values])
         if quota_check is not None:
             # Last: the project's quota lock is then held only until the
             # commit that follows.

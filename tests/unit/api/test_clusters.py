@@ -87,6 +87,24 @@ def test_bad_bodies_are_400_naming_the_field(api, template):
         assert field in _title(resp), (extra, _title(resp))
 
 
+def test_the_create_schema_built_once_stays_as_built(api, template):
+    """The create's body schema is built once per process: no request,
+    good or bad, changes it for the next one."""
+    import copy
+
+    from caas.api.controllers.v1 import clusters
+    from caas.api.schemas import cluster as schema
+    before = copy.deepcopy(clusters._CREATE_SCHEMA)
+    assert before == schema.create(0)
+    for body in ({'cluster_template_id': template['uuid'], 'node_count': 0,
+                  'labels': "{'a': 'b'}", 'master_count': '1'},
+                 {'cluster_template_id': template['uuid'], 'node_count': -1},
+                 {'cluster_template_id': template['uuid'], 'colour': 'x',
+                  'labels': 'a=b,c=d', 'name': None}):
+        api.post('/v1/clusters', body, headers=PROJECT_A)
+    assert clusters._CREATE_SCHEMA == before == schema.create(0)
+
+
 def test_node_count_abc_message_names_field_and_value(api, template):
     resp = api.post('/v1/clusters', {'cluster_template_id': template['uuid'],
                                      'node_count': 'abc'}, headers=PROJECT_A)

@@ -152,9 +152,124 @@ def test_the_create_statements_kept_are_bounded():
     table = models.Cluster.__table__
     for shape in shapes:
         sql = cluster_create._compiled(shape, dialect).sql
-        assert all('c_%s' % c in sql for c in shape[0])
+        assert all('r.%s' % c in sql for c in shape[0])
         assert all(c in table.c for c in shape[0])
     assert len(cluster_create._COMPILED) == cluster_create.MAX_SHAPES
     # The latest are the ones kept.
     assert cluster_create._COMPILED.get((shapes[-1], 'postgresql'))
     assert cluster_create._COMPILED.get((shapes[0], 'postgresql')) is None
+
+
+# What a driver or a statement could mistake for syntax.
+QUOTED = 'it\'s 100% "x" \\ %(c)s %s $1 \n é'
+
+def test_json_columns_keep_the_text_the_orm_writes(pg_db, monkeypatch):
+    """A JSON column stores its text as it is (PostgreSQL's ``json``), and
+    the list's body is built from that text by the database: the
+    one-statement create writes the very text SQLAlchemy would (key order,
+    spacing, non-ASCII escapes), not only an equal value."""
+    import sqlalchemy as sa
+    from caas.db.sqlalchemy import engine
+    labels = {'z': 'é ☃', 'a': [1, 2.5, None, True], 'm': {'y': '', 'b': 1},
+              'q': QUOTED}
+
+    def create():
+        tmpl = db_api.create_cluster_template({
+            'name': 't', 'coe': 'kubernetes', 'image_id': 'i',
+            'project_id': 'p1', 'server_type': 'vm'})
+        return db_api.create_cluster(
+            {'name': QUOTED, 'project_id': 'p1',
+             'cluster_template_id': tmpl.uuid, 'node_count': 1,
+             'master_count': 1, 'labels': labels},
+            [{'name': 'default-worker', 'role': 'worker', 'node_count': 1,
+              'labels': labels}],
+            timeout_minutes=5, op_params={'trust': 'é', 'n': [1]})[0]
+    one = create()
+    monkeypatch.setattr(db_api, 'ONE_STATEMENT_CREATE', ())
+    orm = create()
+    texts = []
+    with engine.get_engine().connect() as conn:
+        for uuid in (one.uuid, orm.uuid):
+            texts.append(conn.execute(sa.text(
+                "SELECT c.labels::text, n.labels::text, o.params::text, "
+                "c.health_status_reason::text, c.created_at, o.deadline "
+                "- o.created_at FROM clusters c JOIN nodegroups n ON "
+                "n.cluster_id = c.uuid JOIN operations o ON o.cluster_id = "
+                "c.uuid WHERE c.uuid = :uuid"), {'uuid': uuid}).one())
+    assert texts[0][:4] == texts[1][:4]
+    assert texts[0][0].startswith(
+        '{"z": "\\u00e9 \\u2603", "a": [1, 2.5, null, true], "m": {"y": "", '
+        '"b": 1}, "q": ')
+    # Quotes, backslashes, %, $n and newlines in a text column too.
+    assert _written(one.uuid) == _written(orm.uuid)
+    assert db_api.get_cluster(one.uuid, scope='p1').name == QUOTED
+    # Times to the microsecond, as given.
+    assert texts[0][4] == one.created_at and texts[0][5] == texts[1][5]
+
+
+def test_the_create_returns_rows_not_orm_objects(pg_db):
+    """On PostgreSQL the create's caller gets the values it wrote back as
+    plain rows: no ORM object is built to be returned."""
+    import sqlalchemy as sa
+    from sqlalchemy import orm
+
+    from caas.db import cluster_create
+    from caas.db.sqlalchemy import models
+    built = []
+
+    def count(target, *args):
+        built.append(type(target).__name__)
+    orm_classes = (models.Cluster, models.Operation, models.NodeGroup,
+                   models.ClusterCA)
+    for cls in orm_classes:
+        sa.event.listen(cls, 'init', count)
+    try:
+        tmpl = db_api.create_cluster_template({
+            'name': 't', 'coe': 'kubernetes', 'image_id': 'i',
+            'project_id': 'p1', 'server_type': 'vm'})
+        built.clear()
+        cluster, op = _create_with(tmpl)
+    finally:
+        for cls in orm_classes:
+            sa.event.remove(cls, 'init', count)
+    assert built == []
+    assert isinstance(cluster, cluster_create.ClusterRow)
+    assert isinstance(op, cluster_create.OperationRow)
+    assert not isinstance(cluster, orm.DeclarativeBase)
+    stored = db_api.get_cluster(cluster.uuid, scope='p1')
+    for column in models.Cluster.__table__.c:
+        assert getattr(cluster, column.key) == getattr(stored, column.key), \
+            column.key
+    stored_op = db_api.get_operation(op.id)
+    for column in models.Operation.__table__.c:
+        assert getattr(op, column.key) == getattr(stored_op, column.key), \
+            column.key
+
+
+def _create_with(tmpl):
+    return db_api.create_cluster(
+        {'name': 'c', 'project_id': 'p1', 'cluster_template_id': tmpl.uuid,
+         'node_count': 2, 'master_count': 1, 'labels': {'a': 'b'}},
+        [{'name': 'default-master', 'role': 'master', 'node_count': 1}],
+        timeout_minutes=60, request_id='req-1',
+        cas=[{'ca_type': 'kubernetes', 'cert_pem': 'c', 'encrypted_key': 'k'}])
+
+
+def test_only_the_tables_columns_reach_the_statement(pg_db):
+    """A key that is not a column (a request's unknown field that slipped
+    through) is not written and never becomes SQL text."""
+    from caas.db import cluster_create
+    tmpl = db_api.create_cluster_template({
+        'name': 't', 'coe': 'kubernetes', 'image_id': 'i',
+        'project_id': 'p1', 'server_type': 'vm'})
+    cluster_create._COMPILED.clear()
+    evil = "x') , (SELECT pg_sleep(0)) --"
+    cluster, _op = db_api.create_cluster(
+        {'name': 'c', 'project_id': 'p1', 'cluster_template_id': tmpl.uuid,
+         'node_count': 1, 'master_count': 1, evil: 1},
+        [{'name': 'w', 'role': 'worker', 'node_count': 1, evil: 2}],
+        timeout_minutes=5)
+    assert db_api.get_cluster(cluster.uuid, scope='p1').name == 'c'
+    (statement,) = [value for _key, value in
+                    cluster_create._COMPILED._entries.items()]
+    assert 'pg_sleep' not in statement.sql

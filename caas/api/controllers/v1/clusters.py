@@ -56,6 +56,10 @@ FROM_TEMPLATE = {
 }
 
 
+# The create's body schema: built once (copying it cost a create ~30 us).
+_CREATE_SCHEMA = schema.create(0)
+
+
 def _labels(body, template):
     """Magnum's rule: no labels (or empty ones) take the template's; given
     labels replace them, or override them with ``merge_labels``."""
@@ -141,8 +145,7 @@ def create():
     ctx = request.context()
     policy.authorize(ctx, 'cluster:create')
     services = request.services()
-    body = schemas.coerce_and_validate(schema.create(0),
-                                       request.json_body())
+    body = schemas.coerce_and_validate(_CREATE_SCHEMA, request.json_body())
     template = _template_for_create(body['cluster_template_id'])
     labels = _labels(body, template)
     values = {k: v for k, v in body.items()
