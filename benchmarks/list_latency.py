@@ -280,7 +280,7 @@ def _children(pid):
         return [int(c) for c in f.read().split()] or [pid]
 
 
-def start_profiles(pid, directory):
+def start_profiles(pid, directory, rate=100):
     """py-spy sampling each API worker of ``pid`` into ``directory``."""
     here = os.path.join(os.path.dirname(sys.executable), 'py-spy')
     exe = here if os.path.exists(here) else shutil.which('py-spy')
@@ -288,7 +288,7 @@ def start_profiles(pid, directory):
         raise SystemExit('--profile needs py-spy (pip install py-spy)')
     os.makedirs(directory, exist_ok=True)
     return [subprocess.Popen(
-        [exe, 'record', '--pid', str(child), '--gil', '--rate', '100',
+        [exe, 'record', '--pid', str(child), '--gil', '--rate', str(rate),
          '--format', 'raw', '--nonblocking',
          '--output', os.path.join(directory, 'api-%d.txt' % child)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -332,7 +332,7 @@ def run(clusters, requests_per_figure=400, timeout=120, out=print,
             split = []
             cpu0 = deploy.tree_cpu_seconds(api_pid)
             spies = start_profiles(
-                api_pid, os.path.join(profile_gets, kind)) \
+                api_pid, os.path.join(profile_gets, kind), rate=250) \
                 if profile_gets and threads == 16 and not suffix else []
             if suffix:
                 samples, wall = load(url, total, threads, timeout)
