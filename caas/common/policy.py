@@ -118,6 +118,8 @@ class Enforcer(policy.Enforcer):
     def __init__(self, *args, **kwargs):
         # path -> clock time until which it is taken to be absent
         self._absent = {}
+        # the rules' state after a load_rules that found no policy file
+        self._loaded = None
         self._generation = 0
         self._generation_lock = threading.Lock()
         self._pure_generation = None
@@ -157,12 +159,39 @@ class Enforcer(policy.Enforcer):
         self._new_generation()
 
     def load_rules(self, force_reload=False):
+        if not force_reload and self._nothing_to_load():
+            return
         before = (self._generation, id(self.rules), len(self.rules))
         super().load_rules(force_reload)
         # oslo.policy also replaces or fills ``rules`` without set_rules
         # (policy directories, defaults not yet in the rules).
         if (self._generation, id(self.rules), len(self.rules)) != before:
             self._new_generation()
+        self._loaded = self._load_state() if self.policy_path is None \
+            else None
+
+    def _load_state(self):
+        return (self._generation, id(self.rules), len(self.rules),
+                len(self.registered_rules), self.use_conf)
+
+    def _nothing_to_load(self):
+        """True when oslo.policy's ``load_rules`` would change nothing: no
+        policy file, it and every policy directory known absent (their
+        search not due), and the rules as its last call left them (no
+        generation since, the same mapping and size, no default
+        registered). It then still walked every registered default to
+        fill the rules in, on every call. A rule deleted from
+        ``self.rules`` and another added in its place by hand is not
+        noticed until the next search."""
+        if self._loaded is None or self._loaded != self._load_state():
+            return False
+        now = _clock()
+        for path in [self.policy_file] + list(
+                self.conf.oslo_policy.policy_dirs):
+            until = self._absent.get(path)
+            if until is None or now >= until:
+                return False
+        return True
 
     def _remembering(self, generation):
         """True when every rule of ``generation`` may be remembered."""

@@ -345,3 +345,42 @@ def test_an_absent_policy_file_is_looked_for_once_per_interval_and_applies_once_
     assert not _allowed('cluster:create', member)
     assert _allowed('cluster:create', admin)
     assert not _allowed('cluster:get', member)
+
+
+def test_without_a_policy_file_the_rules_are_loaded_once_per_interval(
+        conf, monkeypatch, evaluations):
+    """oslo.policy's load_rules (a walk of every registered default) runs
+    once per ABSENT_RECHECK_SECONDS while there is no policy file and
+    nothing changed the rules; a change of the rules loads them at once."""
+    now = [1000.0]
+    monkeypatch.setattr(policy, '_clock', lambda: now[0])
+    loads = []
+    real = oslo_policy.Enforcer.load_rules
+
+    def counting(self, force_reload=False):
+        loads.append(force_reload)
+        return real(self, force_reload)
+
+    monkeypatch.setattr(oslo_policy.Enforcer, 'load_rules', counting)
+    conf('policy_file', 'caas-no-such-policy.yaml', group='oslo_policy')
+    policy.reset()
+    member = ctx()
+    for _ in range(20):
+        assert _allowed('cluster:get', member)
+        assert not _allowed('cluster:create', ctx(roles=['reader']))
+    assert len(loads) == 1
+    now[0] += policy.ABSENT_RECHECK_SECONDS
+    assert _allowed('cluster:get', member)
+    assert len(loads) == 2
+    # A default registered later, and rules set by hand: loaded (and
+    # decided) again at once.
+    enforcer = policy.get_enforcer()
+    enforcer.register_default(oslo_policy.RuleDefault('caas:test', '@'))
+    assert policy.check(member, 'caas:test')
+    assert len(loads) == 3
+    assert policy.check(member, 'caas:test')
+    assert len(loads) == 3
+    enforcer.set_rules(oslo_policy.Rules.from_dict({'cluster:get': '!'}),
+                       overwrite=False)
+    assert not _allowed('cluster:get', member)
+    assert len(loads) == 4
