@@ -50,7 +50,10 @@ TIMES = [EDGE + delta for delta in (
 @pytest.mark.parametrize('datefmt', [None, '%Y-%m-%d %H:%M:%S'])
 def test_same_text_as_oslo_log_formatter(zone, conf, name, datefmt):
     caas_conf.register_log_opts()
+    # Both: a request context left current in this thread by another
+    # test picks the context format.
     conf('logging_default_format_string', FORMAT)
+    conf('logging_context_format_string', FORMAT)
     zone(name)
     theirs = formatters.ContextFormatter(config=CONF, datefmt=datefmt)
     ours = log.ContextFormatter(config=CONF, datefmt=datefmt)
