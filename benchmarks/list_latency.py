@@ -280,7 +280,7 @@ def _children(pid):
         return [int(c) for c in f.read().split()] or [pid]
 
 
-def start_profiles(pid, directory):
+def start_profiles(pid, directory, rate=100):
     """py-spy sampling each API worker of ``pid`` into ``directory``."""
     here = os.path.join(os.path.dirname(sys.executable), 'py-spy')
     exe = here if os.path.exists(here) else shutil.which('py-spy')
@@ -288,7 +288,7 @@ def start_profiles(pid, directory):
         raise SystemExit('--profile needs py-spy (pip install py-spy)')
     os.makedirs(directory, exist_ok=True)
     return [subprocess.Popen(
-        [exe, 'record', '--pid', str(child), '--gil', '--rate', '100',
+        [exe, 'record', '--pid', str(child), '--gil', '--rate', str(rate),
          '--format', 'raw', '--nonblocking',
          '--output', os.path.join(directory, 'api-%d.txt' % child)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -302,7 +302,7 @@ def stop_profiles(procs):
 
 def run(clusters, requests_per_figure=400, timeout=120, out=print,
         post_count=0, api_workers=0, threaded_list=True, api_threads=None,
-        client_nice=0, profile=None):
+        client_nice=0, profile=None, profile_gets=None):
     dep = deploy.BenchDeployment(conductors=0, api_workers=api_workers,
                                  api_threads=api_threads)
     rows = {}
@@ -331,6 +331,9 @@ def run(clusters, requests_per_figure=400, timeout=120, out=print,
                 threads == 1 else requests_per_figure * 4
             split = []
             cpu0 = deploy.tree_cpu_seconds(api_pid)
+            spies = start_profiles(
+                api_pid, os.path.join(profile_gets, kind), rate=250) \
+                if profile_gets and threads == 16 and not suffix else []
             if suffix:
                 samples, wall = load(url, total, threads, timeout)
             else:
@@ -339,6 +342,7 @@ def run(clusters, requests_per_figure=400, timeout=120, out=print,
                     on_ready=lambda: split.extend(
                         connection_split(dep.api_port)), nice=client_nice)
             cpu = deploy.tree_cpu_seconds(api_pid) - cpu0
+            stop_profiles(spies)
             key = '%s_%d_c%d%s' % (kind, clusters, threads, suffix)
             rows[key] = {
                 'p50_ms': harness.pct_ms(samples, 50),
@@ -398,12 +402,18 @@ def main(argv=None):
     parser.add_argument('--profile', metavar='DIR',
                         help='sample the API workers with py-spy during '
                              'the POSTs into DIR')
+    parser.add_argument('--profile-gets', metavar='DIR',
+                        help='sample the API workers with py-spy during '
+                             'the 16-client list and detail GETs into '
+                             'DIR/list and DIR/detail (the API CPU figure '
+                             'then includes the sampling)')
     args = parser.parse_args(argv)
     harness.quiet_logs()
     run(args.clusters, args.requests, post_count=args.posts,
         api_workers=args.api_workers, profile=args.profile,
         threaded_list=not args.no_threaded_list,
-        api_threads=args.api_threads, client_nice=args.client_nice)
+        api_threads=args.api_threads, client_nice=args.client_nice,
+        profile_gets=args.profile_gets)
     return 0
 
 

@@ -62,7 +62,34 @@ class BytesBuffer(buffers.ReadOnlyFileBasedBuffer):
 
 
 class Channel(channel.HTTPChannel):
-    """waitress's channel, sending long bodies with :class:`BytesBuffer`."""
+    """waitress's channel, sending long bodies with :class:`BytesBuffer`,
+    and not writable to the main loop while a thread is sending on it.
+
+    While a worker thread sends a body (``_flush_some``, holding the
+    channel's output lock; the send itself lets go of the interpreter
+    lock), waitress's loop found the channel writable - it has output
+    and the socket has room - woke from ``select()`` at once, failed to
+    take the output lock, asked every channel ``readable()`` and
+    ``writable()`` again and went back to ``select()``: it spun for as
+    long as the send lasted, taking the interpreter lock from the worker
+    threads. The worker does not need it: whatever it leaves unsent
+    (socket full, an error) it hands to the loop with ``pull_trigger()``
+    after the send, and the loop then finds the channel writable.
+    """
+
+    _sending = False
+
+    def writable(self):
+        if self._sending:
+            return False
+        return super().writable()
+
+    def _flush_some(self, do_close=True):
+        self._sending = True
+        try:
+            return super()._flush_some(do_close=do_close)
+        finally:
+            self._sending = False
 
     def write_soon(self, data):
         if data.__class__ is bytes and len(data) >= ZERO_COPY_BYTES:

@@ -6,10 +6,10 @@ Reads the configuration file named by ``CAAS_CONFIG_FILE``, or
 
 import os
 
-from oslo_log import log as logging
 
 from caas import conf as caas_conf
 from caas.api import app as api_app
+from caas.common import log as caas_log
 from caas.conf import CONF
 
 DEFAULT_CONFIG_FILE = '/etc/caas/caas.conf'
@@ -21,5 +21,5 @@ def init_application():
     caas_conf.register_log_opts()
     CONF([], project='caas', prog='caas-api-wsgi',
          default_config_files=files)
-    logging.setup(CONF, 'caas')
+    caas_log.setup(CONF, 'caas')
     return api_app.build_app(CONF)

@@ -7,6 +7,7 @@ import sys
 from oslo_log import log as logging
 
 from caas import conf as caas_conf
+from caas.common import log as caas_log
 from caas.conf import CONF
 
 
@@ -19,7 +20,7 @@ def prepare(argv=None, description=None, cli_opts=(), default_config_files=None)
         CONF.register_cli_opts(cli_opts)
     CONF(sys.argv[1:] if argv is None else argv, project='caas',
          prog=description, default_config_files=default_config_files)
-    logging.setup(CONF, 'caas')
+    caas_log.setup(CONF, 'caas')
 
 
 def wait_for_stop_signal(name):

@@ -22,8 +22,10 @@ etc/caas/caas-policy-generator.conf`` prints the defaults.
 """
 
 import threading
+import time
 import uuid
 
+from oslo_config import cfg
 from oslo_context import context as oslo_context
 from oslo_policy import _checks
 from oslo_policy import policy
@@ -55,6 +57,16 @@ _PURE_CHECKS = (_checks.AndCheck, _checks.OrCheck, _checks.NotCheck,
 # Decisions remembered per process (a key is a rule, a target and a
 # caller's credentials: a few hundred bytes).
 MAX_DECISIONS = 4096
+
+# How long a policy file or policy directory found absent is taken to be
+# absent. oslo.policy searches every configuration directory for the
+# file (and for each of ``[oslo_policy] policy_dirs``) on every call
+# until it finds it: without a policy file, that search was most of what
+# a remembered decision still cost. A file created later applies at the
+# first call after this many seconds; a file that exists is found once
+# and its modification time still checked on every call.
+ABSENT_RECHECK_SECONDS = 1.0
+_clock = time.monotonic
 
 
 def _pure(check):
@@ -99,10 +111,15 @@ class Enforcer(policy.Enforcer):
     older one is decided again. Refusals are never remembered, nor any
     decision while a rule that is not :data:`_PURE_CHECKS` is loaded.
     Every call still goes through :meth:`authorize`'s registration check
-    and :meth:`load_rules`.
+    and :meth:`load_rules`; a policy file or directory found absent is
+    looked for again :data:`ABSENT_RECHECK_SECONDS` later, not before.
     """
 
     def __init__(self, *args, **kwargs):
+        # path -> clock time until which it is taken to be absent
+        self._absent = {}
+        # the rules' state after a load_rules that found no policy file
+        self._loaded = None
         self._generation = 0
         self._generation_lock = threading.Lock()
         self._pure_generation = None
@@ -121,19 +138,60 @@ class Enforcer(policy.Enforcer):
     def clear(self):
         super().clear()
         self.decisions.clear()
+        self._absent.clear()
         self._new_generation()
+
+    def _get_policy_path(self, path):
+        now = _clock()
+        until = self._absent.get(path)
+        if until is not None and now < until:
+            raise cfg.ConfigFilesNotFoundError([path])
+        try:
+            found = super()._get_policy_path(path)
+        except cfg.ConfigFilesNotFoundError:
+            self._absent[path] = now + ABSENT_RECHECK_SECONDS
+            raise
+        self._absent.pop(path, None)
+        return found
 
     def register_default(self, default):
         super().register_default(default)
         self._new_generation()
 
     def load_rules(self, force_reload=False):
+        if not force_reload and self._nothing_to_load():
+            return
         before = (self._generation, id(self.rules), len(self.rules))
         super().load_rules(force_reload)
         # oslo.policy also replaces or fills ``rules`` without set_rules
         # (policy directories, defaults not yet in the rules).
         if (self._generation, id(self.rules), len(self.rules)) != before:
             self._new_generation()
+        self._loaded = self._load_state() if self.policy_path is None \
+            else None
+
+    def _load_state(self):
+        return (self._generation, id(self.rules), len(self.rules),
+                len(self.registered_rules), self.use_conf)
+
+    def _nothing_to_load(self):
+        """True when oslo.policy's ``load_rules`` would change nothing: no
+        policy file, it and every policy directory known absent (their
+        search not due), and the rules as its last call left them (no
+        generation since, the same mapping and size, no default
+        registered). It then still walked every registered default to
+        fill the rules in, on every call. A rule deleted from
+        ``self.rules`` and another added in its place by hand is not
+        noticed until the next search."""
+        if self._loaded is None or self._loaded != self._load_state():
+            return False
+        now = _clock()
+        for path in [self.policy_file] + list(
+                self.conf.oslo_policy.policy_dirs):
+            until = self._absent.get(path)
+            if until is None or now >= until:
+                return False
+        return True
 
     def _remembering(self, generation):
         """True when every rule of ``generation`` may be remembered."""

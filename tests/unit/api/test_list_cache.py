@@ -336,3 +336,172 @@ def test_other_databases_keep_the_row_path(db):
     """SQLite has no counter triggers; its lists are never remembered."""
     assert not cluster_pages.supported()
     assert db_api.list_clusters(scope='p', summary=True) == []
+
+
+# -- GET /v1/clusters/<ident>: the remembered show ---------------------------
+
+@pytest.fixture
+def shown(monkeypatch):
+    """A show cache of this test's own, its hits and misses counted."""
+    fresh = cluster_pages.ShowCache()
+    monkeypatch.setattr(cluster_pages, 'SHOWN', fresh)
+    return fresh
+
+
+def _show(api, ident, headers=PROJECT_A, status=200):
+    resp = api.get('/v1/clusters/%s' % ident, headers=headers)
+    assert resp.status_code == status, resp.json_body
+    return resp
+
+
+def test_a_current_show_is_remembered_in_one_statement(api, make_cluster,
+                                                       shown):
+    uuid = make_cluster('c0')
+    first = _show(api, uuid)
+    assert (shown.hits, shown.misses) == (0, 1)
+    for _ in range(3):
+        with test_statements.wire() as log:
+            again = _show(api, uuid)
+        assert again.data == first.data
+        assert again.headers['Content-Type'] == 'application/json'
+        # The counters only, outside a transaction: no BEGIN, no COMMIT.
+        assert len(log) == 1 and 'cluster_changes' in log[0], log
+    assert (shown.hits, shown.misses) == (3, 1)
+    # By name too (its own entry), the same body.
+    assert _show(api, 'c0').data == first.data
+    assert _show(api, 'c0').data == first.data
+    assert (shown.hits, shown.misses) == (4, 2)
+
+
+def test_the_show_is_the_row_paths(api, make_cluster, shown, monkeypatch):
+    """Same bodies as without the memory, at every microversion and
+    base URL, for a UUID and a name, and the same errors."""
+    uuid = make_cluster('c0')
+    make_cluster('twin')
+    make_cluster('twin')
+    requests = [(uuid, PROJECT_A), ('c0', PROJECT_A), (uuid, ADMIN),
+                (uuid, dict(PROJECT_A, **{'OpenStack-API-Version':
+                                          'container-infra 1.1'})),
+                (uuid, dict(PROJECT_A, Host='other.example.com:9511')),
+                ('twin', PROJECT_A), ('nothing', PROJECT_A),
+                (uuid, PROJECT_B), (uuid, dict(PROJECT_A, **LATEST))]
+
+    def answers():
+        out = []
+        for ident, headers in requests * 2:
+            resp = api.get('/v1/clusters/%s' % ident, headers=headers)
+            body = resp.json_body
+            if resp.status_code >= 400:
+                body = body['errors'][0]['detail']
+            out.append((resp.status_code, body))
+        return out
+
+    remembered = answers()
+    assert [s for s, _ in remembered[:9]] == \
+        [200, 200, 200, 200, 200, 409, 404, 404, 200]
+    assert shown.hits >= 9
+    monkeypatch.setattr(cluster_pages, 'supported', lambda: False)
+    assert answers() == remembered
+    assert remembered[4][1]['links'][0]['href'].startswith(
+        'http://other.example.com:9511/')
+    assert 'cluster_id' in remembered[8][1]
+    assert 'cluster_id' not in remembered[3][1]
+
+
+def test_no_show_is_served_stale_after_a_write(api, make_cluster, shown):
+    """The API's writes, a conductor's, a template's labels, a delete:
+    each is shown by the next GET, by UUID and by name."""
+    uuid = make_cluster('c0', labels={'a': '1'})
+    for ident in (uuid, 'c0'):
+        assert _show(api, ident).json_body['status'] == 'CREATE_IN_PROGRESS'
+    settle(uuid)
+    for ident in (uuid, 'c0'):
+        assert _show(api, ident).json_body['status'] == 'CREATE_COMPLETE'
+        _show(api, ident)
+    resp = api.patch('/v1/clusters/%s' % uuid,
+                     [{'op': 'replace', 'path': '/health_status',
+                       'value': 'UNHEALTHY'}], headers=PROJECT_A)
+    assert resp.status_code == 202, resp.json_body
+    for ident in (uuid, 'c0'):
+        assert _show(api, ident).json_body['health_status'] == 'UNHEALTHY'
+    assert db_ops.record_health_many([(uuid, 'HEALTHY', {})]) == 1
+    for ident in (uuid, 'c0'):
+        assert _show(api, ident).json_body['health_status'] == 'HEALTHY'
+    # The template's labels (the full view compares the cluster's with
+    # them), written behind the API's back.
+    before = _show(api, uuid).json_body
+    with engine.session_scope() as session:
+        session.execute(sa.update(models.ClusterTemplate).values(
+            labels={'a': '2', 'b': '3'}))
+    after = _show(api, uuid).json_body
+    assert after['labels_overridden'] != before['labels_overridden']
+    assert after['labels_overridden'] == {'a': '2'}
+    # Renamed: the old name is gone, the new one found.
+    with engine.session_scope() as session:
+        session.execute(sa.update(models.Cluster).where(
+            models.Cluster.uuid == uuid).values(name='c9'))
+    _show(api, 'c0', status=404)
+    assert _show(api, 'c9').json_body['uuid'] == uuid
+    # Deleted through the API, then gone from the database.
+    assert api.delete('/v1/clusters/%s' % uuid,
+                      headers=PROJECT_A).status_code == 204
+    for ident in (uuid, 'c9'):
+        assert _show(api, ident).json_body['status'] == 'DELETE_IN_PROGRESS'
+    with engine.session_scope() as session:
+        session.execute(sa.delete(models.NodeGroup).where(
+            models.NodeGroup.cluster_id == uuid))
+        session.execute(sa.delete(models.Cluster).where(
+            models.Cluster.uuid == uuid))
+    for ident in (uuid, 'c9'):
+        _show(api, ident, status=404)
+    assert shown.hits == 3
+
+
+def test_a_show_is_never_served_across_projects(api, make_cluster, shown):
+    """A show remembered for one project is not another's: a cluster of A
+    is 404 to B before and after A's show is remembered; each project's
+    cluster of the same name is its own; an administrator reaches both by
+    UUID."""
+    mine = make_cluster('same')
+    other_template = api.post('/v1/clustertemplates', template_body(),
+                              headers=PROJECT_B).json_body['uuid']
+    theirs = make_cluster('same', headers=PROJECT_B,
+                          cluster_template_id=other_template)
+    for _ in range(2):
+        assert _show(api, 'same').json_body['uuid'] == mine
+        assert _show(api, 'same', PROJECT_B).json_body['uuid'] == theirs
+        _show(api, mine, PROJECT_B, status=404)
+        _show(api, theirs, PROJECT_A, status=404)
+        assert _show(api, theirs, ADMIN).json_body['uuid'] == theirs
+        assert _show(api, mine, ADMIN).json_body['uuid'] == mine
+    # B's write changes nothing A may see, and is seen by B and the
+    # administrator at once.
+    hits = shown.hits
+    settle(theirs)
+    _show(api, 'same')
+    assert shown.hits == hits + 1
+    assert _show(api, 'same', PROJECT_B).json_body['status'] == \
+        'CREATE_COMPLETE'
+    assert _show(api, theirs, ADMIN).json_body['status'] == \
+        'CREATE_COMPLETE'
+
+
+def test_two_workers_never_show_a_write_committed_before_the_show(
+        api, make_cluster):
+    """Each of two workers remembers the show, another writes, and each
+    shows the write at its next request."""
+    uuid = make_cluster('c0')
+    workers = [cluster_pages.ShowCache(), cluster_pages.ShowCache()]
+
+    def count(cache):
+        return cluster_pages.get_cluster(uuid, scope='project-a',
+                                         cache=cache).row.node_count
+
+    for value in (2, 3, 4):
+        assert [count(w) for w in workers for _ in range(2)] == \
+            [value - 1] * 4
+        with engine.session_scope() as session:
+            session.execute(sa.update(models.Cluster).where(
+                models.Cluster.uuid == uuid).values(node_count=value))
+        assert [count(w) for w in workers] == [value] * 2
+    assert [(w.hits, w.misses) for w in workers] == [(5, 4)] * 2

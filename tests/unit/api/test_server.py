@@ -43,3 +43,74 @@ def test_magnumclient_round_trip(running, rpc):
         mc.clusters.create(name='c2', cluster_template_id=tpl.uuid,
                            node_count=-1)
     assert 'node_count' in str(err.value)
+
+
+def test_the_loop_leaves_a_channel_alone_while_a_thread_sends_on_it(
+        monkeypatch):
+    """While a worker thread sends a body, waitress's loop does not wake
+    for that channel (it used to find it writable, fail to take its lock
+    and try again until the send was over); what the worker leaves
+    unsent, the loop sends: a slow reader gets every byte."""
+    import socket
+    import threading
+    import time
+
+    body = bytes(range(256)) * (12 * 1024)      # 3 MiB, zero-copy path
+    loop_writes, worker_sends = [], []
+    sending = threading.Event()
+    real_send = server.Channel.send
+    real_handle_write = server.Channel.handle_write
+
+    def send(self, data, do_close=True):
+        if threading.current_thread().name != 'caas-api':
+            # A worker's send that lasts (the interpreter lock let go),
+            # while something else (another client) wakes the loop.
+            worker_sends.append(len(data))
+            sending.set()
+            self.server.pull_trigger()
+            time.sleep(0.05)
+            sending.clear()
+        return real_send(self, data, do_close=do_close)
+
+    def handle_write(self):
+        if sending.is_set():
+            loop_writes.append(1)
+        return real_handle_write(self)
+
+    monkeypatch.setattr(server.Channel, 'send', send)
+    monkeypatch.setattr(server.Channel, 'handle_write', handle_write)
+
+    def app(environ, start_response):
+        start_response('200 OK', [('Content-Length', str(len(body)))])
+        return [body]
+
+    srv = server.serve(app, '127.0.0.1', 0, threads=2)
+    try:
+        for slow in (False, True):
+            worker_sends.clear()
+            loop_writes.clear()
+            with socket.create_connection(('127.0.0.1', srv.port)) as c:
+                c.sendall(b'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+                if slow:
+                    # The socket fills: the worker leaves the rest to
+                    # the loop.
+                    time.sleep(0.3)
+                got = b''
+                while len(got) < len(body) or b'\r\n\r\n' not in got:
+                    chunk = c.recv(65536)
+                    assert chunk
+                    got += chunk
+                    if slow:
+                        time.sleep(0.001)
+                head, _, rest = got.partition(b'\r\n\r\n')
+                while len(rest) < len(body):
+                    rest += c.recv(65536)
+            assert head.startswith(b'HTTP/1.1 200 OK')
+            assert rest == body
+            assert worker_sends
+            # At most the one wake-up already under way when the worker
+            # began; before, hundreds in each 50 ms send.
+            assert len(loop_writes) <= len(worker_sends), (
+                len(loop_writes), len(worker_sends))
+    finally:
+        srv.stop()

@@ -294,3 +294,93 @@ def test_a_rule_that_asks_elsewhere_is_never_remembered(tmp_path, conf,
         assert _allowed('cluster:get_all', ctx())
     assert asked == ['x'] * 3
     assert policy.get_enforcer().decisions.hits == 0
+
+
+def test_an_absent_policy_file_is_looked_for_once_per_interval_and_applies_once_created(  # noqa: E501
+        tmp_path, conf, monkeypatch):
+    """oslo.policy looks for a missing policy file (and each policy
+    directory) on every call; here once per ABSENT_RECHECK_SECONDS, and a
+    file or directory created later applies at the first call after it."""
+    now = [1000.0]
+    monkeypatch.setattr(policy, '_clock', lambda: now[0])
+    searched = []
+    real = oslo_policy.Enforcer._get_policy_path
+
+    def counting(self, path):
+        searched.append(path)
+        return real(self, path)
+
+    monkeypatch.setattr(oslo_policy.Enforcer, '_get_policy_path', counting)
+    policy_file = tmp_path / 'policy.yaml'
+    policy_dir = tmp_path / 'policy.d'
+    conf('policy_file', str(policy_file), group='oslo_policy')
+    conf('policy_dirs', [str(policy_dir)], group='oslo_policy')
+    policy.reset()
+    member, admin = ctx(), ctx(roles=['admin'])
+    for _ in range(20):
+        assert _allowed('cluster:get', member)
+        assert _allowed('cluster:create', member)
+    assert searched == [str(policy_file), str(policy_dir)]
+    # Created now, seen once the interval has passed (not before: that is
+    # the price of not searching on every call).
+    policy_file.write_text('"cluster:get": "rule:context_is_admin"\n')
+    now[0] += policy.ABSENT_RECHECK_SECONDS / 2
+    assert _allowed('cluster:get', member)
+    assert len(searched) == 2
+    now[0] += policy.ABSENT_RECHECK_SECONDS / 2
+    assert not _allowed('cluster:get', member)
+    assert _allowed('cluster:get', admin)
+    assert _allowed('cluster:create', member)
+    # Found: never searched for again, still re-read when it changes.
+    assert searched.count(str(policy_file)) == 2
+    for _ in range(5):
+        assert not _allowed('cluster:get', member)
+    assert searched.count(str(policy_file)) == 2
+    # A policy directory made later applies the same way.
+    policy_dir.mkdir()
+    (policy_dir / 'more.yaml').write_text(
+        '"cluster:create": "rule:context_is_admin"\n')
+    assert _allowed('cluster:create', member)
+    now[0] += policy.ABSENT_RECHECK_SECONDS
+    assert not _allowed('cluster:create', member)
+    assert _allowed('cluster:create', admin)
+    assert not _allowed('cluster:get', member)
+
+
+def test_without_a_policy_file_the_rules_are_loaded_once_per_interval(
+        conf, monkeypatch, evaluations):
+    """oslo.policy's load_rules (a walk of every registered default) runs
+    once per ABSENT_RECHECK_SECONDS while there is no policy file and
+    nothing changed the rules; a change of the rules loads them at once."""
+    now = [1000.0]
+    monkeypatch.setattr(policy, '_clock', lambda: now[0])
+    loads = []
+    real = oslo_policy.Enforcer.load_rules
+
+    def counting(self, force_reload=False):
+        loads.append(force_reload)
+        return real(self, force_reload)
+
+    monkeypatch.setattr(oslo_policy.Enforcer, 'load_rules', counting)
+    conf('policy_file', 'caas-no-such-policy.yaml', group='oslo_policy')
+    policy.reset()
+    member = ctx()
+    for _ in range(20):
+        assert _allowed('cluster:get', member)
+        assert not _allowed('cluster:create', ctx(roles=['reader']))
+    assert len(loads) == 1
+    now[0] += policy.ABSENT_RECHECK_SECONDS
+    assert _allowed('cluster:get', member)
+    assert len(loads) == 2
+    # A default registered later, and rules set by hand: loaded (and
+    # decided) again at once.
+    enforcer = policy.get_enforcer()
+    enforcer.register_default(oslo_policy.RuleDefault('caas:test', '@'))
+    assert policy.check(member, 'caas:test')
+    assert len(loads) == 3
+    assert policy.check(member, 'caas:test')
+    assert len(loads) == 3
+    enforcer.set_rules(oslo_policy.Rules.from_dict({'cluster:get': '!'}),
+                       overwrite=False)
+    assert not _allowed('cluster:get', member)
+    assert len(loads) == 4

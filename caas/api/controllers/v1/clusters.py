@@ -15,6 +15,7 @@ no operation.
 import functools
 
 import flask
+import orjson
 from oslo_log import log as logging
 
 from caas import pki
@@ -253,8 +254,24 @@ def _get(ident, rule, all_projects_rule):
 
 
 def get_one(ident):
+    if cluster_pages.supported():
+        return _remembered_show(ident)
     row = _get(ident, 'cluster:get', 'cluster:get_one_all_projects')
     return request.respond(view(row, request.base_url()))
+
+
+def _remembered_show(ident):
+    """The show from the cluster remembered while nothing it depends on
+    was written (``cluster_pages.get_cluster``), its body made once per
+    request shape; the same look-up order, policy and body as the row
+    path."""
+    shown = scope.find(cluster_pages.get_cluster, ident, 'cluster:get',
+                       'cluster:get_one_all_projects')
+    base_url = request.base_url()
+    body = shown.body(
+        (base_url, request.version() >= microversions.CLUSTER_ID),
+        lambda: orjson.dumps(view(shown.row, base_url)))
+    return pagination.prebuilt_response(body)
 
 
 def _default_worker(cluster_uuid):
