@@ -50,16 +50,27 @@ def _local(command):
 
 @pytest.fixture(scope='session')
 def mariadb():
-    """The admin URL of the tier's MariaDB server (no database named)."""
+    """The admin URL of the tier's MariaDB server (no database named);
+    a server this session started is stopped at its end (left running, it
+    held the tier's port against the next run's ``local.sh``)."""
+    started = False
     if not os.environ.get('CAAS_OSTACK_DB_ADMIN_URL'):
+        started = True
         _local('db')
-    url = os.environ['CAAS_OSTACK_DB_ADMIN_URL']
     try:
-        with sa.create_engine(url, poolclass=sa.pool.NullPool).connect() as c:
-            c.execute(sa.text('SELECT 1'))
-    except Exception as exc:
-        _unavailable('MariaDB at %s: %s' % (url, exc))
-    return url
+        url = os.environ['CAAS_OSTACK_DB_ADMIN_URL']
+        try:
+            with sa.create_engine(
+                    url, poolclass=sa.pool.NullPool).connect() as c:
+                c.execute(sa.text('SELECT 1'))
+        except Exception as exc:
+            _unavailable('MariaDB at %s: %s' % (url, exc))
+        yield url
+    finally:
+        if started:
+            subprocess.run([LOCAL, 'stop'], capture_output=True, timeout=300)
+            for key in [k for k in os.environ if k.startswith('CAAS_OSTACK_')]:
+                del os.environ[key]
 
 
 @pytest.fixture(scope='session')
