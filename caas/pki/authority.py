@@ -18,7 +18,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.oid import NameOID
 
 from caas.conf import CONF
-from caas.pki import der
 from caas.pki import keystore
 
 # Certificates start a little in the past so that a node whose clock is
@@ -36,25 +35,38 @@ def _serial():
 
 
 def make_ca(cluster_uuid, ca_type):
-    """A new self-signed CA: a new P-256 key, its certificate laid out by
-    :mod:`caas.pki.der` (the same bytes ``cryptography``'s builder makes:
-    O caas, OU the cluster's UUID, CN "<type> CA"; from ``CLOCK_SKEW``
-    ago for ``[pki] ca_validity_days``; critical CA constraints with path
-    length 0 and key usage digitalSignature, keyCertSign, cRLSign; the
-    subject key identifier), signed with ECDSA SHA-256.
+    """A new self-signed CA.
 
     :returns: (certificate PEM text, private key PEM bytes)
     """
     key = ec.generate_private_key(ec.SECP256R1())
-    now = _now().replace(microsecond=0)
-    subject = der.name('caas', cluster_uuid, '%s CA' % ca_type)
-    cert = der.ca_certificate(
-        key, _serial(), subject, now - CLOCK_SKEW,
-        now + datetime.timedelta(days=CONF.pki.ca_validity_days))
+    name = x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, 'caas'),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, cluster_uuid),
+        x509.NameAttribute(NameOID.COMMON_NAME, '%s CA' % ca_type),
+    ])
+    now = _now()
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (x509.CertificateBuilder()
+            .subject_name(name).issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(_serial())
+            .not_valid_before(now - CLOCK_SKEW)
+            .not_valid_after(now + datetime.timedelta(
+                days=CONF.pki.ca_validity_days))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0),
+                           critical=True)
+            .add_extension(x509.KeyUsage(
+                digital_signature=True, content_commitment=False,
+                key_encipherment=False, data_encipherment=False,
+                key_agreement=False, key_cert_sign=True, crl_sign=True,
+                encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(ski, critical=False)
+            .sign(key, hashes.SHA256()))
     key_pem = key.private_bytes(serialization.Encoding.PEM,
                                 serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
-    return der.pem(cert), key_pem
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
 
 
 def new_cas(cluster_uuid, types):
