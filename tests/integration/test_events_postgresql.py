@@ -32,37 +32,52 @@ def pg(services):
     CONF.clear_override('connection', group='database')
 
 
-def test_an_event_racing_a_claim_is_refused(pg):
+def _running_fence(pg):
+    """A cluster whose create conductor 'a' holds at epoch 1."""
     cluster, op = make_cluster()
     with pg.begin() as conn:
         conn.execute(sa.update(models.Operation).values(
             owner='a', epoch=1, state=states.OP_RUNNING))
-    old = ownership.Fence(op.id, cluster.uuid, 'a', 1)
-    db_events.record(old, 'p1', 'cluster_create', states.EV_STARTED)
-    # Another conductor's claim is in flight (row locked, not committed)...
+    return cluster, op, ownership.Fence(op.id, cluster.uuid, 'a', 1)
+
+
+def _write_during_a_claim(pg, op, write):
+    """``write()`` while conductor 'b''s claim of ``op`` is in flight (row
+    locked, not committed): asserts the write waits for the claim, then
+    returns what it returned or raised once the claim committed."""
     claimer = pg.connect()
     claim_tx = claimer.begin()
     claimer.execute(sa.update(models.Operation).where(
         models.Operation.id == op.id).values(owner='b', epoch=2))
     outcome = []
 
-    def write():
+    def run():
         try:
-            outcome.append(db_events.record(
-                old, 'p1', 'cluster_create', states.EV_PROGRESS,
-                status_reason='step 3/5 stale'))
+            outcome.append(write())
         except exceptions.FencedOut as exc:
             outcome.append(exc)
-    writer = threading.Thread(target=write)
+    writer = threading.Thread(target=run)
     writer.start()
-    # ...the old owner's event waits for it instead of reading around it.
+    # The write waits for the claim's lock on the operation row instead
+    # of reading around it...
     writer.join(1.0)
     assert writer.is_alive() and outcome == []
     claim_tx.commit()
     claimer.close()
     writer.join(10)
     assert len(outcome) == 1
-    assert isinstance(outcome[0], exceptions.FencedOut)
+    return outcome[0]
+
+
+def test_an_event_racing_a_claim_is_refused(pg):
+    cluster, op, old = _running_fence(pg)
+    db_events.record(old, 'p1', 'cluster_create', states.EV_STARTED)
+    # Another conductor's claim is in flight; the old owner's event waits
+    # for it, then sees the new epoch.
+    outcome = _write_during_a_claim(pg, op, lambda: db_events.record(
+        old, 'p1', 'cluster_create', states.EV_PROGRESS,
+        status_reason='step 3/5 stale'))
+    assert isinstance(outcome, exceptions.FencedOut)
     rows = db_events.list_events(scope=db_api.ALL_PROJECTS, cluster_id=cluster.uuid)
     assert [(r.conductor, r.epoch, r.state) for r in rows] == [
         ('a', 1, states.EV_STARTED)]
@@ -78,11 +93,7 @@ def _two_events():
 
 
 def test_several_events_are_one_statement_in_their_order(pg):
-    cluster, op = make_cluster()
-    with pg.begin() as conn:
-        conn.execute(sa.update(models.Operation).values(
-            owner='a', epoch=1, state=states.OP_RUNNING))
-    fence = ownership.Fence(op.id, cluster.uuid, 'a', 1)
+    cluster, _op, fence = _running_fence(pg)
     inserts = []
 
     def count(conn, cursor, statement, *args):
@@ -116,35 +127,11 @@ def test_several_events_are_one_statement_in_their_order(pg):
 
 
 def test_several_events_racing_a_claim_are_all_refused(pg):
-    cluster, op = make_cluster()
-    with pg.begin() as conn:
-        conn.execute(sa.update(models.Operation).values(
-            owner='a', epoch=1, state=states.OP_RUNNING))
-    old = ownership.Fence(op.id, cluster.uuid, 'a', 1)
-    claimer = pg.connect()
-    claim_tx = claimer.begin()
-    claimer.execute(sa.update(models.Operation).where(
-        models.Operation.id == op.id).values(owner='b', epoch=2))
-    outcome = []
-
-    def write():
-        try:
-            outcome.append(db_events.record_all(
-                old, 'p1', 'cluster_create', _two_events(),
-                status_reason='stale'))
-        except exceptions.FencedOut as exc:
-            outcome.append(exc)
-    writer = threading.Thread(target=write)
-    writer.start()
-    # The insert waits for the claim's lock on the operation row...
-    writer.join(1.0)
-    assert writer.is_alive() and outcome == []
-    claim_tx.commit()
-    claimer.close()
-    writer.join(10)
+    cluster, op, old = _running_fence(pg)
+    outcome = _write_during_a_claim(pg, op, lambda: db_events.record_all(
+        old, 'p1', 'cluster_create', _two_events(), status_reason='stale'))
     # ...then sees the new epoch: no event is written.
-    assert len(outcome) == 1
-    assert isinstance(outcome[0], exceptions.FencedOut)
+    assert isinstance(outcome, exceptions.FencedOut)
     assert db_events.list_events(scope=db_api.ALL_PROJECTS,
                                  cluster_id=cluster.uuid) == []
     with pg.connect() as conn:
