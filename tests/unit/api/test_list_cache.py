@@ -213,6 +213,19 @@ def test_two_workers_never_list_a_write_committed_before_the_list(
         assert _node_count(text, uuid) == 119
 
 
+def _each_worker_sees_each_write(uuid, workers, count):
+    """Each worker answers twice (the second from memory), a write of the
+    cluster's node count commits, and each answers with it at once."""
+    for value in (2, 3, 4):
+        assert [count(w) for w in workers for _ in range(2)] == \
+            [value - 1] * 4
+        with engine.session_scope() as session:
+            session.execute(sa.update(models.Cluster).where(
+                models.Cluster.uuid == uuid).values(node_count=value))
+        assert [count(w) for w in workers] == [value] * 2
+    assert [(w.hits, w.misses) for w in workers] == [(5, 4)] * 2
+
+
 def test_a_page_remembered_before_a_write_is_not_served_after_it(
         api, make_cluster):
     """Each of two workers remembers the page, a write commits, and each
@@ -227,14 +240,7 @@ def test_a_page_remembered_before_a_write_is_not_served_after_it(
             base_url='http://x', limit=1000, cache=cache)
         return _node_count(text, uuid)
 
-    for value in (2, 3, 4):
-        assert [count(w) for w in workers for _ in range(2)] == \
-            [value - 1] * 4
-        with engine.session_scope() as session:
-            session.execute(sa.update(models.Cluster).where(
-                models.Cluster.uuid == uuid).values(node_count=value))
-        assert [count(w) for w in workers] == [value] * 2
-    assert [(w.hits, w.misses) for w in workers] == [(5, 4)] * 2
+    _each_worker_sees_each_write(uuid, workers, count)
 
 
 def test_a_page_statement_is_prepared_once_per_connection(
@@ -497,11 +503,4 @@ def test_two_workers_never_show_a_write_committed_before_the_show(
         return cluster_pages.get_cluster(uuid, scope='project-a',
                                          cache=cache).row.node_count
 
-    for value in (2, 3, 4):
-        assert [count(w) for w in workers for _ in range(2)] == \
-            [value - 1] * 4
-        with engine.session_scope() as session:
-            session.execute(sa.update(models.Cluster).where(
-                models.Cluster.uuid == uuid).values(node_count=value))
-        assert [count(w) for w in workers] == [value] * 2
-    assert [(w.hits, w.misses) for w in workers] == [(5, 4)] * 2
+    _each_worker_sees_each_write(uuid, workers, count)
