@@ -198,7 +198,25 @@ def create_engine(url=None, readonly=False, autocommit=False):
     engine = sa.create_engine(url, **kwargs)
     if parsed.get_backend_name() == 'sqlite':
         _configure_sqlite(engine, readonly, autocommit)
+    else:
+        event.listen(engine, 'handle_error', _on_error)
     return engine
+
+
+def _on_error(context):
+    """A connection the server dropped: SQLAlchemy invalidates the pool it
+    came from; the process's other engines (same server) drop their idle
+    connections too (``dispose(close=False)``: connections in use finish
+    their work and are not reused). Without it, each engine's first
+    request after a database restart failed with a 503 when it came,
+    however long after the restart (a DELETE after minutes of GETs served
+    by the other engine)."""
+    if not context.is_disconnect:
+        return
+    with _lock:
+        others = [e for e in _engines.values() if e is not context.engine]
+    for other in others:
+        other.dispose(close=False)
 
 
 def _made_once(key, make):
