@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -78,6 +79,10 @@ class Deployment:
         self.notification_topic = notification_topic
         self.procs = {}
         self.spawns = {}
+        # After stop_all nothing starts: a test's restart thread that
+        # wakes after its teardown would leave a conductor running.
+        self._closed = False
+        self._spawning = threading.Lock()
         self.conf = os.path.join(self.workdir, 'caas.conf')
         self.pki_key = fernet.Fernet.generate_key().decode()
 
@@ -144,13 +149,18 @@ class Deployment:
             f.write('\n'.join(lines) + '\n')
 
     def _spawn(self, name, argv):
-        log = open(os.path.join(self.workdir, '%s.log' % name), 'ab')
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                cwd=self.workdir)
-        log.close()
-        self.procs[name] = proc
-        self.spawns[name] = self.spawns.get(name, 0) + 1
-        return proc
+        with self._spawning:
+            if self._closed:
+                raise RuntimeError('%s not started: the deployment was '
+                                   'stopped' % name)
+            log = open(os.path.join(self.workdir, '%s.log' % name), 'ab')
+            proc = subprocess.Popen(argv, stdout=log,
+                                    stderr=subprocess.STDOUT,
+                                    cwd=self.workdir)
+            log.close()
+            self.procs[name] = proc
+            self.spawns[name] = self.spawns.get(name, 0) + 1
+            return proc
 
     def conductor_name(self, i):
         return 'conductor-%d' % i
@@ -208,6 +218,8 @@ class Deployment:
             proc.wait(timeout=10)
 
     def stop_all(self):
+        with self._spawning:
+            self._closed = True
         for name in list(self.procs):
             self.stop(name)
 
