@@ -11,6 +11,7 @@ connection at its first use there.
 
 import collections
 import datetime
+import functools
 import itertools
 import json
 import re
@@ -31,24 +32,19 @@ OperationRow = collections.namedtuple(
     'OperationRow', [c.key for c in models.Operation.__table__.c])
 
 
-# table -> [(column key, scalar default or None, callable default or
-# None)], in the table's order: read once, not per column per create.
-_DEFAULTS = {}
-
-
+@functools.cache
 def _defaults(table):
-    found = _DEFAULTS.get(table)
-    if found is None:
-        found = []
-        for column in table.c:
-            default = column.default
-            found.append((
-                column.key,
-                default.arg if default is not None and default.is_scalar
-                else None,
-                default.arg if default is not None and default.is_callable
-                else None))
-        _DEFAULTS[table] = found
+    """[(column key, scalar default or None, callable default or None)] of
+    ``table``, in its order: read once, not per column per create."""
+    found = []
+    for column in table.c:
+        default = column.default
+        found.append((
+            column.key,
+            default.arg if default is not None and default.is_scalar
+            else None,
+            default.arg if default is not None and default.is_callable
+            else None))
     return found
 
 
@@ -66,18 +62,13 @@ def _with_defaults(table, row):
     return out
 
 
-# table -> (names of its DateTime columns, names of its JSON columns).
-_KINDS = {}
-
-
+@functools.cache
 def _kinds(table):
-    found = _KINDS.get(table)
-    if found is None:
-        found = _KINDS[table] = (
-            frozenset(c.key for c in table.c
+    """(names of the DateTime columns, names of the JSON columns) of
+    ``table``."""
+    return (frozenset(c.key for c in table.c
                       if isinstance(c.type, sa.DateTime)),
             frozenset(c.key for c in table.c if isinstance(c.type, sa.JSON)))
-    return found
 
 
 def _as_utc(value):
