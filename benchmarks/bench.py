@@ -31,14 +31,14 @@ import harness  # noqa: E402
 SCALES = {
     # The list bar is about a 1,000-row page, so the smoke test lists that.
     'small': {'list_sizes': [1000], 'list_requests': 60,
-              'creates': 20, 'cpu_creates': 20, 'steady_sizes': [100, 300],
+              'creates': 20, 'post_creates': 400, 'cpu_creates': 20, 'steady_sizes': [100, 300],
               'steady_interval': 5.0, 'steady_windows': 2,
               'fill': 120, 'fill_timeout': 240, 'casts': 300,
               'cast_processes': [1, 4],
               'taskflow_tasks': 10, 'takeover_rounds': 2,
               'realnode_rounds': 1},
     'full': {'list_sizes': [1000, 10000], 'list_requests': 400,
-             'creates': 1000, 'cpu_creates': 60,
+             'creates': 1000, 'post_creates': 2000, 'cpu_creates': 60,
              'steady_sizes': [1000, 10000],
              'steady_interval': 30.0, 'steady_windows': 2,
              'fill': 1000, 'fill_timeout': 1800, 'casts': 2000,
@@ -46,7 +46,7 @@ SCALES = {
              'taskflow_tasks': 10, 'takeover_rounds': 20,
              'realnode_rounds': 3},
 }
-SECTIONS = ('list', 'create', 'cpu', 'steady', 'fill', 'rpc', 'micro',
+SECTIONS = ('list', 'post', 'create', 'cpu', 'steady', 'fill', 'rpc', 'micro',
             'takeover', 'realnodes')
 
 
@@ -84,6 +84,18 @@ def flatten(results):
         add((label + ' rate', r['req_s'], 'req/s'))
         if r.get('api_cpu_ms') is not None:
             add((label + ' API CPU', r['api_cpu_ms'], 'ms/req'))
+    for key, r in sorted(results.get('post', {}).items()):
+        label = 'POST -> 202, 16 clients, %s (%d creates)' % (
+            'API alone' if not r['conductors'] else
+            '%d conductor%s working' % (
+                r['conductors'], 's' if r['conductors'] > 1 else ''),
+            r['n'])
+        add((label + ' p50', r['p50_ms'], 'ms'))
+        add((label + ' p99', r['p99_ms'], 'ms'))
+        add((label + ' rate', r['req_s'], 'creates/s'))
+        add((label + ' API CPU', r['api_cpu_ms'], 'ms/create'))
+        add((label + ' warm-up max (%d untimed)' % r['warmup_n'],
+             r['warmup_max_ms'], 'ms'))
     for key, r in sorted(results.get('create', {}).items()):
         c = r['conductors']
         if c == 1:
@@ -222,7 +234,7 @@ def run(scale, only=None, out=print):
     load_before = os.getloadavg()
     started = time.time()
     for section in wanted:
-        needs_services = section in ('list', 'create', 'steady', 'takeover')
+        needs_services = section in ('list', 'post', 'create', 'steady', 'takeover')
         if needs_services and not (pg and rabbit):
             errors[section] = 'PostgreSQL/RabbitMQ not set up'
             continue
@@ -246,6 +258,19 @@ def _list(cfg, pg, rabbit, out):
     rows = {}
     for n in cfg['list_sizes']:
         rows.update(list_latency.run(n, cfg['list_requests'], out=out))
+    return rows
+
+
+def _post(cfg, pg, rabbit, out):
+    # Enough creates for a p99, the API alone and then with a conductor
+    # provisioning them on the same cores: the conductor's effect printed,
+    # not hidden (the create section's POST row is its 20-1,000 creates).
+    import list_latency
+    rows = {}
+    for conductors in (0, 1):
+        rows.update(list_latency.run(0, post_count=cfg['post_creates'],
+                                     gets=False, conductors=conductors,
+                                     out=out))
     return rows
 
 
@@ -316,7 +341,7 @@ def _realnodes(cfg, pg, rabbit, out):
     return real_nodes.run(cfg['realnode_rounds'], out=out)
 
 
-SECTION_RUNNERS = {'list': _list, 'create': _create, 'cpu': _cpu,
+SECTION_RUNNERS = {'list': _list, 'post': _post, 'create': _create, 'cpu': _cpu,
                    'steady': _steady,
                    'fill': _fill, 'rpc': _rpc, 'micro': _micro,
                    'takeover': _takeover, 'realnodes': _realnodes}

@@ -13,16 +13,20 @@ and 16 threads of this one process with ``requests`` (rows ``*_threads``:
 there the clients' own parsing and interpreter lock weigh on the
 latency). A list returns one
 page of at most ``[api] max_limit`` (1,000) clusters. With ``--posts N``,
-16 client threads then POST N clusters with no conductor running (the
-casts wait in the queue): POST -> 202 p50/p99 and the API's CPU per create,
-without the conductors' CPU in the way. ``--profile DIR`` samples the API
+16 client threads then POST N clusters (after a warm-up of one create
+each, printed apart) with no conductor running (the casts wait in the
+queue): POST -> 202 p50/p99 and the API's CPU per create, without the
+conductors' CPU in the way; ``--conductors N`` runs N conductors that
+provision the clusters meanwhile (row ``post_c16_cond<N>``: what the
+conductors' CPU on the same cores does to the POSTs). ``--posts-only``
+skips the GETs. ``--profile DIR`` samples the API
 worker processes with py-spy (100 Hz, the thread holding the interpreter
 lock only: where the API's CPU goes) during those
 POSTs into DIR/api-<pid>.txt (collapsed stacks).
 
     eval "$(tools/services.sh start)"
     .venv/bin/python benchmarks/list_latency.py [--clusters 1000] [--requests 400] [--posts 160]
-        [--profile DIR]
+        [--profile DIR] [--posts-only] [--conductors N]
 
 Prints figures; asserts nothing about time.
 """
@@ -237,9 +241,11 @@ def connection_split(port):
     return sorted(per_pid.values(), reverse=True)
 
 
-def posts(dep, total, threads=16, started=None):
+def posts(dep, total, threads=16, started=None, warmup=None):
     """(latencies, wall seconds) of ``total`` cluster creates; ``started``
-    is called once the warm-up creates are done."""
+    is called once the warm-up creates are done, and ``warmup`` (a list)
+    gets their latencies (the first create of each API process: cold
+    start, so not in the figures, but printed apart)."""
     s = requests.Session()
     r = s.post(dep.api_url + '/v1/clustertemplates', headers=deploy.HEADERS,
                json={'name': 'bench-post', 'coe': 'kubernetes',
@@ -265,7 +271,10 @@ def posts(dep, total, threads=16, started=None):
     # that each API worker process gets some: connections, caches, the
     # template, the service's token and clients (not counted).
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-        list(pool.map(worker, [range(-k - 1, -k) for k in range(threads)]))
+        cold = list(pool.map(worker, [range(-k - 1, -k)
+                                      for k in range(threads)]))
+    if warmup is not None:
+        warmup.extend(x for r in cold for x in r)
     if started is not None:
         started()
     start = time.perf_counter()
@@ -302,93 +311,139 @@ def stop_profiles(procs):
 
 def run(clusters, requests_per_figure=400, timeout=120, out=print,
         post_count=0, api_workers=0, threaded_list=True, api_threads=None,
-        client_nice=0, profile=None, profile_gets=None):
-    dep = deploy.BenchDeployment(conductors=0, api_workers=api_workers,
+        client_nice=0, profile=None, profile_gets=None, gets=True,
+        conductors=0):
+    """The figures (``gets=False``: the POSTs only). With ``conductors``,
+    that many conductors run beside the API and provision each cluster
+    as it is accepted (their CPU on the same cores): the POST row's key
+    then ends in ``_cond<N>``."""
+    dep = deploy.BenchDeployment(conductors=conductors,
+                                 api_workers=api_workers,
                                  api_threads=api_threads)
     rows = {}
     try:
         dep.migrate_only()
-        deploy.insert_settled(dep.db_url, clusters)
+        if clusters:
+            deploy.insert_settled(dep.db_url, clusters)
         dep.start()
         api_pid = dep.pid('api')
-        one = requests.get(dep.api_url + '/v1/clusters?limit=1',
-                           headers=deploy.HEADERS).json()['clusters'][0]
-        targets = {'list': dep.api_url + '/v1/clusters',
-                   'detail': dep.api_url + '/v1/clusters/%s' % one['uuid']}
-        bodies = {kind: requests.get(url, headers=deploy.HEADERS).content
-                  for kind, url in targets.items()}
-        page = len(orjson.loads(bodies['list'])['clusters'])
-        # Each figure from client processes (the figures' names), and the
-        # list's also from threads of this process as before the sixth
-        # round ('_threads': the clients' own CPU and interpreter lock in
-        # the latency).
-        runs = [(kind, threads, '') for kind in targets for threads in (1, 16)]
-        if threaded_list:
-            runs += [('list', threads, '_threads') for threads in (1, 16)]
-        for kind, threads, suffix in runs:
-            url = targets[kind]
-            total = requests_per_figure if kind == 'list' or \
-                threads == 1 else requests_per_figure * 4
-            split = []
-            cpu0 = deploy.tree_cpu_seconds(api_pid)
-            spies = start_profiles(
-                api_pid, os.path.join(profile_gets, kind), rate=250) \
-                if profile_gets and threads == 16 and not suffix else []
-            if suffix:
-                samples, wall = load(url, total, threads, timeout)
-            else:
-                samples, wall = load_processes(
-                    url, total, threads, timeout, len(bodies[kind]),
-                    on_ready=lambda: split.extend(
-                        connection_split(dep.api_port)), nice=client_nice)
-            cpu = deploy.tree_cpu_seconds(api_pid) - cpu0
-            stop_profiles(spies)
-            key = '%s_%d_c%d%s' % (kind, clusters, threads, suffix)
-            rows[key] = {
-                'p50_ms': harness.pct_ms(samples, 50),
-                'p99_ms': harness.pct_ms(samples, 99),
-                # The tail's shape: one stall of a worker (a collection,
-                # a descheduled process) shows in p99.9 and max first.
-                'p90_ms': harness.pct_ms(samples, 90),
-                'p999_ms': harness.pct_ms(samples, 99.9),
-                'max_ms': harness.pct_ms(samples, 100),
-                'req_s': round(len(samples) / wall, 1),
-                # CPU the API process spent per request: unlike the
-                # times, it hardly moves when other work shares the
-                # cores (the connect request of each client included).
-                'api_cpu_ms': round(cpu * 1000 / max(1, len(samples)), 1),
-                'n': len(samples), 'page': page if kind == 'list' else 1,
-                'bytes': len(bodies[kind])}
-            if split:
-                # The timed clients' connections per API process.
-                rows[key]['split'] = '/'.join(map(str, split))
-            out('%-22s %s' % (key, rows[key]))
+        if gets:
+            rows.update(_gets(dep, api_pid, clusters, requests_per_figure,
+                              timeout, out, threaded_list, client_nice,
+                              profile_gets))
         if post_count:
-            cpu0 = deploy.tree_cpu_seconds(api_pid)
-            spies = []
-            samples, wall = posts(
-                dep, post_count, started=lambda: spies.extend(
-                    start_profiles(api_pid, profile) if profile else ()))
-            cpu = deploy.tree_cpu_seconds(api_pid) - cpu0
-            stop_profiles(spies)
-            key = 'post_c16'
-            rows[key] = {'p50_ms': harness.pct_ms(samples, 50),
-                         'p99_ms': harness.pct_ms(samples, 99),
-                         'req_s': round(len(samples) / wall, 1),
-                         'api_cpu_ms': round(cpu * 1000 / len(samples), 1),
-                         'n': len(samples)}
-            out('%-22s %s' % (key, rows[key]))
+            rows.update(_posts(dep, api_pid, post_count, out, profile,
+                               conductors))
     finally:
         dep.stop_all()
     return rows
 
 
+def _gets(dep, api_pid, clusters, requests_per_figure, timeout, out,
+          threaded_list, client_nice, profile_gets):
+    rows = {}
+    one = requests.get(dep.api_url + '/v1/clusters?limit=1',
+                       headers=deploy.HEADERS).json()['clusters'][0]
+    targets = {'list': dep.api_url + '/v1/clusters',
+               'detail': dep.api_url + '/v1/clusters/%s' % one['uuid']}
+    bodies = {kind: requests.get(url, headers=deploy.HEADERS).content
+              for kind, url in targets.items()}
+    page = len(orjson.loads(bodies['list'])['clusters'])
+    # Each figure from client processes (the figures' names), and the
+    # list's also from threads of this process as before the sixth
+    # round ('_threads': the clients' own CPU and interpreter lock in
+    # the latency).
+    runs = [(kind, threads, '') for kind in targets for threads in (1, 16)]
+    if threaded_list:
+        runs += [('list', threads, '_threads') for threads in (1, 16)]
+    for kind, threads, suffix in runs:
+        url = targets[kind]
+        total = requests_per_figure if kind == 'list' or \
+            threads == 1 else requests_per_figure * 4
+        split = []
+        cpu0 = deploy.tree_cpu_seconds(api_pid)
+        spies = start_profiles(
+            api_pid, os.path.join(profile_gets, kind), rate=250) \
+            if profile_gets and threads == 16 and not suffix else []
+        if suffix:
+            samples, wall = load(url, total, threads, timeout)
+        else:
+            samples, wall = load_processes(
+                url, total, threads, timeout, len(bodies[kind]),
+                on_ready=lambda: split.extend(
+                    connection_split(dep.api_port)), nice=client_nice)
+        cpu = deploy.tree_cpu_seconds(api_pid) - cpu0
+        stop_profiles(spies)
+        key = '%s_%d_c%d%s' % (kind, clusters, threads, suffix)
+        rows[key] = {
+            'p50_ms': harness.pct_ms(samples, 50),
+            'p99_ms': harness.pct_ms(samples, 99),
+            # The tail's shape: one stall of a worker (a collection,
+            # a descheduled process) shows in p99.9 and max first.
+            'p90_ms': harness.pct_ms(samples, 90),
+            'p999_ms': harness.pct_ms(samples, 99.9),
+            'max_ms': harness.pct_ms(samples, 100),
+            'req_s': round(len(samples) / wall, 1),
+            # CPU the API process spent per request: unlike the
+            # times, it hardly moves when other work shares the
+            # cores (the connect request of each client included).
+            'api_cpu_ms': round(cpu * 1000 / max(1, len(samples)), 1),
+            'n': len(samples), 'page': page if kind == 'list' else 1,
+            'bytes': len(bodies[kind])}
+        if split:
+            # The timed clients' connections per API process.
+            rows[key]['split'] = '/'.join(map(str, split))
+        out('%-22s %s' % (key, rows[key]))
+    return rows
+
+
+def _posts(dep, api_pid, post_count, out, profile, conductors):
+    """16 clients POSTing ``post_count`` creates after a warm-up of one
+    create each (its latencies printed apart: ``warmup_*``)."""
+    spies, warmup, marks = [], [], {}
+
+    def started():
+        # The API's CPU from the end of the warm-up: the timed creates'.
+        marks['cpu0'] = deploy.tree_cpu_seconds(api_pid)
+        spies.extend(start_profiles(api_pid, profile) if profile else ())
+
+    samples, wall = posts(dep, post_count, started=started, warmup=warmup)
+    cpu = deploy.tree_cpu_seconds(api_pid) - marks['cpu0']
+    stop_profiles(spies)
+    key = 'post_c16' + ('_cond%d' % conductors if conductors else '')
+    row = {'p50_ms': harness.pct_ms(samples, 50),
+           'p90_ms': harness.pct_ms(samples, 90),
+           'p99_ms': harness.pct_ms(samples, 99),
+           'max_ms': harness.pct_ms(samples, 100),
+           'req_s': round(len(samples) / wall, 1),
+           'api_cpu_ms': round(cpu * 1000 / len(samples), 1),
+           'n': len(samples), 'conductors': conductors,
+           'warmup_n': len(warmup),
+           'warmup_p50_ms': harness.pct_ms(warmup, 50),
+           'warmup_max_ms': harness.pct_ms(warmup, 100)}
+    if conductors:
+        # How far the conductors got while the creates were timed.
+        row['conductor_cpu_s'] = round(sum(
+            deploy.tree_cpu_seconds(dep.pid(dep.conductor_name(i)))
+            for i in range(conductors)), 2)
+    out('%-22s %s' % (key, row))
+    return {key: row}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--clusters', type=int, default=1000)
+    parser.add_argument('--clusters', type=int, default=None,
+                        help='settled clusters (default 1000; 0 with '
+                             '--posts-only)')
     parser.add_argument('--requests', type=int, default=400)
     parser.add_argument('--posts', type=int, default=0,
                         help='cluster creates from 16 threads, no conductor')
+    parser.add_argument('--posts-only', action='store_true',
+                        help='no GET figures (and no settled clusters '
+                             'unless --clusters is given)')
+    parser.add_argument('--conductors', type=int, default=0,
+                        help='conductors provisioning the POSTed clusters '
+                             'meanwhile (default: none, the API alone)')
     parser.add_argument('--api-workers', type=int, default=0,
                         help='caas-api processes (0: one per CPU)')
     parser.add_argument('--api-threads', type=int, default=None,
@@ -409,7 +464,10 @@ def main(argv=None):
                              'then includes the sampling)')
     args = parser.parse_args(argv)
     harness.quiet_logs()
+    if args.clusters is None:
+        args.clusters = 0 if args.posts_only else 1000
     run(args.clusters, args.requests, post_count=args.posts,
+        gets=not args.posts_only, conductors=args.conductors,
         api_workers=args.api_workers, profile=args.profile,
         threaded_list=not args.no_threaded_list,
         api_threads=args.api_threads, client_nice=args.client_nice,
