@@ -312,11 +312,13 @@ def stop_profiles(procs):
 def run(clusters, requests_per_figure=400, timeout=120, out=print,
         post_count=0, api_workers=0, threaded_list=True, api_threads=None,
         client_nice=0, profile=None, profile_gets=None, gets=True,
-        conductors=0):
+        conductors=0, conductor_nice=0):
     """The figures (``gets=False``: the POSTs only). With ``conductors``,
     that many conductors run beside the API and provision each cluster
     as it is accepted (their CPU on the same cores): the POST row's key
-    then ends in ``_cond<N>``."""
+    then ends in ``_cond<N>`` (and ``_nice<M>`` when ``conductor_nice``
+    lowers their priority by M: what an operator's niceness for the
+    conductor would give the POSTs on a shared machine)."""
     dep = deploy.BenchDeployment(conductors=conductors,
                                  api_workers=api_workers,
                                  api_threads=api_threads)
@@ -327,13 +329,16 @@ def run(clusters, requests_per_figure=400, timeout=120, out=print,
             deploy.insert_settled(dep.db_url, clusters)
         dep.start()
         api_pid = dep.pid('api')
+        if conductors and conductor_nice:
+            for i in range(conductors):
+                renice(dep.pid(dep.conductor_name(i)), conductor_nice)
         if gets:
             rows.update(_gets(dep, api_pid, clusters, requests_per_figure,
                               timeout, out, threaded_list, client_nice,
                               profile_gets))
         if post_count:
             rows.update(_posts(dep, api_pid, post_count, out, profile,
-                               conductors))
+                               conductors, conductor_nice))
     finally:
         dep.stop_all()
     return rows
@@ -397,7 +402,17 @@ def _gets(dep, api_pid, clusters, requests_per_figure, timeout, out,
     return rows
 
 
-def _posts(dep, api_pid, post_count, out, profile, conductors):
+def renice(pid, increment):
+    """Lower the priority of every thread of ``pid`` by ``increment``
+    (on Linux a niceness is per thread; the conductor's are running)."""
+    for tid in os.listdir('/proc/%d/task' % pid):
+        tid = int(tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(
+            19, os.getpriority(os.PRIO_PROCESS, tid) + increment))
+
+
+def _posts(dep, api_pid, post_count, out, profile, conductors,
+           conductor_nice=0):
     """16 clients POSTing ``post_count`` creates after a warm-up of one
     create each (its latencies printed apart: ``warmup_*``)."""
     spies, warmup, marks = [], [], {}
@@ -410,7 +425,8 @@ def _posts(dep, api_pid, post_count, out, profile, conductors):
     samples, wall = posts(dep, post_count, started=started, warmup=warmup)
     cpu = deploy.tree_cpu_seconds(api_pid) - marks['cpu0']
     stop_profiles(spies)
-    key = 'post_c16' + ('_cond%d' % conductors if conductors else '')
+    key = 'post_c16' + ('_cond%d' % conductors if conductors else '') + \
+        ('_nice%d' % conductor_nice if conductors and conductor_nice else '')
     row = {'p50_ms': harness.pct_ms(samples, 50),
            'p90_ms': harness.pct_ms(samples, 90),
            'p99_ms': harness.pct_ms(samples, 99),
@@ -418,6 +434,7 @@ def _posts(dep, api_pid, post_count, out, profile, conductors):
            'req_s': round(len(samples) / wall, 1),
            'api_cpu_ms': round(cpu * 1000 / len(samples), 1),
            'n': len(samples), 'conductors': conductors,
+           'conductor_nice': conductor_nice if conductors else 0,
            'warmup_n': len(warmup),
            'warmup_p50_ms': harness.pct_ms(warmup, 50),
            'warmup_max_ms': harness.pct_ms(warmup, 100)}
@@ -444,6 +461,10 @@ def main(argv=None):
     parser.add_argument('--conductors', type=int, default=0,
                         help='conductors provisioning the POSTed clusters '
                              'meanwhile (default: none, the API alone)')
+    parser.add_argument('--conductor-nice', type=int, default=0,
+                        help="niceness added to the conductors' threads "
+                             'once started (an operator giving the API '
+                             'priority over background work)')
     parser.add_argument('--api-workers', type=int, default=0,
                         help='caas-api processes (0: one per CPU)')
     parser.add_argument('--api-threads', type=int, default=None,
@@ -468,6 +489,7 @@ def main(argv=None):
         args.clusters = 0 if args.posts_only else 1000
     run(args.clusters, args.requests, post_count=args.posts,
         gets=not args.posts_only, conductors=args.conductors,
+        conductor_nice=args.conductor_nice,
         api_workers=args.api_workers, profile=args.profile,
         threaded_list=not args.no_threaded_list,
         api_threads=args.api_threads, client_nice=args.client_nice,

@@ -41,3 +41,30 @@ def test_each_scale_times_enough_creates_for_a_p99():
         bench.SCALES['small']['post_creates']
     assert 'post' in bench.SECTIONS
     assert bench.SECTION_RUNNERS['post'] is bench._post
+
+
+def test_renice_lowers_every_thread_of_a_running_process():
+    import subprocess
+
+    import list_latency
+    # A process with a second thread already running, as a conductor is.
+    child = subprocess.Popen([sys.executable, '-c', (
+        'import threading, time\n'
+        'threading.Thread(target=time.sleep, args=(60,), daemon=True)'
+        '.start()\n'
+        'print("ready", flush=True)\n'
+        'time.sleep(60)\n')], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == 'ready'
+        tids = [int(t) for t in os.listdir('/proc/%d/task' % child.pid)]
+        assert len(tids) == 2
+        before = {t: os.getpriority(os.PRIO_PROCESS, t) for t in tids}
+        list_latency.renice(child.pid, 3)
+        after = {t: os.getpriority(os.PRIO_PROCESS, t) for t in tids}
+        assert after == {t: min(19, n + 3) for t, n in before.items()}
+        # Never past 19, the lowest priority.
+        list_latency.renice(child.pid, 40)
+        assert {os.getpriority(os.PRIO_PROCESS, t) for t in tids} == {19}
+    finally:
+        child.kill()
+        child.wait()
