@@ -87,8 +87,10 @@ def flatten(results):
     for key, r in sorted(results.get('post', {}).items()):
         label = 'POST -> 202, 16 clients, %s (%d creates)' % (
             'API alone' if not r['conductors'] else
-            '%d conductor%s working' % (
-                r['conductors'], 's' if r['conductors'] > 1 else ''),
+            '%d conductor%s working%s' % (
+                r['conductors'], 's' if r['conductors'] > 1 else '',
+                ' at nice +%d' % r['conductor_nice']
+                if r.get('conductor_nice') else ''),
             r['n'])
         add((label + ' p50', r['p50_ms'], 'ms'))
         add((label + ' p99', r['p99_ms'], 'ms'))
@@ -263,14 +265,16 @@ def _list(cfg, pg, rabbit, out):
 
 def _post(cfg, pg, rabbit, out):
     # Enough creates for a p99, the API alone and then with a conductor
-    # provisioning them on the same cores: the conductor's effect printed,
-    # not hidden (the create section's POST row is its 20-1,000 creates).
+    # provisioning them on the same cores at equal priority: the
+    # conductor's effect printed, not hidden (the create section's POST
+    # row is its 20-1,000 creates); and once more with the conductor
+    # reniced by 10, what giving the API priority does to that effect.
     import list_latency
     rows = {}
-    for conductors in (0, 1):
+    for conductors, nice in ((0, 0), (1, 0), (1, 10)):
         rows.update(list_latency.run(0, post_count=cfg['post_creates'],
                                      gets=False, conductors=conductors,
-                                     out=out))
+                                     conductor_nice=nice, out=out))
     return rows
 
 

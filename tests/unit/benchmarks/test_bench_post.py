@@ -11,8 +11,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
 import bench  # noqa: E402
 
 
-def _row(conductors, p99):
-    return {'p50_ms': 50.0, 'p90_ms': 80.0, 'p99_ms': p99, 'max_ms': 200.0,
+def _row(conductors, p99, nice=0):
+    return {'conductor_nice': nice, 'p50_ms': 50.0, 'p90_ms': 80.0, 'p99_ms': p99, 'max_ms': 200.0,
             'req_s': 150.0, 'api_cpu_ms': 4.5, 'n': 400,
             'conductors': conductors, 'warmup_n': 16,
             'warmup_p50_ms': 300.0, 'warmup_max_ms': 900.0}
@@ -21,16 +21,21 @@ def _row(conductors, p99):
 def test_both_post_figures_are_rows():
     rows = {name: (value, unit) for name, value, unit in bench.flatten(
         {'post': {'post_c16': _row(0, 120.0),
-                  'post_c16_cond1': _row(1, 600.0)}})}
+                  'post_c16_cond1': _row(1, 600.0),
+                  'post_c16_cond1_nice10': _row(1, 300.0, nice=10)}})}
     alone = 'POST -> 202, 16 clients, API alone (400 creates)'
     busy = 'POST -> 202, 16 clients, 1 conductor working (400 creates)'
     assert rows[alone + ' p99'] == (120.0, 'ms')
     assert rows[busy + ' p99'] == (600.0, 'ms')
+    # The conductor given a lower priority is a row of its own; the
+    # equal-priority figures stay.
+    assert rows['POST -> 202, 16 clients, 1 conductor working at nice +10 '
+                '(400 creates) p99'] == (300.0, 'ms')
     assert rows[alone + ' API CPU'] == (4.5, 'ms/create')
     assert rows[busy + ' rate'] == (150.0, 'creates/s')
     # The cold start is printed apart, never mixed into the p99.
     assert rows[alone + ' warm-up max (16 untimed)'] == (900.0, 'ms')
-    assert len(rows) == 10
+    assert len(rows) == 15
 
 
 def test_each_scale_times_enough_creates_for_a_p99():
