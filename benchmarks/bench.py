@@ -31,7 +31,8 @@ import harness  # noqa: E402
 SCALES = {
     # The list bar is about a 1,000-row page, so the smoke test lists that.
     'small': {'list_sizes': [1000], 'list_requests': 60,
-              'creates': 20, 'post_creates': 400, 'cpu_creates': 20, 'steady_sizes': [100, 300],
+              'creates': 20, 'post_creates': 400, 'cpu_creates': 20,
+              'steady_sizes': [100, 300],
               'steady_interval': 5.0, 'steady_windows': 2,
               'fill': 120, 'fill_timeout': 240, 'casts': 300,
               'cast_processes': [1, 4],
@@ -236,7 +237,8 @@ def run(scale, only=None, out=print):
     load_before = os.getloadavg()
     started = time.time()
     for section in wanted:
-        needs_services = section in ('list', 'post', 'create', 'steady', 'takeover')
+        needs_services = section in ('list', 'post', 'create', 'steady',
+                                     'takeover')
         if needs_services and not (pg and rabbit):
             errors[section] = 'PostgreSQL/RabbitMQ not set up'
             continue
@@ -345,7 +347,8 @@ def _realnodes(cfg, pg, rabbit, out):
     return real_nodes.run(cfg['realnode_rounds'], out=out)
 
 
-SECTION_RUNNERS = {'list': _list, 'post': _post, 'create': _create, 'cpu': _cpu,
+SECTION_RUNNERS = {'list': _list, 'post': _post, 'create': _create,
+                   'cpu': _cpu,
                    'steady': _steady,
                    'fill': _fill, 'rpc': _rpc, 'micro': _micro,
                    'takeover': _takeover, 'realnodes': _realnodes}

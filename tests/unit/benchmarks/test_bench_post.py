@@ -12,7 +12,8 @@ import bench  # noqa: E402
 
 
 def _row(conductors, p99, nice=0):
-    return {'conductor_nice': nice, 'p50_ms': 50.0, 'p90_ms': 80.0, 'p99_ms': p99, 'max_ms': 200.0,
+    return {'conductor_nice': nice,
+            'p50_ms': 50.0, 'p90_ms': 80.0, 'p99_ms': p99, 'max_ms': 200.0,
             'req_s': 150.0, 'api_cpu_ms': 4.5, 'n': 400,
             'conductors': conductors, 'warmup_n': 16,
             'warmup_p50_ms': 300.0, 'warmup_max_ms': 900.0}
