@@ -333,7 +333,8 @@ def _rpc(cfg, pg, rabbit, out):
 
 def _micro(cfg, pg, rabbit, out):
     import micro
-    return micro.run(cfg['taskflow_tasks'], pg, out=out)
+    return micro.run(cfg['taskflow_tasks'], pg, out=out,
+                     transport_url=rabbit)
 
 
 def _takeover(cfg, pg, rabbit, out):

@@ -12,6 +12,12 @@ and the SQL statements each kind of API request sends to the server.
   create, alone: ``db.create_cluster`` (the rows of a create as the API
   writes them: two nodegroups, three CAs, the operation, the quota check)
   and ``authority.new_cas`` (three CAs, keys sealed).
+* cast parts (with ``CAAS_TEST_TRANSPORT_URL``, RabbitMQ): this process's
+  CPU and wall time per ``ConductorAPI.cluster_create`` cast as the API
+  sends it (to a topic of its own that nothing consumes: the broker drops
+  the messages), and of caas's own share of it: the message's schema
+  check, ``prepare`` and the version check; the rest is oslo.messaging,
+  kombu and py-amqp, the publisher confirm's wait included.
 
     .venv/bin/python benchmarks/micro.py [--tasks 200]
 
@@ -184,7 +190,52 @@ def create_parts(url, creates=300):
     return out
 
 
-def run(tasks=200, pg_admin=None, out=print):
+def cast_parts(transport_url, casts=1000):
+    """{part: microseconds per call}: CPU (``*_us``) and wall
+    (``*_wall_us``) of the API's cast of a cluster create."""
+    import rpc_schemas
+    from caas.common import context
+    from caas.common import rpc
+    from caas.conductor import rpcapi
+    from caas.conf import CONF
+
+    CONF.set_override('transport_url', transport_url)
+    CONF.set_override('topic', 'bench-micro-%d' % os.getpid(),
+                      group='conductor')
+    rpc.cleanup()
+    api = rpcapi.ConductorAPI()
+    ctx = context.RequestContext(project_id='p1', user_id='u1')
+    cluster = str(uuid.uuid4())
+    request_id = 'req-%s' % cluster
+    kwargs = {'cluster_uuid': cluster, 'operation_id': cluster,
+              'request_id': request_id}
+
+    def timed(call, count):
+        for _ in range(20):
+            call()
+        cpu, wall = time.process_time(), time.perf_counter()
+        for _ in range(count):
+            call()
+        return (round((time.process_time() - cpu) / count * 1e6, 1),
+                round((time.perf_counter() - wall) / count * 1e6, 1))
+    try:
+        cast_cpu, cast_wall = timed(lambda: api.cluster_create(
+            ctx, cluster, str(uuid.uuid4()), request_id=request_id), casts)
+        out = {'cast_us': cast_cpu, 'cast_wall_us': cast_wall,
+               'schema_check_us': timed(lambda: rpc_schemas.validate(
+                   'cluster_create', kwargs), casts)[0],
+               'prepare_us': timed(lambda: api.client.prepare(
+                   version='1.1', retry=rpcapi.CAST_RETRIES), casts)[0],
+               'version_check_us': timed(
+                   lambda: api.client.can_send_version('1.1'), casts)[0]}
+    finally:
+        rpc.cleanup()
+        CONF.clear_override('topic', group='conductor')
+        CONF.clear_override('transport_url')
+    return out
+
+
+def run(tasks=200, pg_admin=None, out=print, transport_url=None):
     harness.init_config()
     rows = {}
     tmp = tempfile.mkdtemp(prefix='caas-bench-micro-')
@@ -200,6 +251,9 @@ def run(tasks=200, pg_admin=None, out=print):
         out('statements %s: %s' % (label, st))
         parts = rows['create_parts_%s' % label] = create_parts(url)
         out('create parts %s (CPU per call): %s' % (label, parts))
+    if transport_url:
+        rows['cast_parts'] = cast_parts(transport_url)
+        out('cast parts (per cast): %s' % rows['cast_parts'])
     return rows
 
 
@@ -207,7 +261,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--tasks', type=int, default=200)
     args = parser.parse_args(argv)
-    run(args.tasks, os.environ.get('CAAS_TEST_DB_URL'))
+    run(args.tasks, os.environ.get('CAAS_TEST_DB_URL'),
+        transport_url=os.environ.get('CAAS_TEST_TRANSPORT_URL'))
     return 0
 
 
