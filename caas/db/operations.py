@@ -275,6 +275,11 @@ _ROWS = {
         _NODEGROUP.c.cluster_id == sa.bindparam('w_cluster'),
         _NODEGROUP.c.is_default.is_(True),
         _NODEGROUP.c.role == sa.bindparam('w_role'))),
+    # Several roles' default nodegroups given the same values.
+    'default_nodegroups_of_roles': (_NODEGROUP, lambda: sa.and_(
+        _NODEGROUP.c.cluster_id == sa.bindparam('w_cluster'),
+        _NODEGROUP.c.is_default.is_(True),
+        _NODEGROUP.c.role.in_(sa.bindparam('w_roles', expanding=True)))),
     'nodegroup': (_NODEGROUP, lambda: sa.and_(
         _NODEGROUP.c.cluster_id == sa.bindparam('w_cluster'),
         _NODEGROUP.c.uuid == sa.bindparam('w_nodegroup'))),
@@ -361,6 +366,21 @@ def _refresh_node_addresses(conn, cluster_uuid, now):
             cluster=cluster_uuid)
 
 
+def _same_values(by_role):
+    """[(roles, values)]: the roles of ``{role: values}`` grouped by equal
+    values, in their first role's order (one UPDATE per group: a stack's
+    id for the master and the worker nodegroups was two)."""
+    groups = []
+    for role, values in (by_role or {}).items():
+        for roles, seen in groups:
+            if seen == values:
+                roles.append(role)
+                break
+        else:
+            groups.append(([role], values))
+    return groups
+
+
 def fenced_update(fence, cluster_values=None, nodegroup_values=None,
                   operation_values=None, nodegroup_uuid_values=None):
     """Write cluster / nodegroup / operation fields only while we own the op.
@@ -379,10 +399,16 @@ def fenced_update(fence, cluster_values=None, nodegroup_values=None,
             run_set(conn, 'cluster', dict(cluster_values, updated_at=now),
                     cluster=cluster_uuid)
         addresses = False
-        for role, values in (nodegroup_values or {}).items():
+        for roles, values in _same_values(nodegroup_values):
             addresses = addresses or 'node_addresses' in values
-            run_set(conn, 'default_nodegroups', dict(values, updated_at=now),
-                    cluster=cluster_uuid, role=role)
+            if len(roles) == 1:
+                run_set(conn, 'default_nodegroups',
+                        dict(values, updated_at=now), cluster=cluster_uuid,
+                        role=roles[0])
+            else:
+                run_set(conn, 'default_nodegroups_of_roles',
+                        dict(values, updated_at=now), cluster=cluster_uuid,
+                        roles=roles)
         for ng_uuid, values in (nodegroup_uuid_values or {}).items():
             addresses = addresses or 'node_addresses' in values
             run_set(conn, 'nodegroup', dict(values, updated_at=now),
