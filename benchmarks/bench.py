@@ -32,7 +32,7 @@ SCALES = {
     # The list bar is about a 1,000-row page, so the smoke test lists that.
     # 'creates' after 'create_warmup' (their CPU printed apart: a
     # process's first creates import and compile what the next ones reuse,
-    # which 20 creates spread over made 73 ms a cluster of 46).
+    # which a run of 20 spread over its clusters: ~0.2 CPU-s each).
     'small': {'list_sizes': [1000], 'list_requests': 60,
               'creates': 60, 'create_warmup': 2, 'cpu_creates': 30,
               'steady_sizes': [100, 300],

@@ -244,6 +244,58 @@ def test_equal_values_for_several_roles_are_one_update(db):
         {'s2', 's3', None}
 
 
+def test_the_clusters_addresses_go_out_with_its_other_values(db):
+    """A nodegroup's addresses written: the cluster's are every worker
+    nodegroup's, the default one first, with what this write gives them
+    (by role or by uuid), in the cluster's one UPDATE (no read after the
+    writes and no UPDATE of their own)."""
+    tmpl = db_api.create_cluster_template({
+        'name': 't', 'coe': 'kubernetes', 'image_id': 'ubuntu-jammy',
+        'project_id': 'p1', 'server_type': 'vm', 'cluster_distro': 'ubuntu'})
+    cluster, op = db_api.create_cluster(
+        {'name': 'c', 'project_id': 'p1', 'cluster_template_id': tmpl.uuid,
+         'node_count': 2, 'master_count': 1},
+        [{'name': 'default-master', 'role': 'master', 'node_count': 1,
+          'is_default': True},
+         {'name': 'default-worker', 'role': 'worker', 'node_count': 2,
+          'is_default': True},
+         {'name': 'extra', 'role': 'worker', 'node_count': 1}],
+        timeout_minutes=60)
+    extra = [ng for ng in db_api.list_nodegroups(cluster.uuid)
+             if ng.name == 'extra'][0]
+    fence = Fence(op.id, cluster.uuid, 'a', db_ops.claim(op.id, 'a'))
+    fence.update(nodegroup_uuid_values={extra.uuid: {
+        'node_addresses': ['10.0.0.9']}})
+    _none, log = _counted(lambda: fence.update(
+        cluster_values={'api_address': 'https://10.0.0.1:6443'},
+        nodegroup_values={'master': {'node_addresses': ['10.0.0.1']},
+                          'worker': {'node_addresses': ['10.0.0.2',
+                                                        '10.0.0.3']}}))
+    assert len([s for s in log if s.startswith('UPDATE clusters')]) == 1
+    assert len([s for s in log if s.startswith('SELECT')]) == 1
+    row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
+    assert row.api_address == 'https://10.0.0.1:6443'
+    assert row.node_addresses == ['10.0.0.2', '10.0.0.3', '10.0.0.9']
+    # By uuid, the default worker's too; the master's are not the cluster's.
+    default = [ng for ng in db_api.list_nodegroups(cluster.uuid)
+               if ng.name == 'default-worker'][0]
+    fence.update(nodegroup_values={'worker': {'node_addresses': ['x']}},
+                 nodegroup_uuid_values={default.uuid: {
+                     'node_addresses': ['10.0.0.4']}})
+    row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
+    assert row.node_addresses == ['10.0.0.4', '10.0.0.9']
+    assert {ng.name: ng.node_addresses for ng in
+            db_api.list_nodegroups(cluster.uuid)} == {
+        'default-master': ['10.0.0.1'], 'default-worker': ['10.0.0.4'],
+        'extra': ['10.0.0.9']}
+    # A lost claim writes no address.
+    db_ops.claim(op.id, 'b', expect_owner='a', expect_epoch=fence.epoch)
+    with pytest.raises(exceptions.FencedOut):
+        fence.update(nodegroup_values={'worker': {'node_addresses': ['z']}})
+    assert db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS
+                              ).node_addresses == ['10.0.0.4', '10.0.0.9']
+
+
 def test_same_values_groups_roles_in_their_order():
     assert db_ops._same_values(None) == []
     assert db_ops._same_values({'master': {'a': 1}, 'worker': {'a': 2},
