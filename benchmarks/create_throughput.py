@@ -6,11 +6,17 @@ a poller lists the clusters every 0.5 s. Prints POST -> 202 p50/p99,
 creates accepted per second, clusters completed per minute, POST ->
 CREATE_COMPLETE p50/p99 (0.5 s resolution) and conductor CPU seconds per
 cluster created (the conductors' whole processes, from the first POST to the
-last cluster's end; their start-up is not counted).
+last cluster's end; their start-up is not counted). Printed apart, never
+folded in: the conductors' idle CPU (% of a core over a few seconds
+before the first POST), the CPU of ``--warmup`` creates made and finished
+before the measured ones (a process's first creates import, compile and
+fetch its token), the cloud requests per cluster created (the simulated
+cloud's log, by method and service) and the machine's CPU busy % over the
+measured run (``/proc/stat``, all cores: whether the cores were free).
 
     eval "$(tools/services.sh start)"
     .venv/bin/python benchmarks/create_throughput.py [--clusters 1000] [--conductors 1]
-        [--profile DIR]
+        [--warmup 0] [--profile DIR]
 
 ``--profile DIR`` samples each conductor process with py-spy (every
 thread, 100 Hz, idle samples left out) from the first POST to the last
@@ -95,6 +101,23 @@ def thread_cpu(pid):
     return out
 
 
+def machine_ticks():
+    """(busy, total) clock ticks of every core so far (``/proc/stat``)."""
+    with open('/proc/stat') as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest is in user).
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    total = sum(fields[:8])
+    return total - idle, total
+
+
+def busy_pct(before, after):
+    """The machine's CPU busy % between two ``machine_ticks`` reads (100 %:
+    every core busy)."""
+    total = after[1] - before[1]
+    return round(100.0 * (after[0] - before[0]) / total, 1) if total else None
+
+
 def thread_names(path):
     """{native thread id: name} from py-spy's raw output."""
     names = {}
@@ -149,7 +172,36 @@ def wait_started(dep, conductors, timeout=120):
             time.sleep(0.1)
 
 
-def run(clusters, conductors=1, timeout=900, out=print, profile=None):
+IDLE_SECONDS = 3.0
+
+
+def _post(api_url, session, template, name):
+    return session.post(api_url + '/v1/clusters', headers=deploy.HEADERS,
+                        json={'name': name, 'cluster_template_id': template,
+                              'master_count': 1, 'node_count': 1})
+
+
+def _warm_up(dep, template, count, timeout):
+    """Create ``count`` clusters and wait until they end (not measured);
+    their uuids."""
+    s = requests.Session()
+    uuids = set()
+    for i in range(count):
+        r = _post(dep.api_url, s, template, 'warm-%03d' % i)
+        r.raise_for_status()
+        uuids.add(r.json()['uuid'])
+    deadline, waiting = harness.Deadline(timeout), set(uuids)
+    while waiting and not deadline.passed():
+        got = _completed(dep.api_url, s)
+        waiting = {u for u in waiting if not (
+            got.get(u) == 'CREATE_COMPLETE' or
+            str(got.get(u)).endswith('FAILED'))}
+        time.sleep(0.2)
+    return uuids
+
+
+def run(clusters, conductors=1, timeout=900, out=print, profile=None,
+        warmup=0):
     dep = deploy.BenchDeployment(conductors=conductors, boot_delay=0.2,
                                  conductor_opts=steady_state.DEFAULT_TIMINGS)
     try:
@@ -165,6 +217,14 @@ def run(clusters, conductors=1, timeout=900, out=print, profile=None):
         template = r.json()['uuid']
         wait_started(dep, conductors)
         pids = [dep.pid(dep.conductor_name(i)) for i in range(conductors)]
+        idle0 = sum(deploy.cpu_seconds(p) for p in pids)
+        time.sleep(IDLE_SECONDS)
+        idle_cpu = sum(deploy.cpu_seconds(p) for p in pids) - idle0
+        warm0 = sum(deploy.cpu_seconds(p) for p in pids)
+        warm = _warm_up(dep, template, warmup, timeout) if warmup else ()
+        warm_cpu = sum(deploy.cpu_seconds(p) for p in pids) - warm0
+        requests0 = dep.sim_requests()
+        ticks0 = machine_ticks()
         cpu0s = [deploy.cpu_seconds(p) for p in pids]
         cpu0 = sum(cpu0s)
         threads0 = [thread_cpu(p) for p in pids]
@@ -177,8 +237,10 @@ def run(clusters, conductors=1, timeout=900, out=print, profile=None):
             while not stop.is_set():
                 now = time.monotonic()
                 for uuid, status in _completed(dep.api_url, ps).items():
-                    if uuid not in done and (status == 'CREATE_COMPLETE' or
-                                             status.endswith('FAILED')):
+                    if uuid in done or uuid in warm:
+                        continue
+                    if status == 'CREATE_COMPLETE' or \
+                            status.endswith('FAILED'):
                         done[uuid] = (now, status)
                 stop.wait(0.5)
         poller = threading.Thread(target=poll, daemon=True)
@@ -189,11 +251,7 @@ def run(clusters, conductors=1, timeout=900, out=print, profile=None):
                 if deadline.passed():
                     return
                 t0 = time.monotonic()
-                r = cs.post(dep.api_url + '/v1/clusters',
-                            headers=deploy.HEADERS,
-                            json={'name': 'tp-%05d' % i,
-                                  'cluster_template_id': template,
-                                  'master_count': 1, 'node_count': 1})
+                r = _post(dep.api_url, cs, template, 'tp-%05d' % i)
                 t1 = time.monotonic()
                 if r.status_code != 202:
                     out('POST answered %s: %s' % (r.status_code, r.text[:200]))
@@ -218,6 +276,8 @@ def run(clusters, conductors=1, timeout=900, out=print, profile=None):
         stop.set()
         poller.join(10)
         cpu_ends = [deploy.cpu_seconds(p) for p in pids]
+        ticks1 = machine_ticks()
+        requests1 = dep.sim_requests()
         cpu_end = sum(cpu_ends)
         cpu_per_pid = [b - a for a, b in zip(cpu0s, cpu_ends)]
         threads1 = [thread_cpu(p) for p in pids]
@@ -241,6 +301,14 @@ def run(clusters, conductors=1, timeout=900, out=print, profile=None):
             'complete_p99_s': round(harness.percentile(e2e, 99), 1)
             if e2e else None,
             'cpu_s_per_cluster': round(cpu / len(ok), 3) if ok else None,
+            'idle_cpu_pct': round(100.0 * idle_cpu / IDLE_SECONDS, 2),
+            'warmup_creates': warmup,
+            'warmup_cpu_s': round(warm_cpu, 3),
+            'machine_busy_pct': busy_pct(ticks0, ticks1),
+            'cloud_requests_per_cluster': {
+                k: round((v - requests0.get(k, 0)) / len(ok), 2)
+                for k, v in sorted(requests1.items())
+                if ok and v != requests0.get(k, 0)},
             'pool_full_warnings': sum(
                 dep.logs(dep.conductor_name(i)).count('pool is full')
                 for i in range(conductors)),
@@ -269,11 +337,15 @@ def main(argv=None):
     parser.add_argument('--clusters', type=int, default=1000)
     parser.add_argument('--conductors', type=int, default=1)
     parser.add_argument('--timeout', type=float, default=900)
+    parser.add_argument('--warmup', type=int, default=0,
+                        help='clusters created (and their CPU printed) '
+                             'before the measured ones')
     parser.add_argument('--profile', metavar='DIR',
                         help='sample the conductors with py-spy into DIR')
     args = parser.parse_args(argv)
     harness.quiet_logs()
-    run(args.clusters, args.conductors, args.timeout, profile=args.profile)
+    run(args.clusters, args.conductors, args.timeout, profile=args.profile,
+        warmup=args.warmup)
     return 0
 
 

@@ -275,6 +275,11 @@ _ROWS = {
         _NODEGROUP.c.cluster_id == sa.bindparam('w_cluster'),
         _NODEGROUP.c.is_default.is_(True),
         _NODEGROUP.c.role == sa.bindparam('w_role'))),
+    # Several roles' default nodegroups given the same values.
+    'default_nodegroups_of_roles': (_NODEGROUP, lambda: sa.and_(
+        _NODEGROUP.c.cluster_id == sa.bindparam('w_cluster'),
+        _NODEGROUP.c.is_default.is_(True),
+        _NODEGROUP.c.role.in_(sa.bindparam('w_roles', expanding=True)))),
     'nodegroup': (_NODEGROUP, lambda: sa.and_(
         _NODEGROUP.c.cluster_id == sa.bindparam('w_cluster'),
         _NODEGROUP.c.uuid == sa.bindparam('w_nodegroup'))),
@@ -346,19 +351,52 @@ def still_owner(fence):
     return row is not None and tuple(row) == (fence.owner, fence.epoch)
 
 
-_WORKER_ADDRESSES = sa.select(_NODEGROUP.c.node_addresses).where(
+_WORKER_ADDRESSES = sa.select(
+    _NODEGROUP.c.node_addresses, _NODEGROUP.c.role, _NODEGROUP.c.is_default,
+    _NODEGROUP.c.uuid).where(
     _NODEGROUP.c.cluster_id == sa.bindparam('w_cluster'),
     _NODEGROUP.c.role != 'master').order_by(
         _NODEGROUP.c.is_default.desc(), _NODEGROUP.c.id)
 
 
-def _refresh_node_addresses(conn, cluster_uuid, now):
+def _worker_addresses(conn, cluster_uuid, by_role=None, by_uuid=None):
     """The cluster's ``node_addresses``: those of every worker nodegroup,
-    the default one first (one statement each way, whatever the count)."""
+    the default one first, with the ``node_addresses`` of ``by_role``
+    (default nodegroups) and ``by_uuid`` in place of the rows' (what this
+    transaction writes to them)."""
     rows = conn.execute(_WORKER_ADDRESSES, {'w_cluster': cluster_uuid}).all()
-    addresses = [a for (addrs,) in rows for a in (addrs or [])]
-    run_set(conn, 'cluster', {'node_addresses': addresses, 'updated_at': now},
-            cluster=cluster_uuid)
+    addresses = []
+    for addrs, role, is_default, uuid in rows:
+        new = (by_uuid or {}).get(uuid) or {}
+        if 'node_addresses' not in new and is_default:
+            new = (by_role or {}).get(role) or {}
+        if 'node_addresses' in new:
+            addrs = new['node_addresses']
+        addresses.extend(addrs or [])
+    return addresses
+
+
+def _refresh_node_addresses(conn, cluster_uuid, now):
+    """The cluster's ``node_addresses`` from its worker nodegroups (one
+    statement each way, whatever the count)."""
+    run_set(conn, 'cluster', {
+        'node_addresses': _worker_addresses(conn, cluster_uuid),
+        'updated_at': now}, cluster=cluster_uuid)
+
+
+def _same_values(by_role):
+    """[(roles, values)]: the roles of ``{role: values}`` grouped by equal
+    values, in their first role's order (one UPDATE per group: a stack's
+    id for the master and the worker nodegroups was two)."""
+    groups = []
+    for role, values in (by_role or {}).items():
+        for roles, seen in groups:
+            if seen == values:
+                roles.append(role)
+                break
+        else:
+            groups.append(([role], values))
+    return groups
 
 
 def fenced_update(fence, cluster_values=None, nodegroup_values=None,
@@ -375,20 +413,32 @@ def fenced_update(fence, cluster_values=None, nodegroup_values=None,
     now = models.utcnow()
     cluster_uuid = fence.cluster_uuid
     with fenced(fence, now) as conn:
+        cluster_values = dict(cluster_values or {})
+        if any('node_addresses' in v for v in
+               list((nodegroup_values or {}).values()) +
+               list((nodegroup_uuid_values or {}).values())):
+            # Read before the nodegroups' UPDATEs, with what they will
+            # write in place: the cluster's addresses then go out with its
+            # other values (a read after them and an UPDATE of their own
+            # were two statements more). Only the operation that holds
+            # the cluster writes its nodegroups, and its claim is held.
+            cluster_values['node_addresses'] = _worker_addresses(
+                conn, cluster_uuid, nodegroup_values, nodegroup_uuid_values)
         if cluster_values:
             run_set(conn, 'cluster', dict(cluster_values, updated_at=now),
                     cluster=cluster_uuid)
-        addresses = False
-        for role, values in (nodegroup_values or {}).items():
-            addresses = addresses or 'node_addresses' in values
-            run_set(conn, 'default_nodegroups', dict(values, updated_at=now),
-                    cluster=cluster_uuid, role=role)
+        for roles, values in _same_values(nodegroup_values):
+            if len(roles) == 1:
+                run_set(conn, 'default_nodegroups',
+                        dict(values, updated_at=now), cluster=cluster_uuid,
+                        role=roles[0])
+            else:
+                run_set(conn, 'default_nodegroups_of_roles',
+                        dict(values, updated_at=now), cluster=cluster_uuid,
+                        roles=roles)
         for ng_uuid, values in (nodegroup_uuid_values or {}).items():
-            addresses = addresses or 'node_addresses' in values
             run_set(conn, 'nodegroup', dict(values, updated_at=now),
                     cluster=cluster_uuid, nodegroup=ng_uuid)
-        if addresses:
-            _refresh_node_addresses(conn, cluster_uuid, now)
         if operation_values:
             run_set(conn, 'operation', operation_values,
                     operation=fence.operation_id)

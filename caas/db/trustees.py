@@ -42,10 +42,17 @@ def current(cluster_uuid):
 _TRUSTEE = Trustee.__table__
 # Rows of the fenced UPDATEs (see caas.db.operations.fenced_set).
 _ROW = ('trustee', _TRUSTEE, lambda: _TRUSTEE.c.id == sa.bindparam('w_id'))
-_OTHERS_CURRENT = ('other current trustees', _TRUSTEE, lambda: sa.and_(
+# The promotion of one row, in one statement: it becomes current and every
+# other current row of the cluster pending again (two UPDATEs were a round
+# trip each).
+_PROMOTE = sa.update(_TRUSTEE).where(
     _TRUSTEE.c.cluster_uuid == sa.bindparam('w_cluster'),
-    _TRUSTEE.c.id != sa.bindparam('w_id'),
-    _TRUSTEE.c.state == CURRENT))
+    sa.or_(_TRUSTEE.c.id == sa.bindparam('w_id'),
+           _TRUSTEE.c.state == CURRENT)).values(
+    state=sa.case((_TRUSTEE.c.id == sa.bindparam('w_id'), CURRENT),
+                  else_=PENDING),
+    updated_at=sa.bindparam('v_updated_at',
+                            type_=_TRUSTEE.c.updated_at.type))
 
 
 def add_pending(fence, values):
@@ -90,11 +97,8 @@ def promote_own(fence):
         if own is None:
             return None, []
         if own.state != CURRENT:
-            db_ops.run_set(conn, _OTHERS_CURRENT,
-                           {'state': PENDING, 'updated_at': now},
-                           cluster=fence.cluster_uuid, id=own.id)
-            db_ops.run_set(conn, _ROW, {'state': CURRENT, 'updated_at': now},
-                           id=own.id)
+            conn.execute(_PROMOTE, {'w_cluster': fence.cluster_uuid,
+                                    'w_id': own.id, 'v_updated_at': now})
         return own, [r for r in rows if r.id != own.id]
 
 

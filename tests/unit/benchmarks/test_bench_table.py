@@ -20,7 +20,11 @@ RESULTS = {
                            'completed': 3, 'failed': 0, 'post_p50_ms': 9.0,
                            'post_p99_ms': 12.0, 'creates_s': 30.0,
                            'clusters_min': 60.0 * c, 'complete_p50_s': 2.0,
-                           'complete_p99_s': 3.0, 'cpu_s_per_cluster': 0.04}
+                           'complete_p99_s': 3.0, 'cpu_s_per_cluster': 0.04,
+                           'idle_cpu_pct': 0.7, 'warmup_creates': 2,
+                           'warmup_cpu_s': 0.4, 'machine_busy_pct': 55.5,
+                           'cloud_requests_per_cluster': {
+                               'POST /heat': 1.0, 'GET /heat': 1.5}}
                for c in (1, 2)},
     'cpu': {'time': {'creates': 20, 'database': 'postgresql',
                      'cpu_ms_per_create': 61.5},
@@ -58,6 +62,15 @@ def test_every_section_gives_its_rows():
                 'one process) p99'] == (30.0, 'ms')
     assert rows['POST /v1/clusters -> 202 p99 (16 clients)'] == (12.0, 'ms')
     assert rows['3 creates, 2 conductors: clusters/min'] == (120.0, '/min')
+    # Start-up, idle and the machine's load printed apart (issue 11).
+    assert rows['3 creates, 1 conductor: CPU of 2 warm-up creates before'] \
+        == (0.4, 'CPU-s')
+    assert rows['3 creates, 2 conductors: conductor idle CPU before'] == \
+        (0.7, '% core')
+    assert rows['3 creates, 2 conductors: machine CPU busy during the '
+                'run'] == (55.5, '% all cores')
+    assert rows['3 creates, 1 conductor: cloud requests per cluster'] == \
+        (2.5, 'requests')
     assert rows['steady, 10 settled clusters: DB writes (clusters)'] == \
         (0.0, 'rows/s')
     assert rows['caas-all fill: accept rate at 5th'] == (1.9, 'clusters/s')

@@ -148,6 +148,161 @@ def test_promote_own_makes_the_operations_trustee_current(db):
     assert trustees.current(cluster.uuid).id == mine.id
 
 
+def _statements(conn, cursor, statement, *args):
+    _statements.log.append(' '.join(statement.split()))
+
+
+def _counted(fn):
+    _statements.log = []
+    eng = engine.get_engine()
+    sa.event.listen(eng, 'before_cursor_execute', _statements)
+    try:
+        result = fn()
+    finally:
+        sa.event.remove(eng, 'before_cursor_execute', _statements)
+    return result, _statements.log
+
+
+def _trustee_row(fence, name, state):
+    from caas.db import trustees
+    row = trustees.add_pending(fence, {'username': name, 'domain_id': 'd',
+                                       'encrypted_password': 'x'})
+    with engine.session_scope() as session:
+        session.execute(sa.update(models.ClusterTrustee).where(
+            models.ClusterTrustee.id == row.id).values(
+                state=state, operation_id='op-' + name))
+    return row.id
+
+
+def test_promote_own_demotes_every_other_current_row_in_one_update(db):
+    """The operation's row becomes current and every other current row of
+    the cluster pending, in one UPDATE; other clusters' rows and rows in
+    other states are left as they were."""
+    from caas.db import trustees
+    cluster, op = _cluster(db)
+    other_cluster, other_op = _cluster(db)
+    fence = Fence(op.id, cluster.uuid, 'a', db_ops.claim(op.id, 'a'))
+    other_fence = Fence(other_op.id, other_cluster.uuid, 'a',
+                        db_ops.claim(other_op.id, 'a'))
+    old_current = _trustee_row(fence, 'old', trustees.CURRENT)
+    older = _trustee_row(fence, 'older', 'retiring')
+    elsewhere = _trustee_row(other_fence, 'elsewhere', trustees.CURRENT)
+    mine = trustees.add_pending(fence, {'username': 'u', 'domain_id': 'd',
+                                        'encrypted_password': 'x'})
+    (own, others), log = _counted(lambda: trustees.promote_own(fence))
+    assert own.id == mine.id
+    assert sorted(r.id for r in others) == sorted([old_current, older])
+    assert len([s for s in log if s.startswith('UPDATE cluster_trustees')
+                ]) == 1, log
+    states_now = {r.id: r.state for r in
+                  trustees.list_trustees(cluster.uuid) +
+                  trustees.list_trustees(other_cluster.uuid)}
+    assert states_now == {mine.id: trustees.CURRENT,
+                          old_current: trustees.PENDING,
+                          older: 'retiring',
+                          elsewhere: trustees.CURRENT}
+    # Already current: nothing is written again.
+    _result, log = _counted(lambda: trustees.promote_own(fence))
+    assert not [s for s in log if s.startswith('UPDATE cluster_trustees')]
+
+
+def test_equal_values_for_several_roles_are_one_update(db):
+    """The stack's id for the master and the worker nodegroups is one
+    UPDATE; different values per role are one each, and each row gets its
+    own. A nodegroup that is not a default one is not written."""
+    tmpl = db_api.create_cluster_template({
+        'name': 't', 'coe': 'kubernetes', 'image_id': 'ubuntu-jammy',
+        'project_id': 'p1', 'server_type': 'vm', 'cluster_distro': 'ubuntu'})
+    cluster, op = db_api.create_cluster(
+        {'name': 'c', 'project_id': 'p1', 'cluster_template_id': tmpl.uuid,
+         'node_count': 2, 'master_count': 1},
+        [{'name': 'default-master', 'role': 'master', 'node_count': 1,
+          'is_default': True},
+         {'name': 'default-worker', 'role': 'worker', 'node_count': 2,
+          'is_default': True},
+         {'name': 'extra', 'role': 'worker', 'node_count': 1}],
+        timeout_minutes=60)
+    fence = Fence(op.id, cluster.uuid, 'a', db_ops.claim(op.id, 'a'))
+    _none, log = _counted(lambda: fence.update(nodegroup_values={
+        'master': {'stack_id': 's1'}, 'worker': {'stack_id': 's1'}}))
+    assert len([s for s in log if s.startswith('UPDATE nodegroups')]) == 1
+    assert {ng.name: ng.stack_id for ng in
+            db_api.list_nodegroups(cluster.uuid)} == {
+        'default-master': 's1', 'default-worker': 's1', 'extra': None}
+    _none, log = _counted(lambda: fence.update(nodegroup_values={
+        'master': {'stack_id': 's2'}, 'worker': {'stack_id': 's3'}}))
+    assert len([s for s in log if s.startswith('UPDATE nodegroups')]) == 2
+    assert {ng.name: ng.stack_id for ng in
+            db_api.list_nodegroups(cluster.uuid)} == {
+        'default-master': 's2', 'default-worker': 's3', 'extra': None}
+    # A lost claim writes neither role.
+    db_ops.claim(op.id, 'b', expect_owner='a', expect_epoch=fence.epoch)
+    with pytest.raises(exceptions.FencedOut):
+        fence.update(nodegroup_values={'master': {'stack_id': 'zombie'},
+                                       'worker': {'stack_id': 'zombie'}})
+    assert {ng.stack_id for ng in db_api.list_nodegroups(cluster.uuid)} == \
+        {'s2', 's3', None}
+
+
+def test_the_clusters_addresses_go_out_with_its_other_values(db):
+    """A nodegroup's addresses written: the cluster's are every worker
+    nodegroup's, the default one first, with what this write gives them
+    (by role or by uuid), in the cluster's one UPDATE (no read after the
+    writes and no UPDATE of their own)."""
+    tmpl = db_api.create_cluster_template({
+        'name': 't', 'coe': 'kubernetes', 'image_id': 'ubuntu-jammy',
+        'project_id': 'p1', 'server_type': 'vm', 'cluster_distro': 'ubuntu'})
+    cluster, op = db_api.create_cluster(
+        {'name': 'c', 'project_id': 'p1', 'cluster_template_id': tmpl.uuid,
+         'node_count': 2, 'master_count': 1},
+        [{'name': 'default-master', 'role': 'master', 'node_count': 1,
+          'is_default': True},
+         {'name': 'default-worker', 'role': 'worker', 'node_count': 2,
+          'is_default': True},
+         {'name': 'extra', 'role': 'worker', 'node_count': 1}],
+        timeout_minutes=60)
+    extra = [ng for ng in db_api.list_nodegroups(cluster.uuid)
+             if ng.name == 'extra'][0]
+    fence = Fence(op.id, cluster.uuid, 'a', db_ops.claim(op.id, 'a'))
+    fence.update(nodegroup_uuid_values={extra.uuid: {
+        'node_addresses': ['10.0.0.9']}})
+    _none, log = _counted(lambda: fence.update(
+        cluster_values={'api_address': 'https://10.0.0.1:6443'},
+        nodegroup_values={'master': {'node_addresses': ['10.0.0.1']},
+                          'worker': {'node_addresses': ['10.0.0.2',
+                                                        '10.0.0.3']}}))
+    assert len([s for s in log if s.startswith('UPDATE clusters')]) == 1
+    assert len([s for s in log if s.startswith('SELECT')]) == 1
+    row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
+    assert row.api_address == 'https://10.0.0.1:6443'
+    assert row.node_addresses == ['10.0.0.2', '10.0.0.3', '10.0.0.9']
+    # By uuid, the default worker's too; the master's are not the cluster's.
+    default = [ng for ng in db_api.list_nodegroups(cluster.uuid)
+               if ng.name == 'default-worker'][0]
+    fence.update(nodegroup_values={'worker': {'node_addresses': ['x']}},
+                 nodegroup_uuid_values={default.uuid: {
+                     'node_addresses': ['10.0.0.4']}})
+    row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
+    assert row.node_addresses == ['10.0.0.4', '10.0.0.9']
+    assert {ng.name: ng.node_addresses for ng in
+            db_api.list_nodegroups(cluster.uuid)} == {
+        'default-master': ['10.0.0.1'], 'default-worker': ['10.0.0.4'],
+        'extra': ['10.0.0.9']}
+    # A lost claim writes no address.
+    db_ops.claim(op.id, 'b', expect_owner='a', expect_epoch=fence.epoch)
+    with pytest.raises(exceptions.FencedOut):
+        fence.update(nodegroup_values={'worker': {'node_addresses': ['z']}})
+    assert db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS
+                              ).node_addresses == ['10.0.0.4', '10.0.0.9']
+
+
+def test_same_values_groups_roles_in_their_order():
+    assert db_ops._same_values(None) == []
+    assert db_ops._same_values({'master': {'a': 1}, 'worker': {'a': 2},
+                                'x': {'a': 1}}) == [
+        (['master', 'x'], {'a': 1}), (['worker'], {'a': 2})]
+
+
 def test_the_claim_returns_the_row_the_flow_keeps(db):
     cluster, op = _cluster(db)
     row = db_ops.claim_operation(op.id, 'a')
