@@ -18,8 +18,10 @@ _VALUES = [
     'container-infra latest', 'container-infra LATEST ',
     'container-infrastructure-management 1.9',
     'Container-Infra 1.3', 'container-infra 1.2, compute 2.1',
-    'compute 2.1, container-infra 1.7', 'container-infra 1.4,container-infra 1.8',
-    'compute 2.1', 'container-infra', 'container-infra 1', 'container-infra x.y',
+    'compute 2.1, container-infra 1.7',
+    'container-infra 1.4,container-infra 1.8',
+    'compute 2.1', 'container-infra', 'container-infra 1',
+    'container-infra x.y',
     'container-infra 1.15', 'container-infra 1.0', 'container-infra 2.0',
     '', ' ', 'container-infra 1.5 extra', 'container-infra\t1.6',
     'container-infra 1.ü', 'ü container-infra 1.2']
