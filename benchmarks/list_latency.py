@@ -11,7 +11,11 @@ of requests, with p90, p99.9 and max, and (``split``) how many of the
 timed clients' connections each API process holds. The list is also timed as before the sixth round, from 1
 and 16 threads of this one process with ``requests`` (rows ``*_threads``:
 there the clients' own parsing and interpreter lock weigh on the
-latency). A list returns one
+latency). Before each figure every client connects and makes
+``--warmup`` GETs (5): their latency and the API's CPU for them are the
+row ``*_warmup``, printed apart and kept out of the figure (a client's
+connection and a worker's first answers are not the list's steady
+cost, and with few timed requests they made it). A list returns one
 page of at most ``[api] max_limit`` (1,000) clusters. With ``--posts N``,
 16 client threads then POST N clusters (after a warm-up of one create
 each, printed apart) with no conductor running (the casts wait in the
@@ -41,6 +45,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -53,18 +58,33 @@ import deploy  # noqa: E402
 import harness  # noqa: E402
 
 
-def load(url, total, threads, timeout):
-    """(latencies, wall seconds) of ``total`` GETs spread over threads of
-    this process, with requests (the figure before the sixth round: the
-    clients share one interpreter lock, and a 680 kB body read and timed
-    by 16 threads of one process on the machine's two cores is partly the
-    client's own time)."""
+def load(url, total, threads, timeout, warmup=1, on_ready=None):
+    """(latencies, wall seconds, warm-up latencies) of ``total`` GETs
+    spread over threads of this process, with requests (the figure before
+    the sixth round: the clients share one interpreter lock, and a 680 kB
+    body read and timed by 16 threads of one process on the machine's two
+    cores is partly the client's own time). Each thread first connects
+    and makes ``warmup`` GETs, timed apart; ``on_ready`` is called once
+    every thread has, before any is timed."""
     deadline = harness.Deadline(timeout)
     per = max(1, total // threads)
+    started = []
+
+    def ready():
+        if on_ready is not None:
+            on_ready()
+        started.append(time.perf_counter())
+
+    barrier = threading.Barrier(threads, action=ready)
 
     def worker():
         s = requests.Session()
-        s.get(url, headers=deploy.HEADERS).raise_for_status()   # connect
+        warm = []
+        for _ in range(max(1, warmup)):
+            start = time.perf_counter()
+            s.get(url, headers=deploy.HEADERS).raise_for_status()
+            warm.append(time.perf_counter() - start)
+        barrier.wait(timeout)
         out = []
         for _ in range(per):
             if deadline.passed():
@@ -73,14 +93,14 @@ def load(url, total, threads, timeout):
             r = s.get(url, headers=deploy.HEADERS)
             out.append(time.perf_counter() - start)
             r.raise_for_status()
-        return out
+        return out, warm
 
-    start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
         results = [f.result() for f in
                    [pool.submit(worker) for _ in range(threads)]]
-    wall = time.perf_counter() - start
-    return [x for r in results for x in r], wall
+    wall = time.perf_counter() - started[0]
+    return ([x for r in results for x in r[0]], wall,
+            [x for r in results for x in r[1]])
 
 
 class RawClient:
@@ -161,15 +181,20 @@ class RawClient:
 
 
 def _client_process(url, expect_length, count, timeout, go, results,
-                    nice=0):
-    """A client of its own process: connect and warm up, wait for ``go``,
-    then time ``count`` GETs; puts (latencies, first start, last end)."""
+                    nice=0, warmup=1):
+    """A client of its own process: connect and warm up (``warmup`` GETs,
+    timed apart), wait for ``go``, then time ``count`` GETs; puts the
+    warm-up's latencies, then (latencies, first start, last end)."""
     try:
         if nice:
             os.nice(nice)
         client = RawClient(url, deploy.HEADERS, expect_length)
-        client.get()
-        results.put(('ready', None))
+        warm = []
+        for _ in range(max(1, warmup)):
+            start = time.perf_counter()
+            client.get()
+            warm.append(time.perf_counter() - start)
+        results.put(('ready', warm))
         go.wait()
         deadline = harness.Deadline(timeout)
         out = []
@@ -187,29 +212,36 @@ def _client_process(url, expect_length, count, timeout, go, results,
 
 
 def load_processes(url, total, clients, timeout, expect_length=None,
-                   on_ready=None, nice=0):
-    """(latencies, wall seconds) of ``total`` GETs from ``clients`` client
+                   on_ready=None, nice=0, warmup=1):
+    """(latencies, wall seconds, warm-up latencies) of ``total`` GETs from
+    ``clients`` client
     processes, each one keep-alive connection reading every byte of every
     answer (checked against ``expect_length``): each client has its own
     interpreter, so a client's latency is not its neighbours' parsing.
     ``on_ready`` is called once every client is connected, before any is
     timed. ``nice``: added to the clients' niceness (the API keeps its
-    own), to see how much the clients' CPU on the same cores weighs."""
+    own), to see how much the clients' CPU on the same cores weighs.
+    ``warmup``: GETs each client makes after connecting, before any is
+    timed (the first answers of a process: its connections to the
+    database, the list's body made once)."""
     ctx = multiprocessing.get_context('fork')
     go = ctx.Event()
     results = ctx.Queue()
     per = max(1, total // clients)
     procs = [ctx.Process(target=_client_process, daemon=True,
                          args=(url, expect_length, per, timeout, go,
-                               results, nice)) for _ in range(clients)]
+                               results, nice, warmup))
+             for _ in range(clients)]
     for proc in procs:
         proc.start()
     try:
         done = []
+        warm = []
         for _ in range(clients):
             kind, value = results.get(timeout=timeout)
             if kind == 'error':
                 raise RuntimeError('a client failed: %s' % value)
+            warm.extend(value)
         if on_ready is not None:
             on_ready()
         go.set()
@@ -224,7 +256,7 @@ def load_processes(url, total, clients, timeout, expect_length=None,
             if proc.is_alive():
                 proc.kill()
     wall = max(d[2] for d in done) - min(d[1] for d in done)
-    return [x for d in done for x in d[0]], wall
+    return [x for d in done for x in d[0]], wall, warm
 
 
 def connection_split(port):
@@ -312,7 +344,7 @@ def stop_profiles(procs):
 def run(clusters, requests_per_figure=400, timeout=120, out=print,
         post_count=0, api_workers=0, threaded_list=True, api_threads=None,
         client_nice=0, profile=None, profile_gets=None, gets=True,
-        conductors=0, conductor_nice=0):
+        conductors=0, conductor_nice=0, warmup=5):
     """The figures (``gets=False``: the POSTs only). With ``conductors``,
     that many conductors run beside the API and provision each cluster
     as it is accepted (their CPU on the same cores): the POST row's key
@@ -335,7 +367,7 @@ def run(clusters, requests_per_figure=400, timeout=120, out=print,
         if gets:
             rows.update(_gets(dep, api_pid, clusters, requests_per_figure,
                               timeout, out, threaded_list, client_nice,
-                              profile_gets))
+                              profile_gets, warmup))
         if post_count:
             rows.update(_posts(dep, api_pid, post_count, out, profile,
                                conductors, conductor_nice))
@@ -345,7 +377,7 @@ def run(clusters, requests_per_figure=400, timeout=120, out=print,
 
 
 def _gets(dep, api_pid, clusters, requests_per_figure, timeout, out,
-          threaded_list, client_nice, profile_gets):
+          threaded_list, client_nice, profile_gets, warmup):
     rows = {}
     one = requests.get(dep.api_url + '/v1/clusters?limit=1',
                        headers=deploy.HEADERS).json()['clusters'][0]
@@ -366,18 +398,27 @@ def _gets(dep, api_pid, clusters, requests_per_figure, timeout, out,
         total = requests_per_figure if kind == 'list' or \
             threads == 1 else requests_per_figure * 4
         split = []
-        cpu0 = deploy.tree_cpu_seconds(api_pid)
+        # The API's CPU from the warm-up's end (every client connected
+        # and warm) to the last timed answer; the warm-up's apart.
+        cpu_marks = [deploy.tree_cpu_seconds(api_pid)]
+
+        def ready(split=split, cpu_marks=cpu_marks):
+            cpu_marks.append(deploy.tree_cpu_seconds(api_pid))
+            if not suffix:
+                split.extend(connection_split(dep.api_port))
+
         spies = start_profiles(
             api_pid, os.path.join(profile_gets, kind), rate=250) \
             if profile_gets and threads == 16 and not suffix else []
         if suffix:
-            samples, wall = load(url, total, threads, timeout)
+            samples, wall, warm = load(url, total, threads, timeout,
+                                       warmup=warmup, on_ready=ready)
         else:
-            samples, wall = load_processes(
+            samples, wall, warm = load_processes(
                 url, total, threads, timeout, len(bodies[kind]),
-                on_ready=lambda: split.extend(
-                    connection_split(dep.api_port)), nice=client_nice)
-        cpu = deploy.tree_cpu_seconds(api_pid) - cpu0
+                on_ready=ready, nice=client_nice, warmup=warmup)
+        cpu = deploy.tree_cpu_seconds(api_pid) - cpu_marks[1]
+        warm_cpu = cpu_marks[1] - cpu_marks[0]
         stop_profiles(spies)
         key = '%s_%d_c%d%s' % (kind, clusters, threads, suffix)
         rows[key] = {
@@ -389,9 +430,9 @@ def _gets(dep, api_pid, clusters, requests_per_figure, timeout, out,
             'p999_ms': harness.pct_ms(samples, 99.9),
             'max_ms': harness.pct_ms(samples, 100),
             'req_s': round(len(samples) / wall, 1),
-            # CPU the API process spent per request: unlike the
+            # CPU the API process spent per timed request: unlike the
             # times, it hardly moves when other work shares the
-            # cores (the connect request of each client included).
+            # cores. The warm-up's requests are not in it.
             'api_cpu_ms': round(cpu * 1000 / max(1, len(samples)), 1),
             'n': len(samples), 'page': page if kind == 'list' else 1,
             'bytes': len(bodies[kind])}
@@ -399,6 +440,16 @@ def _gets(dep, api_pid, clusters, requests_per_figure, timeout, out,
             # The timed clients' connections per API process.
             rows[key]['split'] = '/'.join(map(str, split))
         out('%-22s %s' % (key, rows[key]))
+        # The warm-up, printed apart: each client's connection and
+        # first answers, and the API's CPU for them (connections
+        # accepted, a worker's first look-ups), per warm-up request.
+        rows[key + '_warmup'] = {
+            'n': len(warm), 'per_client': max(1, warmup),
+            'p50_ms': harness.pct_ms(warm, 50),
+            'max_ms': harness.pct_ms(warm, 100),
+            'api_cpu_ms': round(warm_cpu * 1000 / max(1, len(warm)),
+                                1)}
+        out('%-22s %s' % (key + '_warmup', rows[key + '_warmup']))
     return rows
 
 
@@ -470,6 +521,9 @@ def main(argv=None):
     parser.add_argument('--api-threads', type=int, default=None,
                         help='[api] threads of each API process '
                              '(default: the option default)')
+    parser.add_argument('--warmup', type=int, default=5,
+                        help='untimed GETs of each client before a figure '
+                             '(their latency and API CPU printed apart)')
     parser.add_argument('--client-nice', type=int, default=0,
                         help='niceness added to the client processes')
     parser.add_argument('--no-threaded-list', action='store_true',
@@ -493,7 +547,7 @@ def main(argv=None):
         api_workers=args.api_workers, profile=args.profile,
         threaded_list=not args.no_threaded_list,
         api_threads=args.api_threads, client_nice=args.client_nice,
-        profile_gets=args.profile_gets)
+        profile_gets=args.profile_gets, warmup=args.warmup)
     return 0
 
 

@@ -131,7 +131,8 @@ def _negotiate():
     flask.g.version = None
     path = flask.request.path
     if path == '/v1' or path.startswith('/v1/'):
-        flask.g.version = microversions.negotiate(flask.request.headers)
+        flask.g.version = microversions.negotiate_environ(
+            flask.request.environ)
 
 
 def _add_version_headers(resp):

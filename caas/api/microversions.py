@@ -85,6 +85,40 @@ def negotiate(headers):
     return version
 
 
+_HEADER_NAME = HEADER.lower()
+_HEADER_KEY_LENGTH = len('HTTP_' + HEADER)
+_CONTENT_KEYS = frozenset(('HTTP_CONTENT_TYPE', 'HTTP_CONTENT_LENGTH'))
+# header value (None: absent) -> the Version negotiated; errors are not
+# kept (raised fresh each time). Values are the clients' words: bounded.
+_NEGOTIATED_LIMIT = 64
+_negotiated = {}
+
+
+def negotiate_environ(environ):
+    """:func:`negotiate` of a WSGI request's headers as werkzeug's
+    ``EnvironHeaders`` presents them, remembered per header value.
+
+    microversion_parse folds every header of the request into a dict to
+    read one; its answer depends on that one value only (the standard
+    header, for the service type and its alias). The value is found as
+    the fold would find it (the last environ key whose header name folds
+    to it), and a value negotiated before is answered from memory.
+    """
+    value = None
+    for key in environ:
+        # ASCII keys keep their length through the case changes below.
+        if key.startswith('HTTP_') and key not in _CONTENT_KEYS and (
+                len(key) == _HEADER_KEY_LENGTH or not key.isascii()) and \
+                key[5:].replace('_', '-').title().lower() == _HEADER_NAME:
+            value = environ[key]
+    version = _negotiated.get(value)
+    if version is None:
+        version = negotiate({} if value is None else {_HEADER_NAME: value})
+        if len(_negotiated) < _NEGOTIATED_LIMIT:
+            _negotiated[value] = version
+    return version
+
+
 def response_headers(version=None):
     """Headers every response carries; the version only once negotiated.
 

@@ -10,6 +10,8 @@ from oslo_log import log as logging
 from waitress import buffers
 from waitress import channel
 import waitress.server
+import waitress.task
+from waitress import utilities
 
 LOG = logging.getLogger(__name__)
 
@@ -97,6 +99,39 @@ class Channel(channel.HTTPChannel):
         return super().write_soon(data)
 
 
+class _HttpDate:
+    """waitress's ``build_http_date``, made once per second.
+
+    waitress formats the ``Date`` header of every response from the
+    task's start time (``time.gmtime`` and a ``%`` format); the text
+    changes once a second. This keeps the text of the last second seen
+    (one pair, swapped whole: threads read it without a lock; a stale
+    pair only misses) and asks waitress's own function for a new second,
+    so the characters are waitress's.
+    """
+
+    def __init__(self, build=utilities.build_http_date):
+        self._build = build
+        self._last = (None, None)
+
+    def __call__(self, when):
+        # gmtime() drops the fraction: the second is the key.
+        if when < 0:
+            return self._build(when)
+        second = int(when)
+        last = self._last
+        if last[0] == second:
+            return last[1]
+        text = self._build(when)
+        self._last = (second, text)
+        return text
+
+
+def _use_http_date_cache():
+    if not isinstance(waitress.task.build_http_date, _HttpDate):
+        waitress.task.build_http_date = _HttpDate()
+
+
 def _listeners(server):
     """The listening dispatchers of a waitress server: itself, or those of
     a MultiSocketServer (several addresses)."""
@@ -113,6 +148,7 @@ class Server:
     """
 
     def __init__(self, app, host, port, threads, sock=None):
+        _use_http_date_cache()
         where = {'sockets': [sock]} if sock is not None else \
             {'host': host, 'port': port}
         self._server = waitress.server.create_server(

@@ -114,3 +114,43 @@ def test_the_loop_leaves_a_channel_alone_while_a_thread_sends_on_it(
                 len(loop_writes), len(worker_sends))
     finally:
         srv.stop()
+
+
+def test_the_date_header_is_waitress_text_made_once_per_second():
+    from waitress import utilities
+    made = []
+
+    def build(when):
+        made.append(when)
+        return utilities.build_http_date(when)
+
+    date = server._HttpDate(build)
+    base = 1792890000.0
+    times = [base + d for d in (0.0, 0.1, 0.5, 0.999999, 1.0, 1.2, 59.9,
+                                60.0, 86399.99, 86400.0)] + [1.5e9, 0.25]
+    for when in times * 3:
+        assert date(when) == utilities.build_http_date(when)
+    # One text per second met: 100 responses within a second format one.
+    for i in range(100):
+        assert date(base + 86400.0 + i / 100.0) == \
+            utilities.build_http_date(base + 86400.0)
+    # Each run of the same second formats once: 8 runs of 12 times, three
+    # rounds, then one for the 100 answers.
+    assert len(made) == 3 * 8 + 1
+
+
+def test_the_server_answers_with_the_remembered_date(running):
+    import email.utils
+    import time
+
+    import requests
+    import waitress.task
+
+    assert isinstance(waitress.task.build_http_date, server._HttpDate)
+    before = time.time()
+    answers = [requests.get(running.url + '/') for _ in range(5)]
+    after = time.time()
+    for answer in answers:
+        when = email.utils.parsedate_to_datetime(
+            answer.headers['Date']).timestamp()
+        assert int(before) <= when <= after

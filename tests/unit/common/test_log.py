@@ -87,3 +87,137 @@ def test_only_oslo_logs_own_formatter_is_replaced():
     assert handlers[0].formatter.datefmt == '%H'
     assert type(handlers[1].formatter) is Operators
     assert handlers[2].formatter is None
+
+
+# The configurations an operator can set, each a whole set of options.
+_OPERATOR_CONFIGS = [
+    {},
+    {'logging_context_format_string':
+        '%(asctime)s %(process)d %(levelname)s %(name)s [%(request_id)s '
+        '%(user)s %(project)s %(user_name)s %(project_name)s] '
+        '%(instance)s%(message)s'},
+    {'logging_context_format_string':
+        '%(isotime)s %(request_id)s %(global_request_id)s '
+        '%(user_identity)s %(resource)s %(color)s %(error_summary)s '
+        '%(message)s',
+     'logging_user_identity_format': '%(user)s/%(project)s/%(roles)s',
+     'logging_default_format_string':
+        '%(isotime)s - %(user_identity)s %(message)s'},
+    {'logging_debug_format_suffix': '[from %(funcName)s %(lineno)d]',
+     'logging_exception_prefix': '%(asctime)s TRACE %(name)s ',
+     'instance_uuid_format': '<%(uuid)s> '},
+]
+
+
+def _contexts():
+    from caas.common import context
+    return [
+        None,
+        context.RequestContext(request_id='req-1', overwrite=False),
+        context.RequestContext(user_id='u1', project_id='p1',
+                               roles=['reader', 'member'],
+                               request_id='req-2', overwrite=False),
+        context.RequestContext(user_id='ü', project_id='проект',
+                               user_name='Jürgen', project_name='日本',
+                               request_id='req-3', resource_uuid='r-9',
+                               global_request_id='req-g',
+                               auth_token='secret', overwrite=False),
+        context.RequestContext(user_id='u1', project_id='p1',
+                               overwrite=False),
+    ]
+
+
+def _records(ctx, how):
+    """The records one scenario logs: INFO with %-dict arguments (the
+    access line), DEBUG, a WARNING while handling an error, an ERROR with
+    exc_info, non-ASCII text; the context current in the thread or given
+    as ``extra``."""
+    extra = {'context': ctx} if how == 'extra' and ctx else {}
+    try:
+        raise ValueError('kaputt: ü')
+    except ValueError:
+        import sys
+        exc = sys.exc_info()
+        out = []
+        for level, msg, args, exc_info, more in [
+                (logging.INFO, '%(method)s %(path)s status=%(status)d',
+                 ({'method': 'GET', 'path': '/v1/clusters/ä',
+                   'status': 200},), None, {}),
+                (logging.DEBUG, 'debug %s', ('ß',), None, {}),
+                (logging.WARNING, 'warned', (), None, {}),
+                (logging.ERROR, 'failed %d', (3,), exc, {}),
+                (logging.INFO, 'instance', (), None,
+                 {'instance_uuid': 'i-1'})]:
+            record = logging.LogRecord('caas.x', level, __file__, 7, msg,
+                                       args, exc_info, func='fn')
+            record.created = 1700000000.25
+            record.msecs = 250.0
+            record.__dict__.update(extra)
+            record.__dict__.update(more)
+            out.append(record)
+        return out
+
+
+@pytest.mark.parametrize('options', _OPERATOR_CONFIGS)
+@pytest.mark.parametrize('how', ['current', 'extra'])
+def test_same_line_as_oslo_log_for_every_configuration(conf, options,
+                                                       how):
+    from oslo_context import context as context_utils
+    caas_conf.register_log_opts()
+    for name, value in options.items():
+        conf(name, value)
+    theirs = formatters.ContextFormatter(config=CONF)
+    ours = log.ContextFormatter(config=CONF)
+    lines = 0
+    for ctx in _contexts():
+        if how == 'current' and ctx is not None:
+            ctx.update_store()
+        elif hasattr(context_utils._request_store, 'context'):
+            del context_utils._request_store.context
+        try:
+            # Twice: the second time from the kept format strings.
+            for _ in range(2):
+                for mine, other in zip(_records(ctx, how),
+                                       _records(ctx, how)):
+                    expected = theirs.format(other)
+                    got = ours.format(mine)
+                    assert got == expected
+                    assert got.encode('utf-8') == expected.encode('utf-8')
+                    lines += 1
+        finally:
+            if hasattr(context_utils._request_store, 'context'):
+                del context_utils._request_store.context
+    assert lines == 2 * 5 * len(_contexts())
+
+
+def test_context_values_asked_once_and_format_parsed_once_per_string(
+        conf, monkeypatch):
+    from caas.common import context
+    caas_conf.register_log_opts()
+    conf('logging_context_format_string', 'ctx %(user_identity)s '
+         '%(message)s -- parsed once')
+    asked = []
+    real = context.RequestContext.get_logging_values
+    monkeypatch.setattr(context.RequestContext, 'get_logging_values',
+                        lambda self: asked.append(1) or real(self))
+    parsed = []
+    real_style = logging.PercentStyle
+
+    class Style(real_style):
+        def __init__(self, *args, **kwargs):
+            parsed.append(args[0])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(logging, 'PercentStyle', Style)
+    monkeypatch.setattr(log.ContextFormatter, '_styles', {})
+    ours = log.ContextFormatter(config=CONF)
+    ctx = context.RequestContext(user_id='u', project_id='p',
+                                 request_id='req-1', overwrite=False)
+    for i in range(40):
+        record = logging.LogRecord('caas.x', logging.INFO, __file__, 1,
+                                   'line %d', (i,), None)
+        record.context = ctx
+        assert ours.format(record) == 'ctx u p - - - - line %d -- ' \
+            'parsed once' % i
+    assert len(asked) == 40
+    assert parsed == ['ctx %(user_identity)s %(message)s -- parsed once']
