@@ -204,7 +204,7 @@ def settle_heap():
     longer walked; with the young generations collected 14 times less
     often, a flow's objects (alive for one step) are rarely still alive
     at a collection, so few reach the old generation: 1 full collection
-    during such a fill instead of 18-20, 4 s of the collector's CPU
+    during such a fill instead of 17-20, 4 s of the collector's CPU
     instead of 12. A middle collection then walks up to ~100,000 objects
     (60-80 ms of CPU, every ~6 s during a fill)."""
     from caas.api import workers
