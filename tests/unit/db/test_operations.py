@@ -206,14 +206,13 @@ def test_promote_own_demotes_every_other_current_row_in_one_update(db):
     assert not [s for s in log if s.startswith('UPDATE cluster_trustees')]
 
 
-def test_equal_values_for_several_roles_are_one_update(db):
-    """The stack's id for the master and the worker nodegroups is one
-    UPDATE; different values per role are one each, and each row gets its
-    own. A nodegroup that is not a default one is not written."""
+def _cluster_with_an_extra_worker_nodegroup():
+    """A cluster with its default master and worker nodegroups and one
+    more worker nodegroup, 'extra': (cluster, its create operation)."""
     tmpl = db_api.create_cluster_template({
         'name': 't', 'coe': 'kubernetes', 'image_id': 'ubuntu-jammy',
         'project_id': 'p1', 'server_type': 'vm', 'cluster_distro': 'ubuntu'})
-    cluster, op = db_api.create_cluster(
+    return db_api.create_cluster(
         {'name': 'c', 'project_id': 'p1', 'cluster_template_id': tmpl.uuid,
          'node_count': 2, 'master_count': 1},
         [{'name': 'default-master', 'role': 'master', 'node_count': 1,
@@ -222,6 +221,13 @@ def test_equal_values_for_several_roles_are_one_update(db):
           'is_default': True},
          {'name': 'extra', 'role': 'worker', 'node_count': 1}],
         timeout_minutes=60)
+
+
+def test_equal_values_for_several_roles_are_one_update(db):
+    """The stack's id for the master and the worker nodegroups is one
+    UPDATE; different values per role are one each, and each row gets its
+    own. A nodegroup that is not a default one is not written."""
+    cluster, op = _cluster_with_an_extra_worker_nodegroup()
     fence = Fence(op.id, cluster.uuid, 'a', db_ops.claim(op.id, 'a'))
     _none, log = _counted(lambda: fence.update(nodegroup_values={
         'master': {'stack_id': 's1'}, 'worker': {'stack_id': 's1'}}))
@@ -249,18 +255,7 @@ def test_the_clusters_addresses_go_out_with_its_other_values(db):
     nodegroup's, the default one first, with what this write gives them
     (by role or by uuid), in the cluster's one UPDATE (no read after the
     writes and no UPDATE of their own)."""
-    tmpl = db_api.create_cluster_template({
-        'name': 't', 'coe': 'kubernetes', 'image_id': 'ubuntu-jammy',
-        'project_id': 'p1', 'server_type': 'vm', 'cluster_distro': 'ubuntu'})
-    cluster, op = db_api.create_cluster(
-        {'name': 'c', 'project_id': 'p1', 'cluster_template_id': tmpl.uuid,
-         'node_count': 2, 'master_count': 1},
-        [{'name': 'default-master', 'role': 'master', 'node_count': 1,
-          'is_default': True},
-         {'name': 'default-worker', 'role': 'worker', 'node_count': 2,
-          'is_default': True},
-         {'name': 'extra', 'role': 'worker', 'node_count': 1}],
-        timeout_minutes=60)
+    cluster, op = _cluster_with_an_extra_worker_nodegroup()
     extra = [ng for ng in db_api.list_nodegroups(cluster.uuid)
              if ng.name == 'extra'][0]
     fence = Fence(op.id, cluster.uuid, 'a', db_ops.claim(op.id, 'a'))
