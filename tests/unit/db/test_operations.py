@@ -260,35 +260,35 @@ def test_the_clusters_addresses_go_out_with_its_other_values(db):
              if ng.name == 'extra'][0]
     fence = Fence(op.id, cluster.uuid, 'a', db_ops.claim(op.id, 'a'))
     fence.update(nodegroup_uuid_values={extra.uuid: {
-        'node_addresses': ['10.0.0.9']}})
+        'node_addresses': ['127.0.10.9']}})
     _none, log = _counted(lambda: fence.update(
-        cluster_values={'api_address': 'https://10.0.0.1:6443'},
-        nodegroup_values={'master': {'node_addresses': ['10.0.0.1']},
-                          'worker': {'node_addresses': ['10.0.0.2',
-                                                        '10.0.0.3']}}))
+        cluster_values={'api_address': 'https://127.0.10.1:6443'},
+        nodegroup_values={'master': {'node_addresses': ['127.0.10.1']},
+                          'worker': {'node_addresses': ['127.0.10.2',
+                                                        '127.0.10.3']}}))
     assert len([s for s in log if s.startswith('UPDATE clusters')]) == 1
     assert len([s for s in log if s.startswith('SELECT')]) == 1
     row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
-    assert row.api_address == 'https://10.0.0.1:6443'
-    assert row.node_addresses == ['10.0.0.2', '10.0.0.3', '10.0.0.9']
+    assert row.api_address == 'https://127.0.10.1:6443'
+    assert row.node_addresses == ['127.0.10.2', '127.0.10.3', '127.0.10.9']
     # By uuid, the default worker's too; the master's are not the cluster's.
     default = [ng for ng in db_api.list_nodegroups(cluster.uuid)
                if ng.name == 'default-worker'][0]
     fence.update(nodegroup_values={'worker': {'node_addresses': ['x']}},
                  nodegroup_uuid_values={default.uuid: {
-                     'node_addresses': ['10.0.0.4']}})
+                     'node_addresses': ['127.0.10.4']}})
     row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
-    assert row.node_addresses == ['10.0.0.4', '10.0.0.9']
+    assert row.node_addresses == ['127.0.10.4', '127.0.10.9']
     assert {ng.name: ng.node_addresses for ng in
             db_api.list_nodegroups(cluster.uuid)} == {
-        'default-master': ['10.0.0.1'], 'default-worker': ['10.0.0.4'],
-        'extra': ['10.0.0.9']}
+        'default-master': ['127.0.10.1'], 'default-worker': ['127.0.10.4'],
+        'extra': ['127.0.10.9']}
     # A lost claim writes no address.
     db_ops.claim(op.id, 'b', expect_owner='a', expect_epoch=fence.epoch)
     with pytest.raises(exceptions.FencedOut):
         fence.update(nodegroup_values={'worker': {'node_addresses': ['z']}})
     assert db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS
-                              ).node_addresses == ['10.0.0.4', '10.0.0.9']
+                              ).node_addresses == ['127.0.10.4', '127.0.10.9']
 
 
 def test_same_values_groups_roles_in_their_order():
