@@ -12,6 +12,7 @@ import itertools
 import json
 import re
 
+import orjson
 import yaml
 
 RESOURCE_GROUP = 'OS::Heat::ResourceGroup'
@@ -53,13 +54,18 @@ def _parsed_text(text):
 def parse(template):
     """A template dict from a dict, a JSON string or a YAML string.
 
-    A string is parsed once (then copied from a cache as JSON): the files
-    of a stack are parsed again for every nested stack and check, and
-    parsing YAML in Python was most of the cost of creating a stack."""
+    A string is parsed once (then copied from a cache as JSON, by orjson:
+    half the time of ``json.loads``, which was 7-8 % of caas-all's busy
+    time during a fill): the files of a stack are parsed again for every
+    nested stack and check, and parsing YAML in Python was most of the
+    cost of creating a stack."""
     if isinstance(template, (str, bytes)):
         try:
-            return json.loads(_parsed_text(template))
-        except TypeError:  # YAML that is not JSON-able: parse every time
+            return orjson.loads(_parsed_text(template))
+        # YAML that is not JSON-able, or whose floats JSON has no words
+        # for (.nan, .inf: json writes NaN, which orjson refuses): parse
+        # every time.
+        except (TypeError, orjson.JSONDecodeError):
             pass
     return _parse(template)
 

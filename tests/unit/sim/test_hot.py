@@ -105,3 +105,28 @@ def test_an_unknown_resource_type_is_a_failed_validation_as_in_heat():
     assert caught.value.error_type == 'StackValidationFailed'
     assert caught.value.message == \
         'The Resource Type (OS::No::Such) could not be found.'
+
+
+def test_a_template_text_parsed_again_is_a_fresh_copy_equal_to_the_first():
+    text = ('heat_template_version: rocky\n'
+            'parameters: {size: {type: number, default: 1.5}}\n'
+            'resources:\n  r: {type: OS::Heat::None, properties: {a: [1, x]}}\n')
+    first = hot.parse(text)
+    first['resources']['r']['properties']['a'].append('mutated')
+    first['parameters']['size']['default'] = 0
+    second = hot.parse(text)
+    assert second['resources']['r']['properties']['a'] == [1, 'x']
+    assert second['parameters']['size']['default'] == 1.5
+    assert second == hot._parse(text)
+
+
+def test_a_template_with_floats_json_cannot_write_still_parses():
+    # .nan and .inf: the cache's JSON has NaN / Infinity, which orjson
+    # refuses; such a template is parsed as it was, every time.
+    text = ('heat_template_version: rocky\n'
+            'parameters: {p: {type: number, default: .inf}}\n'
+            'outputs: {o: {value: .nan}}\n')
+    for _ in range(2):
+        tpl = hot.parse(text)
+        assert tpl['parameters']['p']['default'] == float('inf')
+        assert tpl['outputs']['o']['value'] != tpl['outputs']['o']['value']
