@@ -78,6 +78,14 @@ def _template():
                              rn._pem(key))
 
 
+def _stack_exists(heat, stack_id):
+    from heatclient import exc
+    try:
+        return heat.stacks.get(stack_id).stack_status != 'DELETE_COMPLETE'
+    except exc.HTTPNotFound:
+        return False
+
+
 def one_round(server, heat, timeout, out):
     from caas.sim.realnodes import node as node_mod
     backend = server.cloud.realnodes
@@ -104,6 +112,10 @@ def one_round(server, heat, timeout, out):
         time.sleep(0.1)
     backend.wait_idle()
     gone = time.monotonic() - deleted
+    # The next round creates a stack of the same name: Heat refuses it
+    # (409) while this one exists, DELETE_IN_PROGRESS included.
+    while time.monotonic() - deleted < 120 and _stack_exists(heat, stack_id):
+        time.sleep(0.1)
     return {'complete_s': round(complete, 1),
             'rss_mib': [round(r / 2 ** 20) for r, _p in memory],
             'pss_mib': [round(p / 2 ** 20) for _r, p in memory],
