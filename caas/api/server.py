@@ -115,9 +115,8 @@ class _HttpDate:
         self._last = (None, None)
 
     def __call__(self, when):
-        # gmtime() drops the fraction: the second is the key.
-        if when < 0:
-            return self._build(when)
+        # gmtime() drops the fraction: the second is the key (a task's
+        # start time, never before 1970).
         second = int(when)
         last = self._last
         if last[0] == second:

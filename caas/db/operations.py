@@ -10,6 +10,7 @@ claim can never write.
 
 import contextlib
 import functools
+import itertools
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -271,12 +272,8 @@ _ROWS = {
     'cluster_of_op': (_CLUSTER, lambda: sa.and_(
         _CLUSTER.c.uuid == sa.bindparam('w_cluster'),
         _CLUSTER.c.operation_id == sa.bindparam('w_operation'))),
+    # The default nodegroups of one or more roles (given the same values).
     'default_nodegroups': (_NODEGROUP, lambda: sa.and_(
-        _NODEGROUP.c.cluster_id == sa.bindparam('w_cluster'),
-        _NODEGROUP.c.is_default.is_(True),
-        _NODEGROUP.c.role == sa.bindparam('w_role'))),
-    # Several roles' default nodegroups given the same values.
-    'default_nodegroups_of_roles': (_NODEGROUP, lambda: sa.and_(
         _NODEGROUP.c.cluster_id == sa.bindparam('w_cluster'),
         _NODEGROUP.c.is_default.is_(True),
         _NODEGROUP.c.role.in_(sa.bindparam('w_roles', expanding=True)))),
@@ -414,9 +411,9 @@ def fenced_update(fence, cluster_values=None, nodegroup_values=None,
     cluster_uuid = fence.cluster_uuid
     with fenced(fence, now) as conn:
         cluster_values = dict(cluster_values or {})
-        if any('node_addresses' in v for v in
-               list((nodegroup_values or {}).values()) +
-               list((nodegroup_uuid_values or {}).values())):
+        if any('node_addresses' in v for v in itertools.chain(
+                (nodegroup_values or {}).values(),
+                (nodegroup_uuid_values or {}).values())):
             # Read before the nodegroups' UPDATEs, with what they will
             # write in place: the cluster's addresses then go out with its
             # other values (a read after them and an UPDATE of their own
@@ -428,14 +425,8 @@ def fenced_update(fence, cluster_values=None, nodegroup_values=None,
             run_set(conn, 'cluster', dict(cluster_values, updated_at=now),
                     cluster=cluster_uuid)
         for roles, values in _same_values(nodegroup_values):
-            if len(roles) == 1:
-                run_set(conn, 'default_nodegroups',
-                        dict(values, updated_at=now), cluster=cluster_uuid,
-                        role=roles[0])
-            else:
-                run_set(conn, 'default_nodegroups_of_roles',
-                        dict(values, updated_at=now), cluster=cluster_uuid,
-                        roles=roles)
+            run_set(conn, 'default_nodegroups', dict(values, updated_at=now),
+                    cluster=cluster_uuid, roles=roles)
         for ng_uuid, values in (nodegroup_uuid_values or {}).items():
             run_set(conn, 'nodegroup', dict(values, updated_at=now),
                     cluster=cluster_uuid, nodegroup=ng_uuid)
