@@ -22,6 +22,7 @@ def _row(conductors, p99, nice=0):
 def test_both_post_figures_are_rows():
     rows = {name: (value, unit) for name, value, unit in bench.flatten(
         {'post': {'post_c16': _row(0, 120.0),
+                  'post_c16_threads': _row(0, 180.0),
                   'post_c16_cond1': _row(1, 600.0),
                   'post_c16_cond1_nice10': _row(1, 300.0, nice=10)}})}
     alone = 'POST -> 202, 16 clients, API alone (400 creates)'
@@ -36,7 +37,29 @@ def test_both_post_figures_are_rows():
     assert rows[busy + ' rate'] == (150.0, 'creates/s')
     # The cold start is printed apart, never mixed into the p99.
     assert rows[alone + ' warm-up max (16 untimed)'] == (900.0, 'ms')
-    assert len(rows) == 15
+    # The figure from threads of one process (before the tenth round)
+    # is a row of its own beside the client processes' one.
+    assert rows['POST -> 202, 16 clients as threads of one process, API '
+                'alone (400 creates) p99'] == (180.0, 'ms')
+    assert len(rows) == 20
+
+
+def test_the_post_section_times_the_threads_for_the_api_alone_only(
+        monkeypatch):
+    import list_latency
+    calls = []
+
+    def run(clusters, **kwargs):
+        calls.append(kwargs)
+        return {}
+
+    monkeypatch.setattr(list_latency, 'run', run)
+    bench._post(bench.SCALES['small'], None, None, lambda *a: None)
+    # With a conductor working the second batch of creates would time
+    # the conductor catching up with the first.
+    assert [(c['conductors'], c['conductor_nice'], c['threaded_posts'])
+            for c in calls] == [(0, 0, True), (1, 0, False), (1, 10, False)]
+    assert {c['post_count'] for c in calls} == {400}
 
 
 def test_each_scale_times_enough_creates_for_a_p99():
