@@ -117,6 +117,8 @@ def flatten(results):
         add((label + ' p99', r['p99_ms'], 'ms'))
         add((label + ' rate', r['req_s'], 'creates/s'))
         add((label + ' API CPU', r['api_cpu_ms'], 'ms/create'))
+        if r.get('client_cpu_ms') is not None:
+            add((label + " clients' CPU", r['client_cpu_ms'], 'ms/create'))
         add((label + ' warm-up max (%d untimed)' % r['warmup_n'],
              r['warmup_max_ms'], 'ms'))
     for key, r in sorted(results.get('create', {}).items()):

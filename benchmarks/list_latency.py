@@ -261,6 +261,7 @@ def _client_process(make_client, index, count, timeout, go, results,
         go.wait()
         deadline = harness.Deadline(timeout)
         out = []
+        cpu = time.process_time()
         first = time.perf_counter()
         for _ in range(count):
             if deadline.passed():
@@ -268,7 +269,8 @@ def _client_process(make_client, index, count, timeout, go, results,
             start = time.perf_counter()
             client.send()
             out.append(time.perf_counter() - start)
-        results.put(('done', (out, first, time.perf_counter())))
+        results.put(('done', (out, first, time.perf_counter(),
+                              time.process_time() - cpu)))
         client.close()
     except Exception as exc:
         results.put(('error', '%s: %s' % (type(exc).__name__, exc)))
@@ -276,8 +278,9 @@ def _client_process(make_client, index, count, timeout, go, results,
 
 def load_processes(make_client, total, clients, timeout, on_ready=None,
                    nice=0, warmup=1):
-    """(latencies, wall seconds, warm-up latencies) of ``total`` requests
-    from ``clients`` client processes, each one keep-alive connection
+    """(latencies, wall seconds, warm-up latencies, the clients' CPU
+    seconds while timed) of ``total`` requests from ``clients`` client
+    processes, each one keep-alive connection
     (``make_client(index)``, a ``RawClient``) reading and checking every
     byte of every answer: each client has its own interpreter, so a
     client's latency is not its neighbours' parsing.
@@ -319,7 +322,8 @@ def load_processes(make_client, total, clients, timeout, on_ready=None,
             if proc.is_alive():
                 proc.kill()
     wall = max(d[2] for d in done) - min(d[1] for d in done)
-    return [x for d in done for x in d[0]], wall, warm
+    return ([x for d in done for x in d[0]], wall, warm,
+            sum(d[3] for d in done))
 
 
 def connection_split(port):
@@ -351,7 +355,8 @@ def create_body(dep):
 
 
 def posts(dep, total, body, threads=16, started=None, warmup=None):
-    """(latencies, wall seconds) of ``total`` cluster creates from
+    """(latencies, wall seconds, this process's CPU seconds meanwhile)
+    of ``total`` cluster creates from
     threads of this process with requests (the figure before the tenth
     round: the clients' own CPU and interpreter lock in the latency);
     ``started`` is called once the warm-up creates are done, and
@@ -378,11 +383,13 @@ def posts(dep, total, body, threads=16, started=None, warmup=None):
         warmup.extend(x for r in cold for x in r)
     if started is not None:
         started()
+    cpu = time.process_time()
     start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
         results = list(pool.map(worker, [range(k, total, threads)
                                          for k in range(threads)]))
-    return [x for r in results for x in r], time.perf_counter() - start
+    return ([x for r in results for x in r], time.perf_counter() - start,
+            time.process_time() - cpu)
 
 
 def _children(pid):
@@ -485,7 +492,7 @@ def _gets(dep, api_pid, clusters, requests_per_figure, timeout, out,
             samples, wall, warm = load(url, total, threads, timeout,
                                        warmup=warmup, on_ready=ready)
         else:
-            samples, wall, warm = load_processes(
+            samples, wall, warm, _ = load_processes(
                 get_client(url, len(bodies[kind])), total, threads,
                 timeout, on_ready=ready, nice=client_nice, warmup=warmup)
         cpu = deploy.tree_cpu_seconds(api_pid) - cpu_marks[1]
@@ -556,10 +563,10 @@ def _posts(dep, api_pid, post_count, out, profile, conductors,
 
         if suffix:
             warmup = []
-            samples, wall = posts(dep, post_count, body, started=started,
-                                  warmup=warmup)
+            samples, wall, client_cpu = posts(
+                dep, post_count, body, started=started, warmup=warmup)
         else:
-            samples, wall, warmup = load_processes(
+            samples, wall, warmup, client_cpu = load_processes(
                 create_client(dep.api_url + '/v1/clusters', body),
                 post_count, 16, timeout, on_ready=started)
         cpu = deploy.tree_cpu_seconds(api_pid) - marks['cpu0']
@@ -570,6 +577,10 @@ def _posts(dep, api_pid, post_count, out, profile, conductors,
                'max_ms': harness.pct_ms(samples, 100),
                'req_s': round(len(samples) / wall, 1),
                'api_cpu_ms': round(cpu * 1000 / len(samples), 1),
+               # The clients' own CPU per create, on the same cores: what
+               # the client processes (not threads of one process with
+               # requests) were to cut.
+               'client_cpu_ms': round(client_cpu * 1000 / len(samples), 2),
                'n': len(samples), 'conductors': conductors,
                'conductor_nice': conductor_nice if conductors else 0,
                'warmup_n': len(warmup),

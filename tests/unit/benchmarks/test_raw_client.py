@@ -123,10 +123,11 @@ def test_gets_check_the_length_and_send_no_body(server):
 
 
 def test_load_processes_times_every_create_from_its_own_process(server):
-    samples, wall, warm = list_latency.load_processes(
+    samples, wall, warm, cpu = list_latency.load_processes(
         list_latency.create_client(_url(server, '/v1/clusters'), {}),
         total=12, clients=3, timeout=30)
     assert len(samples) == 12 and len(warm) == 3 and wall > 0
+    assert cpu > 0
     names = [orjson.loads(body)['name'] for _, _, body, _ in server.seen]
     # 3 warm-up creates and 12 timed, all named apart.
     assert len(names) == len(set(names)) == 15
