@@ -552,12 +552,16 @@ def _posts(dep, api_pid, post_count, out, profile, conductors,
         ('_nice%d' % conductor_nice if conductors and conductor_nice else '')
     rows = {}
     for suffix in ('', '_threads') if threaded else ('',):
-        spies, marks = [], {}
+        spies, marks, split = [], {}, []
 
-        def started(marks=marks, spies=spies, suffix=suffix):
+        def started(marks=marks, spies=spies, suffix=suffix, split=split):
             # The API's CPU from the end of the warm-up: the timed
             # creates'.
             marks['cpu0'] = deploy.tree_cpu_seconds(api_pid)
+            # How the clients' connections fell on the API's workers (the
+            # kernel spreads them; a worker with more than its [api]
+            # threads queues requests).
+            split.extend(connection_split(dep.api_port))
             if profile and not suffix:
                 spies.extend(start_profiles(api_pid, profile))
 
@@ -588,6 +592,8 @@ def _posts(dep, api_pid, post_count, out, profile, conductors,
                'warmup_n': len(warmup),
                'warmup_p50_ms': harness.pct_ms(warmup, 50),
                'warmup_max_ms': harness.pct_ms(warmup, 100)}
+        if split:
+            row['split'] = '/'.join(map(str, split))
         if conductors:
             # How far the conductors got while the creates were timed.
             row['conductor_cpu_s'] = round(sum(
