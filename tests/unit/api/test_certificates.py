@@ -1,6 +1,7 @@
 """``/v1/certificates`` through the WSGI app: Magnum's bodies and codes,
-project scoping, reader vs member, CSR refusals, rotation, and no private
-key ever in a response or a log line."""
+project scoping, reader vs member, CSR refusals, rotation, a cluster whose
+CAs are not made yet, and no private key ever in a response or a log
+line."""
 
 import logging
 
@@ -9,6 +10,7 @@ import sqlalchemy as sa
 
 from caas.db.sqlalchemy import models
 from caas.db.sqlalchemy.engine import session_scope
+from tests.unit.pki.helpers import conductor_makes_cas
 from tests.unit.pki.helpers import make_csr
 from tests.unit.pki.helpers import tamper
 from tests.unit.pki.helpers import verify_chain
@@ -22,6 +24,17 @@ from .conftest import template_body
 READER_A = {'X-Project-Id': 'project-a', 'X-User-Id': 'rita',
             'X-Roles': 'reader'}
 V15 = {'OpenStack-API-Version': 'container-infra 1.5'}
+
+
+@pytest.fixture
+def make_cluster(make_cluster):
+    """A cluster as the API accepted it, and its CAs as its create's
+    conductor makes them (the API makes none)."""
+    def make(*args, **kwargs):
+        uuid = make_cluster(*args, **kwargs)
+        conductor_makes_cas(uuid)
+        return uuid
+    return make
 
 
 def _h(*dicts):
