@@ -115,7 +115,7 @@ def add_ca_parameters(data, definition, cas=None):
     trust the cluster's CAs from their first boot).
 
     :param cas: the cluster's CA rows if already read
-        (``caas.db.operations.cluster_cas``).
+        (``caas.db.certificates.make_for_create``).
     """
     pems = [ca.cert_pem for ca in cas] if cas is not None else \
         ca_pems(data.cluster['uuid'])
