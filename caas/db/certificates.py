@@ -45,19 +45,21 @@ class CAsNotMade(exceptions.Conflict):
 # slips in between) and the INSERT, which writes nothing where the
 # cluster has a CA of that type already. What it wrote comes back; a
 # type it did not write is read after it (a re-run's, or fenced out).
-_PG_MAKE = sa.text(
-    'WITH owned AS (UPDATE operations SET updated_at = :now '
-    'WHERE id = :op AND owner = :owner AND epoch = :epoch '
-    'AND state = :running RETURNING id) '
+# The driver's SQL as it is (``exec_driver_sql``): no bind processing per
+# value, as ``caas.db.cluster_create`` sends the create.
+_PG_MAKE = (
+    'WITH owned AS (UPDATE operations SET updated_at = %(now)s '
+    'WHERE id = %(op)s AND owner = %(owner)s AND epoch = %(epoch)s '
+    'AND state = %(running)s RETURNING id) '
     'INSERT INTO cluster_cas (cluster_uuid, ca_type, cert_pem, '
     'encrypted_key, created_at, rotated_at) '
-    'SELECT :cluster, r.ca_type, r.cert_pem, r.encrypted_key, :now, :now '
-    'FROM owned, ROWS FROM (json_to_recordset(CAST(:rows AS json)) '
+    'SELECT %(cluster)s, r.ca_type, r.cert_pem, r.encrypted_key, %(now)s, '
+    '%(now)s FROM owned, ROWS FROM (json_to_recordset(%(rows)s::json) '
     'AS (ca_type text, cert_pem text, encrypted_key text)) '
     'WITH ORDINALITY AS r(ca_type, cert_pem, encrypted_key, n) '
     'ORDER BY r.n '
     'ON CONFLICT (cluster_uuid, ca_type) DO NOTHING '
-    'RETURNING id, ca_type, cert_pem, encrypted_key').columns(*_RETURNED)
+    'RETURNING id, ca_type, cert_pem, encrypted_key')
 
 _READ = sa.select(*_RETURNED).where(
     _CA.c.cluster_uuid == sa.bindparam('cluster')).order_by(_CA.c.id)
@@ -95,7 +97,7 @@ def make_for_create(fence, coe):
     bind = get_autocommit_engine()
     if bind.dialect.name == 'postgresql':
         with bind.connect() as conn:
-            rows = conn.execute(_PG_MAKE, {
+            rows = conn.exec_driver_sql(_PG_MAKE, {
                 'now': now, 'op': fence.operation_id, 'owner': fence.owner,
                 'epoch': fence.epoch, 'running': states.OP_RUNNING,
                 'cluster': fence.cluster_uuid,
