@@ -368,7 +368,10 @@ def create_cluster(values, nodegroups, timeout_minutes, request_id=None,
 
     ``values['project_id']`` must name the cluster's project.
 
-    :param cas: [{'ca_type', 'cert_pem', 'encrypted_key'}] (caas.pki)
+    :param cas: [{'ca_type', 'cert_pem', 'encrypted_key'}] (caas.pki): a
+        settled cluster's (tests, benchmarks); the API's create passes
+        none, its conductor makes them
+        (``caas.db.certificates.make_for_create``).
     :param quota_check: ``quota_check(session, project_id)``, called in the
         transaction after the cluster's rows are written, last before the
         commit (e.g. ``caas.db.quotas.cluster_quota_check``); it raises to

@@ -1,7 +1,8 @@
 """A cluster create's rows in one statement (PostgreSQL).
 
 ``caas.db.api.create_cluster`` writes a new cluster, its nodegroups, its
-CAs and its create operation in one transaction; on PostgreSQL that
+CAs if given (the API gives none: the create's conductor makes them) and
+its create operation in one transaction; on PostgreSQL that
 transaction is one autocommitted statement of data-modifying ``WITH``
 clauses, whose commit runs the quota check (a deferred trigger, migration
 0004c): one round trip where there were four (``BEGIN``, the statement,

@@ -1,12 +1,15 @@
 """Cluster PKI: each cluster's certificate authorities.
 
-On the data path: ``POST /v1/clusters`` calls :func:`authority.new_cas` and
-writes the CAs (certificate PEM, private key encrypted by
-:mod:`caas.pki.keystore`) in the same transaction as the cluster row, so a
-cluster never exists without its CAs and commit-before-cast still holds.
-``/v1/certificates`` serves a CA certificate, signs a client CSR after
-:mod:`caas.pki.csr` checked it, and rotates the CAs. The drivers hand CAs to
-the nodes (a later step); nothing here talks to the cloud.
+On the data path: the conductor's cluster create makes the CAs in its
+stack step, before the stack that hands them to the nodes: it calls
+:func:`authority.new_cas` and writes them (certificate PEM, private key
+encrypted by :mod:`caas.pki.keystore`) once, under the operation's claim
+(``caas.db.certificates.make_for_create``; a re-run after a crash gets the
+first run's). ``POST /v1/clusters`` makes none (it only checks that a key
+to encrypt them is configured), so a cluster has no CAs until its create
+got that far: ``/v1/certificates`` answers 409 then. Otherwise it serves a
+CA certificate, signs a client CSR after :mod:`caas.pki.csr` checked it,
+and rotates the CAs. Nothing here talks to the cloud.
 """
 
 # The CAs each COE gets; the first is the default of ``ca_cert_type``.

@@ -2,8 +2,8 @@
 
 CA keys are ECDSA P-256: Kubernetes (kubeadm, client-go), etcd and Docker
 all accept them, a key is made in well under a millisecond (an RSA-2048 key
-takes ~50-100 ms, and the API makes three in the cluster-create
-transaction), and signatures are small. Client CSRs may use RSA or EC keys
+takes ~50-100 ms, and a cluster create makes three), and signatures are
+small. Client CSRs may use RSA or EC keys
 (see :mod:`caas.pki.csr`); python-magnumclient sends RSA-2048.
 """
 

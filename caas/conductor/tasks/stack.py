@@ -22,7 +22,6 @@ from caas.conductor.tasks import common
 from caas.conductor.tasks import credential_params
 from caas.conf import CONF
 from caas.db import certificates as ca_db
-from caas.db import operations as db_ops
 from caas.db import outage
 from caas.db.sqlalchemy import models
 from caas.pki import keystore
@@ -50,8 +49,9 @@ class CreateStack(common.Task):
         # finds the stack its predecessor made (one request fewer a create).
         definition = data.driver.stack_definition(
             data.cluster, data.template, data.nodegroups)
-        # The cluster's CAs, certificates and keys, in one read.
-        cas = outage.call(db_ops.cluster_cas, fence.cluster_uuid)
+        # The cluster's CAs, made here (once, fenced; a re-run gets the
+        # first run's), certificates and keys in the same statement.
+        cas = outage.call(ca_db.make_for_create, fence, data.template['coe'])
         add_ca_parameters(data, definition, cas)
         # The cloud credential made by this flow's make-credential step
         # (a password: the create is sent through the quiet client).
@@ -115,7 +115,7 @@ def add_ca_parameters(data, definition, cas=None):
     trust the cluster's CAs from their first boot).
 
     :param cas: the cluster's CA rows if already read
-        (``caas.db.operations.cluster_cas``).
+        (``caas.db.certificates.make_for_create``).
     """
     pems = [ca.cert_pem for ca in cas] if cas is not None else \
         ca_pems(data.cluster['uuid'])

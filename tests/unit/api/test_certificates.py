@@ -1,14 +1,17 @@
 """``/v1/certificates`` through the WSGI app: Magnum's bodies and codes,
-project scoping, reader vs member, CSR refusals, rotation, and no private
-key ever in a response or a log line."""
+project scoping, reader vs member, CSR refusals, rotation, a cluster whose
+CAs are not made yet, and no private key ever in a response or a log
+line."""
 
 import logging
 
 import pytest
 import sqlalchemy as sa
 
+from caas.db import certificates as ca_db
 from caas.db.sqlalchemy import models
 from caas.db.sqlalchemy.engine import session_scope
+from tests.unit.pki.helpers import conductor_makes_cas
 from tests.unit.pki.helpers import make_csr
 from tests.unit.pki.helpers import tamper
 from tests.unit.pki.helpers import verify_chain
@@ -22,6 +25,17 @@ from .conftest import template_body
 READER_A = {'X-Project-Id': 'project-a', 'X-User-Id': 'rita',
             'X-Roles': 'reader'}
 V15 = {'OpenStack-API-Version': 'container-infra 1.5'}
+
+
+@pytest.fixture
+def make_cluster(make_cluster):
+    """A cluster as the API accepted it, and its CAs as its create's
+    conductor makes them (the API makes none)."""
+    def make(*args, **kwargs):
+        uuid = make_cluster(*args, **kwargs)
+        conductor_makes_cas(uuid)
+        return uuid
+    return make
 
 
 def _h(*dicts):
@@ -313,3 +327,92 @@ def test_a_cluster_whose_create_failed_keeps_its_ca(api, make_cluster, rpc):
     assert 'CREATE_FAILED' in resp.json_body['errors'][0]['detail']
     assert _ca(api, uuid).json_body['pem'] == before
     assert rpc.casts == []
+
+
+@pytest.fixture
+def accepted(api, template):
+    """A cluster as POST /v1/clusters left it: no CA (its create's
+    conductor has not made them)."""
+    def make(name='c1', **kwargs):
+        resp = api.post('/v1/clusters', dict(
+            kwargs, name=name, cluster_template_id=template['uuid']),
+            headers=PROJECT_A)
+        assert resp.status_code == 202, resp.json_body
+        return resp.json_body['uuid']
+    return make
+
+
+def _not_made(resp, uuid, status):
+    assert resp.status_code == 409, resp.json_body
+    [error] = resp.json_body['errors']
+    assert error['status'] == 409
+    assert ('The CAs of cluster %s are not made yet (status %s)'
+            % (uuid, status)) in error['detail'], error['detail']
+
+
+@pytest.mark.parametrize('status', ['CREATE_IN_PROGRESS', 'CREATE_FAILED'])
+def test_before_its_cas_are_made_each_certificate_call_is_a_409(
+        api, accepted, rpc, status):
+    """While the create runs, or when it failed before the stack: GET,
+    POST (sign) and PATCH (rotate) say so, never 404 nor 500; nothing is
+    written or cast."""
+    uuid = accepted()
+    if status != 'CREATE_IN_PROGRESS':
+        settle(uuid, status=status)
+    rpc.casts.clear()
+    _not_made(_ca(api, uuid), uuid, status)
+    _not_made(_ca(api, 'c1', ca_cert_type='etcd'), uuid, status)
+    _not_made(api.post('/v1/certificates', {'cluster_uuid': uuid,
+                                            'csr': make_csr()},
+                       headers=PROJECT_A), uuid, status)
+    _not_made(api.patch('/v1/certificates/%s' % uuid,
+                        headers=_h(PROJECT_A, V15)), uuid, status)
+    assert rpc.casts == []
+    with session_scope(readonly=True) as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(
+            models.ClusterCA)) == 0
+    cluster = api.get('/v1/clusters/%s' % uuid, headers=PROJECT_A).json_body
+    assert cluster['status'] == status
+
+
+def test_before_its_cas_are_made_scope_and_roles_answer_as_before(
+        api, accepted):
+    """Another project still gets 404 (400 for a body's cluster), a reader
+    403 for signing and rotating: the 409 tells no more than they got."""
+    uuid = accepted()
+    settle(uuid, status='CREATE_FAILED')
+    assert _ca(api, uuid, headers=PROJECT_B).status_code == 404
+    resp = api.post('/v1/certificates', {'cluster_uuid': uuid,
+                                         'csr': make_csr()},
+                    headers=PROJECT_B)
+    assert resp.status_code == 400
+    assert 'could not be found' in resp.json_body['errors'][0]['detail']
+    assert api.patch('/v1/certificates/%s' % uuid,
+                     headers=_h(PROJECT_B, V15)).status_code == 404
+    _not_made(_ca(api, uuid, headers=READER_A), uuid, 'CREATE_FAILED')
+    assert api.post('/v1/certificates', {'cluster_uuid': uuid,
+                                         'csr': make_csr()},
+                    headers=READER_A).status_code == 403
+    assert api.patch('/v1/certificates/%s' % uuid,
+                     headers=_h(READER_A, V15)).status_code == 403
+    _not_made(_ca(api, uuid, headers=ADMIN), uuid, 'CREATE_FAILED')
+
+
+def test_a_cluster_failed_before_its_cas_is_deleted(api, accepted, rpc):
+    uuid = accepted()
+    settle(uuid, status='CREATE_FAILED')
+    rpc.casts.clear()
+    resp = api.delete('/v1/clusters/%s' % uuid, headers=PROJECT_A)
+    assert resp.status_code == 204, resp.json_body
+    [cast] = rpc.casts
+    assert cast['method'] == 'cluster_delete'
+
+
+def test_the_create_makes_no_ca_until_its_conductor_does(api, accepted):
+    uuid = accepted()
+    assert ca_db.list_ca_types(uuid) == []
+    rows = conductor_makes_cas(uuid)
+    assert [r.ca_type for r in rows] == ['kubernetes', 'etcd', 'front_proxy']
+    resp = _ca(api, uuid, ca_cert_type='etcd')
+    assert resp.status_code == 200, resp.json_body
+    assert resp.json_body['pem'] == rows[1].cert_pem

@@ -138,6 +138,8 @@ def _make_world(kapi):
                      headers=_as('member-a'))
     assert resp.status_code == 202, resp.json_body
     w['cluster'] = resp.json_body['uuid']
+    # Its CAs, as its create's conductor makes them.
+    pki_helpers.conductor_makes_cas(w['cluster'])
     api_conftest.settle(w['cluster'])
     resp = kapi.post('/v1/clusters/%s/nodegroups' % w['cluster'],
                      {'name': 'ng-a', 'node_count': 1},

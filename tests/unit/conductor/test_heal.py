@@ -283,14 +283,10 @@ def test_a_node_the_kubernetes_api_reports_not_ready_is_replaced(
     from caas.conductor import monitors
     from caas.conductor.monitors import schedule
     from caas.conductor.monitors import tls
-    from caas.pki import authority
     from tests.unit.conductor import coe_standin
     conf('auto_heal_after', 0, group='health')
+    # Its CAs are the ones its create made.
     runner, cluster = _created(make_runner)
-    rows = authority.new_cas(cluster.uuid, ['kubernetes'])
-    with engine.session_scope() as session:
-        session.execute(sa.insert(models.ClusterCA),
-                        [dict(r, cluster_uuid=cluster.uuid) for r in rows])
     tls.forget(cluster.uuid)
     clients = cloud.CloudClients()
     ids = _server_ids(sim, cluster, GROUP)

@@ -11,6 +11,7 @@ import collections
 import pytest
 import sqlalchemy as sa
 
+from caas import pki
 from caas.common import states
 from caas.conductor.tasks import common
 from caas.db import api as db_api
@@ -52,7 +53,9 @@ def _add_nodegroup(runner, cluster, name, nodes=1):
 
 
 def _with_cas(cluster_uuid):
-    rows = authority.new_cas(cluster_uuid, ['kubernetes', 'etcd'])
+    # Every type of the COE: the create's step keeps CAs that exist and
+    # makes only missing ones (caas.db.certificates.make_for_create).
+    rows = authority.new_cas(cluster_uuid, pki.ca_types('kubernetes'))
     with engine.session_scope() as session:
         session.execute(sa.insert(models.ClusterCA),
                         [dict(r, cluster_uuid=cluster_uuid) for r in rows])
@@ -123,7 +126,7 @@ def _rotate_credential(cluster):
 
 
 def _rotate_cas(cluster):
-    rows = authority.new_cas(cluster.uuid, ['kubernetes', 'etcd'])
+    rows = authority.new_cas(cluster.uuid, pki.ca_types('kubernetes'))
     _, op = ca_db.rotate(cluster.uuid, rows, timeout_minutes=5)
     return op, ''.join(r['cert_pem'] for r in rows)
 

@@ -11,6 +11,8 @@ import logging
 
 from caas.common import states
 from caas.db import api as db_api
+from caas.db import certificates as ca_db
+from caas.pki import keystore
 from tests.unit.conductor.conftest import make_swarm_cluster
 from tests.unit.conductor.conftest import wait_operation
 
@@ -42,12 +44,17 @@ def test_the_ca_key_goes_to_the_stack_and_never_to_the_log(
     assert row.api_address.endswith(':2376')
 
 
-def test_a_swarm_cluster_without_its_ca_fails_naming_it(make_runner, sim):
+def test_a_swarm_cluster_gets_its_ca_from_its_create(make_runner, sim):
+    """The API writes no CA: the create makes the one a Swarm cluster
+    has, and its stack gets that one."""
     cluster, op = make_swarm_cluster(with_ca=False)
+    assert ca_db.list_ca_types(cluster.uuid) == []
     assert make_runner().claim_and_run(op.id)
     done = wait_operation(op.id)
-    assert done.state != states.OP_SUCCEEDED
-    failed = db_api.get_cluster_by_uuid(cluster.uuid,
-                                        scope=db_api.ALL_PROJECTS)
-    assert failed.status == 'CREATE_FAILED'
-    assert 'CA' in failed.status_reason
+    assert done.state == states.OP_SUCCEEDED, done.error
+    row = ca_db.get_ca(cluster.uuid, 'kubernetes')
+    assert ca_db.list_ca_types(cluster.uuid) == ['kubernetes']
+    params = _params(sim, cluster.uuid)
+    assert base64.b64decode(params['ca_cert_b64']).decode() == row.cert_pem
+    assert base64.b64decode(params['ca_key_b64']) == keystore.decrypt(
+        row.encrypted_key, cluster.uuid)

@@ -7,6 +7,7 @@ import base64
 import sqlalchemy as sa
 from cryptography import fernet
 
+from caas import pki
 from caas.common import states
 from caas.conductor import flows
 from caas.conductor.tasks import upgrade
@@ -243,7 +244,9 @@ def _b64(text):
 
 
 def _with_cas(cluster_uuid):
-    rows = authority.new_cas(cluster_uuid, ['kubernetes', 'etcd'])
+    # Every type of the COE: the create's step keeps CAs that exist and
+    # makes only missing ones (caas.db.certificates.make_for_create).
+    rows = authority.new_cas(cluster_uuid, pki.ca_types('kubernetes'))
     with engine.session_scope() as session:
         session.execute(sa.insert(models.ClusterCA),
                         [dict(r, cluster_uuid=cluster_uuid) for r in rows])
@@ -266,7 +269,7 @@ def test_ca_rotation_hands_the_new_cas_to_every_node_in_place(
     servers = _server_ids(sim, cluster, 'kube_minions')
     masters = _server_ids(sim, cluster, 'kube_masters')
 
-    rows = authority.new_cas(cluster.uuid, ['kubernetes', 'etcd'])
+    rows = authority.new_cas(cluster.uuid, pki.ca_types('kubernetes'))
     _, op = ca_db.rotate(cluster.uuid, rows, timeout_minutes=5)
     runner.claim_and_run(op.id)
     assert wait_operation(op.id, timeout=60).state == states.OP_SUCCEEDED

@@ -74,3 +74,27 @@ def verify_chain(cert_pem, ca_pem):
     ca = x509.load_pem_x509_certificate(ca_pem.encode())
     cert.verify_directly_issued_by(ca)
     return cert, ca
+
+
+def conductor_makes_cas(cluster_uuid, owner='ca-maker'):
+    """Play the create's conductor as far as the cluster's CAs: claim its
+    create operation, make them as the stack's step does
+    (``caas.db.certificates.make_for_create``), give the claim back.
+
+    :returns: the CA rows as that step got them.
+    """
+    from caas.conductor import ownership
+    from caas.db import api as db_api
+    from caas.db import certificates as ca_db
+    from caas.db import operations as db_ops
+    cluster = db_api.get_cluster_by_uuid(cluster_uuid,
+                                         scope=db_api.ALL_PROJECTS)
+    template = db_api.get_cluster_template(cluster.cluster_template_id,
+                                           scope=db_api.ALL_PROJECTS)
+    op_id = cluster.operation_id
+    epoch = db_ops.claim(op_id, owner)
+    assert epoch is not None, 'operation %s is claimed already' % op_id
+    rows = ca_db.make_for_create(
+        ownership.Fence(op_id, cluster_uuid, owner, epoch), template.coe)
+    assert db_ops.release(op_id, owner, epoch)
+    return rows

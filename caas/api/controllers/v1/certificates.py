@@ -2,7 +2,8 @@
 
 Reading and signing are served by the API itself: the CAs are rows in the
 database (keys encrypted, see caas.pki), signing takes a millisecond and
-touches no cloud. CA rotation (``PATCH``, microversion 1.5) writes the new
+touches no cloud. A cluster's CAs are made by its create in the conductor:
+until then each of the three answers 409 naming the cluster. CA rotation (``PATCH``, microversion 1.5) writes the new
 CAs in the same transaction as a ``cluster_ca_rotate`` operation (refused
 with 409 while another operation holds the cluster, the CAs unchanged),
 then casts it: the conductor hands the new certificates to the nodes
@@ -36,8 +37,17 @@ def _cluster(ident, rule):
                       'cluster:get_one_all_projects')
 
 
-def _ca_type(cluster, asked):
+def _types(cluster):
+    """The cluster's CA types; 409 before its create made them (or when it
+    failed before it did)."""
     types = ca_db.list_ca_types(cluster.uuid)
+    if not types:
+        raise ca_db.CAsNotMade(cluster=cluster.uuid, status=cluster.status)
+    return types
+
+
+def _ca_type(cluster, asked):
+    types = _types(cluster)
     ca_type = asked or pki.DEFAULT_CA_TYPE
     if ca_type not in types:
         raise exceptions.InvalidParameterValue(
@@ -97,8 +107,9 @@ def rotate(ident):
         raise exceptions.InvalidParameterValue(
             err='Rotating the CA certificate on a non-TLS cluster is not '
                 'supported (cluster %s).' % cluster.uuid)
-    types = ca_db.list_ca_types(cluster.uuid) or \
-        list(pki.ca_types(template.coe))
+    # A cluster whose create has not made its CAs has none to rotate (409):
+    # its create makes them, and a create that failed first has no nodes.
+    types = _types(cluster)
     # The new CAs and the operation that hands them to the nodes are one
     # transaction: while another operation runs, neither is written (409).
     cluster, operation = ca_db.rotate(

@@ -18,7 +18,6 @@ import flask
 import orjson
 from oslo_log import log as logging
 
-from caas import pki
 from caas.api import microversions
 from caas.api import pagination
 from caas.api import patching
@@ -38,7 +37,7 @@ from caas.db import cluster_pages
 from caas.db import quotas
 from caas.db.sqlalchemy import models
 from caas.drivers import base as drivers_base
-from caas.pki import authority
+from caas.pki import keystore
 
 LOG = logging.getLogger(__name__)
 
@@ -197,13 +196,14 @@ def create():
     ]
     timeout = values['create_timeout'] or \
         services.conf.conductor.default_create_timeout
-    # The CAs are written with the cluster: one transaction, no cluster
-    # without them, nothing for a conductor to make idempotently later.
-    cas = authority.new_cas(values['uuid'], pki.ca_types(template.coe))
+    # The CAs are made by the conductor's create, before its stack hands
+    # them to the nodes (caas.db.certificates.make_for_create); a create
+    # whose CA keys could not be encrypted is still refused here (503).
+    keystore.check_configured()
     # The caller's token, sealed, for the trust the conductor makes.
     cluster, operation = db.create_cluster(
         values, nodegroups, timeout_minutes=timeout,
-        request_id=request.request_id(), cas=cas,
+        request_id=request.request_id(),
         quota_check=quotas.cluster_quota_check(
             services.conf.quotas.max_clusters_per_project),
         op_params=credentials.trustor_params())
