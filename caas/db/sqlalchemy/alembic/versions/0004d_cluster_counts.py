@@ -175,8 +175,12 @@ LANGUAGE plpgsql AS $$
 DECLARE
     noted text[];
 BEGIN
-    -- The counts' quota_locks rows first, as the quota check takes them.
-    PERFORM caas_cluster_counts_apply();
+    -- The counts' quota_locks rows first, as the quota check takes them
+    -- (a look at the setting here: no call for every row a health pass
+    -- updates).
+    IF current_setting('caas.cluster_count_deltas', true) <> '' THEN
+        PERFORM caas_cluster_counts_apply();
+    END IF;
     noted := nullif(current_setting('caas.changed_projects', true),
                     '')::text[];
     -- Deferred: fires once per written row at COMMIT; the first firing
