@@ -290,3 +290,26 @@ def test_after_a_downgrade_the_quota_counts_the_rows_again(template):
             "SELECT count(*) FROM pg_proc WHERE proname LIKE "
             "'caas_cluster%count%' OR proname LIKE 'caas_clusters_counted%'"
         )).scalar() == 0
+
+
+def test_a_write_under_way_during_the_upgrade_is_counted(template):
+    _migrate(command.downgrade, '0004c')
+    holder = engine.get_engine().connect()
+    trans = holder.begin()
+    holder.execute(sa.insert(models.Cluster).values(
+        uuid=db_api.new_uuid(), name='in-flight', project_id='p1',
+        cluster_template_id=template.uuid, node_count=1, master_count=1,
+        status='CREATE_IN_PROGRESS', labels={}))
+    upgrade = threading.Thread(target=_migrate,
+                               args=(command.upgrade, '0004d'))
+    upgrade.start()
+    # The upgrade waits for the write under way instead of counting
+    # around it...
+    upgrade.join(1.0)
+    assert upgrade.is_alive()
+    trans.commit()
+    holder.close()
+    upgrade.join(60)
+    assert not upgrade.is_alive()
+    # ...and counts it once it committed.
+    assert _assert_exact() == {'p1': 1}

@@ -28,9 +28,11 @@ a script):
 
 A TRUNCATE of ``clusters`` sets every count to 0. Clusters without a
 project are counted nowhere (no quota applies to them). The upgrade
-creates the triggers first, which locks ``clusters`` against writes until
-the migration commits, then counts the clusters already there, so no
-write falls between the count and its triggers.
+first locks ``clusters`` against writes until it commits (writes under
+way finish first, with the old triggers), creates the triggers, then
+counts the clusters already there: no write falls between the count and
+its triggers. The lock rows are the counts from then on: deleting one
+while its project has clusters loses them (nothing in caas does).
 
 SQLite and MySQL get the column only, always 0 (nothing reads it there):
 their check stays a count in the create's transaction
@@ -292,9 +294,14 @@ DROP FUNCTION caas_cluster_count_note(jsonb);
 
 
 def upgrade():
+    postgresql = op.get_bind().dialect.name == 'postgresql'
+    if postgresql:
+        # Before quota_locks: a create committing meanwhile takes its
+        # quota_locks row at COMMIT, after its clusters row.
+        op.execute('LOCK TABLE clusters IN SHARE ROW EXCLUSIVE MODE')
     op.add_column('quota_locks', sa.Column(
         'in_use', sa.BigInteger, nullable=False, server_default='0'))
-    if op.get_bind().dialect.name == 'postgresql':
+    if postgresql:
         op.execute(_PG)
 
 
