@@ -13,7 +13,13 @@ per statement); on SQLite every writer holds the database lock
 On PostgreSQL a create's rows are one autocommitted statement and the same
 lock and count are a deferred trigger's (migration 0004c), run as that
 statement commits: the lock is then held inside the server only, never
-across a round trip to the API.
+across a round trip to the API. There the count is not counted: the lock
+row keeps it (``quota_locks.in_use``, migration 0004d), added to by
+triggers on every insert, delete and move of a cluster, as the writing
+transaction commits, under that same lock; so the check reads one row
+whatever the project's number of clusters. The lock rows are the counts
+there: delete one only with its project's clusters gone. SQLite and MySQL
+count the project's clusters (:func:`check_cluster_quota`), as before.
 """
 
 import json
@@ -179,8 +185,8 @@ class ClusterQuotaCheck:
     Called (SQLite, MySQL), it takes the lock and counts in the create's
     transaction, after the rows were written. On PostgreSQL the create's
     one statement sets ``trigger_setting`` instead and the quota trigger
-    locks and counts as that statement commits; ``refusal`` turns the
-    trigger's error into the 403.
+    locks and reads the project's kept count (0004d) as that statement
+    commits; ``refusal`` turns the trigger's error into the 403.
     """
 
     def __init__(self, default_limit):

@@ -85,8 +85,11 @@ def test_concurrent_first_creates_at_a_limit_of_one(pg):
     # No lock row yet: both creates try to make it.
     template = _template()
     for attempt in range(5):
+        # The clusters' deletes are counted as their transaction commits:
+        # the lock rows go once that is done.
         with pg.begin() as conn:
             conn.execute(sa.delete(models.Cluster))
+        with pg.begin() as conn:
             conn.execute(sa.delete(models.QuotaLock))
         created, refused = _race(template, 2, limit=1)
         assert (len(created), len(refused)) == (1, 1), attempt

@@ -288,13 +288,18 @@ class Quota(TimestampMixin, Base):
 class QuotaLock(Base):
     """One row per (project, resource) that every create of that resource
     updates first: the row lock makes concurrent creates of one project
-    count one after the other (see caas.db.quotas)."""
+    count one after the other (see caas.db.quotas). On PostgreSQL the row
+    also holds the project's count (``in_use``)."""
     __tablename__ = 'quota_locks'
 
     project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     resource: Mapped[str] = mapped_column(String(255), primary_key=True)
     locked_at: Mapped[datetime.datetime] = mapped_column(
         DateTime, default=utcnow, nullable=False)
+    #: The project's count of that resource, kept by triggers on PostgreSQL
+    #: (migration 0004d: clusters); 0 on other databases.
+    in_use: Mapped[int] = mapped_column(BigInteger, nullable=False,
+                                        server_default='0')
 
 
 class ClusterChange(Base):
