@@ -103,18 +103,19 @@ def _lighten(storage):
     retry_saves_on_failure_only(storage)
 
 
-# Per flow thread: {kind: (flow, its compiler)} of the last new flow of
-# each kind this thread ran.
+# Per flow thread: {factory: (flow, its compiler)} of the first new flow
+# this thread ran from each factory.
 _compiled = threading.local()
 
 
-def _reuse_compilation(engine, kind):
+def _reuse_compilation(engine, factory):
     """Give a new flow's engine the flow and the compiled graph this thread
-    built for the first flow of the same kind.
+    built for the first flow from the same factory.
 
     TaskFlow compiles every engine's flow into a graph (networkx graphs
-    merged task by task, ~0.4 ms a create); a flow of one kind is the same
-    graph every time, and TaskFlow's compiler keeps its compilation,
+    merged task by task, ~0.4 ms a create); a factory builds the same flow
+    every time (no branch on anything, see ``caas.conductor.flows``), so
+    its graph is the same too, and TaskFlow's compiler keeps its compilation,
     frozen. Each flow thread keeps its own flow and compiler per kind: a
     flow's tasks hold no state of a run (what a run has is in its storage
     and its claim), and a thread runs one flow at a time, so no two
@@ -122,12 +123,12 @@ def _reuse_compilation(engine, kind):
     this engine was the same (the factory's), so its flow detail (name,
     factory) is unchanged. A resumed flow is loaded as TaskFlow loads it.
     """
-    by_kind = getattr(_compiled, 'by_kind', None)
-    if by_kind is None:
-        by_kind = _compiled.by_kind = {}
-    found = by_kind.get(kind)
+    by_factory = getattr(_compiled, 'by_factory', None)
+    if by_factory is None:
+        by_factory = _compiled.by_factory = {}
+    found = by_factory.get(factory)
     if found is None:
-        by_kind[kind] = (engine._flow, engine._compiler)
+        by_factory[factory] = (engine._flow, engine._compiler)
     else:
         engine._flow, engine._compiler = found
 
@@ -262,7 +263,7 @@ class FlowRunner:
                                 'operation_id': op.id},
                 book=book, backend=backend, engine='serial')
             _lighten(engine.storage)
-            _reuse_compilation(engine, op.kind)
+            _reuse_compilation(engine, factory)
             if new:
                 # The flow's atoms are added to it here, not at its run;
                 # the setup is written with its first step's start (see
