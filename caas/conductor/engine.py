@@ -115,9 +115,9 @@ def _reuse_compilation(engine, factory):
     TaskFlow compiles every engine's flow into a graph (networkx graphs
     merged task by task, ~0.4 ms a create); a factory builds the same flow
     every time (no branch on anything, see ``caas.conductor.flows``), so
-    its graph is the same too, and TaskFlow's compiler keeps its compilation,
-    frozen. Each flow thread keeps its own flow and compiler per kind: a
-    flow's tasks hold no state of a run (what a run has is in its storage
+    its graph is the same too, and TaskFlow's compiler keeps its
+    compilation, frozen. Each flow thread keeps its own flow and compiler
+    per factory: a flow's tasks hold no state of a run (what a run has is in its storage
     and its claim), and a thread runs one flow at a time, so no two
     engines ever use the same task objects at once. The flow built for
     this engine was the same (the factory's), so its flow detail (name,
