@@ -117,9 +117,9 @@ def _reuse_compilation(engine, factory):
     every time (no branch on anything, see ``caas.conductor.flows``), so
     its graph is the same too, and TaskFlow's compiler keeps its
     compilation, frozen. Each flow thread keeps its own flow and compiler
-    per factory: a flow's tasks hold no state of a run (what a run has is in its storage
-    and its claim), and a thread runs one flow at a time, so no two
-    engines ever use the same task objects at once. The flow built for
+    per factory: a flow's tasks hold no state of a run (what a run has is
+    in its storage and its claim), and a thread runs one flow at a time,
+    so no two engines ever use the same task objects at once. The flow built for
     this engine was the same (the factory's), so its flow detail (name,
     factory) is unchanged. A resumed flow is loaded as TaskFlow loads it.
     """
