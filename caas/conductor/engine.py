@@ -119,9 +119,10 @@ def _reuse_compilation(engine, factory):
     compilation, frozen. Each flow thread keeps its own flow and compiler
     per factory: a flow's tasks hold no state of a run (what a run has is
     in its storage and its claim), and a thread runs one flow at a time,
-    so no two engines ever use the same task objects at once. The flow built for
-    this engine was the same (the factory's), so its flow detail (name,
-    factory) is unchanged. A resumed flow is loaded as TaskFlow loads it.
+    so no two engines ever use the same task objects at once. The flow
+    built for this engine was the same (the factory's), so its flow
+    detail (name, factory) is unchanged. A resumed flow is loaded as
+    TaskFlow loads it.
     """
     by_factory = getattr(_compiled, 'by_factory', None)
     if by_factory is None:
