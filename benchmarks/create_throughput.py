@@ -16,12 +16,16 @@ measured run (``/proc/stat``, all cores: whether the cores were free).
 
     eval "$(tools/services.sh start)"
     .venv/bin/python benchmarks/create_throughput.py [--clusters 1000] [--conductors 1]
-        [--warmup 0] [--profile DIR]
+        [--warmup 0] [--profile DIR [--gil]]
 
 ``--profile DIR`` samples each conductor process with py-spy (every
 thread, 100 Hz, idle samples left out) from the first POST to the last
 cluster's end, writes its collapsed stacks to DIR/conductor-N.txt and
-prints each thread kind's share of the samples.
+prints each thread kind's share of the samples. With ``--gil`` py-spy
+samples only the thread that holds the GIL: a thread waiting for
+PostgreSQL or the cloud with the GIL released is not counted, so the
+stacks show where the process's Python work goes (without it, a wait in
+psycopg2 or a socket reads as busy).
 
 Prints figures; asserts nothing about time.
 """
@@ -65,14 +69,16 @@ def _py_spy():
     return here if os.path.exists(here) else shutil.which('py-spy')
 
 
-def start_profile(pid, path):
-    """py-spy sampling every thread of ``pid`` into ``path``."""
+def start_profile(pid, path, gil=False):
+    """py-spy sampling every thread of ``pid`` into ``path`` (``gil``:
+    only the thread holding the GIL)."""
     exe = _py_spy()
     if not exe:
         raise SystemExit('--profile needs py-spy (pip install py-spy)')
     return subprocess.Popen(
         [exe, 'record', '--pid', str(pid), '--threads', '--rate', '100',
-         '--format', 'raw', '--output', path, '--nonblocking'],
+         '--format', 'raw', '--output', path, '--nonblocking'] +
+        (['--gil'] if gil else []),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -201,7 +207,7 @@ def _warm_up(dep, template, count, timeout):
 
 
 def run(clusters, conductors=1, timeout=900, out=print, profile=None,
-        warmup=0):
+        warmup=0, gil=False):
     dep = deploy.BenchDeployment(conductors=conductors, boot_delay=0.2,
                                  conductor_opts=steady_state.DEFAULT_TIMINGS)
     try:
@@ -263,7 +269,7 @@ def run(clusters, conductors=1, timeout=900, out=print, profile=None,
         if profile:
             os.makedirs(profile, exist_ok=True)
             spies = [start_profile(pid, os.path.join(
-                profile, 'conductor-%d.txt' % i))
+                profile, 'conductor-%d.txt' % i), gil)
                 for i, pid in enumerate(pids)]
         start = time.monotonic()
         poller.start()
@@ -342,10 +348,13 @@ def main(argv=None):
                              'before the measured ones')
     parser.add_argument('--profile', metavar='DIR',
                         help='sample the conductors with py-spy into DIR')
+    parser.add_argument('--gil', action='store_true',
+                        help='with --profile: sample only the thread '
+                             'holding the GIL')
     args = parser.parse_args(argv)
     harness.quiet_logs()
     run(args.clusters, args.conductors, args.timeout, profile=args.profile,
-        warmup=args.warmup)
+        warmup=args.warmup, gil=args.gil)
     return 0
 
 

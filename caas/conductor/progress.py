@@ -113,7 +113,10 @@ class ProgressListener(tf_listeners.Listener):
                 result, 'exception_str', None)
         self.record(ev_state, index, step, label, message)
 
-    def record(self, ev_state, index, step, label, message=None, data=None):
+    def record(self, ev_state, index, step, label, message=None, data=None,
+               hold=False):
+        """:param hold: write the event with the next one (see
+            :meth:`news`)."""
         reason = None
         if ev_state in _SHOWN:
             reason = status_line(index, self.count, label, message)
@@ -123,7 +126,7 @@ class ProgressListener(tf_listeners.Listener):
         event = db_events.event(ev_state, step=step, step_index=index,
                                 step_count=self.count, message=message,
                                 data=data)
-        if ev_state == states.EV_SUCCEEDED and reason is None:
+        if hold or (ev_state == states.EV_SUCCEEDED and reason is None):
             self._held.append(event)
             return
         self._write([event], reason)
@@ -162,25 +165,33 @@ class ProgressListener(tf_listeners.Listener):
             LOG.warning('Cluster %s: could not record events %s: %s',
                         self.fence.cluster_uuid, _names(events), exc)
 
-    def news(self, message, data=None):
-        """In-step progress; recorded only when the message changed."""
+    def news(self, message, data=None, last=False):
+        """In-step progress; recorded only when the message changed.
+
+        :param last: the step ends next (the stack it waits for settled):
+            the news is written with the step's end, the transaction of
+            the next event, rather than in one of its own a moment before
+            it; its status line would be replaced at once anyway.
+        """
         if self.current is None or message == self._last_message:
             return
         self._last_message = message
         index, step, label = self.current
-        self.record(states.EV_PROGRESS, index, step, label, message, data)
+        self.record(states.EV_PROGRESS, index, step, label, message, data,
+                    hold=last)
 
 
 def _names(events):
     return ', '.join('%s %s' % (e['v_state'], e['v_step']) for e in events)
 
 
-def report(fence, message, data=None):
-    """Progress from inside the running step of ``fence``'s flow, if any."""
+def report(fence, message, data=None, last=False):
+    """Progress from inside the running step of ``fence``'s flow, if any
+    (``last``: see :meth:`ProgressListener.news`)."""
     with _active_lock:
         listener = _active.get((fence.operation_id, fence.epoch))
     if listener is not None:
-        listener.news(message, data)
+        listener.news(message, data, last)
 
 
 def record_resume(fence, kind, project_id, previous):
@@ -225,7 +236,8 @@ def stack_news(fence, driver, stack):
     if stack is None:
         return
     body = common.stack_body(stack)
-    message = 'Heat stack %s' % (body.get('stack_status') or '?')
+    status = body.get('stack_status') or '?'
+    message = 'Heat stack %s' % status
     data = None
     if driver is not None:
         addressed, expected = driver.servers_addressed(
@@ -234,4 +246,5 @@ def stack_news(fence, driver, stack):
             message += ', %d of %d servers have addresses' % (addressed,
                                                               expected)
             data = {'addressed': addressed, 'servers': expected}
-    report(fence, message, data)
+    # A settled stack ends the wait: its news goes out with the step's end.
+    report(fence, message, data, last=not status.endswith('_IN_PROGRESS'))

@@ -2,7 +2,9 @@
 
 Each factory is a module-level function returning an unexecuted flow, so a
 conductor that takes over an operation can rebuild the same flow from the
-name TaskFlow saved with it.
+name TaskFlow saved with it. A factory builds the same flow every time (it
+takes no argument and branches on nothing): a flow thread compiles a
+factory's flow once and reuses it (``engine._reuse_compilation``).
 """
 
 from caas.common import states

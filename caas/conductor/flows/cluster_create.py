@@ -1,5 +1,6 @@
-"""cluster_create: the cloud credential, the stack, wait for it, copy its
-outputs, make the credential current, complete."""
+"""cluster_create: the cloud credential, the stack, wait for it, then one
+step that copies its outputs, makes the credential current and completes
+(``status.CompleteCreate``)."""
 
 from taskflow.patterns import linear_flow
 
@@ -16,7 +17,5 @@ def get_flow():
         credential.MakeTrustee(),
         stack.CreateStack(),
         stack.WaitForStack('CREATE'),
-        status.CopyOutputs(),
-        credential.RetireTrustees(),
-        status.CompleteOperation(kind),
+        status.CompleteCreate(kind),
     )

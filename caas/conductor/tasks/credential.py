@@ -203,13 +203,20 @@ class RetireTrustees(common.Task):
     step, label = 'retire-credentials', 'deleting the previous credential'
 
     def execute(self, fence, clients, operation_id):
-        wipe_token(fence, operation_id)
-        row, others = outage.call(trustees.promote_own, fence)
-        if row is None:
-            return
-        ident = identity.Identity.for_trustees(clients)
-        for other in others:
-            _forget(fence, ident, other)
+        retire_trustees(fence, clients, operation_id)
+
+
+def retire_trustees(fence, clients, operation_id):
+    """The operation's trustee becomes the cluster's current one; every
+    other is deleted (idempotent: a current row is not written again, a
+    deleted trustee's row is gone)."""
+    wipe_token(fence, operation_id)
+    row, others = outage.call(trustees.promote_own, fence)
+    if row is None:
+        return
+    ident = identity.Identity.for_trustees(clients)
+    for other in others:
+        _forget(fence, ident, other)
 
 
 class DeleteTrustees(common.Task):

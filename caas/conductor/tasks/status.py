@@ -7,6 +7,7 @@ from caas.common import notifications
 from caas.common import states
 from caas.conductor import notify
 from caas.conductor.tasks import common
+from caas.conductor.tasks import credential
 
 LOG = logging.getLogger(__name__)
 
@@ -116,27 +117,62 @@ class CopyOutputs(common.Task):
                 stack_outputs=None):
         """:param stack_outputs: as the wait for the stack saw them last
             (absent from the flows that do not wait: Heat is asked)."""
-        driver = common.driver_for(fence)
-        outputs = stack_outputs
-        if outputs is None:
-            stack = common.find_stack(clients, stack_id)
-            if stack is None:
-                raise exceptions.CaasException(
-                    message='Heat stack %s disappeared.' % stack_id)
-            outputs = common.stack_outputs(stack)
-        cluster_values = driver.cluster_values_from_outputs(outputs)
-        by_role = driver.nodegroup_addresses(outputs)
-        ng_values = {role: {'node_addresses': addrs}
-                     for role, addrs in by_role.items()}
-        params = fence.operation().params or {}
-        if 'node_count' in params:
-            cluster_values['node_count'] = params['node_count']
-            ng_values.setdefault('worker', {})['node_count'] = \
-                params['node_count']
-        # Bounds changed with a nodegroup PATCH of a default nodegroup.
-        bounds = {k: params[k] for k in ('min_node_count', 'max_node_count')
-                  if k in params}
-        by_uuid = {params['nodegroup']: bounds} \
-            if bounds and params.get('nodegroup') else None
-        fence.update(cluster_values=cluster_values, nodegroup_values=ng_values,
-                     nodegroup_uuid_values=by_uuid)
+        copy_outputs(fence, clients, stack_id, stack_outputs)
+
+
+def copy_outputs(fence, clients, stack_id, stack_outputs=None):
+    """The stack's outputs into the cluster and its nodegroups, in one
+    fenced transaction (the same values every time: a re-run writes them
+    again)."""
+    driver = common.driver_for(fence)
+    outputs = stack_outputs
+    if outputs is None:
+        stack = common.find_stack(clients, stack_id)
+        if stack is None:
+            raise exceptions.CaasException(
+                message='Heat stack %s disappeared.' % stack_id)
+        outputs = common.stack_outputs(stack)
+    cluster_values = driver.cluster_values_from_outputs(outputs)
+    by_role = driver.nodegroup_addresses(outputs)
+    ng_values = {role: {'node_addresses': addrs}
+                 for role, addrs in by_role.items()}
+    params = fence.operation().params or {}
+    if 'node_count' in params:
+        cluster_values['node_count'] = params['node_count']
+        ng_values.setdefault('worker', {})['node_count'] = \
+            params['node_count']
+    # Bounds changed with a nodegroup PATCH of a default nodegroup.
+    bounds = {k: params[k] for k in ('min_node_count', 'max_node_count')
+              if k in params}
+    by_uuid = {params['nodegroup']: bounds} \
+        if bounds and params.get('nodegroup') else None
+    fence.update(cluster_values=cluster_values, nodegroup_values=ng_values,
+                 nodegroup_uuid_values=by_uuid)
+
+
+class CompleteCreate(CompleteOperation):
+    """Ends a create, one step for what were three: the stack's outputs
+    into the cluster (:func:`copy_outputs`), the operation's trustee made
+    current and any other deleted (``credential.retire_trustees``), then
+    CREATE_COMPLETE (:class:`CompleteOperation`).
+
+    Each of the three was a TaskFlow task of its own, with a save of its
+    state and two progress events (a start and a success) in transactions
+    of their own: two tasks fewer are 8 statements and 2 transactions fewer
+    a create, and TaskFlow's scheduling of two atoms. A re-run (its
+    conductor killed anywhere inside it) does all three again, and each is
+    idempotent: the outputs are the same values, a trustee already current
+    is not written again, the others are looked up before they are
+    deleted; the operation's end is the last write, and a finished
+    operation is never claimed again. The atom keeps the name of the
+    create's last task (``complete-cluster_create``), so a flow saved by
+    an earlier conductor with the three tasks runs this one in place of
+    its last, after whichever of the other two it finished (both are run
+    again here).
+    """
+
+    def execute(self, fence, clients, stack_id, operation_id,
+                stack_outputs=None):
+        copy_outputs(fence, clients, stack_id, stack_outputs)
+        credential.retire_trustees(fence, clients, operation_id)
+        super().execute(fence)

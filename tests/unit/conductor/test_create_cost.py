@@ -22,7 +22,7 @@ from tests.unit.conductor.conftest import make_cluster
 from tests.unit.conductor.conftest import wait_for
 from tests.unit.conductor.conftest import wait_operation
 
-# The create flow of the Kubernetes driver (7 tasks) on SQLite, counted
+# The create flow of the Kubernetes driver (5 tasks) on SQLite, counted
 # with each BEGIN: 189-190 after issue 11's cut (314-325 before it, when
 # TaskFlow's saves re-read what they wrote and the claim was checked by a
 # statement of its own before each); 165 once a step's success event went
@@ -39,26 +39,31 @@ from tests.unit.conductor.conftest import wait_operation
 # step's success and the next step's start) were one INSERT (eighth); 69
 # once the stack's id went to the master and worker nodegroups in one
 # UPDATE and the trustee's promotion was one UPDATE, 68 once the cluster's
-# addresses went out with its other values (ninth); 71 once the stack's
-# step made the cluster's CAs instead of reading those the API had made
-# (tenth: a fenced transaction, BEGIN, the claim's assertion and the
-# INSERT returning its rows, where the read was one SELECT; on
+# addresses went out with its other values (ninth); 57 once the create's
+# last three tasks (copy the outputs, retire the trustees, complete) were
+# one (two steps' events, status lines and saves: 8) and the wait's news
+# of the settled stack went out with the step's end (3, tenth); 60 once
+# the stack's step made the cluster's CAs instead of reading those the API
+# had made (tenth: a fenced transaction, BEGIN, the claim's assertion and
+# the INSERT returning its rows, where the read was one SELECT; on
 # PostgreSQL the write is one statement, as the read was).
-MAX_STATEMENTS = 71
+MAX_STATEMENTS = 60
 # Transactions (each a BEGIN on SQLite, a round trip or two on PostgreSQL):
 # 35 in the fifth round (66 before it), 30 measured then; 16 in the
-# seventh; 17 with the CAs' write (tenth).
-MAX_TRANSACTIONS = 17
-# Progress events: each of the 7 steps starts and succeeds, and the wait
-# for the stack says once what its one poll saw (15 events); a success
-# goes out in the transaction of the event after it (9 transactions), and
-# TaskFlow's saves (the setup, the steps' successes, the flow's end) go
-# out in those (none opens a transaction of its own).
-EVENTS = 15
-EVENT_TRANSACTIONS = 9
+# seventh; 13 in the tenth, 14 with the CAs' write.
+MAX_TRANSACTIONS = 14
+# Progress events: each of the 5 steps starts and succeeds, and the wait
+# for the stack says once what its one poll saw (11 events; 15 with 7
+# steps); a success, and the news of a settled stack, go out in the
+# transaction of the event after them (6 transactions; 9 with 7 steps and
+# the news in one of its own), and TaskFlow's saves (the setup, the steps'
+# successes, the flow's end) go out in those (none opens a transaction of
+# its own).
+EVENTS = 11
+EVENT_TRANSACTIONS = 6
 # One INSERT per transaction that writes events, whatever their number (a
 # step's success and the next step's start were an INSERT each: 15).
-EVENT_INSERTS = 9
+EVENT_INSERTS = 6
 # TaskFlow's reader/writer lock taken per create in the flow thread: once,
 # by the injection of the flow's store inside TaskFlow's own load, before
 # the runner gets the storage (298 before it had ``StorageLock``).
@@ -158,13 +163,13 @@ def test_a_create_costs_the_counted_statements_and_requests(
 
 def test_taskflow_progress_alone_is_never_written(instant_sim, db,
                                                   monkeypatch):
-    """Each of the 7 tasks is saved when it ends (not when it starts: a
+    """Each of the 5 tasks is saved when it ends (not when it starts: a
     resume runs a PENDING task as it runs a RUNNING one; nor for the
     progress TaskFlow sets next to both); the new flow's setup (its book,
     the flow as it starts, its atoms, the injected arguments and the flow
     id) once; the flow when it ends."""
     _log, saves, _requests = _create_once(instant_sim, db, monkeypatch)
-    assert saves == 7 + 1 + 1
+    assert saves == 5 + 1 + 1
 
 
 def test_a_steps_success_shares_the_next_events_transaction(
@@ -187,7 +192,7 @@ def test_a_steps_success_shares_the_next_events_transaction(
     saves = [i for i, statement in enumerate(log) if statement.startswith((
         'INSERT INTO logbooks', 'UPDATE atomdetails', 'UPDATE flowdetails',
         'DELETE FROM logbooks'))]
-    assert len(saves) == 1 + 7 + 1 + 1
+    assert len(saves) == 1 + 5 + 1 + 1
     assert [log[i] for i in saves if log[i - 1].startswith('BEGIN')] == []
 
 

@@ -137,27 +137,29 @@ def test_delete_while_the_stack_is_being_created(make_runner, sim):
 def test_a_fenced_create_copying_outputs_never_completes(make_runner, sim,
                                                          monkeypatch):
     copying, removing = Gate(), Gate()
-    real_copy = status.CopyOutputs.execute
+    # The create's last step copies the outputs first (CompleteCreate).
+    real_copy = status.copy_outputs
     real_remove = status.DeleteClusterRecords.execute
 
-    # TaskFlow reads what a task requires from its signature: keep it.
-    @functools.wraps(real_copy)
-    def copy(self, *args, **kwargs):
+    def copy(*args, **kwargs):
         copying.hold()
-        return real_copy(self, *args, **kwargs)
+        return real_copy(*args, **kwargs)
+
+    # TaskFlow reads what a task requires from its signature: keep it.
 
     @functools.wraps(real_remove)
     def remove(self, *args, **kwargs):
         removing.hold()
         return real_remove(self, *args, **kwargs)
-    monkeypatch.setattr(status.CopyOutputs, 'execute', copy)
+    monkeypatch.setattr(status, 'copy_outputs', copy)
     monkeypatch.setattr(status.DeleteClusterRecords, 'execute', remove)
     finishes = []
     real_finish = db_ops.finish
 
-    def finish(fence, succeeded, cluster_values, error=None):
+    def finish(fence, succeeded, cluster_values, error=None,
+               nodegroup=None):
         try:
-            real_finish(fence, succeeded, cluster_values, error)
+            real_finish(fence, succeeded, cluster_values, error, nodegroup)
         except exceptions.FencedOut:
             finishes.append(('fenced', cluster_values.get('status')))
             raise

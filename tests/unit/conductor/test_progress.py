@@ -81,6 +81,33 @@ def test_status_reason_shows_the_step_while_it_runs(make_runner, sim):
     wait_operation(op.id)
 
 
+def test_news_of_a_stack_in_progress_is_written_at_once(make_runner, sim):
+    """The news of a stack still building is shown while the step waits;
+    the news of the settled stack goes out with the step's success (the
+    next step's start)."""
+    sim.cloud.knobs['server_boot_delay'] = 1.5
+    runner = make_runner()
+    cluster, op = make_cluster(driver=None, node_count=1)
+    runner.claim_and_run(op.id)
+    reason = wait_for(lambda: 'Heat stack CREATE_IN_PROGRESS' in (
+        db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
+        .status_reason or '') and db_api.get_cluster(
+            cluster.uuid, scope=db_api.ALL_PROJECTS).status_reason)
+    assert 'waiting for the stack' in reason
+    assert wait_operation(op.id).state == states.OP_SUCCEEDED
+    wait_for(lambda: not runner.running())
+    events = _events(cluster.uuid)
+    last = [i for i, e in enumerate(events) if e.state == states.EV_PROGRESS
+            and e.message.startswith('Heat stack CREATE_COMPLETE')]
+    assert len(last) == 1
+    settled, success, start = events[last[0]:last[0] + 3]
+    assert (success.step, success.state) == ('wait-stack-create',
+                                             states.EV_SUCCEEDED)
+    assert start.state == states.EV_STARTED
+    # In the flow's order (test_create_cost counts the INSERTs).
+    assert settled.created_at <= success.created_at <= start.created_at
+
+
 def test_a_failure_is_an_event_and_the_reason_stays_magnums(make_runner, sim):
     sim.cloud.knobs['server_failure_rate'] = 1.0
     runner = make_runner()
