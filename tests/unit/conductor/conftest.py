@@ -101,6 +101,15 @@ def wait_operation(op_id, timeout=30):
     raise AssertionError('operation %s still %s' % (op_id, op.state))
 
 
+def taken_over(second, op_id, timeout=30):
+    """``second`` takes over the operation that its first owner (``first``,
+    epoch 1) holds and runs it to success; the finished operation."""
+    assert second.claim_and_run(op_id, expect_owner='first', expect_epoch=1)
+    done = wait_operation(op_id, timeout)
+    assert done.state == states.OP_SUCCEEDED, done.error
+    return done
+
+
 def wait_for(predicate, timeout=30):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

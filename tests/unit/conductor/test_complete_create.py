@@ -21,8 +21,8 @@ from caas.conductor.tasks import status
 from caas.db import api as db_api
 from caas.db import trustees
 from tests.unit.conductor.conftest import make_cluster
+from tests.unit.conductor.conftest import taken_over
 from tests.unit.conductor.conftest import wait_for
-from tests.unit.conductor.conftest import wait_operation
 
 
 def test_the_create_ends_with_one_step_that_completes():
@@ -88,10 +88,7 @@ def test_a_conductor_stopped_inside_the_last_step_is_taken_over(
         # Its writes so far are in: the step is half done.
         row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
         assert row.status == states.CREATE_IN_PROGRESS
-        assert second.claim_and_run(op.id, expect_owner='first',
-                                    expect_epoch=1)
-        done = wait_operation(op.id)
-        assert done.state == states.OP_SUCCEEDED, done.error
+        taken_over(second, op.id)
     finally:
         release.set()
     wait_for(lambda: not first.running() and not second.running())
@@ -156,10 +153,7 @@ def test_a_flow_saved_with_the_three_steps_resumes_through_the_one(
             return real_complete(self, fence, *args, **kwargs)
         monkeypatch.setattr(status.CompleteCreate, 'execute', counted)
         second = make_runner('second')
-        assert second.claim_and_run(op.id, expect_owner='first',
-                                    expect_epoch=1)
-        done = wait_operation(op.id)
-        assert done.state == states.OP_SUCCEEDED, done.error
+        taken_over(second, op.id)
     finally:
         release.set()
     wait_for(lambda: not first.running() and not second.running())

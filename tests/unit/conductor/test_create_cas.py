@@ -12,6 +12,7 @@ from caas.db import api as db_api
 from caas.db import certificates as ca_db
 from caas.pki import authority
 from tests.unit.conductor.conftest import make_cluster
+from tests.unit.conductor.conftest import taken_over
 from tests.unit.conductor.conftest import wait_for
 from tests.unit.conductor.conftest import wait_operation
 
@@ -82,9 +83,7 @@ def test_a_conductor_killed_around_the_cas_leaves_one_set(
         assert written == []
     else:
         assert written == died[0]
-    assert second.claim_and_run(op.id, expect_owner='first', expect_epoch=1)
-    done = wait_operation(op.id)
-    assert done.state == states.OP_SUCCEEDED, done.error
+    taken_over(second, op.id)
     cas = _cas(cluster.uuid)
     assert [t for t, _c, _k in cas] == ['kubernetes', 'etcd', 'front_proxy']
     if dies == 'after_its_commit':

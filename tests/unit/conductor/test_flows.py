@@ -12,6 +12,7 @@ from caas.db import api as db_api
 from caas.db.sqlalchemy import engine
 from caas.db.sqlalchemy import models
 from tests.unit.conductor.conftest import make_cluster
+from tests.unit.conductor.conftest import taken_over
 from tests.unit.conductor.conftest import wait_for
 from tests.unit.conductor.conftest import wait_operation
 
@@ -102,9 +103,7 @@ def test_takeover_resumes_without_repeating_finished_tasks(make_runner, sim):
     # the second one take the operation over (epoch 1 -> 2).
     wait_for(lambda: db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS).stack_id)
     stack_id = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS).stack_id
-    assert second.claim_and_run(op.id, expect_owner='first', expect_epoch=1)
-    done = wait_operation(op.id)
-    assert done.state == states.OP_SUCCEEDED
+    done = taken_over(second, op.id)
     assert done.owner == 'second' and done.epoch == 2
     row = db_api.get_cluster(cluster.uuid, scope=db_api.ALL_PROJECTS)
     assert row.status == states.CREATE_COMPLETE

@@ -11,6 +11,7 @@ from caas.common import states
 from caas.conductor import flows
 from caas.db import api as db_api
 from tests.unit.conductor.conftest import make_cluster
+from tests.unit.conductor.conftest import taken_over
 from tests.unit.conductor.conftest import wait_for
 from tests.unit.conductor.conftest import wait_operation
 
@@ -182,9 +183,7 @@ def test_a_killed_conductor_nodegroup_create_resumes_once(make_runner, sim):
     # and the second takes the operation over (epoch 1 -> 2).
     wait_for(lambda: _group(cluster.uuid, ng_uuid).stack_id)
     stack_id = _group(cluster.uuid, ng_uuid).stack_id
-    assert second.claim_and_run(op.id, expect_owner='first', expect_epoch=1)
-    done = wait_operation(op.id, timeout=60)
-    assert done.state == states.OP_SUCCEEDED, done.error
+    done = taken_over(second, op.id, timeout=60)
     assert (done.owner, done.epoch) == ('second', 2)
     ng = _group(cluster.uuid, ng_uuid)
     assert ng.status == states.CREATE_COMPLETE

@@ -21,6 +21,7 @@ from caas.db.sqlalchemy import models
 from caas.drivers.kubernetes import template as k8s_template
 from caas.pki import authority
 from tests.unit.conductor.conftest import make_cluster
+from tests.unit.conductor.conftest import taken_over
 from tests.unit.conductor.conftest import wait_for
 from tests.unit.conductor.conftest import wait_operation
 
@@ -222,9 +223,7 @@ def test_a_conductor_killed_mid_hand_over_is_taken_over_cleanly(
     stuck = db_api.get_operation(op.id)
     assert (stuck.state, stuck.owner) == (states.OP_RUNNING, 'first')
     second = make_runner('second')
-    assert second.claim_and_run(op.id, expect_owner='first', expect_epoch=1)
-    done = wait_operation(op.id, timeout=60)
-    assert done.state == states.OP_SUCCEEDED, done.error
+    taken_over(second, op.id, timeout=60)
     stacks = _stack_ids(cluster)
     # Every stack was sent its update exactly once: the one in progress
     # when the first conductor died was waited for, not sent again.

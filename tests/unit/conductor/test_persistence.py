@@ -20,8 +20,8 @@ from caas.db import api as db_api
 from caas.db import events as db_events
 from caas.db import operations as db_ops
 from tests.unit.conductor.conftest import make_cluster
+from tests.unit.conductor.conftest import taken_over
 from tests.unit.conductor.conftest import wait_for
-from tests.unit.conductor.conftest import wait_operation
 
 
 @pytest.fixture
@@ -207,10 +207,7 @@ def test_a_create_taken_over_in_any_step_resumes_at_that_step(
     try:
         first.claim_and_run(op.id)
         assert reached.wait(30)
-        assert second.claim_and_run(op.id, expect_owner='first',
-                                    expect_epoch=1)
-        done = wait_operation(op.id)
-        assert done.state == states.OP_SUCCEEDED, done.error
+        taken_over(second, op.id)
     finally:
         release.set()
     wait_for(lambda: not first.running() and not second.running())
@@ -299,10 +296,7 @@ def test_a_conductor_paused_in_a_flows_setup_is_fenced_out(
         first.claim_and_run(op.id)
         assert reached.wait(30)
         assert db_api.get_operation(op.id).flow_id is None
-        assert second.claim_and_run(op.id, expect_owner='first',
-                                    expect_epoch=1)
-        done = wait_operation(op.id)
-        assert done.state == states.OP_SUCCEEDED, done.error
+        taken_over(second, op.id)
     finally:
         release.set()
     wait_for(lambda: not first.running() and not second.running())
