@@ -87,7 +87,7 @@ def make_for_create(fence, coe):
     another set. Written under the operation's claim only.
 
     :returns: the rows (id, ca_type, cert_pem, encrypted_key), oldest
-        first, as ``caas.db.operations.cluster_cas`` reads them.
+        first.
     :raises: FencedOut when the claim no longer holds and the CAs are not
         all written; NoEncryptionKey without a configured key.
     """

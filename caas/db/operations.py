@@ -521,18 +521,6 @@ def cluster_rows(cluster_uuid, known_template=None):
                 [ng.as_dict() for ng in nodegroups])
 
 
-def cluster_cas(cluster_uuid):
-    """The cluster's CA rows (ca_type, cert_pem, encrypted_key), oldest
-    first: one read for what a stack create hands the nodes."""
-    CA = models.ClusterCA
-    with get_autocommit_engine().connect() as conn:
-        rows = conn.execute(sa.select(CA.ca_type, CA.cert_pem,
-                                      CA.encrypted_key).where(
-            CA.cluster_uuid == cluster_uuid).order_by(CA.id)).all()
-        conn.rollback()
-    return rows
-
-
 # -- steady-state watching --------------------------------------------------
 
 def settled_clusters():
