@@ -3,10 +3,10 @@
 Reading and signing are served by the API itself: the CAs are rows in the
 database (keys encrypted, see caas.pki), signing takes a millisecond and
 touches no cloud. A cluster's CAs are made by its create in the conductor:
-until then each of the three answers 409 naming the cluster. CA rotation (``PATCH``, microversion 1.5) writes the new
-CAs in the same transaction as a ``cluster_ca_rotate`` operation (refused
-with 409 while another operation holds the cluster, the CAs unchanged),
-then casts it: the conductor hands the new certificates to the nodes
+until then each of the three answers 409 naming the cluster. CA rotation
+(``PATCH``, microversion 1.5) writes the new CAs in the same transaction
+as a ``cluster_ca_rotate`` operation (refused with 409 while another
+operation holds the cluster, the CAs unchanged), then casts it: the conductor hands the new certificates to the nodes
 through a stack update. Private keys never leave this module's callees:
 responses carry certificates only.
 """
