@@ -95,7 +95,11 @@ def test_a_missing_flavor_is_named_under_concurrency_too(aio):
 
 
 def test_a_flaky_cloud_is_retried_or_named_never_not_found(aio, conf):
-    conf('reference_retry_timeout', 5.0, group='cloud')
+    # Creates asking the same reference at once share one look-up
+    # (caas.api.refcache): the 16 creates succeed or fail together, so the
+    # retries must outlast a run of failures of the one shared look-up
+    # (with 5 s, ~8 tries when idle, all 16 failed in one CI run).
+    conf('reference_retry_timeout', 20.0, group='cloud')
     _faults(aio, api_error_rate=0.5)
     url = aio.api_url + '/v1/clustertemplates'
     answers = _at_once(url, [_template('f%d' % i) for i in range(N)])
