@@ -71,8 +71,10 @@ def _insert_missing(conn, rows):
     (the table's unique constraint), never a replacement."""
     name = conn.dialect.name
     if name == 'mysql':
+        # ``id = id``: a row already there stays as it is (the inserted
+        # row's ``id``, an AUTO_INCREMENT not given, is not its own).
         stmt = mysql.insert(_CA).values(rows)
-        conn.execute(stmt.on_duplicate_key_update(id=stmt.inserted.id))
+        conn.execute(stmt.on_duplicate_key_update(id=_CA.c.id))
         return None
     dialect = sqlite if name == 'sqlite' else postgresql
     stmt = dialect.insert(_CA).values(rows).on_conflict_do_nothing(
