@@ -163,6 +163,43 @@ def thread_shares(before, after, names):
     return shares
 
 
+CLK_TCK = os.sysconf('SC_CLK_TCK')
+
+
+def per_cluster_ms(before, after, machine_busy_s, clusters):
+    """{process: ms of CPU per cluster} between two ``process_cpu`` reads,
+    with "other" (the machine's busy time no listed process used) and
+    "machine" (all of it)."""
+    if not clusters:
+        return {}
+    spent = {k: after[k] - before.get(k, 0.0) for k in after}
+    out = {k: round(1000.0 * v / clusters, 1) for k, v in spent.items()}
+    out['other'] = round(1000.0 * (machine_busy_s - sum(spent.values()))
+                         / clusters, 1)
+    out['machine'] = round(1000.0 * machine_busy_s / clusters, 1)
+    return out
+
+
+def _self_cpu():
+    t = os.times()
+    return t.user + t.system
+
+
+def process_cpu(dep, conductors):
+    """{process: CPU seconds so far} of every process a create runs
+    through: the conductors, caas-api, caas-cloudsim, PostgreSQL and
+    RabbitMQ (with their helper and ended child processes) and this
+    benchmark's own clients and poller."""
+    out = {'conductor %d' % i: deploy.family_cpu_seconds(
+        dep.pid(dep.conductor_name(i))) for i in range(conductors)}
+    out['api'] = deploy.family_cpu_seconds(dep.pid('api'))
+    out['cloudsim'] = deploy.family_cpu_seconds(dep.pid('cloudsim'))
+    for name, pid in deploy.service_pids().items():
+        out[name] = deploy.family_cpu_seconds(pid)
+    out['bench clients'] = _self_cpu()
+    return out
+
+
 def wait_started(dep, conductors, timeout=120):
     """Wait until every conductor logged that it started.
 
@@ -231,6 +268,7 @@ def run(clusters, conductors=1, timeout=900, out=print, profile=None,
         warm_cpu = sum(deploy.cpu_seconds(p) for p in pids) - warm0
         requests0 = dep.sim_requests()
         ticks0 = machine_ticks()
+        procs0 = process_cpu(dep, conductors)
         cpu0s = [deploy.cpu_seconds(p) for p in pids]
         cpu0 = sum(cpu0s)
         threads0 = [thread_cpu(p) for p in pids]
@@ -283,6 +321,7 @@ def run(clusters, conductors=1, timeout=900, out=print, profile=None,
         poller.join(10)
         cpu_ends = [deploy.cpu_seconds(p) for p in pids]
         ticks1 = machine_ticks()
+        procs1 = process_cpu(dep, conductors)
         requests1 = dep.sim_requests()
         cpu_end = sum(cpu_ends)
         cpu_per_pid = [b - a for a, b in zip(cpu0s, cpu_ends)]
@@ -315,6 +354,12 @@ def run(clusters, conductors=1, timeout=900, out=print, profile=None,
                 k: round((v - requests0.get(k, 0)) / len(ok), 2)
                 for k, v in sorted(requests1.items())
                 if ok and v != requests0.get(k, 0)},
+            # Every process's CPU per cluster created, in ms, and the rest
+            # of the machine's busy time ("other": the kernel's softirqs,
+            # processes outside the deployment).
+            'machine_ms_per_cluster': per_cluster_ms(
+                procs0, procs1, (ticks1[0] - ticks0[0]) / CLK_TCK,
+                len(ok)),
             'pool_full_warnings': sum(
                 dep.logs(dep.conductor_name(i)).count('pool is full')
                 for i in range(conductors)),

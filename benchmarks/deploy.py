@@ -176,6 +176,48 @@ def tree_cpu_seconds(pid):
     return total
 
 
+def _stat(pid):
+    with open('/proc/%d/stat' % pid) as f:
+        return f.read().rsplit(')', 1)[1].split()
+
+
+def _children(pid):
+    try:
+        with open('/proc/%d/task/%d/children' % (pid, pid)) as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
+def family_cpu_seconds(pid):
+    """CPU seconds of a process, of its descendants now alive and of the
+    children it has reaped (PostgreSQL's ended backends, RabbitMQ's helper
+    processes)."""
+    try:
+        fields = _stat(pid)
+    except OSError:
+        return 0.0
+    total = sum(int(v) for v in fields[11:15]) / CLK_TCK
+    for child in _children(pid):
+        total += family_cpu_seconds(child)
+    return total
+
+
+def service_pids():
+    """{'postgresql': postmaster pid, 'rabbitmq': beam pid} of
+    ``tools/services.sh`` (those it can find)."""
+    base = os.environ.get('CAAS_SERVICES_DIR', '/tmp/caas-services')
+    out = {}
+    for name, path in (('postgresql', 'pg/postmaster.pid'),
+                       ('rabbitmq', 'rabbit/rabbit.pid')):
+        try:
+            with open(os.path.join(base, path)) as f:
+                out[name] = int(f.readline().strip())
+        except (OSError, ValueError):
+            pass
+    return out
+
+
 def rss_mib(pid):
     with open('/proc/%d/status' % pid) as f:
         for line in f:
