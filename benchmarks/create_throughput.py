@@ -16,7 +16,7 @@ measured run (``/proc/stat``, all cores: whether the cores were free).
 
     eval "$(tools/services.sh start)"
     .venv/bin/python benchmarks/create_throughput.py [--clusters 1000] [--conductors 1]
-        [--warmup 0] [--profile DIR [--gil]]
+        [--warmup 0] [--profile DIR [--gil]] [--cpu-cap CORES]
 
 ``--profile DIR`` samples each conductor process with py-spy (every
 thread, 100 Hz, idle samples left out) from the first POST to the last
@@ -26,6 +26,12 @@ samples only the thread that holds the GIL: a thread waiting for
 PostgreSQL or the cloud with the GIL released is not counted, so the
 stacks show where the process's Python work goes (without it, a wait in
 psycopg2 or a socket reads as busy).
+
+``--cpu-cap CORES`` holds each conductor to CORES of CPU (a cgroup each,
+as on a host of its own; root only): the rest of the deployment keeps the
+machine's cores, so the ratio of two conductors to one measures the
+conductors, not the machine (``CpuCap``). Every run prints each process's
+CPU per cluster created (``machine_ms_per_cluster``).
 
 Prints figures; asserts nothing about time.
 """
@@ -200,6 +206,79 @@ def process_cpu(dep, conductors):
     return out
 
 
+class CpuCap:
+    """Each conductor process in a cgroup of its own, held to ``cores`` of
+    CPU (the kernel's CFS quota): as if each ran on a host of its own with
+    that much CPU, while the rest of the deployment (API, simulated cloud,
+    PostgreSQL, RabbitMQ) shares the machine's cores as before.
+
+    On a machine where one conductor already keeps every core busy with
+    the processes it drives, a second one finds no CPU and the ratio of
+    two conductors to one says nothing about caas; capped, it says whether
+    conductors scale out (no shared lock, queue or duplicated work). Needs
+    root and a cgroup v1 ``cpu`` hierarchy or cgroup v2.
+    """
+
+    V1 = '/sys/fs/cgroup/cpu'
+    V2 = '/sys/fs/cgroup'
+    PERIOD_US = 100000
+
+    def __init__(self, cores):
+        self.cores = cores
+        self.groups = []
+        if os.path.exists(os.path.join(self.V1, 'cpu.cfs_quota_us')):
+            self.root, self.v2 = self.V1, False
+        elif os.path.exists(os.path.join(self.V2, 'cgroup.controllers')):
+            self.root, self.v2 = self.V2, True
+        else:
+            raise SystemExit('--cpu-cap needs a cgroup cpu controller')
+
+    def add(self, pid):
+        path = os.path.join(self.root, 'caas-bench-%d' % pid)
+        os.mkdir(path)
+        self.groups.append(path)
+        quota = int(self.cores * self.PERIOD_US)
+        if self.v2:
+            with open(os.path.join(path, 'cpu.max'), 'w') as f:
+                f.write('%d %d' % (quota, self.PERIOD_US))
+        else:
+            with open(os.path.join(path, 'cpu.cfs_period_us'), 'w') as f:
+                f.write(str(self.PERIOD_US))
+            with open(os.path.join(path, 'cpu.cfs_quota_us'), 'w') as f:
+                f.write(str(quota))
+        # The whole process (every thread) moves.
+        with open(os.path.join(path, 'cgroup.procs'), 'w') as f:
+            f.write(str(pid))
+
+    def throttled_s(self):
+        """Seconds the capped processes were held back by their quota."""
+        total = 0
+        for path in self.groups:
+            with open(os.path.join(path, 'cpu.stat')) as f:
+                for line in f:
+                    key, value = line.split()
+                    if key == 'throttled_time':  # v1, ns
+                        total += int(value) / 1e9
+                    elif key == 'throttled_usec':  # v2
+                        total += int(value) / 1e6
+        return round(total, 1)
+
+    def remove(self):
+        """Remove the groups (their processes stopped, or moved back)."""
+        for path in self.groups:
+            try:
+                with open(os.path.join(path, 'cgroup.procs')) as f:
+                    pids = f.read().split()
+                for pid in pids:
+                    with open(os.path.join(self.root, 'cgroup.procs'),
+                              'w') as f:
+                        f.write(pid)
+                os.rmdir(path)
+            except OSError:
+                pass
+        self.groups = []
+
+
 def wait_started(dep, conductors, timeout=120):
     """Wait until every conductor logged that it started.
 
@@ -244,7 +323,8 @@ def _warm_up(dep, template, count, timeout):
 
 
 def run(clusters, conductors=1, timeout=900, out=print, profile=None,
-        warmup=0, gil=False):
+        warmup=0, gil=False, cpu_cap=None):
+    cap = CpuCap(cpu_cap) if cpu_cap else None
     dep = deploy.BenchDeployment(conductors=conductors, boot_delay=0.2,
                                  conductor_opts=steady_state.DEFAULT_TIMINGS)
     try:
@@ -260,6 +340,8 @@ def run(clusters, conductors=1, timeout=900, out=print, profile=None,
         template = r.json()['uuid']
         wait_started(dep, conductors)
         pids = [dep.pid(dep.conductor_name(i)) for i in range(conductors)]
+        for pid in pids if cap else ():
+            cap.add(pid)
         idle0 = sum(deploy.cpu_seconds(p) for p in pids)
         time.sleep(IDLE_SECONDS)
         idle_cpu = sum(deploy.cpu_seconds(p) for p in pids) - idle0
@@ -360,6 +442,8 @@ def run(clusters, conductors=1, timeout=900, out=print, profile=None,
             'machine_ms_per_cluster': per_cluster_ms(
                 procs0, procs1, (ticks1[0] - ticks0[0]) / CLK_TCK,
                 len(ok)),
+            'conductor_cpu_cap': cpu_cap,
+            'conductor_throttled_s': cap.throttled_s() if cap else None,
             'pool_full_warnings': sum(
                 dep.logs(dep.conductor_name(i)).count('pool is full')
                 for i in range(conductors)),
@@ -381,6 +465,8 @@ def run(clusters, conductors=1, timeout=900, out=print, profile=None,
         return row
     finally:
         dep.stop_all()
+        if cap:
+            cap.remove()
 
 
 def main(argv=None):
@@ -396,10 +482,13 @@ def main(argv=None):
     parser.add_argument('--gil', action='store_true',
                         help='with --profile: sample only the thread '
                              'holding the GIL')
+    parser.add_argument('--cpu-cap', type=float, metavar='CORES',
+                        help='hold each conductor to this much CPU '
+                             '(a cgroup each, as on a host of its own)')
     args = parser.parse_args(argv)
     harness.quiet_logs()
     run(args.clusters, args.conductors, args.timeout, profile=args.profile,
-        warmup=args.warmup, gil=args.gil)
+        warmup=args.warmup, gil=args.gil, cpu_cap=args.cpu_cap)
     return 0
 
 

@@ -145,3 +145,37 @@ def test_a_fill_without_the_count_of_slow_lists_has_no_such_row():
     assert 'caas-all fill: GET /v1/clustertemplates over 50 ms' not in rows
     assert rows['caas-all fill: GET /v1/clustertemplates p99'] == \
         (20.0, 'ms')
+
+
+def test_capped_creates_get_rows_and_a_ratio_of_their_own():
+    def create(c, cap, per_min):
+        return {'clusters': 3, 'conductors': c, 'posted': 3, 'completed': 3,
+                'failed': 0, 'post_p50_ms': 9.0, 'post_p99_ms': 12.0,
+                'creates_s': 30.0, 'clusters_min': per_min,
+                'complete_p50_s': 2.0, 'complete_p99_s': 3.0,
+                'cpu_s_per_cluster': 0.04, 'conductor_cpu_cap': cap,
+                'conductor_throttled_s': 7.5 if cap else None,
+                'machine_ms_per_cluster': {'cloudsim': 19.0,
+                                           'machine': 85.0}}
+    rows = {name: (value, unit) for name, value, unit in bench.flatten(
+        {'create': {'c1': create(1, None, 100.0),
+                    'c2': create(2, None, 102.0),
+                    'c1_capped': create(1, 0.25, 40.0),
+                    'c2_capped': create(2, 0.25, 76.0)}})}
+    # The unconstrained ratio and the capped one, never mixed.
+    assert rows['creates: 2 conductors / 1 conductor (clusters/min)'] == \
+        (1.02, 'x')
+    assert rows['creates: 2 conductors / 1 conductor (clusters/min), each '
+                'held to 0.25 core'] == (1.9, 'x')
+    assert rows['3 creates, 2 conductors held to 0.25 core each: '
+                'clusters/min'] == (76.0, '/min')
+    assert rows['3 creates, 1 conductor held to 0.25 core: conductors held '
+                'back by their cap'] == (7.5, 's')
+    assert rows['3 creates, 1 conductor: CPU per cluster, cloudsim'] == \
+        (19.0, 'ms')
+    assert rows['3 creates, 2 conductors: CPU per cluster, machine'] == \
+        (85.0, 'ms')
+    # The POST rows come from the unconstrained conductor only.
+    assert rows['POST /v1/clusters -> 202 p99 (16 clients)'] == (12.0, 'ms')
+    assert '3 creates, 1 conductor: conductors held back by their cap' \
+        not in rows
