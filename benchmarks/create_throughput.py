@@ -180,8 +180,9 @@ def per_cluster_ms(before, after, machine_busy_s, clusters):
         return {}
     spent = {k: after[k] - before.get(k, 0.0) for k in after}
     out = {k: round(1000.0 * v / clusters, 1) for k, v in spent.items()}
-    out['other'] = round(1000.0 * (machine_busy_s - sum(spent.values()))
-                         / clusters, 1)
+    # "postgresql for X" rows are parts of "postgresql".
+    whole = sum(v for k, v in spent.items() if ' for ' not in k)
+    out['other'] = round(1000.0 * (machine_busy_s - whole) / clusters, 1)
     out['machine'] = round(1000.0 * machine_busy_s / clusters, 1)
     return out
 
@@ -202,6 +203,10 @@ def process_cpu(dep, conductors):
     out['cloudsim'] = deploy.family_cpu_seconds(dep.pid('cloudsim'))
     for name, pid in deploy.service_pids().items():
         out[name] = deploy.family_cpu_seconds(pid)
+    # PostgreSQL's share by the service its backends serve (their
+    # application_name); backends that ended stay in "postgresql".
+    for app, cpu in deploy.pg_backend_cpu(dep.db_url).items():
+        out['postgresql for ' + app] = cpu
     out['bench clients'] = _self_cpu()
     return out
 

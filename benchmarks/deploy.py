@@ -218,6 +218,29 @@ def service_pids():
     return out
 
 
+def pg_backend_cpu(db_url):
+    """{application_name: CPU seconds so far} of the PostgreSQL backends
+    now connected to ``db_url``'s database (the server runs here)."""
+    engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                'SELECT pid, application_name FROM pg_stat_activity '
+                'WHERE datname = current_database() '
+                'AND pid <> pg_backend_pid()')).fetchall()
+    finally:
+        engine.dispose()
+    out = {}
+    for pid, app in rows:
+        try:
+            cpu = cpu_seconds(pid)
+        except OSError:
+            continue
+        key = app or 'unnamed'
+        out[key] = out.get(key, 0.0) + cpu
+    return out
+
+
 def rss_mib(pid):
     with open('/proc/%d/status' % pid) as f:
         for line in f:

@@ -14,6 +14,9 @@ def _serve(sock=None):
     from caas.api import app as api_app
     from caas.api import server
     from caas.api import workers
+    from caas.db.sqlalchemy import engine as db_engine
+    # A connection for each request thread, and two to spare.
+    db_engine.size_pool_for(CONF.api.threads + 2)
     app = api_app.build_app(CONF)
     workers.settle_heap()
     httpd = server.serve(app, CONF.api.host, CONF.api.port,

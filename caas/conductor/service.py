@@ -23,6 +23,7 @@ from caas.conductor import manager
 from caas.conductor import ownership
 from caas.conf import CONF
 from caas.db import operations as db_ops
+from caas.db.sqlalchemy import engine as db_engine
 
 LOG = logging.getLogger(__name__)
 
@@ -52,6 +53,9 @@ class ConductorService:
         # The operator's Heat environment, read now: a missing or invalid
         # file stops the start (EnvironmentFileError), not a create.
         environment.check()
+        # Flow workers, and the RPC handlers, periodic tasks and heartbeat
+        # beside them.
+        db_engine.size_pool_for(CONF.conductor.workers + 8)
         self.clients = clients or cloud.CloudClients()
         self.runner = engine.FlowRunner(self.host, self.clients,
                                         CONF.conductor.workers)

@@ -10,8 +10,13 @@ opts = [
                help='SQLAlchemy URL of the caas database (PostgreSQL or '
                     'MySQL in production; SQLite for the embedded mode). '
                     'TaskFlow flow state is kept in the same database.'),
-    cfg.IntOpt('pool_size', default=10, min=1,
-               help='Connections kept open per process (not SQLite).'),
+    cfg.IntOpt('pool_size', min=1,
+               help='Connections kept open per process (not SQLite). '
+                    'Default: as many as the process has threads that use '
+                    'the database at once: [conductor] workers + 8 in a '
+                    'conductor, [api] threads + 2 in an API process; 10 '
+                    'elsewhere. A smaller pool closes and opens a '
+                    'connection for each transaction beyond it.'),
     cfg.IntOpt('max_overflow', default=20, min=0,
                help='Connections allowed beyond pool_size (not SQLite).'),
     cfg.IntOpt('connection_recycle_time', default=3600, min=-1,
