@@ -17,8 +17,12 @@ opts = [
                     'conductor, [api] threads + 2 in an API process; 10 '
                     'elsewhere. A smaller pool closes and opens a '
                     'connection for each transaction beyond it.'),
-    cfg.IntOpt('max_overflow', default=20, min=0,
-               help='Connections allowed beyond pool_size (not SQLite).'),
+    cfg.IntOpt('max_overflow', default=10, min=0,
+               help='Connections allowed beyond pool_size for a burst '
+                    '(not SQLite), each closed when returned. A process '
+                    'opens at most pool_size + max_overflow connections: '
+                    'keep the sum over every conductor and API process '
+                    'below the server\'s max_connections.'),
     cfg.IntOpt('connection_recycle_time', default=3600, min=-1,
                help='Seconds after which a pooled connection is replaced '
                     'before use (not SQLite; -1: never). Connections are '
