@@ -18,10 +18,12 @@ from caas.db.sqlalchemy import models
 from tests.integration.test_events_postgresql import *  # noqa: F401,F403
 from tests.integration.test_quota_postgresql import *  # noqa: F401,F403
 from tests.unit.conductor.test_flows import *  # noqa: F401,F403
+from tests.unit.db.test_make_cas import *  # noqa: F401,F403
 from tests.unit.db.test_operations import *  # noqa: F401,F403
 from tests.unit.db.test_purge import *  # noqa: F401,F403
 from tests.unit.db.test_scope import *  # noqa: F401,F403
 from tests.unit.db.test_start_delete import *  # noqa: F401,F403
+from tests.unit.conductor.conftest import PKI_KEY
 from tests.unit.conductor.conftest import make_runner, sim  # noqa: F401
 
 pytestmark = pytest.mark.openstack
@@ -32,6 +34,14 @@ pytestmark = pytest.mark.openstack
 @pytest.fixture
 def pg(maria_db):  # noqa: F811
     return maria_db
+
+
+# test_make_cas's ``store`` (SQLite and PostgreSQL): the conductor's CA
+# insert on MariaDB (INSERT ... ON DUPLICATE KEY UPDATE a no-op).
+@pytest.fixture
+def store(maria_db, conf):  # noqa: F811
+    conf('encryption_keys', [PKI_KEY], group='pki')
+    return 'mysql'
 
 
 def test_migrations_reach_head_and_the_tables_are_innodb(maria_db):
