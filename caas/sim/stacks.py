@@ -25,8 +25,11 @@ from caas.sim import validation
 def _record(cloud, name, project_id, user_id, files, parent=None, **extra):
     t = st.now()
     sid = st.new_uuid()
+    # A nested stack shares its parent's files (stored once with the root:
+    # caas.sim.state.stack_row); nobody changes a stack's files in place.
     stack = {'id': sid, 'name': name, 'project_id': project_id,
-             'user_id': user_id, 'files': dict(files or {}),
+             'user_id': user_id,
+             'files': files if parent is not None else dict(files or {}),
              'parent': parent['id'] if parent else None,
              'root_id': parent['root_id'] if parent else sid,
              'template': {}, 'params': {}, 'param_values': {},
