@@ -521,8 +521,12 @@ FUNCTIONS = {
 LAZY = ('if', 'not', 'and', 'or')
 
 
+_CONTAINERS = (dict, list)
+
+
 def resolve(value, ctx):
     """Evaluate every intrinsic function inside ``value``."""
+    # Leaves (most values) are taken as they are, without a call each.
     if isinstance(value, dict):
         if len(value) == 1:
             key, args = next(iter(value.items()))
@@ -533,9 +537,11 @@ def resolve(value, ctx):
                 if key not in LAZY:
                     args = resolve(args, ctx)
                 return FUNCTIONS[key](ctx, args)
-        return {k: resolve(v, ctx) for k, v in value.items()}
+        return {k: resolve(v, ctx) if isinstance(v, _CONTAINERS) else v
+                for k, v in value.items()}
     if isinstance(value, list):
-        return [resolve(v, ctx) for v in value]
+        return [resolve(v, ctx) if isinstance(v, _CONTAINERS) else v
+                for v in value]
     return value
 
 
