@@ -70,6 +70,24 @@ def parse(template):
     return _parse(template)
 
 
+@functools.lru_cache(maxsize=256)
+def _shared(text):
+    return orjson.loads(_parsed_text(text))
+
+
+def parse_shared(template):
+    """:func:`parse` for readers that change nothing they get (checks,
+    attribute look-ups): a string gives the same dict every time, not a
+    copy (the checks of a stack create looked at its nested templates
+    several times, each a copy of ~25 kB)."""
+    if isinstance(template, (str, bytes)):
+        try:
+            return _shared(template)
+        except (TypeError, orjson.JSONDecodeError):
+            pass
+    return _parse(template)
+
+
 def _parse(template):
     if isinstance(template, (str, bytes)):
         try:
@@ -375,7 +393,7 @@ def _validate_type(rtype, files, known_types, seen):
     if rtype in (files or {}):
         if rtype in seen:
             raise HOTError('Circular definition of %s' % rtype)
-        nested = parse(files[rtype])
+        nested = parse_shared(files[rtype])
         validate(nested, files, known_types, seen + (rtype,))
         return
     # Heat's create answers it as a failed validation, not a missing

@@ -33,7 +33,7 @@ def _check_definition(name, rtype, values, files, seen):
     if rtype in (files or {}):
         if rtype in seen:
             return
-        nested = hot.parse(files[rtype])
+        nested = hot.parse_shared(files[rtype])
         _provider_properties(name, nested, values)
         _validate_nested(nested, files, seen + (rtype,))
         return
