@@ -226,3 +226,27 @@ def test_every_caller_is_served_at_once():
         assert results == [200] * wanted
     finally:
         server.stop()
+
+
+def test_a_stack_sized_body_is_read_without_a_temporary_file(srv,
+                                                             monkeypatch):
+    from caas.sim import app as sim_app
+    made = []
+    original = sim_app._Request.make_tempfile
+
+    def counted(self):
+        made.append(1)
+        return original(self)
+
+    monkeypatch.setattr(sim_app._Request, 'make_tempfile', counted)
+    conn = connect(srv)
+    try:
+        for pad in (80 * 1024, 2 * 1024 * 1024):
+            status, _h, _b, _p = answer(
+                conn, 'POST', '/identity/v3/auth/tokens', body=_big_auth(pad),
+                headers={'Content-Type': 'application/json'})
+            assert status == 201
+    finally:
+        conn.close()
+    # Only the body beyond 1 MiB went to a file.
+    assert made == [1]
