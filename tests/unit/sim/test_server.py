@@ -250,3 +250,23 @@ def test_a_stack_sized_body_is_read_without_a_temporary_file(srv,
         conn.close()
     # Only the body beyond 1 MiB went to a file.
     assert made == [1]
+
+
+def test_a_client_that_half_closes_after_its_request_is_answered(srv):
+    # The real nodes' relay (caas.sim.realnodes.netns.Relay) passes a
+    # node's end of stream on to the cloud as a half close.
+    sock = socket.create_connection(('127.0.0.1', srv.port), timeout=30)
+    try:
+        sock.sendall(b'GET /identity/v3 HTTP/1.1\r\nHost: x\r\n\r\n')
+        sock.shutdown(socket.SHUT_WR)
+        data = b''
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        sock.close()
+    head, _, body = data.partition(b'\r\n\r\n')
+    assert head.startswith(b'HTTP/1.1 200 ')
+    assert json.loads(body)['version']['id'] == 'v3.14'
