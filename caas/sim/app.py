@@ -65,6 +65,14 @@ class _Sim(object):
 SERVICES = [keystone, trusts, nova, glance, heat, _Sim]
 
 
+class _Request(webob.Request):
+    # webob copies a body longer than 10 kB into a temporary file before
+    # it is read: a stack create (~80 kB of templates) paid a file's
+    # create, write and read. Up to 1 MiB it stays in memory (waitress
+    # holds it whole already); beyond, a temporary file as before.
+    request_body_tempfile_limit = 1024 * 1024
+
+
 class SimApp(object):
     """The WSGI callable; ``cloud`` is a ``caas.sim.state.Cloud``."""
 
@@ -85,7 +93,7 @@ class SimApp(object):
                 self.routes.append((service, method.split('|'), regex, func))
 
     def __call__(self, environ, start_response):
-        req = webob.Request(environ)
+        req = _Request(environ)
         path = req.path_info.rstrip('/') or '/'
         service = next((s for s in SERVICES
                         if path == s.PREFIX or

@@ -454,7 +454,7 @@ class Provider(NestedStack):
 
     def has_attribute(self, name, definition, files):
         try:
-            nested = hot.parse(files[definition['type']])
+            nested = hot.parse_shared(files[definition['type']])
         except (hot.HOTError, KeyError):
             return None
         return name in nested['outputs'] or name == 'OS::stack_id'

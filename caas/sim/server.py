@@ -1,22 +1,82 @@
-"""SimServer: the simulated cloud served over HTTP in a background thread."""
+"""SimServer: the simulated cloud served over HTTP in a background thread.
+
+The server is waitress (as ``caas-api``'s): keep-alive connections served
+by a fixed pool of threads. werkzeug's development server, used before,
+answered every request with ``Connection: close`` and started a thread per
+connection, so each of the ~4.4 cloud requests of a cluster create paid a
+TCP connection and a thread on both sides.
+"""
 
 import logging
 import threading
 
-from werkzeug import serving
+import waitress.server
 
+from caas.api import server as api_server
 from caas.sim import app as sim_app
 from caas.sim import state
 
 LOG = logging.getLogger(__name__)
 
+# Requests served at once. Handlers may sleep (the api_latency knob) and a
+# request waits in waitress's queue while every thread is busy, so there
+# is one thread for each caller that may wait on the cloud at once: two
+# conductors' flow workers and periodic tasks (2 x (32 + 4), the pool
+# caas.clients.cloud.pool_size keeps per conductor), two caas-api
+# processes' threads making reference checks (2 x 8), and as many again
+# for real nodes' signals, tests and tools: 128. An idle thread waits on
+# a condition and costs no CPU.
+THREADS = 128
+# Open connections accepted at once. Clients keep their connections
+# (each conductor and caas-api process pools 44 per host), and waitress
+# stops accepting at its default of 100, leaving a new client waiting
+# until an idle connection times out.
+CONNECTION_LIMIT = 1000
 
-class _Handler(serving.WSGIRequestHandler):
-    # Keep-alive connections, as a real cloud's WSGI server offers.
-    protocol_version = 'HTTP/1.1'
 
-    def log_request(self, code='-', size='-'):
-        LOG.debug('%s %s -> %s', self.command, self.path, code)
+class _Waitress(object):
+    """waitress serving ``app`` from a background thread; stoppable with
+    connections open (``caas.api.server.Server``'s stop, its channel)."""
+
+    def __init__(self, app, host, port, threads=THREADS):
+        api_server._use_http_date_cache()
+        self._server = waitress.server.create_server(
+            app, host=host, port=port, threads=threads,
+            connection_limit=CONNECTION_LIMIT, ident='caas-cloudsim',
+            # poll(), not select(): no limit at 1,024 descriptors.
+            asyncore_use_poll=True)
+        for listener in api_server._listeners(self._server):
+            listener.channel_class = api_server.Channel
+        self.port = int(self._server.effective_port)
+        self._thread = threading.Thread(target=self._server.run,
+                                        name='cloudsim', daemon=True)
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self, timeout=5):
+        """Close the listener and every connection, then end the threads
+        (a request being served finishes first, for up to ``timeout``)."""
+        if self._thread.is_alive():
+            try:
+                # The loop's own thread closes the dispatchers: closing
+                # them from here would race its poll(); an empty map ends
+                # the loop.
+                self._server.trigger.pull_trigger(self._close_all)
+            except OSError:
+                # The loop closed its trigger: it is ending already.
+                pass
+            self._thread.join(timeout)
+        else:
+            self._close_all()
+        self._server.task_dispatcher.shutdown(timeout=timeout)
+
+    def _close_all(self):
+        for dispatcher in list(self._server._map.values()):
+            try:
+                dispatcher.close()
+            except OSError:
+                pass
 
 
 class SimServer(object):
@@ -29,9 +89,10 @@ class SimServer(object):
 
     def __init__(self, host='127.0.0.1', port=0, state_dir=None,
                  container_infra_url=None, real_nodes=None,
-                 floating_ip_range=None, **knobs):
+                 floating_ip_range=None, threads=THREADS, **knobs):
         self.host = host
         self.port = port
+        self.threads = threads
         # The base root filesystem of real nodes (caas.sim.realnodes), or
         # 'auto' (the default place); None: every server is simulated.
         self.real_nodes = real_nodes
@@ -45,7 +106,6 @@ class SimServer(object):
                 self.floating_ip_range)
         self.app = sim_app.SimApp(self.cloud, container_infra_url)
         self._server = None
-        self._thread = None
 
     @property
     def url(self):
@@ -65,11 +125,9 @@ class SimServer(object):
                 self.real_nodes = realnodes.base_mod.default_path()
             # Refuse before listening, naming what is missing.
             realnodes.check(self.real_nodes)
-        self._server = serving.make_server(
-            self.host, self.port, self.app, threaded=True,
-            request_handler=_Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_port
+        self._server = _Waitress(self.app, self.host, self.port,
+                                 threads=self.threads)
+        self.port = self._server.port
         # Where nodes signal their wait-condition handles (caas.sim.signals).
         self.cloud.public_url = self.url
         if self.real_nodes:
@@ -80,12 +138,9 @@ class SimServer(object):
                     floating_ip_range=self.floating_ip_range)
             except realnodes.Unavailable:
                 server, self._server = self._server, None
-                server.server_close()
+                server.stop()
                 raise
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={'poll_interval': 0.05},
-                                        name='cloudsim', daemon=True)
-        self._thread.start()
+        self._server.start()
         LOG.info('Simulated cloud listening on %s', self.url)
         return self
 
@@ -93,11 +148,7 @@ class SimServer(object):
         server, self._server = self._server, None
         if server is None:
             return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        server.stop()
         backend, self.cloud.realnodes = self.cloud.realnodes, None
         if backend is not None:
             backend.close()

@@ -25,8 +25,11 @@ from caas.sim import validation
 def _record(cloud, name, project_id, user_id, files, parent=None, **extra):
     t = st.now()
     sid = st.new_uuid()
+    # A nested stack shares its parent's files (stored once with the root:
+    # caas.sim.state.stack_row); nobody changes a stack's files in place.
     stack = {'id': sid, 'name': name, 'project_id': project_id,
-             'user_id': user_id, 'files': dict(files or {}),
+             'user_id': user_id,
+             'files': files if parent is not None else dict(files or {}),
              'parent': parent['id'] if parent else None,
              'root_id': parent['root_id'] if parent else sid,
              'template': {}, 'params': {}, 'param_values': {},
@@ -123,7 +126,8 @@ def apply(cloud, stack, template, params, action, strict=True):
     ctx = context(cloud, stack)
     hot.evaluate_conditions(template, ctx)
     stack['resources'] = new = {}
-    for name in hot.creation_order(template):
+    deps = hot.dependency_map(template)
+    for name in hot.creation_order(template, deps):
         definition = template['resources'][name]
         if 'condition' in definition and \
                 not hot.condition(ctx, definition['condition']):
@@ -131,7 +135,7 @@ def apply(cloud, stack, template, params, action, strict=True):
         prev = old.pop(name, None)
         if prev is not None and prev.get('action') == 'INIT':
             prev = None       # waited and was never made
-        if _started_after(cloud, stack, definition, new) is None:
+        if _started_after(cloud, stack, deps[name], new) is None:
             new[name] = _waiting(name, definition, prev, t)
             continue
         _apply_one(cloud, stack, ctx, name, definition, prev, t)
@@ -151,12 +155,13 @@ def apply(cloud, stack, template, params, action, strict=True):
 AWAITED = ('OS::Heat::WaitCondition',)
 
 
-def _started_after(cloud, stack, definition, resources):
+def _started_after(cloud, stack, deps, resources):
     """When a resource may start: the latest completion of the wait
     conditions (and start of the formerly waiting resources) it depends
-    on; None while one of them is not complete or still waits itself."""
+    on (``deps``, the names); None while one of them is not complete or
+    still waits itself."""
     when = stack['started_at']
-    for dep in hot.dependencies(definition):
+    for dep in deps:
         res = resources.get(dep)
         if res is None:
             continue
@@ -229,12 +234,13 @@ def advance(cloud, stack):
     if not any(r.get('waiting') for r in stack['resources'].values()):
         return
     template = stack['template']
-    for name in hot.creation_order(template):
+    deps = hot.dependency_map(template)
+    for name in hot.creation_order(template, deps):
         res = stack['resources'].get(name)
         if res is None or not res.get('waiting'):
             continue
         definition = template['resources'][name]
-        when = _started_after(cloud, stack, definition, stack['resources'])
+        when = _started_after(cloud, stack, deps[name], stack['resources'])
         if when is None:
             continue
         res.pop('waiting')

@@ -150,6 +150,55 @@ def new_uuid():
     return str(uuid.uuid4())
 
 
+# A nested stack's files are its parent's (the same dict) from its create
+# until an update gives the root stack new ones. Its stored record then says
+# so instead of holding a copy: a cluster's stack record was written with its
+# templates five times over (~300 kB of its ~510 kB, at every change).
+FILES_OF_PARENT = 'files_of_parent'
+
+
+def stack_row(stack, parent_files=None):
+    """The record of a top-level stack as stored (the live record is not
+    changed: what differs is copied)."""
+    row = stack
+    if parent_files is not None and stack.get('files') is parent_files:
+        row = dict(stack)
+        del row['files']
+        row[FILES_OF_PARENT] = True
+    resources = None
+    for name, res in stack['resources'].items():
+        nested = res.get('nested')
+        if not nested:
+            continue
+        nested_row = stack_row(nested, stack.get('files'))
+        if nested_row is not nested:
+            if resources is None:
+                resources = dict(stack['resources'])
+            resources[name] = dict(res, nested=nested_row)
+    if resources is not None:
+        if row is stack:
+            row = dict(stack)
+        row['resources'] = resources
+    return row
+
+
+def _stack_loaded(stack, parent_files=None):
+    """A stored stack record made live again (in place)."""
+    if stack.pop(FILES_OF_PARENT, False):
+        stack['files'] = parent_files
+    for res in stack['resources'].values():
+        if res.get('nested'):
+            _stack_loaded(res['nested'], stack.get('files'))
+    return stack
+
+
+def loaded_records(data):
+    """{kind: {id: record}} as the store gave it, made live."""
+    for stack in (data.get('stacks') or {}).values():
+        _stack_loaded(stack)
+    return data
+
+
 class Table(dict):
     """A kind's records by id; notes which ids were set or removed."""
 
@@ -204,7 +253,7 @@ class Cloud(object):
         # expiring, stacks and servers whose deletion finishes.
         self._expiries = []
         self.store = store_mod.Store(state_dir)
-        loaded = self.store.load()
+        loaded = loaded_records(self.store.load())
         self.data = {kind: Table(kind, self._dirty, loaded.get(kind, {}))
                      for kind in KINDS}
         for kind in ('fixed', 'floating'):
@@ -245,6 +294,8 @@ class Cloud(object):
                 rec = self.data[kind].get(rid)
                 if rec is None:
                     deletes.append((kind, rid))
+                elif kind == 'stacks':
+                    upserts.append((kind, rid, stack_row(rec)))
                 else:
                     upserts.append((kind, rid, rec))
             self.store.write(upserts, deletes)

@@ -33,11 +33,27 @@ def _check_definition(name, rtype, values, files, seen):
     if rtype in (files or {}):
         if rtype in seen:
             return
-        nested = hot.parse(files[rtype])
+        nested = hot.parse_shared(files[rtype])
         _provider_properties(name, nested, values)
-        validate(nested, files, {}, seen + (rtype,))
+        _validate_nested(nested, files, seen + (rtype,))
         return
     resources.type_of(rtype).validate(name, values)
+
+
+# Nested templates (checked with their parameters unknown) that passed,
+# by their text: a cluster's are the same for every cluster.
+_VALID_NESTED = set()
+
+
+def _validate_nested(template, files, seen):
+    key = hot.content_key(template, files, seen)
+    if key is not None and key in _VALID_NESTED:
+        return
+    validate(template, files, {}, seen)
+    if key is not None:
+        if len(_VALID_NESTED) >= hot._CACHE_SIZE:
+            _VALID_NESTED.clear()
+        _VALID_NESTED.add(key)
 
 
 def _attribute_refs(template):

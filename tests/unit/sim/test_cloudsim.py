@@ -12,6 +12,7 @@ from keystoneauth1 import session as ks_session
 from novaclient import client as nova_client
 
 from caas.sim import server as sim_server
+from caas.sim import state as sim_state
 from caas.sim import store as sim_store
 
 MEMBER = """
@@ -108,7 +109,7 @@ def assert_store_matches(cloud, state_dir):
     with cloud.lock:
         cloud.save()
         live = plain(cloud.data)
-    stored = sim_store.Store(state_dir).load()
+    stored = sim_state.loaded_records(sim_store.Store(state_dir).load())
     assert plain({k: stored.get(k, {}) for k in live}) == live
 
 

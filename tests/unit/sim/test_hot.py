@@ -130,3 +130,101 @@ def test_a_template_with_floats_json_cannot_write_still_parses():
         tpl = hot.parse(text)
         assert tpl['parameters']['p']['default'] == float('inf')
         assert tpl['outputs']['o']['value'] != tpl['outputs']['o']['value']
+
+
+PROVIDER = '''
+heat_template_version: rocky
+parameters:
+  size: {type: number}
+resources:
+  inner: {type: OS::Heat::None}
+outputs:
+  out: {value: {get_attr: [inner, show]}}
+'''
+
+
+def _with_provider():
+    return {'heat_template_version': 'rocky', 'resources': {
+        'p': {'type': 'provider.yaml', 'properties': {'size': 1}},
+        'q': {'type': 'OS::Heat::None', 'properties': {
+            'a': {'get_attr': [{'not': 'a call'}, 'x']},
+            'b': [{'get_resource': 'p'}, {'get_attr': ['p', 'out', 0]}]}}}}
+
+
+def test_the_call_walk_finds_calls_in_document_order():
+    value = {'a': [{'get_attr': ['x', {'get_resource': 'y'}]}],
+             'b': {'get_resource': 'z'}, 'c': 'get_resource'}
+    assert hot._walk_calls(value, ('get_attr', 'get_resource')) == [
+        ('get_attr', ['x', {'get_resource': 'y'}]),
+        ('get_resource', 'y'), ('get_resource', 'z')]
+
+
+def test_dependency_map_is_dependencies_of_each_resource():
+    tpl = hot.parse(_with_provider())
+    deps = hot.dependency_map(tpl)
+    assert deps == {name: tuple(hot.dependencies(d))
+                    for name, d in tpl['resources'].items()}
+    assert deps['q'] == ('p',)
+
+
+def test_dependencies_known_by_text_follow_the_text():
+    one = hot.parse({'heat_template_version': 'rocky', 'resources': {
+        'a': {'type': 'OS::Heat::None', 'depends_on': 'b'},
+        'b': {'type': 'OS::Heat::None'}}})
+    assert hot.creation_order(one) == ['b', 'a']
+    # The same names, other dependencies: not the first template's answer.
+    two = hot.parse({'heat_template_version': 'rocky', 'resources': {
+        'a': {'type': 'OS::Heat::None'},
+        'b': {'type': 'OS::Heat::None', 'depends_on': 'a'}}})
+    assert hot.creation_order(two) == ['a', 'b']
+    assert hot.creation_order(one) == ['b', 'a']
+
+
+def test_a_template_that_passed_is_refused_with_other_files_or_types():
+    tpl = hot.parse(_with_provider())
+    files = {'provider.yaml': PROVIDER}
+    hot.validate(tpl, files, resources.TYPES)
+    hot.validate(tpl, files, resources.TYPES)
+    # The same template: without the provider's file, or without a type
+    # it uses, it is refused every time (a refusal is never remembered).
+    for _ in range(2):
+        with pytest.raises(hot.HOTError) as err:
+            hot.validate(tpl, {}, resources.TYPES)
+        assert 'provider.yaml' in err.value.message
+    without_none = {k: v for k, v in resources.TYPES.items()
+                    if k != 'OS::Heat::None'}
+    with pytest.raises(hot.HOTError) as err:
+        hot.validate(tpl, files, without_none)
+    assert 'OS::Heat::None' in err.value.message
+    # A broken provider file under the same name is looked at again.
+    with pytest.raises(hot.HOTError):
+        hot.validate(tpl, {'provider.yaml': PROVIDER.replace(
+            'OS::Heat::None', 'OS::No::Such')}, resources.TYPES)
+
+
+def test_a_shared_parse_is_one_dict_and_a_parse_a_copy_of_it():
+    shared = hot.parse_shared(PROVIDER)
+    assert hot.parse_shared(PROVIDER) is shared
+    copy = hot.parse(PROVIDER)
+    assert copy == shared and copy is not shared
+    copy['resources']['extra'] = {'type': 'OS::Heat::None'}
+    assert 'extra' not in hot.parse_shared(PROVIDER)
+    assert 'extra' not in hot.parse(PROVIDER)['resources']
+
+
+def test_a_nested_template_that_passed_does_not_pass_another():
+    from caas.sim import stacks
+    from caas.sim import state
+    cloud = state.Cloud()
+    bad = PROVIDER.replace('inner: {type: OS::Heat::None}',
+                           'inner: {type: OS::Neutron::FloatingIP}')
+    with cloud.lock:
+        stacks.create_stack(cloud, 'good', 'p', 'u', _with_provider(), {},
+                            {'provider.yaml': PROVIDER})
+        for name in ('bad1', 'bad2'):
+            with pytest.raises(hot.HOTError) as err:
+                stacks.create_stack(cloud, name, 'p', 'u', _with_provider(),
+                                    {}, {'provider.yaml': bad})
+            assert 'floating_network' in err.value.message
+        stacks.create_stack(cloud, 'good2', 'p', 'u', _with_provider(), {},
+                            {'provider.yaml': PROVIDER})

@@ -127,3 +127,64 @@ def test_a_record_reads_back_as_the_json_it_was(tmp_path):
     loaded = store.Store(str(tmp_path)).load()['stacks']
     assert loaded['s1'] == json.loads(json.dumps(record))
     assert loaded['s2'] == {'id': 's2', 'n': 1}
+
+
+def _nested(stack):
+    for res in stack['resources'].values():
+        if res.get('nested'):
+            yield res['nested']
+            yield from _nested(res['nested'])
+
+
+def test_nested_stacks_files_are_stored_once_with_the_root(tmp_path):
+    srv_dir = str(tmp_path)
+    cloud = state.Cloud(state_dir=srv_dir)
+    from caas.sim import stacks
+    from tests.unit.sim.test_cloudsim import CLUSTER, MEMBER
+    files = {'member.yaml': MEMBER}
+    with cloud.lock:
+        stack = stacks.create_stack(
+            cloud, 'c1', 'p', 'u', CLUSTER, {'count': 2, 'image': 'x'},
+            files)
+        cloud.save()
+    nested = list(_nested(stack))
+    assert len(nested) == 3  # the group and its two members
+    assert all(n['files'] is stack['files'] for n in nested)
+    row = json.loads(cloud.store.conn.execute(
+        'SELECT body FROM records WHERE id = ?', (stack['id'],)).fetchone()[0])
+    # The files are in the row once: the root's.
+    assert [s.get('files') for s in _nested(row)] == [None] * 3
+    assert [s.get(state.FILES_OF_PARENT) for s in _nested(row)] == [True] * 3
+    assert row['files'] == files
+    # The live record was not changed by writing it.
+    assert all(n['files'] is stack['files'] for n in _nested(stack))
+    again = state.Cloud(state_dir=srv_dir)
+    loaded = again.data['stacks'][stack['id']]
+    assert json.loads(json.dumps(loaded)) == json.loads(json.dumps(stack))
+    assert all(n['files'] is loaded['files'] for n in _nested(loaded))
+
+
+def test_an_update_with_new_files_keeps_the_nested_stacks_own(tmp_path):
+    """An update that gives the root new files leaves a nested stack with
+    the files it had (they are then written with it), as before files were
+    stored once."""
+    from caas.sim import stacks
+    from tests.unit.sim.test_cloudsim import CLUSTER, MEMBER
+    cloud = state.Cloud(state_dir=str(tmp_path))
+    with cloud.lock:
+        stack = stacks.create_stack(
+            cloud, 'c1', 'p', 'u', CLUSTER, {'count': 1, 'image': 'x'},
+            {'member.yaml': MEMBER})
+        cloud.save()
+        old_files = stack['files']
+        stacks.update_stack(cloud, stack, files={'extra.yaml': 'x: 1'},
+                            existing=True, params={'count': 1})
+        cloud.save()
+    assert stack['files'] is not old_files
+    group = next(_nested(stack))
+    kept = group['files']
+    again = state.Cloud(state_dir=str(tmp_path))
+    loaded = again.data['stacks'][stack['id']]
+    assert next(_nested(loaded))['files'] == kept == old_files
+    assert loaded['files'] == stack['files']
+    assert json.loads(json.dumps(loaded)) == json.loads(json.dumps(stack))
