@@ -17,9 +17,7 @@ machine's load), ``--profile FILE`` writes their statistics (pstats).
 Prints figures; asserts nothing about time.
 """
 
-import argparse
 import cProfile
-import json
 import os
 import pstats
 import statistics
@@ -156,23 +154,7 @@ def run(creates=60, calls=False, profile=None, out=print):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--creates', type=int, default=60)
-    parser.add_argument('--calls', action='store_true',
-                        help='count Python calls (slower: CPU then '
-                             'includes the profiler)')
-    parser.add_argument('--profile', metavar='FILE',
-                        help='write cProfile statistics of the measured '
-                             'creates')
-    parser.add_argument('--json', action='store_true',
-                        help='print the figures as one JSON line')
-    args = parser.parse_args(argv)
-    harness.quiet_logs()
-    result = run(args.creates, args.calls, args.profile,
-                 out=(lambda _line: None) if args.json else print)
-    if args.json:
-        print(json.dumps(result))
-    return 0
+    return harness.per_create_main(run, __doc__, argv, creates=60)
 
 
 if __name__ == '__main__':

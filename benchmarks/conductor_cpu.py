@@ -17,9 +17,7 @@ cProfile statistics (pstats) over every measured create.
 Prints figures; asserts nothing about time.
 """
 
-import argparse
 import cProfile
-import json
 import os
 import pstats
 import statistics
@@ -199,24 +197,7 @@ def _wait(runner, op_id, timeout=120):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--creates', type=int, default=30)
-    parser.add_argument('--calls', action='store_true',
-                        help='count Python calls (slower: CPU then '
-                             'includes the profiler)')
-    parser.add_argument('--profile', metavar='FILE',
-                        help='write cProfile statistics of the measured '
-                             'creates')
-    parser.add_argument('--json', action='store_true',
-                        help='print the figures as one JSON line '
-                             '(make bench)')
-    args = parser.parse_args(argv)
-    harness.quiet_logs()
-    result = run(args.creates, args.calls, args.profile,
-                 out=(lambda _line: None) if args.json else print)
-    if args.json:
-        print(json.dumps(result))
-    return 0
+    return harness.per_create_main(run, __doc__, argv, creates=30)
 
 
 if __name__ == '__main__':

@@ -171,3 +171,30 @@ def stop(proc, sig, timeout):
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def per_create_main(run, doc, argv=None, creates=30):
+    """The command line of an in-process CPU-per-create benchmark
+    (``conductor_cpu.py``, ``cloudsim_cpu.py``): ``--creates N``,
+    ``--calls``, ``--profile FILE`` and ``--json`` (one JSON line, for
+    ``make bench``), passed to ``run(creates, calls, profile, out=...)``."""
+    import argparse
+    import json
+    parser = argparse.ArgumentParser(description=doc.split('\n')[0])
+    parser.add_argument('--creates', type=int, default=creates)
+    parser.add_argument('--calls', action='store_true',
+                        help='count Python calls (slower: CPU then '
+                             'includes the profiler)')
+    parser.add_argument('--profile', metavar='FILE',
+                        help='write cProfile statistics of the measured '
+                             'creates')
+    parser.add_argument('--json', action='store_true',
+                        help='print the figures as one JSON line '
+                             '(make bench)')
+    args = parser.parse_args(argv)
+    quiet_logs()
+    result = run(args.creates, args.calls, args.profile,
+                 out=(lambda _line: None) if args.json else print)
+    if args.json:
+        print(json.dumps(result))
+    return 0
