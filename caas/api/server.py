@@ -143,26 +143,31 @@ def _listeners(server):
 class Server:
     """A waitress server running in a background thread.
 
-    ``port`` is the bound port (useful when asked for port 0).
+    ``port`` is the bound port (useful when asked for port 0). ``ident``
+    names the server (its ``Server`` header, its thread, its log lines);
+    ``options`` are more of waitress's, over caas-api's own.
     """
 
-    def __init__(self, app, host, port, threads, sock=None):
+    def __init__(self, app, host, port, threads, sock=None, ident='caas-api',
+                 **options):
         _use_http_date_cache()
         where = {'sockets': [sock]} if sock is not None else \
             {'host': host, 'port': port}
-        self._server = waitress.server.create_server(
-            app, threads=threads, **where,
-            clear_untrusted_proxy_headers=True, ident='caas-api',
+        options = dict({
+            'clear_untrusted_proxy_headers': True,
             # Reading ahead is what lets waitress notice that a client went
             # away (environ['waitress.client_disconnected']): an event
             # stream then frees its thread at once.
-            channel_request_lookahead=1)
+            'channel_request_lookahead': 1}, **options)
+        self.ident = ident
+        self._server = waitress.server.create_server(
+            app, threads=threads, ident=ident, **where, **options)
         for listener in _listeners(self._server):
             listener.channel_class = Channel
         self.host = self._server.effective_host
         self.port = int(self._server.effective_port)
         self._thread = threading.Thread(target=self._server.run,
-                                        name='caas-api', daemon=True)
+                                        name=ident, daemon=True)
 
     @property
     def url(self):
@@ -170,7 +175,7 @@ class Server:
 
     def start(self):
         self._thread.start()
-        LOG.info('caas-api listening on %s', self.url)
+        LOG.info('%s listening on %s', self.ident, self.url)
         return self
 
     def stop(self, timeout=5):
@@ -186,8 +191,10 @@ class Server:
         else:
             self._close_all()
         self._server.task_dispatcher.shutdown(timeout=timeout)
-        self._thread.join(timeout)
-        LOG.info('caas-api on %s stopped', self.url)
+        if self._thread.ident is not None:
+            # (A server never started has no thread to wait for.)
+            self._thread.join(timeout)
+        LOG.info('%s on %s stopped', self.ident, self.url)
 
     def _close_all(self):
         for channel in list(self._server._map.values()):

@@ -8,9 +8,6 @@ TCP connection and a thread on both sides.
 """
 
 import logging
-import threading
-
-import waitress.server
 
 from caas.api import server as api_server
 from caas.sim import app as sim_app
@@ -32,51 +29,6 @@ THREADS = 128
 # stops accepting at its default of 100, leaving a new client waiting
 # until an idle connection times out.
 CONNECTION_LIMIT = 1000
-
-
-class _Waitress(object):
-    """waitress serving ``app`` from a background thread; stoppable with
-    connections open (``caas.api.server.Server``'s stop, its channel)."""
-
-    def __init__(self, app, host, port, threads=THREADS):
-        api_server._use_http_date_cache()
-        self._server = waitress.server.create_server(
-            app, host=host, port=port, threads=threads,
-            connection_limit=CONNECTION_LIMIT, ident='caas-cloudsim',
-            # poll(), not select(): no limit at 1,024 descriptors.
-            asyncore_use_poll=True)
-        for listener in api_server._listeners(self._server):
-            listener.channel_class = api_server.Channel
-        self.port = int(self._server.effective_port)
-        self._thread = threading.Thread(target=self._server.run,
-                                        name='cloudsim', daemon=True)
-
-    def start(self):
-        self._thread.start()
-
-    def stop(self, timeout=5):
-        """Close the listener and every connection, then end the threads
-        (a request being served finishes first, for up to ``timeout``)."""
-        if self._thread.is_alive():
-            try:
-                # The loop's own thread closes the dispatchers: closing
-                # them from here would race its poll(); an empty map ends
-                # the loop.
-                self._server.trigger.pull_trigger(self._close_all)
-            except OSError:
-                # The loop closed its trigger: it is ending already.
-                pass
-            self._thread.join(timeout)
-        else:
-            self._close_all()
-        self._server.task_dispatcher.shutdown(timeout=timeout)
-
-    def _close_all(self):
-        for dispatcher in list(self._server._map.values()):
-            try:
-                dispatcher.close()
-            except OSError:
-                pass
 
 
 class SimServer(object):
@@ -125,8 +77,14 @@ class SimServer(object):
                 self.real_nodes = realnodes.base_mod.default_path()
             # Refuse before listening, naming what is missing.
             realnodes.check(self.real_nodes)
-        self._server = _Waitress(self.app, self.host, self.port,
-                                 threads=self.threads)
+        self._server = api_server.Server(
+            self.app, self.host, self.port, self.threads,
+            ident='caas-cloudsim', connection_limit=CONNECTION_LIMIT,
+            # poll(), not select(): no limit at 1,024 descriptors.
+            asyncore_use_poll=True,
+            # caas-api's read-ahead is for its event streams; the cloud's
+            # requests are answered as they come.
+            channel_request_lookahead=0)
         self.port = self._server.port
         # Where nodes signal their wait-condition handles (caas.sim.signals).
         self.cloud.public_url = self.url
