@@ -105,12 +105,7 @@ def run(creates=60, calls=False, profile=None, out=print):
     runner = None
     try:
         conductor_cpu._configure(db_url, sim)
-        template = db_api.create_cluster_template({
-            'name': 'cpu', 'coe': 'kubernetes', 'image_id': 'ubuntu-jammy',
-            'project_id': 'bench', 'server_type': 'vm',
-            'cluster_distro': 'ubuntu', 'flavor_id': 'm1.small',
-            'master_flavor_id': 'm1.small', 'keypair_id': 'default',
-            'external_network_id': 'public', 'labels': {}}).uuid
+        template = conductor_cpu._template()
         runner = flow_engine.FlowRunner('simcpu-bench', cloud.CloudClients(),
                                         workers=1)
         per_create, counts0, server0 = [], None, None

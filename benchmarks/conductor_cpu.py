@@ -57,6 +57,18 @@ def _configure(db_url, sim):
     migration.upgrade()
 
 
+def _template():
+    """The Kubernetes template the creates use; its uuid."""
+    from caas.db import api as db_api
+
+    return db_api.create_cluster_template({
+        'name': 'cpu', 'coe': 'kubernetes', 'image_id': 'ubuntu-jammy',
+        'project_id': 'bench', 'server_type': 'vm',
+        'cluster_distro': 'ubuntu', 'flavor_id': 'm1.small',
+        'master_flavor_id': 'm1.small', 'keypair_id': 'default',
+        'external_network_id': 'public', 'labels': {}}).uuid
+
+
 def _new_cluster(template):
     """A cluster as ``POST /v1/clusters`` writes it: no CA (the create's
     stack step makes them, in the conductor)."""
@@ -137,12 +149,7 @@ def run(creates=30, calls=False, profile=None, out=print):
     runner = None
     try:
         _configure(db_url, sim)
-        template = db_api.create_cluster_template({
-            'name': 'cpu', 'coe': 'kubernetes', 'image_id': 'ubuntu-jammy',
-            'project_id': 'bench', 'server_type': 'vm',
-            'cluster_distro': 'ubuntu', 'flavor_id': 'm1.small',
-            'master_flavor_id': 'm1.small', 'keypair_id': 'default',
-            'external_network_id': 'public', 'labels': {}}).uuid
+        template = _template()
         runner = flow_engine.FlowRunner('cpu-bench', cloud.CloudClients(),
                                         workers=1)
         meter = _Meter(calls or profile)
