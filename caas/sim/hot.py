@@ -281,7 +281,9 @@ def content_key(*values):
         return None
 
 
-def _remember(cache, key, value=None):
+def remember(cache, key, value=None):
+    """Keep ``key`` (in a set) or ``key: value`` (in a dict) in one of the
+    template caches, emptied when it holds _CACHE_SIZE entries."""
     if len(cache) >= _CACHE_SIZE:
         cache.clear()
     if isinstance(cache, set):
@@ -301,7 +303,7 @@ def dependency_map(template):
         found = {name: tuple(dependencies(definition or {}))
                  for name, definition in resources.items()}
         if key is not None:
-            _remember(_DEPENDENCY_MAPS, key, found)
+            remember(_DEPENDENCY_MAPS, key, found)
     return found
 
 
@@ -345,7 +347,7 @@ def validate(template, files, known_types, _seen=()):
         return
     _validate(template, files, known_types, _seen)
     if key is not None:
-        _remember(_VALID, key)
+        remember(_VALID, key)
 
 
 def _validate(template, files, known_types, _seen):

@@ -51,9 +51,7 @@ def _validate_nested(template, files, seen):
         return
     validate(template, files, {}, seen)
     if key is not None:
-        if len(_VALID_NESTED) >= hot._CACHE_SIZE:
-            _VALID_NESTED.clear()
-        _VALID_NESTED.add(key)
+        hot.remember(_VALID_NESTED, key)
 
 
 def _attribute_refs(template):
