@@ -221,7 +221,9 @@ class CpuCap:
     the processes it drives, a second one finds no CPU and the ratio of
     two conductors to one says nothing about caas; capped, it says whether
     conductors scale out (no shared lock, queue or duplicated work). Needs
-    root and a cgroup v1 ``cpu`` hierarchy or cgroup v2.
+    root and a cgroup v1 ``cpu`` hierarchy, or cgroup v2 with the ``cpu``
+    controller enabled for the root's children (else an OSError:
+    ``make bench`` then prints the capped rows as skipped).
     """
 
     V1 = '/sys/fs/cgroup/cpu'
