@@ -358,8 +358,6 @@ def run(clusters, conductors=1, timeout=900, out=print, profile=None,
         requests0 = dep.sim_requests()
         ticks0 = machine_ticks()
         procs0 = process_cpu(dep, conductors)
-        cpu0s = [deploy.cpu_seconds(p) for p in pids]
-        cpu0 = sum(cpu0s)
         threads0 = [thread_cpu(p) for p in pids]
         posted, post_lat, lock = {}, [], threading.Lock()
         deadline = harness.Deadline(timeout)
@@ -408,18 +406,18 @@ def run(clusters, conductors=1, timeout=900, out=print, profile=None,
             time.sleep(0.5)
         stop.set()
         poller.join(10)
-        cpu_ends = [deploy.cpu_seconds(p) for p in pids]
         ticks1 = machine_ticks()
         procs1 = process_cpu(dep, conductors)
         requests1 = dep.sim_requests()
-        cpu_end = sum(cpu_ends)
-        cpu_per_pid = [b - a for a, b in zip(cpu0s, cpu_ends)]
+        # Each conductor's whole process (it starts no child process).
+        cpu_per_pid = [procs1['conductor %d' % i] - procs0['conductor %d' % i]
+                       for i in range(conductors)]
         threads1 = [thread_cpu(p) for p in pids]
         for spy in spies:
             stop_profile(spy)
         ok = [u for u, (t, st) in done.items() if st == 'CREATE_COMPLETE']
         last = max((done[u][0] for u in ok), default=start)
-        cpu = cpu_end - cpu0
+        cpu = sum(cpu_per_pid)
         e2e = [done[u][0] - posted[u] for u in ok if u in posted]
         row = {
             'clusters': clusters, 'conductors': conductors,

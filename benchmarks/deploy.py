@@ -152,31 +152,8 @@ def seed_sim_stacks(state_dir, stack_ids):
     db.close()
 
 
-def cpu_seconds(pid):
-    """User + system CPU seconds of a process so far."""
-    with open('/proc/%d/stat' % pid) as f:
-        fields = f.read().rsplit(')', 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def tree_cpu_seconds(pid):
-    """CPU seconds of a process and of its children now alive (caas-api's
-    worker processes)."""
-    total = cpu_seconds(pid)
-    try:
-        with open('/proc/%d/task/%d/children' % (pid, pid)) as f:
-            children = [int(c) for c in f.read().split()]
-    except OSError:
-        children = []
-    for child in children:
-        try:
-            total += cpu_seconds(child)
-        except OSError:
-            pass
-    return total
-
-
 def _stat(pid):
+    """The fields of ``/proc/PID/stat`` after the command's name."""
     with open('/proc/%d/stat' % pid) as f:
         return f.read().rsplit(')', 1)[1].split()
 
@@ -187,6 +164,24 @@ def _children(pid):
             return [int(c) for c in f.read().split()]
     except OSError:
         return []
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of a process so far."""
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def tree_cpu_seconds(pid):
+    """CPU seconds of a process and of its children now alive (caas-api's
+    worker processes)."""
+    total = cpu_seconds(pid)
+    for child in _children(pid):
+        try:
+            total += cpu_seconds(child)
+        except OSError:
+            pass
+    return total
 
 
 def family_cpu_seconds(pid):
@@ -221,15 +216,9 @@ def service_pids():
 def pg_backend_cpu(db_url):
     """{application_name: CPU seconds so far} of the PostgreSQL backends
     now connected to ``db_url``'s database (the server runs here)."""
-    engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(sa.text(
-                'SELECT pid, application_name FROM pg_stat_activity '
-                'WHERE datname = current_database() '
-                'AND pid <> pg_backend_pid()')).fetchall()
-    finally:
-        engine.dispose()
+    rows = _query(db_url, 'SELECT pid, application_name '
+                  'FROM pg_stat_activity WHERE datname = current_database() '
+                  'AND pid <> pg_backend_pid()')
     out = {}
     for pid, app in rows:
         try:
@@ -252,10 +241,16 @@ def rss_mib(pid):
 def pg_writes(db_url):
     """{table: rows inserted + updated + deleted so far}, from PostgreSQL's
     statistics (flushed by the server about every 0.5 s)."""
-    engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text(
-            'SELECT relname, n_tup_ins + n_tup_upd + n_tup_del '
-            'FROM pg_stat_user_tables')).fetchall()
-    engine.dispose()
+    rows = _query(db_url, 'SELECT relname, n_tup_ins + n_tup_upd + '
+                  'n_tup_del FROM pg_stat_user_tables')
     return {name: int(n) for name, n in rows}
+
+
+def _query(db_url, sql):
+    """The rows of one statement, on a connection of its own."""
+    engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text(sql)).fetchall()
+    finally:
+        engine.dispose()

@@ -6,9 +6,10 @@ touches no cloud. A cluster's CAs are made by its create in the conductor:
 until then each of the three answers 409 naming the cluster. CA rotation
 (``PATCH``, microversion 1.5) writes the new CAs in the same transaction
 as a ``cluster_ca_rotate`` operation (refused with 409 while another
-operation holds the cluster, the CAs unchanged), then casts it: the conductor hands the new certificates to the nodes
-through a stack update. Private keys never leave this module's callees:
-responses carry certificates only.
+operation holds the cluster, the CAs unchanged), then casts it: the
+conductor hands the new certificates to the nodes through a stack update.
+Private keys never leave this module's callees: responses carry
+certificates only.
 """
 
 import flask
