@@ -198,18 +198,60 @@ def family_cpu_seconds(pid):
     return total
 
 
+def listener_pid(port, host='127.0.0.1'):
+    """The PID of the process that listens on host:port (TCP, IPv4), or
+    None: the socket's inode from ``/proc/net/tcp``, then the process that
+    holds it among ``/proc/*/fd``."""
+    want = '%s:%04X' % (''.join('%02X' % int(b) for b in
+                                reversed(host.split('.'))), port)
+    inode = None
+    with open('/proc/net/tcp') as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            # State 0A: LISTEN.
+            if fields[1] == want and fields[3] == '0A':
+                inode = fields[9]
+                break
+    if inode is None:
+        return None
+    target = 'socket:[%s]' % inode
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        fd_dir = '/proc/%s/fd' % entry
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(os.path.join(fd_dir, fd)) == target:
+                    return int(entry)
+            except OSError:
+                continue
+    return None
+
+
 def service_pids():
     """{'postgresql': postmaster pid, 'rabbitmq': beam pid} of
-    ``tools/services.sh`` (those it can find)."""
+    ``tools/services.sh`` (those it can find): from their PID files, else
+    from the process that listens on their port (a PID file was seen gone
+    while its broker ran)."""
     base = os.environ.get('CAAS_SERVICES_DIR', '/tmp/caas-services')
     out = {}
-    for name, path in (('postgresql', 'pg/postmaster.pid'),
-                       ('rabbitmq', 'rabbit/rabbit.pid')):
+    for name, path, port_var, port in (
+            ('postgresql', 'pg/postmaster.pid', 'CAAS_PG_PORT', 25432),
+            ('rabbitmq', 'rabbit/rabbit.pid', 'CAAS_RABBIT_PORT', 25672)):
         try:
             with open(os.path.join(base, path)) as f:
                 out[name] = int(f.readline().strip())
+            continue
         except (OSError, ValueError):
             pass
+        pid = listener_pid(int(os.environ.get(port_var, port)))
+        if pid is not None:
+            out[name] = pid
     return out
 
 
