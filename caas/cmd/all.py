@@ -7,7 +7,6 @@ and restarted caas-all finds its clusters, stacks and servers again and the
 conductor resumes what was in progress.
 """
 
-import gc
 import os
 import sys
 
@@ -185,33 +184,6 @@ class AllInOne:
         rpc.cleanup()
 
 
-# The collector's thresholds once started: a young collection after 10,000
-# net allocations instead of 700 (Python's default), the rest as Python's.
-GC_THRESHOLDS = (10000, 10, 10)
-
-
-def settle_heap():
-    """Once started, the objects alive (modules, configuration, the API
-    application, the conductor and the simulated cloud: ~195,000) are
-    moved out of the garbage collector's reach, as caas-api's workers do,
-    and young collections are made rarer.
-
-    Every full collection walked the whole heap with the interpreter lock
-    held, and in caas-all every API request, flow and simulated-cloud call
-    waits meanwhile. During a fill of 1,000 clusters there was one every
-    4-5 s, of 0.1-1.3 s at a load average of 10: the tail of the template
-    list, whose own time is 2-7 ms. Frozen, the start's objects are no
-    longer walked; with the young generations collected 14 times less
-    often, a flow's objects (alive for one step) are rarely still alive
-    at a collection, so few reach the old generation: 1 full collection
-    during such a fill instead of 17-20, 4 s of the collector's CPU
-    instead of 12. A middle collection then walks up to ~100,000 objects
-    (60-80 ms of CPU, every ~6 s during a fill)."""
-    from caas.api import workers
-    workers.settle_heap()
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
 def _real_banner(aio):
     backend = aio.sim.cloud.realnodes
     if backend is None:
@@ -249,7 +221,7 @@ def main(argv=None):
               'Choose other ports with --port and --sim-port.' % exc,
               file=sys.stderr)
         return 1
-    settle_heap()
+    cmd.settle_heap()
     print(BANNER % {'api': aio.api_url, 'auth': aio.sim.auth_url,
                     'pw': CONF.sim.admin_password, 'data': aio.data_dir,
                     'max': microversions.MAX_VERSION,

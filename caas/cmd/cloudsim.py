@@ -53,6 +53,7 @@ def main(argv=None):
     cmd.prepare(argv, description='caas-cloudsim', cli_opts=CLI_OPTS)
     srv = build_server()
     srv.start()
+    cmd.settle_heap()
     LOG.info('Simulated cloud state directory: %s',
              srv.cloud.state_dir or '(memory only)')
     print('caas-cloudsim: auth URL %s' % srv.auth_url, flush=True)

@@ -20,6 +20,7 @@ def main(argv=None):
         print('caas-conductor: %s' % exc, file=sys.stderr)
         return 2
     conductor.start()
+    cmd.settle_heap()
     cmd.wait_for_stop_signal('the conductor')
     conductor.stop()
     return 0

@@ -70,7 +70,7 @@ def test_the_started_heap_is_frozen_before_serving(monkeypatch, unfrozen,
     assert gc.get_freeze_count() == 0
     assert _run_main(monkeypatch, events, made) == 0
     assert events == ['start', 'wait', True, 'stop']
-    assert gc.get_threshold() == caas_all.GC_THRESHOLDS
+    assert gc.get_threshold() == cmd.GC_THRESHOLDS
     assert made[0].self is made[0]
     assert 'caas is running' in capsys.readouterr().out
 
@@ -81,7 +81,7 @@ def test_a_failed_start_freezes_nothing(monkeypatch, unfrozen, capsys):
                      fail=OSError('address in use')) == 1
     assert events == ['start', 'stop']
     assert gc.get_freeze_count() == 0
-    assert gc.get_threshold() != caas_all.GC_THRESHOLDS
+    assert gc.get_threshold() != cmd.GC_THRESHOLDS
 
 
 def test_objects_made_after_the_start_are_collected(monkeypatch, unfrozen,
