@@ -137,3 +137,52 @@ def test_several_events_racing_a_claim_are_all_refused(pg):
     with pg.connect() as conn:
         assert conn.execute(sa.select(
             models.Cluster.status_reason)).scalar() != 'stale'
+
+
+def test_the_status_line_of_an_operation_no_longer_current_is_not_written(
+        pg):
+    # The cluster moved on to another operation: the old one's events are
+    # still recorded (its own history), its progress line is not shown.
+    cluster, op, fence = _running_fence(pg)
+    with pg.begin() as conn:
+        conn.execute(sa.update(models.Cluster).values(
+            operation_id='another', status_reason='theirs'))
+    ids = db_events.record_all(fence, 'p1', 'cluster_create', _two_events(),
+                               status_reason='mine')
+    assert len(ids) == 2
+    with pg.connect() as conn:
+        assert conn.execute(sa.select(
+            models.Cluster.status_reason)).scalar() == 'theirs'
+
+
+def test_the_operation_is_locked_before_the_cluster(pg):
+    """A progress write takes its locks in one order: the operation row
+    (the claim, by the events' insert), then the cluster row (the status
+    line). While another transaction holds the cluster row, the write
+    waits with the operation row already locked; it then completes."""
+    cluster, op, fence = _running_fence(pg)
+    holder = pg.connect()
+    hold = holder.begin()
+    holder.execute(sa.update(models.Cluster).where(
+        models.Cluster.uuid == cluster.uuid).values(health_status='UNKNOWN'))
+    outcome = []
+    writer = threading.Thread(target=lambda: outcome.append(
+        db_events.record_all(fence, 'p1', 'cluster_create', _two_events(),
+                             status_reason='step 3/7')))
+    writer.start()
+    try:
+        writer.join(1.0)
+        assert writer.is_alive() and outcome == []
+        with pg.connect() as probe:
+            with pytest.raises(sa.exc.OperationalError, match='lock'):
+                probe.execute(sa.text(
+                    'SELECT id FROM operations WHERE id = :id '
+                    'FOR UPDATE NOWAIT'), {'id': op.id})
+    finally:
+        hold.commit()
+        holder.close()
+        writer.join(10)
+    assert len(outcome) == 1 and len(outcome[0]) == 2
+    with pg.connect() as conn:
+        assert conn.execute(sa.select(
+            models.Cluster.status_reason)).scalar() == 'step 3/7'
