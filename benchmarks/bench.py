@@ -192,6 +192,10 @@ def flatten(results):
              'clusters/s'))
         add(('caas-all fill: accept rate at %dth' % fill['accepted'],
              fill['accept_rate_last'], 'clusters/s'))
+        if fill.get('accept_rate_trend_pct_per_1000') is not None:
+            add(('caas-all fill: accept rate drift per 1,000 clusters '
+                 '(line through 100-POST windows)',
+                 fill['accept_rate_trend_pct_per_1000'], '%'))
         add(('caas-all fill: POST /v1/clusters p99', fill['post_p99_ms'],
              'ms'))
         add(('caas-all fill: GET /v1/clustertemplates p50',

@@ -114,6 +114,36 @@ def accept_rate(stamps, index):
     return (WINDOW - 1) / span if span > 0 else None
 
 
+def window_rates(stamps, step=100):
+    """[(index, clusters per second)] of consecutive windows of ``step``
+    POSTs, each ending at ``index``, the first (the start's ramp: caas-all
+    has no flow running yet) left out."""
+    out = []
+    for end in range(2 * step, len(stamps) + 1, step):
+        span = stamps[end - 1] - stamps[end - step - 1]
+        if span > 0:
+            out.append((end, step / span))
+    return out
+
+
+def rate_trend(stamps, step=100):
+    """The accept rate's drift over the fill: the least-squares line
+    through :func:`window_rates`, its change over 1,000 clusters in per
+    cent of the mean rate (0: a steady pace; -20: a fifth slower every
+    1,000 clusters). None with fewer than 3 windows. A 50-POST window
+    (the bar's figure, ~1.5 s) swings by +-20 % from one to the next on
+    this machine; the line through all of them does not."""
+    points = window_rates(stamps, step)
+    if len(points) < 3:
+        return None
+    n = len(points)
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    slope = sum((x - mx) * (y - my) for x, y in points) / sum(
+        (x - mx) ** 2 for x, _ in points)
+    return round(100.0 * slope * 1000 / my, 1)
+
+
 def completed(session, url):
     """Clusters in CREATE_COMPLETE (one summary list of up to 1,000)."""
     r = session.get(url + '/v1/clusters', headers=HEADERS)
@@ -183,6 +213,9 @@ def run(clusters, timeout, boot_delay=0.2, out=print, port=None,
             'accepted': len(stamps),
             'accept_rate_100': accept_rate(stamps, min(100, len(stamps))),
             'accept_rate_last': accept_rate(stamps, len(stamps)),
+            'accept_rates_per_100': [round(r, 1) for _i, r in
+                                     window_rates(stamps)],
+            'accept_rate_trend_pct_per_1000': rate_trend(stamps),
             'post_p50_ms': harness.pct_ms(posts, 50),
             'post_p99_ms': harness.pct_ms(posts, 99),
             'templates_p50_ms': harness.pct_ms(tmpl_samples, 50),

@@ -38,7 +38,7 @@ RESULTS = {
     'fill': {'accepted': 5, 'accept_rate_100': 2.0, 'accept_rate_last': 1.9,
              'post_p99_ms': 40.0, 'templates_p50_ms': 8.0,
              'templates_p99_ms': 20.0, 'templates_over_50ms': 1,
-             'templates_samples': 40},
+             'templates_samples': 40, 'accept_rate_trend_pct_per_1000': -4.5},
     'rpc': {'RabbitMQ': {'burst_casts_s': 1500.0, 'burst_threads': 4,
                          'burst_threads_casts_s': 2000.0},
             'RabbitMQ, 4 processes': {
@@ -102,6 +102,8 @@ def test_every_section_gives_its_rows():
     assert rows['caas-all fill: GET /v1/clustertemplates p99'] == \
         (20.0, 'ms')
     assert rows['caas-all fill: POST /v1/clusters p99'] == (40.0, 'ms')
+    assert rows['caas-all fill: accept rate drift per 1,000 clusters '
+                '(line through 100-POST windows)'] == (-4.5, '%')
     assert rows['caas-all fill: GET /v1/clustertemplates over 50 ms'] == \
         (1, 'of 40 lists')
     assert rows['real 3-node Swarm: POST -> CREATE_COMPLETE p50 (2 rounds)'] \
@@ -140,9 +142,11 @@ def test_a_fill_without_the_count_of_slow_lists_has_no_such_row():
     # Results written before fill.py counted them.
     fill = dict(RESULTS['fill'])
     del fill['templates_over_50ms']
+    del fill['accept_rate_trend_pct_per_1000']
     rows = {name: (value, unit)
             for name, value, unit in bench.flatten({'fill': fill})}
     assert 'caas-all fill: GET /v1/clustertemplates over 50 ms' not in rows
+    assert not any('drift' in name for name in rows)
     assert rows['caas-all fill: GET /v1/clustertemplates p99'] == \
         (20.0, 'ms')
 
