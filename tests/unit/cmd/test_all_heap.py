@@ -1,4 +1,5 @@
-"""caas-all moves the heap it started with out of the collector's reach."""
+"""caas-all, caas-conductor and caas-cloudsim move the heap they started
+with out of the collector's reach once started."""
 
 import gc
 import types
@@ -7,6 +8,9 @@ import pytest
 
 from caas import cmd
 from caas.cmd import all as caas_all
+from caas.cmd import cloudsim as cmd_cloudsim
+from caas.cmd import conductor as cmd_conductor
+from caas.conductor import service
 
 
 @pytest.fixture
@@ -97,3 +101,70 @@ def test_objects_made_after_the_start_are_collected(monkeypatch, unfrozen,
     gc.collect()
     assert not any(id(obj) == later_id and isinstance(obj, Node)
                    for obj in gc.get_objects())
+
+
+# caas-conductor and caas-cloudsim, once started, settle their heap too;
+# a start that fails settles nothing.
+
+class _Service:
+    """Records its life; what it makes at its start is a live cycle."""
+
+    def __init__(self, events, made, fail=None):
+        self.events, self.made, self.fail = events, made, fail
+        self.auth_url = 'http://127.0.0.1:1'
+        self.cloud = types.SimpleNamespace(state_dir=None)
+
+    def start(self):
+        self.events.append('start')
+        if self.fail is not None:
+            raise self.fail
+        node = Node()
+        node.self = node
+        self.made.append(node)
+        return self
+
+    def stop(self, *args, **kwargs):
+        self.events.append('stop')
+
+
+# (where the entry point finds its service, the name of its factory,
+# the entry point's module)
+SERVICES = {'caas-conductor': (service, 'ConductorService', cmd_conductor),
+            'caas-cloudsim': (cmd_cloudsim, 'build_server', cmd_cloudsim)}
+
+
+def _run_service(monkeypatch, name, fail=None):
+    owner, factory, module = SERVICES[name]
+    events, made = [], []
+    monkeypatch.setattr(cmd, 'prepare', lambda *a, **kw: None)
+
+    def wait(_name):
+        events.append('wait')
+        events.append(gc.get_freeze_count() > 0 and not any(
+            obj is made[0] for obj in gc.get_objects()))
+        events.append(gc.get_threshold() == cmd.GC_THRESHOLDS)
+    monkeypatch.setattr(cmd, 'wait_for_stop_signal', wait)
+    monkeypatch.setattr(owner, factory, lambda: _Service(events, made, fail))
+    return events, made, lambda: module.main([])
+
+
+@pytest.mark.parametrize('name', sorted(SERVICES))
+def test_a_started_service_settles_its_heap_before_serving(
+        monkeypatch, unfrozen, name):
+    assert gc.get_freeze_count() == 0
+    events, made, run = _run_service(monkeypatch, name)
+    assert run() in (0, None)
+    assert events == ['start', 'wait', True, True, 'stop']
+    assert made[0].self is made[0]
+
+
+@pytest.mark.parametrize('name', sorted(SERVICES))
+def test_a_service_that_fails_to_start_settles_nothing(monkeypatch,
+                                                       unfrozen, name):
+    events, _made, run = _run_service(monkeypatch, name,
+                                      fail=RuntimeError('no broker'))
+    with pytest.raises(RuntimeError):
+        run()
+    assert events == ['start']
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() != cmd.GC_THRESHOLDS
