@@ -17,9 +17,7 @@ machine's load), ``--profile FILE`` writes their statistics (pstats).
 Prints figures; asserts nothing about time.
 """
 
-import cProfile
 import os
-import pstats
 import statistics
 import sys
 import tempfile
@@ -34,38 +32,6 @@ import conductor_cpu  # noqa: E402
 import harness  # noqa: E402
 
 WARMUP = 3
-
-
-class _AppMeter:
-    """Thread CPU (and optionally a profile) of the WSGI calls it wraps."""
-
-    def __init__(self, app, profile):
-        self.app = app
-        self.cpu = 0.0
-        self.profile = cProfile.Profile(time.thread_time) if profile \
-            else None
-        self._lock = threading.Lock()
-        self.on = False
-
-    def __call__(self, environ, start_response):
-        if not self.on:
-            return self.app(environ, start_response)
-        if self.profile is not None:
-            # One call at a time: the profile is not thread-safe.
-            with self._lock:
-                t0 = time.thread_time()
-                self.profile.enable()
-                try:
-                    return self.app(environ, start_response)
-                finally:
-                    self.profile.disable()
-                    self.cpu += time.thread_time() - t0
-        t0 = time.thread_time()
-        try:
-            return self.app(environ, start_response)
-        finally:
-            with self._lock:
-                self.cpu += time.thread_time() - t0
 
 
 def _server_threads(earlier):
@@ -83,48 +49,33 @@ def _threads_cpu(threads):
 
 
 def run(creates=60, calls=False, profile=None, out=print):
-    from caas.clients import cloud
-    from caas.common import states
-    from caas.conductor import engine as flow_engine
-    from caas.db import api as db_api
     from caas.sim.server import SimServer
-    from tests.integration import deployment
 
-    admin = os.environ.get('CAAS_TEST_DB_URL')
     tmp = tempfile.mkdtemp(prefix='caas-simcpu-')
-    db_url = deployment.create_database(admin) if admin else \
-        'sqlite:///%s' % os.path.join(tmp, 'caas.sqlite')
     # A state directory: the store's writes are part of the cost.
     sim = SimServer(port=0, state_dir=os.path.join(tmp, 'sim'),
                     server_boot_delay=0, resource_delay=0, delete_delay=0)
-    meter = _AppMeter(sim.app, calls or profile)
-    sim.app = meter
+    # The simulated cloud's WSGI calls, in the server's threads.
+    meter = conductor_cpu._Meter(calls or profile)
+    app = sim.app
+    sim.app = meter.wrap(app)
     earlier = set(threading.enumerate())
     sim.start()
     threads = _server_threads(earlier)
-    runner = None
-    try:
-        conductor_cpu._configure(db_url, sim)
-        template = conductor_cpu._template()
-        runner = flow_engine.FlowRunner('simcpu-bench', cloud.CloudClients(),
-                                        workers=1)
+    with conductor_cpu.flows_in_process('simcpu-bench', sim, tmp) as (
+            runner, template, _database):
         per_create, counts0, server0 = [], None, None
         for i in range(WARMUP + creates):
             if i == WARMUP:
                 meter.on = True
-                counts0 = meter.app.request_counts()
+                counts0 = app.request_counts()
                 server0 = _threads_cpu(threads)
-            _cluster, op = conductor_cpu._new_cluster(template)
             before = meter.cpu
-            assert runner.claim_and_run(op.id)
-            conductor_cpu._wait(runner, op.id)
-            row = db_api.get_operation(op.id)
-            if row.state != states.OP_SUCCEEDED:
-                raise SystemExit('operation %s ended %s' % (op.id, row.state))
+            conductor_cpu.create_one(runner, template)
             if meter.on:
                 per_create.append(meter.cpu - before)
         server_cpu = _threads_cpu(threads) - server0
-        counts = meter.app.request_counts()
+        counts = app.request_counts()
         result = {
             'creates': creates,
             'app_ms_per_create': round(1000 * meter.cpu / creates, 2),
@@ -135,17 +86,9 @@ def run(creates=60, calls=False, profile=None, out=print):
                 for k, v in sorted(counts.items())},
             'profiled': bool(calls or profile),
         }
-        if meter.profile is not None:
-            result['python_calls_per_create'] = round(
-                pstats.Stats(meter.profile).total_calls / creates)
-            if profile:
-                meter.profile.dump_stats(profile)
+        meter.report(result, creates, profile)
         out('simulated cloud CPU per create (in process): %s' % result)
         return result
-    finally:
-        if runner is not None:
-            runner.shutdown(wait=True, timeout=30)
-        sim.stop()
 
 
 def main(argv=None):

@@ -17,6 +17,7 @@ cProfile statistics (pstats) over every measured create.
 Prints figures; asserts nothing about time.
 """
 
+import contextlib
 import cProfile
 import os
 import pstats
@@ -90,12 +91,14 @@ def _new_cluster(template):
 
 
 class _Meter:
-    """CPU seconds (and optionally a profile) of the threads it wraps."""
+    """CPU seconds (and optionally a profile) of the calls it wraps, in
+    the thread that makes each (``conductor_cpu.py``: the claim and the
+    flow; ``cloudsim_cpu.py``: the simulated cloud's WSGI calls)."""
 
     def __init__(self, profile):
         self.cpu = 0.0
         # Timed in thread CPU: waiting for the database or the cloud is
-        # not the conductor's cost.
+        # not the measured part's cost.
         self.profile = cProfile.Profile(time.thread_time) if profile \
             else None
         self._lock = threading.Lock()
@@ -106,15 +109,15 @@ class _Meter:
             if not self.on:
                 return fn(*args, **kwargs)
             if self.profile is not None:
-                # One thread at a time: the runner has one worker and the
-                # claim waits for nothing the flow does.
+                # One call at a time: the profile is not thread-safe.
                 with self._lock:
                     return self._profiled(fn, args, kwargs)
             t0 = time.thread_time()
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.cpu += time.thread_time() - t0
+                with self._lock:
+                    self.cpu += time.thread_time() - t0
         return measured
 
     def _profiled(self, fn, args, kwargs):
@@ -126,46 +129,75 @@ class _Meter:
             self.profile.disable()
             self.cpu += time.thread_time() - t0
 
+    def report(self, result, creates, path=None):
+        """Add the Python calls per create to ``result`` and write the
+        profile to ``path``, when profiling."""
+        if self.profile is None:
+            return
+        result['python_calls_per_create'] = round(
+            pstats.Stats(self.profile).total_calls / creates)
+        if path:
+            self.profile.dump_stats(path)
 
-def _calls(profile):
-    stats = pstats.Stats(profile)
-    return stats.total_calls
+
+def create_one(runner, template, claim=None):
+    """One cluster created by ``runner`` (claimed through ``claim``, by
+    default its own ``claim_and_run``), waited for to its end."""
+    from caas.common import states
+    from caas.db import api as db_api
+
+    _cluster, op = _new_cluster(template)
+    assert (claim or runner.claim_and_run)(op.id)
+    _wait(runner, op.id)
+    row = db_api.get_operation(op.id)
+    if row.state != states.OP_SUCCEEDED:
+        raise SystemExit('operation %s ended %s' % (op.id, row.state))
+
+
+@contextlib.contextmanager
+def flows_in_process(name, sim, tmp):
+    """(flow runner, template id, database kind) for creating clusters one
+    at a time in this process against ``sim`` (a started SimServer whose
+    stacks complete when created), on PostgreSQL when
+    ``CAAS_TEST_DB_URL`` is set (``tools/services.sh start``), else on
+    SQLite in ``tmp``. The runner and ``sim`` are stopped at the end."""
+    from caas.clients import cloud
+    from caas.conductor import engine as flow_engine
+    from tests.integration import deployment
+
+    runner = None
+    try:
+        admin = os.environ.get('CAAS_TEST_DB_URL')
+        db_url = deployment.create_database(admin) if admin else \
+            'sqlite:///%s' % os.path.join(tmp, 'caas.sqlite')
+        _configure(db_url, sim)
+        template = _template()
+        runner = flow_engine.FlowRunner(name, cloud.CloudClients(),
+                                        workers=1)
+        yield runner, template, 'postgresql' if admin else 'sqlite'
+    finally:
+        if runner is not None:
+            runner.shutdown(wait=True, timeout=30)
+        sim.stop()
 
 
 def run(creates=30, calls=False, profile=None, out=print):
-    from caas.clients import cloud
-    from caas.common import states
-    from caas.conductor import engine as flow_engine
-    from caas.db import api as db_api
     from caas.sim.server import SimServer
-    from tests.integration import deployment
 
-    admin = os.environ.get('CAAS_TEST_DB_URL')
     tmp = tempfile.mkdtemp(prefix='caas-cpu-')
-    db_url = deployment.create_database(admin) if admin else \
-        'sqlite:///%s' % os.path.join(tmp, 'caas.sqlite')
     sim = SimServer(port=0, server_boot_delay=0, resource_delay=0,
                     delete_delay=0).start()
-    runner = None
-    try:
-        _configure(db_url, sim)
-        template = _template()
-        runner = flow_engine.FlowRunner('cpu-bench', cloud.CloudClients(),
-                                        workers=1)
+    with flows_in_process('cpu-bench', sim, tmp) as (runner, template,
+                                                       database):
         meter = _Meter(calls or profile)
         runner._run = meter.wrap(runner._run)
         claim = meter.wrap(runner.claim_and_run)
         per_create = []
         wall0 = time.monotonic()
         for i in range(WARMUP + creates):
-            _cluster, op = _new_cluster(template)
             meter.on = i >= WARMUP
             before = meter.cpu
-            assert claim(op.id)
-            _wait(runner, op.id)
-            row = db_api.get_operation(op.id)
-            if row.state != states.OP_SUCCEEDED:
-                raise SystemExit('operation %s ended %s' % (op.id, row.state))
+            create_one(runner, template, claim)
             if meter.on:
                 per_create.append(meter.cpu - before)
             if i == WARMUP - 1:
@@ -173,24 +205,16 @@ def run(creates=30, calls=False, profile=None, out=print):
         wall = time.monotonic() - wall0
         result = {
             'creates': creates,
-            'database': 'postgresql' if admin else 'sqlite',
+            'database': database,
             'cpu_ms_per_create': round(1000 * meter.cpu / creates, 1),
             'cpu_ms_p50': round(1000 * statistics.median(per_create), 1),
             'cpu_ms_min': round(1000 * min(per_create), 1),
             'wall_s_per_create': round(wall / creates, 3),
             'profiled': bool(calls or profile),
         }
-        if meter.profile is not None:
-            result['python_calls_per_create'] = round(
-                _calls(meter.profile) / creates)
-            if profile:
-                meter.profile.dump_stats(profile)
+        meter.report(result, creates, profile)
         out('conductor CPU per create (in process): %s' % result)
         return result
-    finally:
-        if runner is not None:
-            runner.shutdown(wait=True, timeout=30)
-        sim.stop()
 
 
 def _wait(runner, op_id, timeout=120):

@@ -292,6 +292,17 @@ def remember(cache, key, value=None):
         cache[key] = value
 
 
+def checked_once(cache, key, check):
+    """Run ``check()`` (which raises what it finds) unless ``key`` passed
+    it before; remember a pass. A refusal is looked for every time; a
+    ``key`` of None (see content_key) is always checked."""
+    if key is not None and key in cache:
+        return
+    check()
+    if key is not None:
+        remember(cache, key)
+
+
 def dependency_map(template):
     """{resource name: tuple of its dependencies}, each found once (a
     template is looked at by validation, ordering and the engine in turn).
@@ -343,11 +354,8 @@ def validate(template, files, known_types, _seen=()):
     without a look (a refusal is looked for every time)."""
     key = None if _seen else content_key(template, files,
                                          sorted(known_types))
-    if key is not None and key in _VALID:
-        return
-    _validate(template, files, known_types, _seen)
-    if key is not None:
-        remember(_VALID, key)
+    checked_once(_VALID, key,
+                 lambda: _validate(template, files, known_types, _seen))
 
 
 def _validate(template, files, known_types, _seen):

@@ -46,12 +46,8 @@ _VALID_NESTED = set()
 
 
 def _validate_nested(template, files, seen):
-    key = hot.content_key(template, files, seen)
-    if key is not None and key in _VALID_NESTED:
-        return
-    validate(template, files, {}, seen)
-    if key is not None:
-        hot.remember(_VALID_NESTED, key)
+    hot.checked_once(_VALID_NESTED, hot.content_key(template, files, seen),
+                     lambda: validate(template, files, {}, seen))
 
 
 def _attribute_refs(template):
