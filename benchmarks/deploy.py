@@ -11,6 +11,7 @@ import datetime
 import os
 import sys
 import tempfile
+import urllib.parse
 import uuid
 
 import requests
@@ -236,23 +237,38 @@ def listener_pid(port, host='127.0.0.1'):
 def service_pids():
     """{'postgresql': postmaster pid, 'rabbitmq': beam pid} of
     ``tools/services.sh`` (those it can find): from their PID files, else
-    from the process that listens on their port (a PID file was seen gone
-    while its broker ran)."""
+    from the process that listens on their port (:func:`service_port`; a
+    PID file was seen gone while its broker ran)."""
     base = os.environ.get('CAAS_SERVICES_DIR', '/tmp/caas-services')
     out = {}
-    for name, path, port_var, port in (
-            ('postgresql', 'pg/postmaster.pid', 'CAAS_PG_PORT', 25432),
-            ('rabbitmq', 'rabbit/rabbit.pid', 'CAAS_RABBIT_PORT', 25672)):
+    for name, path, port_var, url_var, port in (
+            ('postgresql', 'pg/postmaster.pid', 'CAAS_PG_PORT',
+             'CAAS_TEST_DB_URL', 25432),
+            ('rabbitmq', 'rabbit/rabbit.pid', 'CAAS_RABBIT_PORT',
+             'CAAS_TEST_TRANSPORT_URL', 25672)):
         try:
             with open(os.path.join(base, path)) as f:
                 out[name] = int(f.readline().strip())
             continue
         except (OSError, ValueError):
             pass
-        pid = listener_pid(int(os.environ.get(port_var, port)))
+        pid = listener_pid(service_port(port_var, url_var, port))
         if pid is not None:
             out[name] = pid
     return out
+
+
+def service_port(port_var, url_var, default):
+    """A service's port: ``port_var`` (``tools/services.sh``'s), else the
+    port of the URL in ``url_var`` (what ``services.sh start`` prints, all
+    a shell that ran it may have kept), else ``default``."""
+    if os.environ.get(port_var):
+        return int(os.environ[port_var])
+    try:
+        port = urllib.parse.urlsplit(os.environ.get(url_var, '')).port
+    except ValueError:
+        port = None
+    return port or default
 
 
 def pg_backend_cpu(db_url):

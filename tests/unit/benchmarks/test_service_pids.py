@@ -57,3 +57,39 @@ def test_a_missing_pid_file_falls_back_to_the_listener(tmp_path,
 
 def test_a_port_nobody_listens_on_has_no_pid():
     assert deploy.listener_pid(_free_port()) is None
+
+
+def test_the_port_comes_from_the_url_when_its_variable_is_unset(
+        monkeypatch):
+    monkeypatch.delenv('CAAS_RABBIT_PORT', raising=False)
+    monkeypatch.setenv('CAAS_TEST_TRANSPORT_URL',
+                       'rabbit://guest:guest@127.0.0.1:26240/')
+    assert deploy.service_port('CAAS_RABBIT_PORT', 'CAAS_TEST_TRANSPORT_URL',
+                               25672) == 26240
+    # The variable wins over the URL; neither gives the default.
+    monkeypatch.setenv('CAAS_RABBIT_PORT', '26999')
+    assert deploy.service_port('CAAS_RABBIT_PORT', 'CAAS_TEST_TRANSPORT_URL',
+                               25672) == 26999
+    monkeypatch.delenv('CAAS_RABBIT_PORT')
+    for url in ('', 'rabbit://guest:guest@127.0.0.1/',
+                'rabbit://127.0.0.1:notaport/'):
+        monkeypatch.setenv('CAAS_TEST_TRANSPORT_URL', url)
+        assert deploy.service_port('CAAS_RABBIT_PORT',
+                                   'CAAS_TEST_TRANSPORT_URL', 25672) == 25672
+
+
+def test_a_listener_found_by_the_urls_port(tmp_path, monkeypatch):
+    proc, port = _listener()
+    try:
+        monkeypatch.setenv('CAAS_SERVICES_DIR', str(tmp_path))
+        monkeypatch.delenv('CAAS_PG_PORT', raising=False)
+        monkeypatch.delenv('CAAS_RABBIT_PORT', raising=False)
+        monkeypatch.setenv('CAAS_TEST_DB_URL',
+                           'postgresql+psycopg2://postgres@127.0.0.1:%d/caas'
+                           % port)
+        monkeypatch.setenv('CAAS_TEST_TRANSPORT_URL',
+                           'rabbit://guest:guest@127.0.0.1:%d/' % _free_port())
+        assert deploy.service_pids() == {'postgresql': proc.pid}
+    finally:
+        proc.stdin.close()
+        proc.wait(10)
