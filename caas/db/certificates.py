@@ -22,6 +22,7 @@ from caas.db import api as db_api
 from caas.db import operations as db_ops
 from caas.db.sqlalchemy import models
 from caas.db.sqlalchemy.engine import get_autocommit_engine
+from caas.db.sqlalchemy.engine import reencrypt_column
 from caas.db.sqlalchemy.engine import session_scope
 from caas.pki import authority
 
@@ -180,20 +181,6 @@ def rotate(cluster_uuid, rows, timeout_minutes, request_id=None):
 
 
 def rekey(reencrypt, batch=100):
-    """Re-encrypt every CA key with ``reencrypt(token, cluster_uuid)``.
-
-    Keyset-paged by id so that a large table is never held in memory or in
-    one transaction. :returns: the number of rows re-encrypted.
-    """
-    done, last_id = 0, 0
-    while True:
-        with session_scope() as session:
-            rows = list(session.scalars(sa.select(ClusterCA).where(
-                ClusterCA.id > last_id).order_by(ClusterCA.id).limit(batch)))
-            if not rows:
-                return done
-            for row in rows:
-                row.encrypted_key = reencrypt(row.encrypted_key,
-                                              row.cluster_uuid)
-                last_id = row.id
-            done += len(rows)
+    """Re-encrypt every CA key with ``reencrypt(token, cluster_uuid)``
+    (:func:`reencrypt_column`); the rows re-encrypted."""
+    return reencrypt_column(ClusterCA, 'encrypted_key', reencrypt, batch)

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from caas.db import operations as db_ops
 from caas.db.sqlalchemy import models
+from caas.db.sqlalchemy.engine import reencrypt_column
 from caas.db.sqlalchemy.engine import session_scope
 
 Trustee = models.ClusterTrustee
@@ -109,19 +110,5 @@ def remove(fence, row_id):
 
 def rekey(reencrypt, batch=100):
     """Re-encrypt every trustee password with ``reencrypt(token,
-    cluster_uuid)`` (``caas-manage pki rekey``), keyset-paged by id.
-
-    :returns: the number of rows re-encrypted.
-    """
-    done, last_id = 0, 0
-    while True:
-        with session_scope() as session:
-            rows = list(session.scalars(sa.select(Trustee).where(
-                Trustee.id > last_id).order_by(Trustee.id).limit(batch)))
-            if not rows:
-                return done
-            for row in rows:
-                row.encrypted_password = reencrypt(row.encrypted_password,
-                                                   row.cluster_uuid)
-                last_id = row.id
-            done += len(rows)
+    cluster_uuid)`` (:func:`reencrypt_column`); the rows re-encrypted."""
+    return reencrypt_column(Trustee, 'encrypted_password', reencrypt, batch)

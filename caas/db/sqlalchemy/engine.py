@@ -342,3 +342,23 @@ def update_returning(session, stmt, key, *columns):
     if session.execute(stmt).rowcount != 1:
         return None
     return session.execute(sa.select(*columns).where(key)).first()
+
+
+def reencrypt_column(model, attribute, reencrypt, batch=100):
+    """Replace ``attribute`` (a Fernet token) of every row of ``model``
+    with ``reencrypt(token, row.cluster_uuid)`` (``caas-manage pki
+    rekey``). Keyset-paged by id, one transaction a page: a large table is
+    never held in memory or in one transaction. :returns: rows rewritten.
+    """
+    done, last_id = 0, 0
+    while True:
+        with session_scope() as session:
+            rows = list(session.scalars(sa.select(model).where(
+                model.id > last_id).order_by(model.id).limit(batch)))
+            if not rows:
+                return done
+            for row in rows:
+                setattr(row, attribute, reencrypt(getattr(row, attribute),
+                                                  row.cluster_uuid))
+                last_id = row.id
+            done += len(rows)
