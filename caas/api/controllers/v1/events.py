@@ -52,19 +52,25 @@ def event_view(row):
     return {k: views.json_value(v) for k, v in db_events.as_dict(row).items()}
 
 
-def _marker():
-    raw = flask.request.args.get('marker')
-    if raw in (None, ''):
-        return None
+def _event_id(raw, what):
+    """``raw`` (a query argument or header named ``what``) as an event id;
+    400 naming ``what`` unless it is an integer from 0 to _MAX_ID."""
     try:
         value = int(raw)
     except ValueError:
         value = -1
     if not 0 <= value <= _MAX_ID:
         raise exceptions.InvalidParameterValue(
-            err='Invalid value for marker: %s. It must be the id of an event '
-                '(an integer from 0 to %d).' % (raw, _MAX_ID))
+            err='Invalid value for %s: %s. It must be the id of an event '
+                '(an integer from 0 to %d).' % (what, raw, _MAX_ID))
     return value
+
+
+def _marker():
+    raw = flask.request.args.get('marker')
+    if raw in (None, ''):
+        return None
+    return _event_id(raw, 'marker')
 
 
 def _page(path, where, cluster_id=None):
@@ -111,15 +117,7 @@ def _start_id():
            flask.request.args.get('last_event_id'))
     if raw in (None, ''):
         return db_events.last_event_id()
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= _MAX_ID:
-        raise exceptions.InvalidParameterValue(
-            err='Invalid value for Last-Event-ID: %s. It must be the id of '
-                'an event (an integer from 0 to %d).' % (raw, _MAX_ID))
-    return value
+    return _event_id(raw, 'Last-Event-ID')
 
 
 class _Slot:
