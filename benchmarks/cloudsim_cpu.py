@@ -56,7 +56,7 @@ def run(creates=60, calls=False, profile=None, out=print):
     sim = SimServer(port=0, state_dir=os.path.join(tmp, 'sim'),
                     server_boot_delay=0, resource_delay=0, delete_delay=0)
     # The simulated cloud's WSGI calls, in the server's threads.
-    meter = conductor_cpu._Meter(calls or profile)
+    meter = conductor_cpu.Meter(calls or profile)
     app = sim.app
     sim.app = meter.wrap(app)
     earlier = set(threading.enumerate())

@@ -90,7 +90,7 @@ def _new_cluster(template):
          'labels': {}}, groups, timeout_minutes=60)
 
 
-class _Meter:
+class Meter:
     """CPU seconds (and optionally a profile) of the calls it wraps, in
     the thread that makes each (``conductor_cpu.py``: the claim and the
     flow; ``cloudsim_cpu.py``: the simulated cloud's WSGI calls)."""
@@ -189,7 +189,7 @@ def run(creates=30, calls=False, profile=None, out=print):
                     delete_delay=0).start()
     with flows_in_process('cpu-bench', sim, tmp) as (runner, template,
                                                        database):
-        meter = _Meter(calls or profile)
+        meter = Meter(calls or profile)
         runner._run = meter.wrap(runner._run)
         claim = meter.wrap(runner.claim_and_run)
         per_create = []

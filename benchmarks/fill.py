@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -136,12 +137,9 @@ def rate_trend(stamps, step=100):
     points = window_rates(stamps, step)
     if len(points) < 3:
         return None
-    n = len(points)
-    mx = sum(x for x, _ in points) / n
-    my = sum(y for _, y in points) / n
-    slope = sum((x - mx) * (y - my) for x, y in points) / sum(
-        (x - mx) ** 2 for x, _ in points)
-    return round(100.0 * slope * 1000 / my, 1)
+    ends, rates = zip(*points)
+    slope = statistics.linear_regression(ends, rates).slope
+    return round(100.0 * slope * 1000 / statistics.fmean(rates), 1)
 
 
 def completed(session, url):
