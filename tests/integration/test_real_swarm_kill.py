@@ -162,7 +162,7 @@ def test_kill_9_in_a_real_swarm_cluster_create_resumes_to_exactly_3_nodes(
                       if n.startswith('caas%s-' % tag)
                       and '-net' not in n) == sorted(names)
         for name, pids in groups.items():
-            assert [ops._comm(p) for p in pids].count('dockerd') == 1, name
+            assert ops.dockerd_daemons(pids) == 1, name
         assert sorted(e for e in os.listdir(workdir) if e != 'owner') == \
             sorted(s['id'] for s in servers)
         # The Swarm works, with the TLS environment the CLI writes.
